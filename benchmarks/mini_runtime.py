@@ -1,0 +1,84 @@
+"""A stand-in for the Lambda Python runtime, started once per execution environment.
+
+Like awslambdaric it puts LAMBDA_TASK_ROOT on sys.path, imports the function named by
+`_HANDLER` (module.function, after any AWS_LAMBDA_EXEC_WRAPPER has rewritten it), and for each
+invocation sets a fresh `_X_AMZN_TRACE_ID` and builds a LambdaContext before calling the handler.
+It skips the Runtime API's HTTP round trips, which cost every variant the same.
+
+Modes:
+  cold   - import, invoke once, print the perf_counter_ns() at the end of that invocation, exit.
+           (CLOCK_MONOTONIC is system-wide on Linux, so the parent can subtract its spawn time.)
+  serve  - import, then answer JSON commands on stdin, one per line:
+           {"workload": "plain", "sampled": true, "n": 1000} -> {"mean_ns": ..., "errors": 0}
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+
+
+def load_handler():  # type: ignore[no-untyped-def]
+    sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+    module_name, function_name = os.environ["_HANDLER"].rsplit(".", 1)
+    module = importlib.import_module(module_name.replace("/", "."))
+    return getattr(module, function_name)
+
+
+def invoke_once(handler, workload: str, sampled: bool) -> None:  # type: ignore[no-untyped-def]
+    from lambda_env import new_context, new_trace_header
+
+    os.environ["_X_AMZN_TRACE_ID"] = new_trace_header(sampled)
+    handler({"workload": workload}, new_context())
+
+
+def measure(handler, workload: str, sampled: bool, n: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Mean handler time over n invocations; only the handler call is on the clock."""
+    from lambda_env import new_context, new_trace_header
+
+    headers = [new_trace_header(sampled) for _ in range(n)]
+    contexts = [new_context() for _ in range(n)]
+    event = {"workload": workload}
+    environ = os.environ
+    clock = time.perf_counter_ns
+    total = 0
+    errors = 0
+    for header, context in zip(headers, contexts, strict=True):
+        environ["_X_AMZN_TRACE_ID"] = header
+        started = clock()
+        try:
+            handler(event, context)
+        except Exception:
+            errors += 1
+        total += clock() - started
+    return {"mean_ns": total / n, "errors": errors}
+
+
+def serve(handler) -> None:  # type: ignore[no-untyped-def]
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        command = json.loads(line)
+        if command.get("stop"):
+            break
+        try:
+            result = measure(handler, command["workload"], command["sampled"], command["n"])
+        except Exception as error:  # report, keep serving
+            result = {"error": f"{type(error).__name__}: {error}"}
+        print(json.dumps(result), flush=True)
+
+
+def main() -> None:
+    mode = sys.argv[1] if len(sys.argv) > 1 else "serve"
+    handler = load_handler()
+    if mode == "cold":
+        invoke_once(handler, sys.argv[2] if len(sys.argv) > 2 else "plain", True)
+        print(time.perf_counter_ns(), flush=True)
+        return
+    serve(handler)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""One graph from many GetServiceGraph pages, checking each page as it goes.
+
+ReferenceId is unique only inside one response, so nodes are merged across pages and chunks
+by (Name, Type, AccountId) and edges by their two nodes; counts and histograms are summed.
+Pages with the same StartTime and EndTime are pages of one response and share ReferenceIds.
+Every sum is order-free (integers, dict-keyed histograms, ``math.fsum`` for times), so the
+result does not depend on the order of the pages.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from service_map.errors import InputError
+from service_map.pages import to_epoch
+
+NodeKey = tuple[str, str, str | None]  # (Name, Type, AccountId)
+EdgeKey = tuple[NodeKey, NodeKey]
+
+
+@dataclass(slots=True)
+class Tally:
+    """Summed SummaryStatistics and ResponseTimeHistogram of one node or edge."""
+
+    requests: int = 0
+    ok: int = 0
+    errors: int = 0
+    throttles: int = 0
+    faults: int = 0
+    response_times: list[float] = field(default_factory=list)  # fsum'd later: order-free
+    histogram: dict[float, int] = field(default_factory=dict)  # seconds -> count
+
+
+@dataclass(slots=True)
+class MergedNode:
+    key: NodeKey
+    names: set[str] = field(default_factory=set)
+    root: bool = False
+    tally: Tally = field(default_factory=Tally)
+
+
+@dataclass(slots=True)
+class MergedEdge:
+    source: NodeKey
+    target: NodeKey
+    is_async: bool = False
+    tally: Tally = field(default_factory=Tally)
+    event_ages: dict[float, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class MergedGraph:
+    nodes: dict[NodeKey, MergedNode] = field(default_factory=dict)
+    edges: dict[EdgeKey, MergedEdge] = field(default_factory=dict)
+    start: float | None = None  # earliest page StartTime (or service StartTime if no page has one)
+    end: float | None = None
+    contains_old_group_versions: bool = False
+
+
+def merge_pages(pages: list[Any]) -> MergedGraph:
+    """Merge GetServiceGraph pages into one graph; raise ``InputError`` naming a bad part."""
+    graph = MergedGraph()
+    responses: dict[tuple[float | None, float | None], list[tuple[str, list]]] = {}
+    service_times: list[float] = []
+    for number, page in enumerate(pages, 1):
+        where = f"page {number}"
+        if not isinstance(page, dict):
+            raise InputError(f"{where} is a JSON {type(page).__name__}, expected an object")
+        services = page.get("Services")
+        if not isinstance(services, list):
+            raise InputError(f"{where}: Services is missing or not a list")
+        start = _optional_time(page, "StartTime", where)
+        end = _optional_time(page, "EndTime", where)
+        if start is not None and end is not None and end < start:
+            raise InputError(f"{where}: EndTime is before StartTime")
+        graph.start = _earliest(graph.start, start)
+        graph.end = _latest(graph.end, end)
+        if page.get("ContainsOldGroupVersions") is True:
+            graph.contains_old_group_versions = True
+        if start is None or end is None:
+            service_times.extend(_service_times(services, where))
+        responses.setdefault((start, end), []).append((where, services))
+    if service_times:
+        graph.start = _earliest(graph.start, min(service_times))
+        graph.end = _latest(graph.end, max(service_times))
+    for response in responses.values():
+        _merge_response(graph, response)
+    return graph
+
+
+def _merge_response(graph: MergedGraph, response: list[tuple[str, list]]) -> None:
+    keys: dict[int, NodeKey] = {}
+    for where, services in response:
+        for index, service in enumerate(services):
+            here = f"{where}, Services[{index}]"
+            if not isinstance(service, dict):
+                raise InputError(f"{here} is not an object")
+            name, kind, account = service.get("Name"), service.get("Type"), service.get("AccountId")
+            if not isinstance(name, str) or not isinstance(kind, str):
+                raise InputError(f"{here}: Name and Type must be strings")
+            if account is not None and not isinstance(account, str):
+                raise InputError(f"{here}: AccountId must be a string")
+            reference = service.get("ReferenceId")
+            if type(reference) is not int:
+                raise InputError(f"{here}: ReferenceId must be an integer")
+            key = (name, kind, account)
+            if keys.setdefault(reference, key) != key:
+                raise InputError(f"{here}: ReferenceId {reference} names two services")
+    for where, services in response:
+        for index, service in enumerate(services):
+            here = f"{where}, Services[{index}]"
+            key = keys[service["ReferenceId"]]
+            node = graph.nodes.get(key)
+            if node is None:
+                node = graph.nodes[key] = MergedNode(key)
+            node.names.add(key[0])
+            names = service.get("Names")
+            if names is not None:
+                if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                    raise InputError(f"{here}: Names must be a list of strings")
+                node.names.update(names)
+            if service.get("Root") is True:
+                node.root = True
+            _add_statistics(node.tally, service.get("SummaryStatistics"), here)
+            _add_histogram(node.tally.histogram, service.get("ResponseTimeHistogram"), here)
+            edges = service.get("Edges")
+            if edges is None:
+                continue
+            if not isinstance(edges, list):
+                raise InputError(f"{here}: Edges must be a list")
+            for number, raw in enumerate(edges):
+                _merge_edge(graph, keys, key, raw, f"{here}, Edges[{number}]")
+
+
+def _merge_edge(
+    graph: MergedGraph, keys: dict[int, NodeKey], source: NodeKey, raw: Any, where: str
+) -> None:
+    if not isinstance(raw, dict):
+        raise InputError(f"{where} is not an object")
+    reference = raw.get("ReferenceId")
+    target = keys.get(reference) if type(reference) is int else None
+    if target is None:
+        raise InputError(f"{where}: ReferenceId {reference!r} is not a service of this response")
+    edge = graph.edges.get((source, target))
+    if edge is None:
+        edge = graph.edges[(source, target)] = MergedEdge(source, target)
+    if raw.get("EdgeType") == "link":
+        edge.is_async = True
+    _add_statistics(edge.tally, raw.get("SummaryStatistics"), where)
+    _add_histogram(edge.tally.histogram, raw.get("ResponseTimeHistogram"), where)
+    _add_histogram(edge.event_ages, raw.get("ReceivedEventAgeHistogram"), where)
+
+
+def _add_statistics(tally: Tally, stats: Any, where: str) -> None:
+    if stats is None:
+        return
+    if not isinstance(stats, dict):
+        raise InputError(f"{where}: SummaryStatistics is not an object")
+    if not stats:  # {} as on client nodes: nothing recorded
+        return
+    errors = _object(stats, "ErrorStatistics", where)
+    faults = _object(stats, "FaultStatistics", where)
+    tally.requests += _count(stats, "TotalCount", where)
+    tally.ok += _count(stats, "OkCount", where)
+    tally.errors += _count(errors, "OtherCount", where)
+    tally.throttles += _count(errors, "ThrottleCount", where)
+    tally.faults += _count(faults, "TotalCount", where)
+    total_time = stats.get("TotalResponseTime")
+    if total_time is not None:
+        tally.response_times.append(_seconds(total_time, f"{where}: TotalResponseTime"))
+
+
+def _add_histogram(histogram: dict[float, int], entries: Any, where: str) -> None:
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        raise InputError(f"{where}: histogram is not a list")
+    for entry in entries:
+        if not isinstance(entry, dict) or "Value" not in entry or "Count" not in entry:
+            raise InputError(f"{where}: histogram entry {entry!r} is not {{Value, Count}}")
+        count = entry["Count"]
+        if type(count) is not int or count < 0:
+            raise InputError(f"{where}: histogram count {count!r} is not a non-negative integer")
+        if count:
+            value = _seconds(entry["Value"], f"{where}: histogram value") + 0.0  # -0 -> 0
+            histogram[value] = histogram.get(value, 0) + count
+
+
+def _object(stats: dict, name: str, where: str) -> dict:
+    value = stats.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: {name} is not an object")
+    return value
+
+
+def _count(stats: dict, name: str, where: str) -> int:
+    value = stats.get(name, 0)
+    if value is None:
+        return 0
+    if type(value) is not int or value < 0:
+        raise InputError(f"{where}: {name} {value!r} is not a non-negative integer")
+    return value
+
+
+def _seconds(value: Any, where: str) -> float:
+    if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+        raise InputError(f"{where} {value!r} is not a non-negative number of seconds")
+    return float(value)
+
+
+def _optional_time(obj: dict, name: str, where: str) -> float | None:
+    value = obj.get(name)
+    return None if value is None else to_epoch(value, f"{where}: {name}")
+
+
+def _service_times(services: list, where: str) -> list[float]:
+    times = []
+    for index, service in enumerate(services):
+        if isinstance(service, dict):
+            for name in ("StartTime", "EndTime"):
+                value = _optional_time(service, name, f"{where}, Services[{index}]")
+                if value is not None:
+                    times.append(value)
+    return times
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _latest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)

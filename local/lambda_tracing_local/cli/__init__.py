@@ -1,0 +1,5 @@
+"""The `lambda-tracing` command line."""
+
+
+def main() -> int:
+    return 0

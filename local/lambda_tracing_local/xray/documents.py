@@ -1,0 +1,102 @@
+"""Segment documents: the daemon's datagram framing and validation against AWS's schema.
+
+The schema file beside this module is an unchanged copy of AWS's segment-document schema
+(draft-04); the tests check it against the copy in tests/fixtures/xray/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SCHEMA_PATH = Path(__file__).with_name("segment-document-schema-v1.0.0.json")
+HEADER = {"format": "json", "version": 1}
+# The X-Ray daemon accepts datagrams up to 64 KiB; anything larger cannot be a real one.
+MAX_DATAGRAM_BYTES = 64 * 1024
+
+Document = dict[str, Any]
+
+
+class InvalidDocument(ValueError):
+    """A datagram or document that cannot be stored; `kind` names the reason for counting."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+def load_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
+
+
+def _subsegment_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A streamed subsegment: the schema's subsegment definition plus the fields that tie it
+    to its trace and parent (the developer guide requires trace_id, parent_id and type)."""
+    definition = dict(schema["definitions"]["subsegment"])
+    properties = dict(definition["properties"])
+    properties["trace_id"] = schema["properties"]["trace_id"]
+    properties["id"] = schema["properties"]["id"]
+    properties["parent_id"] = schema["properties"]["parent_id"]
+    properties["type"] = {"type": "string", "enum": ["subsegment"]}
+    definition["properties"] = properties
+    definition["required"] = [*definition["required"], "trace_id", "parent_id", "type"]
+    definition["definitions"] = schema["definitions"]
+    definition["$schema"] = schema["$schema"]
+    return definition
+
+
+@cache
+def _validators() -> tuple[Callable[[Any], Any], Callable[[Any], Any], type[Exception]]:
+    # Imported lazily: compiling the schema costs ~100 ms, which only the daemon and API pay.
+    import fastjsonschema
+
+    schema = load_schema()
+    return (
+        fastjsonschema.compile(schema),
+        fastjsonschema.compile(_subsegment_schema(schema)),
+        fastjsonschema.JsonSchemaException,
+    )
+
+
+def validate(document: Any) -> Document:
+    """Return the document if it is a valid segment or streamed subsegment, else raise."""
+    if not isinstance(document, dict):
+        raise InvalidDocument("schema", "a segment document must be a JSON object")
+    segment_validator, subsegment_validator, schema_error = _validators()
+    is_subsegment = document.get("type") == "subsegment"
+    try:
+        (subsegment_validator if is_subsegment else segment_validator)(document)
+    except schema_error as error:
+        raise InvalidDocument("schema", str(error)) from None
+    if "end_time" not in document and document.get("in_progress") is not True:
+        raise InvalidDocument("schema", "a document needs end_time unless in_progress is true")
+    return document
+
+
+def parse_document(text: str | bytes) -> Document:
+    try:
+        document = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidDocument("json", f"document is not JSON: {error}") from None
+    return validate(document)
+
+
+def parse_datagram(datagram: bytes) -> Document:
+    """One daemon datagram: the JSON header line, a newline, then one document."""
+    if len(datagram) > MAX_DATAGRAM_BYTES:
+        raise InvalidDocument("oversize", f"datagram of {len(datagram)} bytes exceeds 64 KiB")
+    header, newline, body = datagram.partition(b"\n")
+    if not newline:
+        raise InvalidDocument("header", "no header line (expected {\"format\":\"json\",...})")
+    try:
+        parsed_header = json.loads(header)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidDocument("header", f"header line is not JSON: {header[:80]!r}") from None
+    if parsed_header != HEADER:
+        raise InvalidDocument("header", f"unsupported header {parsed_header!r}, expected {HEADER}")
+    return parse_document(body)

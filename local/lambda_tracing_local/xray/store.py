@@ -1,0 +1,173 @@
+"""The trace store: one SQLite file in WAL mode, one row per segment or streamed subsegment.
+
+Each row holds the whole document as received, so a document is either stored whole or not
+at all; a completed document replaces its in-progress version, never the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .documents import Document
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    trace_id    TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    parent_id   TEXT,
+    streamed    INTEGER NOT NULL,   -- 1 for a subsegment sent apart from its segment
+    start_time  REAL NOT NULL,
+    end_time    REAL,
+    in_progress INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    document    TEXT NOT NULL,
+    PRIMARY KEY (trace_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS documents_by_start ON documents (start_time);
+CREATE INDEX IF NOT EXISTS documents_by_received ON documents (received_at);
+"""
+
+UPSERT = """
+INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (trace_id, id) DO UPDATE SET
+    parent_id = excluded.parent_id, streamed = excluded.streamed,
+    start_time = excluded.start_time, end_time = excluded.end_time,
+    in_progress = excluded.in_progress, received_at = excluded.received_at,
+    document = excluded.document
+WHERE documents.in_progress = 1 OR excluded.in_progress = 0
+"""
+
+DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
+
+
+def row_for(document: Document, received_at: float, text: str | None = None) -> tuple:
+    """The row for a validated document; `text` is its JSON when the caller already has it."""
+    return (
+        document["trace_id"],
+        document["id"],
+        document.get("parent_id"),
+        1 if document.get("type") == "subsegment" else 0,
+        float(document["start_time"]),
+        document.get("end_time"),
+        1 if document.get("in_progress") else 0,
+        received_at,
+        text if text is not None else json.dumps(document, separators=(",", ":")),
+    )
+
+
+class TraceStore:
+    """Thread-safe: each thread gets its own connection; WAL lets readers run beside the writer."""
+
+    def __init__(self, path: str | Path, retention_seconds: float = DEFAULT_RETENTION_SECONDS):
+        self.path = str(path)
+        self.retention_seconds = retention_seconds
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self._connect() as connection:
+            connection.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            # WAL with synchronous=NORMAL is durable across process crashes, which is what
+            # a local development store needs, and several times faster than FULL.
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write_rows(self, rows: Iterable[tuple]) -> None:
+        """Write rows in one transaction: a batch is stored whole or not at all."""
+        connection = self._connect()
+        with connection:
+            connection.executemany(UPSERT, rows)
+
+    def put(self, documents: Iterable[Document]) -> None:
+        now = time.time()
+        self.write_rows(row_for(document, now) for document in documents)
+
+    def purge_expired(self, now: float | None = None) -> int:
+        """Delete documents received longer ago than the retention period."""
+        cutoff = (time.time() if now is None else now) - self.retention_seconds
+        connection = self._connect()
+        with connection:
+            cursor = connection.execute("DELETE FROM documents WHERE received_at < ?", (cutoff,))
+        return cursor.rowcount
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return int(self._connect().execute("SELECT count(*) FROM documents").fetchone()[0])
+
+    def trace_ids_between(self, start: float, end: float) -> list[str]:
+        """Traces with a document that overlaps [start, end], earliest first."""
+        rows = self._connect().execute(
+            "SELECT trace_id, min(start_time) AS first FROM documents "
+            "WHERE start_time <= ? AND coalesce(end_time, start_time) >= ? "
+            "GROUP BY trace_id ORDER BY first, trace_id",
+            (end, start),
+        )
+        return [row[0] for row in rows]
+
+    def documents_between(self, start: float, end: float) -> dict[str, list[Document]]:
+        """Documents of every trace with a segment in [start, end], grouped by trace."""
+        rows = self._connect().execute(
+            "SELECT trace_id, document FROM documents WHERE trace_id IN ("
+            " SELECT trace_id FROM documents"
+            " WHERE start_time <= ? AND coalesce(end_time, start_time) >= ?)",
+            (end, start),
+        )
+        return _grouped(rows)
+
+    def documents_of(self, trace_ids: Iterable[str]) -> dict[str, list[Document]]:
+        ids = list(dict.fromkeys(trace_ids))
+        grouped: dict[str, list[Document]] = {}
+        connection = self._connect()
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = connection.execute(
+                f"SELECT trace_id, document FROM documents WHERE trace_id IN ({marks})", chunk
+            )
+            grouped.update(_grouped(rows))
+        return grouped
+
+
+def _grouped(rows: Iterable[tuple[str, str]]) -> dict[str, list[Document]]:
+    grouped: dict[str, list[Document]] = {}
+    loads = json.loads
+    for trace_id, text in rows:
+        grouped.setdefault(trace_id, []).append(loads(text))
+    return grouped
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for index in range(0, len(items), size):
+        yield items[index : index + size]
+
+
+@contextmanager
+def opened(path: str | Path, retention_seconds: float = DEFAULT_RETENTION_SECONDS):
+    store = TraceStore(path, retention_seconds)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,0 +1,146 @@
+"""Whole traces from stored documents: streamed subsegments put back under their parents,
+and the per-trace summary GetTraceSummaries returns."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+from .documents import Document
+
+# Fields a streamed subsegment carries only to find its place; X-Ray drops them on assembly.
+STREAMING_FIELDS = ("type", "trace_id", "parent_id")
+
+
+def walk(element: Document) -> Iterator[Document]:
+    """The element and all its nested subsegments, depth first."""
+    yield element
+    for child in element.get("subsegments") or ():
+        yield from walk(child)
+
+
+def assemble(documents: list[Document]) -> list[Document]:
+    """The trace's segments with every streamed subsegment nested under its parent.
+
+    Documents are deep-copied: callers may hold the stored ones. A streamed subsegment whose
+    parent is missing (still in flight, or lost) is left out, as X-Ray does until it arrives.
+    """
+    segments = [copy.deepcopy(d) for d in documents if d.get("type") != "subsegment"]
+    pending = sorted(
+        (d for d in documents if d.get("type") == "subsegment"), key=lambda d: d["start_time"]
+    )
+    index = {element["id"]: element for segment in segments for element in walk(segment)}
+    # Streamed subsegments may nest in each other: place them until no more find a parent.
+    while pending:
+        placed_any = False
+        still_pending = []
+        for streamed in pending:
+            parent = index.get(streamed["parent_id"])
+            if parent is None:
+                still_pending.append(streamed)
+                continue
+            placed_any = True
+            _place(parent, streamed, index)
+        if not placed_any:
+            break
+        pending = still_pending
+    return segments
+
+
+def _place(parent: Document, streamed: Document, index: dict[str, Document]) -> None:
+    child = {k: copy.deepcopy(v) for k, v in streamed.items() if k not in STREAMING_FIELDS}
+    siblings: list[Document] = parent.setdefault("subsegments", [])
+    for position, sibling in enumerate(siblings):
+        if sibling["id"] == child["id"]:
+            # The complete version wins over an in-progress one, whichever came first.
+            if sibling.get("in_progress") and not child.get("in_progress"):
+                siblings[position] = child
+                break
+            return
+    else:
+        siblings.append(child)
+    for element in walk(child):
+        index[element["id"]] = element
+
+
+def status_of(element: Document) -> int | None:
+    status = ((element.get("http") or {}).get("response") or {}).get("status")
+    return int(status) if isinstance(status, int | float) else None
+
+
+def classify(element: Document) -> str:
+    """'fault' (5xx), 'throttle' (429), 'error' (other 4xx) or 'ok', as X-Ray counts them."""
+    status = status_of(element)
+    if element.get("fault") or (status is not None and 500 <= status < 600):
+        return "fault"
+    if element.get("throttle") or status == 429:
+        return "throttle"
+    if element.get("error") or (status is not None and 400 <= status < 500):
+        return "error"
+    return "ok"
+
+
+def root_segment(segments: list[Document]) -> Document | None:
+    ids = {element["id"] for segment in segments for element in walk(segment)}
+    roots = [s for s in segments if s.get("parent_id") not in ids and not s.get("inferred")]
+    return min(roots, key=lambda s: s["start_time"]) if roots else None
+
+
+def annotation_value(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BooleanValue": value}
+    if isinstance(value, int | float):
+        return {"NumberValue": float(value)}
+    return {"StringValue": str(value)}
+
+
+def summarise(trace_id: str, segments: list[Document]) -> dict[str, Any]:
+    """A TraceSummary (botocore shape) for one assembled trace."""
+    root = root_segment(segments) or min(segments, key=lambda s: s["start_time"])
+    start = min(s["start_time"] for s in segments)
+    end = max(s.get("end_time", s["start_time"]) for s in segments)
+    elements = [e for s in segments for e in walk(s)]
+    classes = {classify(e) for e in elements}
+    annotations: dict[str, list[dict[str, Any]]] = {}
+    users: dict[str, None] = {}
+    services: dict[tuple[str, str], None] = {}
+    for segment in segments:
+        if not segment.get("inferred"):
+            services[(segment["name"], segment.get("origin") or "service")] = None
+        if segment.get("user"):
+            users[segment["user"]] = None
+        for element in walk(segment):
+            for key, value in (element.get("annotations") or {}).items():
+                annotations.setdefault(key, []).append({"AnnotationValue": annotation_value(value)})
+    request = (root.get("http") or {}).get("request") or {}
+    http: dict[str, Any] = {}
+    for source, target in (("url", "HttpURL"), ("method", "HttpMethod"),
+                           ("user_agent", "UserAgent"), ("client_ip", "ClientIp")):
+        if isinstance(request.get(source), str):
+            http[target] = request[source]
+    if status_of(root) is not None:
+        http["HttpStatus"] = status_of(root)
+    summary: dict[str, Any] = {
+        "Id": trace_id,
+        "StartTime": start,
+        "Duration": round(end - start, 3),
+        "ResponseTime": round(root.get("end_time", root["start_time"]) - root["start_time"], 3),
+        "HasFault": "fault" in classes,
+        "HasError": "error" in classes,
+        "HasThrottle": "throttle" in classes,
+        "IsPartial": any(s.get("in_progress") for s in segments),
+        "Http": http,
+        "Annotations": annotations,
+        "Users": [{"UserName": user} for user in users],
+        "ServiceIds": [
+            {"Name": name, "Names": [name], "Type": kind} for name, kind in services
+        ],
+        "EntryPoint": {
+            "Name": root["name"], "Names": [root["name"]], "Type": root.get("origin") or "service"
+        },
+    }
+    arns = [s["resource_arn"] for s in segments if isinstance(s.get("resource_arn"), str)]
+    if arns:
+        summary["ResourceARNs"] = [{"ARN": arn} for arn in dict.fromkeys(arns)]
+    return summary

@@ -1,0 +1,96 @@
+"""The SAM application builds, validates and passes checkov from this machine (Python 3.11
+here, python3.13 targeted), with the layer under its size gate."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM = ROOT / ".tools/sam/bin/sam"
+CHECKOV = ROOT / ".tools/checkov/bin/checkov"
+ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+
+needs_sam = pytest.mark.skipif(not SAM.exists(), reason="sam not installed: run `make tools`")
+needs_checkov = pytest.mark.skipif(not CHECKOV.exists(), reason="checkov not installed: `make tools`")
+
+
+def run(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=600
+    )
+
+
+@needs_sam
+def test_template_validates_with_lint() -> None:
+    result = run(SAM, "validate", "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
+
+
+@needs_checkov
+def test_checkov_passes_with_every_skip_explained() -> None:
+    result = run(CHECKOV, "-f", "template.yaml", "--framework", "cloudformation", "--compact",
+                 "--quiet", "--skip-download")
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = (ROOT / "template.yaml").read_text()
+    skips = text.count("- id: CKV_")
+    assert skips == text.count("comment:"), "every checkov skip needs a comment with its reason"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    if not SAM.exists():
+        pytest.skip("sam not installed: run `make tools`")
+    build_dir = tmp_path_factory.mktemp("sam-build")
+    result = run(SAM, "build", "--build-dir", build_dir, "--parameter-overrides",
+                 "Architecture=arm64")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return build_dir, result.stdout + result.stderr
+
+
+def test_sam_build_makes_the_layer_for_python313_arm64(built: tuple[Path, str]) -> None:
+    build_dir, _ = built
+    layer = build_dir / "TracingLayer"
+    assert (layer / "python/lambda_tracing/__init__.py").exists()
+    wrapper = layer / "lambda-tracing"
+    assert wrapper.exists() and wrapper.stat().st_mode & stat.S_IXUSR
+    # Wheels were chosen for Lambda's interpreter, not this machine's 3.11.
+    compiled = [p.name for p in layer.rglob("*.so")]
+    assert compiled and all("cpython-313-aarch64" in name for name in compiled), compiled
+    # What the runtime already provides is pruned.
+    for provided in ("boto3", "botocore", "s3transfer", "urllib3", "dateutil", "jmespath"):
+        assert not (layer / "python" / provided).exists(), provided
+    assert not list(layer.rglob("__pycache__"))
+
+
+def test_sam_build_enforces_the_size_gate(built: tuple[Path, str]) -> None:
+    build_dir, log = built
+    assert "size gate: TracingLayer" in log and ": ok" in log
+    archive = build_dir.parent / "layer.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in (build_dir / "TracingLayer").rglob("*"):
+            zf.write(path, path.relative_to(build_dir / "TracingLayer"))
+    assert archive.stat().st_size <= 2 * 1024 * 1024
+
+
+def test_functions_are_built_with_their_code(built: tuple[Path, str]) -> None:
+    build_dir, _ = built
+    assert (build_dir / "ServiceMapFunction/service_map/__init__.py").exists()
+    assert (build_dir / "OrdersFunction/app.py").exists()
+    assert (build_dir / "WorkerFunction/app.py").exists()
+
+
+def test_size_gate_fails_an_oversized_artefact(tmp_path: Path) -> None:
+    (tmp_path / "blob.bin").write_bytes(os.urandom(20_000))
+    gate = ROOT / "scripts/check_artefact_size.py"
+    over = subprocess.run([sys.executable, gate, tmp_path, "10000"], capture_output=True, text=True)
+    assert over.returncode == 1 and "TOO BIG" in over.stdout
+    under = subprocess.run([sys.executable, gate, tmp_path, "100000"], capture_output=True, text=True)
+    assert under.returncode == 0 and ": ok" in under.stdout
