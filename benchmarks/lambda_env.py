@@ -52,7 +52,6 @@ def lambda_environment(
             "AWS_XRAY_DAEMON_ADDRESS": daemon_address,
             "_AWS_XRAY_DAEMON_ADDRESS": daemon_address.rsplit(":", 1)[0],
             "_AWS_XRAY_DAEMON_PORT": daemon_address.rsplit(":", 1)[1],
-            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
             "POWERTOOLS_SERVICE_NAME": "bench",
             "TZ": ":UTC",
         }
@@ -65,7 +64,8 @@ def lambda_environment(
 def new_trace_header(sampled: bool = True) -> str:
     """A fresh `_X_AMZN_TRACE_ID` as Lambda sets it for one invocation."""
     root = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
-    return f"Root={root};Parent={secrets.token_hex(8)};Sampled={1 if sampled else 0};Lineage=1:abcd1234:0"
+    parent = secrets.token_hex(8)
+    return f"Root={root};Parent={parent};Sampled={1 if sampled else 0};Lineage=1:abcd1234:0"
 
 
 def new_context(function_arn: str | None = None) -> object:

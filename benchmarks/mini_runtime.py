@@ -10,6 +10,9 @@ Modes:
            (CLOCK_MONOTONIC is system-wide on Linux, so the parent can subtract its spawn time.)
   serve  - import, then answer JSON commands on stdin, one per line:
            {"workload": "plain", "sampled": true, "n": 1000} -> {"mean_ns": ..., "errors": 0}
+           Serve mode first starts moto's in-process DynamoDB (moto_in_process) for the
+           botocore workload; cold mode makes no downstream call and so does not.
+  loop   - WORKLOAD N SAMPLED(1|0): 50 unmeasured invocations, then N, for profilers.
 """
 
 from __future__ import annotations
@@ -46,15 +49,17 @@ def measure(handler, workload: str, sampled: bool, n: int) -> dict[str, object]:
     clock = time.perf_counter_ns
     total = 0
     errors = 0
+    first_error = ""
     for header, context in zip(headers, contexts, strict=True):
         environ["_X_AMZN_TRACE_ID"] = header
         started = clock()
         try:
             handler(event, context)
-        except Exception:
+        except Exception as error:
             errors += 1
+            first_error = first_error or f"{type(error).__name__}: {error}"[:200]
         total += clock() - started
-    return {"mean_ns": total / n, "errors": errors}
+    return {"mean_ns": total / n, "errors": errors, "first_error": first_error}
 
 
 def serve(handler) -> None:  # type: ignore[no-untyped-def]
@@ -72,12 +77,20 @@ def serve(handler) -> None:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else "serve"
+    if mode == "serve" or (mode == "loop" and sys.argv[2] == "botocore"):
+        import moto_in_process
+
+        moto_in_process.start()
     handler = load_handler()
     if mode == "cold":
         invoke_once(handler, sys.argv[2] if len(sys.argv) > 2 else "plain", True)
         print(time.perf_counter_ns(), flush=True)
-        return
-    serve(handler)
+    elif mode == "loop":  # for profilers: loop WORKLOAD N SAMPLED(1|0)
+        workload, n, sampled = sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+        measure(handler, workload, sampled, 50)
+        print(json.dumps(measure(handler, workload, sampled, n)), flush=True)
+    else:
+        serve(handler)
 
 
 if __name__ == "__main__":

@@ -78,10 +78,10 @@ if WITH_DOWNSTREAM:
     import boto3
     import requests
 
-    dynamodb = boto3.client("dynamodb", endpoint_url=os.environ.get("BENCH_MOTO_URL"))
+    dynamodb = boto3.client("dynamodb")
     http = requests.Session()
     HTTP_URL = os.environ.get("BENCH_HTTP_URL", "http://127.0.0.1:9/")
-    TABLE = os.environ.get("BENCH_TABLE", "bench")
+    TABLE = "bench"
 
 
 def run_workload(workload: str) -> dict[str, Any]:

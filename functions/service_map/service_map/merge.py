@@ -16,6 +16,8 @@ from typing import Any
 from service_map.errors import InputError
 from service_map.pages import to_epoch
 
+_NUMBER_TYPES = frozenset((int, float))  # not bool: True is no count
+
 NodeKey = tuple[str, str, str | None]  # (Name, Type, AccountId)
 EdgeKey = tuple[NodeKey, NodeKey]
 
@@ -131,11 +133,23 @@ def _merge_response(graph: MergedGraph, response: list[tuple[str, list]]) -> Non
             if not isinstance(edges, list):
                 raise InputError(f"{here}: Edges must be a list")
             for number, raw in enumerate(edges):
-                _merge_edge(graph, keys, key, raw, f"{here}, Edges[{number}]")
+                _merge_edge(graph, keys, key, raw, Place(here, number))
+
+
+class Place:
+    """Where an edge sits, spelled out only when something is wrong with it (cheap to make)."""
+
+    __slots__ = ("service", "edge")
+
+    def __init__(self, service: str, edge: int) -> None:
+        self.service, self.edge = service, edge
+
+    def __str__(self) -> str:
+        return f"{self.service}, Edges[{self.edge}]"
 
 
 def _merge_edge(
-    graph: MergedGraph, keys: dict[int, NodeKey], source: NodeKey, raw: Any, where: str
+    graph: MergedGraph, keys: dict[int, NodeKey], source: NodeKey, raw: Any, where: Place
 ) -> None:
     if not isinstance(raw, dict):
         raise InputError(f"{where} is not an object")
@@ -153,7 +167,7 @@ def _merge_edge(
     _add_histogram(edge.event_ages, raw.get("ReceivedEventAgeHistogram"), where)
 
 
-def _add_statistics(tally: Tally, stats: Any, where: str) -> None:
+def _add_statistics(tally: Tally, stats: Any, where: object) -> None:
     if stats is None:
         return
     if not isinstance(stats, dict):
@@ -169,26 +183,33 @@ def _add_statistics(tally: Tally, stats: Any, where: str) -> None:
     tally.faults += _count(faults, "TotalCount", where)
     total_time = stats.get("TotalResponseTime")
     if total_time is not None:
-        tally.response_times.append(_seconds(total_time, f"{where}: TotalResponseTime"))
+        if type(total_time) not in _NUMBER_TYPES or not 0 <= total_time < math.inf:
+            raise InputError(f"{where}: TotalResponseTime {total_time!r} is not a number >= 0")
+        tally.response_times.append(total_time)
 
 
-def _add_histogram(histogram: dict[float, int], entries: Any, where: str) -> None:
+def _add_histogram(histogram: dict[float, int], entries: Any, where: object) -> None:
     if entries is None:
         return
     if not isinstance(entries, list):
         raise InputError(f"{where}: histogram is not a list")
     for entry in entries:
-        if not isinstance(entry, dict) or "Value" not in entry or "Count" not in entry:
-            raise InputError(f"{where}: histogram entry {entry!r} is not {{Value, Count}}")
-        count = entry["Count"]
+        try:
+            value, count = entry["Value"], entry["Count"]
+        except (TypeError, KeyError):
+            raise InputError(
+                f"{where}: histogram entry {entry!r} is not {{Value, Count}}"
+            ) from None
         if type(count) is not int or count < 0:
             raise InputError(f"{where}: histogram count {count!r} is not a non-negative integer")
+        if type(value) not in _NUMBER_TYPES or not 0 <= value < math.inf:
+            raise InputError(f"{where}: histogram value {value!r} is not a non-negative number")
         if count:
-            value = _seconds(entry["Value"], f"{where}: histogram value") + 0.0  # -0 -> 0
+            value += 0.0  # -0 and 0 are one bucket; ints become floats
             histogram[value] = histogram.get(value, 0) + count
 
 
-def _object(stats: dict, name: str, where: str) -> dict:
+def _object(stats: dict, name: str, where: object) -> dict:
     value = stats.get(name)
     if value is None:
         return {}
@@ -197,19 +218,13 @@ def _object(stats: dict, name: str, where: str) -> dict:
     return value
 
 
-def _count(stats: dict, name: str, where: str) -> int:
+def _count(stats: dict, name: str, where: object) -> int:
     value = stats.get(name, 0)
     if value is None:
         return 0
     if type(value) is not int or value < 0:
         raise InputError(f"{where}: {name} {value!r} is not a non-negative integer")
     return value
-
-
-def _seconds(value: Any, where: str) -> float:
-    if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
-        raise InputError(f"{where} {value!r} is not a non-negative number of seconds")
-    return float(value)
 
 
 def _optional_time(obj: dict, name: str, where: str) -> float | None:

@@ -21,14 +21,16 @@ def percentiles(histogram: dict[float, int], wanted: tuple[int, ...] = PERCENTIL
         return [None] * len(wanted)
     ranks = [max(1, -(-p * total // 100)) for p in wanted]
     answers: list[float | None] = []
+    rank = ranks[0]
     cumulative = 0
     for value in sorted(histogram):
         cumulative += histogram[value]
-        while len(answers) < len(ranks) and cumulative >= ranks[len(answers)]:
+        while cumulative >= rank:
             answers.append(value)
-        if len(answers) == len(ranks):
-            break
-    return answers
+            if len(answers) == len(ranks):
+                return answers
+            rank = ranks[len(answers)]
+    raise AssertionError("cumulative counts reach the total")  # pragma: no cover
 
 
 def milliseconds(seconds: float | None) -> float | None:

@@ -114,17 +114,15 @@ class Environment:
         while not invocation.done.wait(0.02):
             if self._exited():
                 self.stop()
-                code = self.process.returncode if self.process else None
-                error = _error(
-                    "Runtime.ExitError",
-                    f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}",
-                )
+                error = self._exit_error(request_id)
                 return self._outcome(
                     request_id, error, invoke_started, cold_start, init_started, init_ended,
                     invocation,
                 )
             if time.time() >= deadline:
-                return self._time_out(invocation, invoke_started, cold_start, init_started, init_ended)
+                return self._time_out(
+                    invocation, invoke_started, cold_start, init_started, init_ended
+                )
         if invocation.error is not None:
             error_payload: dict[str, Any] | None = invocation.error
         else:
@@ -149,11 +147,7 @@ class Environment:
                     return None
                 if self._exited():
                     self.stop()
-                    code = self.process.returncode if self.process else None
-                    return _error(
-                        "Runtime.ExitError",
-                        f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}",
-                    )
+                    return self._exit_error(request_id)
                 if time.time() >= limit:
                     self.stop()
                     return _error(
@@ -223,6 +217,11 @@ class Environment:
             error_type=(invocation.error_type if invocation and invocation.error_type else None)
             or (str(error.get("errorType")) if error else None),
         )
+
+    def _exit_error(self, request_id: str) -> dict[str, Any]:
+        code = self.process.returncode if self.process else None
+        message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}"
+        return _error("Runtime.ExitError", message)
 
     def _exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None

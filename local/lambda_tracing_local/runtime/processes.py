@@ -48,10 +48,8 @@ def stop(process: subprocess.Popen[bytes], grace_seconds: float = 2.0) -> None:
         _children.discard(process)
     if process.poll() is None:
         _signal_group(process, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(grace_seconds)
-        except subprocess.TimeoutExpired:
-            pass
     # The leader may be gone while grandchildren linger in its group.
     _signal_group(process, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):

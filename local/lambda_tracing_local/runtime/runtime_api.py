@@ -78,6 +78,9 @@ class RuntimeApiServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A killed runtime drops its connection mid-request: expected, not worth a traceback."""
+
     def submit(self, invocation: Invocation) -> None:
         self.in_flight[invocation.request_id] = invocation
         self.pending.put(invocation)
@@ -137,7 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
         invocation.done.set()
         self._reply(202, {"status": "OK"})
 
-    def _reply(self, status: int, body: bytes | dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        self, status: int, body: bytes | dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         for name, value in (headers or {}).items():

@@ -71,6 +71,7 @@ def lambda_segments(
     function_arn: str,
     outcome: Outcome,
     event_source: str | None = None,
+    linked_traces: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The two documents Lambda sends for one sampled invocation."""
     start = outcome.invoke_started
@@ -90,6 +91,10 @@ def lambda_segments(
         service["parent_id"] = context.caller_parent
     if event_source:
         service["aws"]["event_source"] = event_source
+    links = [parse_trace_header(header) for header in linked_traces or []]
+    links = [link for link in links if link.get("Root") and link.get("Parent")]
+    if links:  # the other messages of a batch: their traces point at this invocation
+        service["links"] = [{"trace_id": link["Root"], "id": link["Parent"]} for link in links]
     function_start = outcome.init_started if outcome.init_started is not None else start
     subsegments = []
     if outcome.cold_start and outcome.init_started is not None:
@@ -114,7 +119,7 @@ def lambda_segments(
     }
     if outcome.function_error:
         function["fault"] = True
-        function["cause"] = outcome.xray_cause or _cause_from_payload(outcome)
+        function["cause"] = _with_exception_ids(outcome.xray_cause or _cause_from_payload(outcome))
         # An init failure never reached Invocation: the fault belongs to Initialization.
         failed_phase = "Invocation" if outcome.delivered_at is not None else "Initialization"
         for subsegment in subsegments:
@@ -125,6 +130,15 @@ def lambda_segments(
 
 def _subsegment(name: str, start: float, end: float) -> dict[str, Any]:
     return {"name": name, "id": new_entity_id(), "start_time": start, "end_time": max(start, end)}
+
+
+def _with_exception_ids(cause: dict[str, Any]) -> dict[str, Any]:
+    """X-Ray gives every recorded exception an id; awslambdaric's report carries none."""
+    exceptions = [
+        {"id": new_entity_id(), **exception} if isinstance(exception, dict) else exception
+        for exception in cause.get("exceptions") or []
+    ]
+    return {**cause, "exceptions": exceptions}
 
 
 def _cause_from_payload(outcome: Outcome) -> dict[str, Any]:

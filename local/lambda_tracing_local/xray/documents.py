@@ -14,8 +14,10 @@ from typing import Any
 
 SCHEMA_PATH = Path(__file__).with_name("segment-document-schema-v1.0.0.json")
 HEADER = {"format": "json", "version": 1}
-# The X-Ray daemon accepts datagrams up to 64 KiB; anything larger cannot be a real one.
-MAX_DATAGRAM_BYTES = 64 * 1024
+# "Segment documents can be up to 64 kB" (X-Ray developer guide); a UDP datagram cannot
+# carry more than 65,507 bytes anyway, so the receive buffer is sized for any datagram.
+MAX_DOCUMENT_BYTES = 64_000
+MAX_DATAGRAM_BYTES = 65_535
 
 Document = dict[str, Any]
 
@@ -79,6 +81,9 @@ def validate(document: Any) -> Document:
 
 
 def parse_document(text: str | bytes) -> Document:
+    """A validated document from its JSON text."""
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise InvalidDocument("oversize", f"document of {len(text)} bytes exceeds 64 kB")
     try:
         document = json.loads(text)
     except (ValueError, UnicodeDecodeError) as error:
@@ -86,10 +91,9 @@ def parse_document(text: str | bytes) -> Document:
     return validate(document)
 
 
-def parse_datagram(datagram: bytes) -> Document:
-    """One daemon datagram: the JSON header line, a newline, then one document."""
-    if len(datagram) > MAX_DATAGRAM_BYTES:
-        raise InvalidDocument("oversize", f"datagram of {len(datagram)} bytes exceeds 64 KiB")
+def parse_datagram(datagram: bytes) -> tuple[Document, bytes]:
+    """One daemon datagram (the JSON header line, a newline, then one document) ->
+    the validated document and its JSON text, which is what the store keeps."""
     header, newline, body = datagram.partition(b"\n")
     if not newline:
         raise InvalidDocument("header", "no header line (expected {\"format\":\"json\",...})")
@@ -99,4 +103,4 @@ def parse_datagram(datagram: bytes) -> Document:
         raise InvalidDocument("header", f"header line is not JSON: {header[:80]!r}") from None
     if parsed_header != HEADER:
         raise InvalidDocument("header", f"unsupported header {parsed_header!r}, expected {HEADER}")
-    return parse_document(body)
+    return parse_document(body), body

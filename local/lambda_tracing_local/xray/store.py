@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS documents (
     end_time    REAL,
     in_progress INTEGER NOT NULL,
     received_at REAL NOT NULL,
-    document    TEXT NOT NULL,
+    document    BLOB NOT NULL,     -- the JSON text as received (UTF-8 bytes or text)
     PRIMARY KEY (trace_id, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS documents_by_start ON documents (start_time);
@@ -46,8 +46,9 @@ WHERE documents.in_progress = 1 OR excluded.in_progress = 0
 DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
 
 
-def row_for(document: Document, received_at: float, text: str | None = None) -> tuple:
-    """The row for a validated document; `text` is its JSON when the caller already has it."""
+def row_for(document: Document, received_at: float, text: str | bytes | None = None) -> tuple:
+    """The row for a validated document; `text` is the JSON it was parsed from, if at hand
+    (stored as received: re-encoding would cost as much as parsing)."""
     return (
         document["trace_id"],
         document["id"],
@@ -151,7 +152,7 @@ class TraceStore:
         return grouped
 
 
-def _grouped(rows: Iterable[tuple[str, str]]) -> dict[str, list[Document]]:
+def _grouped(rows: Iterable[tuple[str, str | bytes]]) -> dict[str, list[Document]]:
     grouped: dict[str, list[Document]] = {}
     loads = json.loads
     for trace_id, text in rows:

@@ -3,7 +3,6 @@ and the per-trace summary GetTraceSummaries returns."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,10 +22,10 @@ def walk(element: Document) -> Iterator[Document]:
 def assemble(documents: list[Document]) -> list[Document]:
     """The trace's segments with every streamed subsegment nested under its parent.
 
-    Documents are deep-copied: callers may hold the stored ones. A streamed subsegment whose
-    parent is missing (still in flight, or lost) is left out, as X-Ray does until it arrives.
+    Mutates the documents, so pass freshly loaded ones. A streamed subsegment whose parent is
+    missing (still in flight, or lost) is left out, as X-Ray does until it arrives.
     """
-    segments = [copy.deepcopy(d) for d in documents if d.get("type") != "subsegment"]
+    segments = [d for d in documents if d.get("type") != "subsegment"]
     pending = sorted(
         (d for d in documents if d.get("type") == "subsegment"), key=lambda d: d["start_time"]
     )
@@ -49,7 +48,7 @@ def assemble(documents: list[Document]) -> list[Document]:
 
 
 def _place(parent: Document, streamed: Document, index: dict[str, Document]) -> None:
-    child = {k: copy.deepcopy(v) for k, v in streamed.items() if k not in STREAMING_FIELDS}
+    child = {k: v for k, v in streamed.items() if k not in STREAMING_FIELDS}
     siblings: list[Document] = parent.setdefault("subsegments", [])
     for position, sibling in enumerate(siblings):
         if sibling["id"] == child["id"]:
@@ -62,6 +61,11 @@ def _place(parent: Document, streamed: Document, index: dict[str, Document]) -> 
         siblings.append(child)
     for element in walk(child):
         index[element["id"]] = element
+
+
+def end_of(element: Document) -> float:
+    """End time, or start time for a document still in progress."""
+    return float(element["end_time"] if "end_time" in element else element["start_time"])
 
 
 def status_of(element: Document) -> int | None:
@@ -99,7 +103,7 @@ def summarise(trace_id: str, segments: list[Document]) -> dict[str, Any]:
     """A TraceSummary (botocore shape) for one assembled trace."""
     root = root_segment(segments) or min(segments, key=lambda s: s["start_time"])
     start = min(s["start_time"] for s in segments)
-    end = max(s.get("end_time", s["start_time"]) for s in segments)
+    end = max(end_of(s) for s in segments)
     elements = [e for s in segments for e in walk(s)]
     classes = {classify(e) for e in elements}
     annotations: dict[str, list[dict[str, Any]]] = {}

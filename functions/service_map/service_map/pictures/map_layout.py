@@ -1,15 +1,17 @@
 """Left-to-right layered layout: columns by call depth, rows ordered to keep edges short.
 
-Depth is the longest call path from a caller-less node once cycles are broken, so every call
-that is not part of a cycle points right. Boxes sit on a grid of fixed cells, so no two
-boxes can overlap however large the map.
+A node's column is its call depth: the fewest calls from an entry point (a client, a root, a
+node nothing calls). Nodes that call nothing (tables, queues, topics) then move one column
+right of their deepest caller, so every call into them points right. Boxes sit on a grid of
+fixed cells, so no two boxes can overlap however large the map.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
-NODE_W = 210
+NODE_W = 232
 NODE_H = 66
 COL_GAP = 150
 ROW_GAP = 22
@@ -24,61 +26,38 @@ class Box:
     h: float = NODE_H
 
 
-def _forward_edges(count: int, ends: list[tuple[int, int]], first: list[int]) -> list[list[int]]:
-    """Successor lists without the edges that close a cycle (found by depth-first search)."""
+def depths(count: int, ends: list[tuple[int, int]], first: list[int]) -> list[int]:
+    """Column of each node; `first` lists entry points to start from (clients, roots)."""
     successors: list[list[int]] = [[] for _ in range(count)]
+    callers: list[list[int]] = [[] for _ in range(count)]
     for source, target in ends:
         if source != target:
             successors[source].append(target)
-    state = [0] * count  # 0 unseen, 1 on the stack, 2 done
-    forward: list[list[int]] = [[] for _ in range(count)]
-    for start in first + list(range(count)):
-        if state[start]:
+            callers[target].append(source)
+    depth = [-1] * count
+    entries = first + [node for node in range(count) if not callers[node]]
+    for start in entries + list(range(count)):  # the last pass reaches cycles nothing enters
+        if depth[start] >= 0:
             continue
-        state[start] = 1
-        stack = [(start, iter(successors[start]))]
-        while stack:
-            node, pending = stack[-1]
-            advanced = False
-            for nxt in pending:
-                if state[nxt] == 1:
-                    continue  # back edge: drop it for layering
-                forward[node].append(nxt)
-                if state[nxt] == 0:
-                    state[nxt] = 1
-                    stack.append((nxt, iter(successors[nxt])))
-                    advanced = True
-                    break
-            if not advanced:
-                state[node] = 2
-                stack.pop()
-    return forward
-
-
-def depths(count: int, ends: list[tuple[int, int]], first: list[int]) -> list[int]:
-    """Column of each node: longest path from a node nothing calls, over the acyclic edges."""
-    forward = _forward_edges(count, ends, first)
-    incoming = [0] * count
-    for targets in forward:
-        for target in targets:
-            incoming[target] += 1
-    depth = [0] * count
-    ready = [node for node in range(count) if incoming[node] == 0]
-    while ready:
-        node = ready.pop()
-        for target in forward[node]:
-            depth[target] = max(depth[target], depth[node] + 1)
-            incoming[target] -= 1
-            if incoming[target] == 0:
-                ready.append(target)
+        depth[start] = 0
+        queue = deque([start])
+        while queue:
+            node = queue.popleft()
+            for target in successors[node]:
+                if depth[target] < 0:
+                    depth[target] = depth[node] + 1
+                    queue.append(target)
+    for node in range(count):
+        if not successors[node] and callers[node]:
+            depth[node] = max(depth[node], max(depth[caller] for caller in callers[node]) + 1)
     return depth
 
 
 def _order_columns(depth: list[int], ends: list[tuple[int, int]]) -> list[list[int]]:
     """Nodes per column, ordered by the barycentre heuristic (a few sweeps each way)."""
     columns: list[list[int]] = [[] for _ in range(max(depth, default=-1) + 1)]
-    for node, column in enumerate(depth):
-        columns[column].append(node)
+    for node, layer in enumerate(depth):
+        columns[layer].append(node)
     callers: list[list[int]] = [[] for _ in depth]
     callees: list[list[int]] = [[] for _ in depth]
     for source, target in ends:
@@ -86,8 +65,8 @@ def _order_columns(depth: list[int], ends: list[tuple[int, int]]) -> list[list[i
             callers[target].append(source)
             callees[source].append(target)
     position = [0.0] * len(depth)
-    for column in columns:
-        for row, node in enumerate(column):
+    for members in columns:
+        for row, node in enumerate(members):
             position[node] = row
 
     def sweep(order: range, neighbours: list[list[int]]) -> None:

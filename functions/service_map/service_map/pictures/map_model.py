@@ -1,9 +1,9 @@
 """The service-map summary read as a graph of node indices, whatever way edges name their ends.
 
-Edges name their ends by node name, but X-Ray reuses names: a `client` node is named like the
-root it calls, and a Lambda service node like its function node. Explicit keys win
-(`source_type`/`target_type`, or a node `id`); otherwise X-Ray's own conventions decide:
-clients only call, calls arrive at a Lambda *service* and leave from a Lambda *function*.
+Summaries name an edge's ends by node id (`source_id`/`target_id`). Without ids, names must do,
+but X-Ray reuses names: a `client` node is named like the root it calls, and a Lambda service
+node like its function node. Then X-Ray's own conventions decide: clients only call, calls
+arrive at a Lambda *service* and leave from a Lambda *function*.
 """
 
 from __future__ import annotations
@@ -35,20 +35,13 @@ def _target_rank(node: dict[str, Any]) -> int:
     return 0 if kind == "AWS::Lambda" else 1
 
 
-def _pick(candidates: list[int], wanted_type: Any, nodes: list[dict[str, Any]]) -> list[int]:
-    if wanted_type is None:
-        return candidates
-    typed = [i for i in candidates if nodes[i].get("type") == wanted_type]
-    return typed or candidates
-
-
 def read_graph(summary: dict[str, Any]) -> MapGraph:
     """Resolve every edge of `summary` to a pair of node indices (creating missing nodes)."""
     nodes = [dict(node) for node in summary.get("nodes") or []]
+    by_id = {str(node["id"]): index for index, node in enumerate(nodes) if node.get("id")}
     by_key: dict[str, list[int]] = {}
     for index, node in enumerate(nodes):
-        for key in {node.get("id"), node.get("name")} - {None}:
-            by_key.setdefault(str(key), []).append(index)
+        by_key.setdefault(str(node.get("name")), []).append(index)
 
     def lookup(name: Any) -> list[int]:
         found = by_key.get(str(name))
@@ -60,8 +53,11 @@ def read_graph(summary: dict[str, Any]) -> MapGraph:
     edges = list(summary.get("edges") or [])
     ends: list[tuple[int, int]] = []
     for edge in edges:
-        sources = _pick(lookup(edge.get("source")), edge.get("source_type"), nodes)
-        targets = _pick(lookup(edge.get("target")), edge.get("target_type"), nodes)
+        source_id, target_id = str(edge.get("source_id")), str(edge.get("target_id"))
+        if source_id in by_id and target_id in by_id:
+            ends.append((by_id[source_id], by_id[target_id]))
+            continue
+        sources, targets = lookup(edge.get("source")), lookup(edge.get("target"))
         same = edge.get("source") == edge.get("target")
         source = min(sources, key=lambda i: (_source_rank(nodes[i], same), i))
         others = [i for i in targets if i != source] or targets

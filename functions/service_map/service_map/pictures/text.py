@@ -50,6 +50,17 @@ def fit(text: str, max_px: float, font_px: float) -> str:
     return ""
 
 
+def clip(text: str, max_px: float, font_px: float) -> str:
+    """`text`, cut at the end with an ellipsis so it fits in `max_px`, or ''."""
+    if text_width(text, font_px) <= max_px:
+        return text
+    for keep in range(len(text) - 1, 0, -1):
+        candidate = text[:keep].rstrip() + "…"
+        if text_width(candidate, font_px) <= max_px:
+            return candidate
+    return ""
+
+
 def duration_text(ms: float | None) -> str:
     """A duration in ms for people: '0.4 ms', '157 ms', '3.2 s'."""
     if ms is None or not math.isfinite(ms):

@@ -18,16 +18,25 @@ class Span(Protocol):
     def put_annotation(self, key: str, value: Any) -> None: ...
     def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None: ...
     def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None: ...
+    def put_http_meta(self, key: str, value: Any) -> None: ...
 
 
 class TracingBackend(Protocol):
-    def begin_subsegment(self, name: str, namespace: str = "local") -> Span | None:
-        """Open a subsegment under the current entity of this thread/task; None if not tracing."""
+    def begin_subsegment(
+        self, name: str, namespace: str = "local", start_time: float | None = None
+    ) -> Span | None:
+        """Open a subsegment under the current entity of this thread/task; None if not tracing.
+        `start_time` (epoch seconds) backdates it, for work measured before the trace existed."""
 
-    def end_subsegment(self, span: Span | None) -> None:
-        """Close `span` (and send it as the backend sees fit)."""
+    def end_subsegment(self, span: Span | None, end_time: float | None = None) -> None:
+        """Close `span` (and send it as the backend sees fit); None is accepted and ignored."""
 
-    def in_subsegment(self, name: str, namespace: str = "local") -> AbstractContextManager[Span | None]:
+    def add_exception(self, span: Span | None, error: BaseException) -> None:
+        """Record `error` on `span` as a fault with its traceback (layer frames left out)."""
+
+    def in_subsegment(
+        self, name: str, namespace: str = "local"
+    ) -> AbstractContextManager[Span | None]:
         """Context manager around begin/end; records an exception and re-raises it."""
 
     def current_span(self) -> Span | None:

@@ -1,0 +1,158 @@
+"""Local X-Ray benchmark: UDP ingest rate and GetServiceGraph time over a burst of segments.
+
+One process sends the burst as fast as it can; the daemon runs in this process. Prints sent,
+stored, rejected and kernel drops (stored must equal sent - drops), the ingest rate, and the
+GetServiceGraph time through boto3. Goals: >= 20,000 segments/s, GetServiceGraph < 2 s.
+
+    python benchmarks/bench_local_xray.py [--quick] [--count N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import socket
+import time
+from typing import Any
+
+SERVICES = ["orders", "payments", "shipping", "catalog", "search"]
+HEADER = b'{"format": "json", "version": 1}\n'
+FULL_COUNT = 100_000
+QUICK_COUNT = 10_000
+
+
+def segment_datagram(number: int, now: float) -> bytes:
+    """A realistic segment: HTTP request, one DynamoDB and one HTTP subsegment."""
+    service = SERVICES[number % len(SERVICES)]
+    start = now - 60 + (number % 50_000) / 1000
+    status = 500 if number % 97 == 0 else 429 if number % 89 == 0 else 200
+    document = {
+        "name": service,
+        "id": f"{number:016x}",
+        "trace_id": f"1-{int(now):08x}-{number:024x}",
+        "start_time": start,
+        "end_time": start + 0.05 + (number % 7) / 100,
+        "origin": "AWS::Lambda::Function",
+        "http": {
+            "request": {"method": "GET", "url": f"https://example.test/{service}"},
+            "response": {"status": status},
+        },
+        "annotations": {"customer": f"c-{number % 100}"},
+        "subsegments": [
+            {
+                "name": "dynamodb",
+                "id": f"{number:015x}a",
+                "namespace": "aws",
+                "start_time": start + 0.001,
+                "end_time": start + 0.02,
+                "http": {"response": {"status": 200}},
+                "aws": {"operation": "GetItem", "table_name": f"{service}-table"},
+            },
+            {
+                "name": "inventory.internal",
+                "id": f"{number:015x}b",
+                "namespace": "remote",
+                "start_time": start + 0.021,
+                "end_time": start + 0.04,
+                "http": {
+                    "request": {"url": "http://inventory.internal/stock", "method": "GET"},
+                    "response": {"status": status},
+                },
+            },
+        ],
+    }
+    return HEADER + json.dumps(document, separators=(",", ":")).encode()
+
+
+def send_burst(address: tuple[str, int], count: int, now: float, result: Any) -> None:
+    """Runs in its own process: build the datagrams first, then send them back to back."""
+    datagrams = [segment_datagram(number, now) for number in range(count)]
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.connect(address)
+    send, sent, started = sender.send, 0, time.perf_counter()
+    for datagram in datagrams:
+        try:
+            send(datagram)
+            sent += 1
+        except OSError:  # ENOBUFS: the sender's own queue is full; not a datagram sent
+            pass
+    result.put((sent, time.perf_counter() - started, started))
+    sender.close()
+
+
+def run(quick: bool = False, count: int | None = None) -> list[dict]:
+    """Rows for the benchmark runner: one per measurement."""
+    import boto3
+    from lambda_tracing_local.xray import LocalXRay
+
+    count = count or (QUICK_COUNT if quick else FULL_COUNT)
+    now = time.time()
+    context = multiprocessing.get_context("spawn")
+    with LocalXRay() as xr:
+        assert xr.daemon is not None
+        host, port = xr.daemon.address
+        result = context.Queue()
+        sender = context.Process(target=send_burst, args=((host, port), count, now, result))
+        sender.start()
+        sent, send_seconds, _ = result.get(timeout=300)
+        sender.join()
+        send_done = time.perf_counter()
+        # The burst is over once every datagram the kernel kept has been dealt with.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            stats, drops = xr.stats, xr.kernel_drops() or 0
+            if stats["received"] + drops >= sent:
+                break
+            time.sleep(0.01)
+        ingest_seconds = send_seconds + (time.perf_counter() - send_done)
+        stats, drops = xr.stats, xr.kernel_drops()
+        xray = boto3.client(
+            "xray",
+            endpoint_url=xr.api_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        started = time.perf_counter()
+        services = xray.get_service_graph(StartTime=now - 3600, EndTime=now + 3600)["Services"]
+        graph_seconds = time.perf_counter() - started
+        stored_rows = xr.store.count() if xr.store else -1
+    consistent = drops is not None and stats["stored"] == sent - drops
+    return [
+        {
+            "name": "local_xray_ingest",
+            "segments_sent": sent,
+            "segments_stored": stats["stored"],
+            "rows_in_store": stored_rows,
+            "rejected": stats["rejected"],
+            "kernel_drops": drops,
+            "stored_equals_sent_minus_drops": consistent,
+            "seconds": round(ingest_seconds, 3),
+            "segments_per_second": round(stats["stored"] / ingest_seconds),
+            "goal_segments_per_second": 20_000,
+        },
+        {
+            "name": "local_xray_get_service_graph",
+            "segments": stats["stored"],
+            "services": len(services),
+            "seconds": round(graph_seconds, 3),
+            "goal_seconds": 2.0,
+        },
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_COUNT:,} segments")
+    parser.add_argument("--count", type=int, help="segments to send")
+    arguments = parser.parse_args()
+    print(f"local X-Ray benchmark on {os.cpu_count()} cores")
+    for row in run(arguments.quick, arguments.count):
+        print(json.dumps(row))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Cold start: fresh processes, from spawn to the end of the first invocation.
+
+The clock starts in the driver just before the process is spawned (through the layer's exec
+wrapper for our variant) and stops where the mini runtime returns from the first invocation;
+both read CLOCK_MONOTONIC, which Linux shares between processes. One unmeasured round first
+warms the page cache and the bytecode caches, as a deployed function's files are warm on disk
+(quick mode skips it: the warm phase has just imported the same files).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from results import Section, Series
+from udp_listener import DaemonListener
+from variants import Variant
+
+KINDS = (
+    ("1", "cold start: function imports boto3 + requests, builds a client (ms)"),
+    ("0", "cold start: function imports neither (ms)"),
+)
+
+
+def one_cold_start(variant: Variant, daemon_address: str, extra_env: dict[str, str]) -> float:
+    """Milliseconds from spawn to the end of the first invocation."""
+    command = variant.command("cold", "plain")
+    env = variant.environment(daemon_address, extra_env)
+    started = time.perf_counter_ns()
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    lines = finished.stdout.strip().splitlines()
+    if finished.returncode != 0 or not lines or not lines[-1].isdigit():
+        tail = (finished.stderr.strip().splitlines() or [f"exit status {finished.returncode}"])[-1]
+        raise RuntimeError(f"first invocation failed: {tail[:160]}")
+    return (int(lines[-1]) - started) / 1e6
+
+
+def measure_cold_starts(
+    variants: tuple[Variant, ...],
+    listener: DaemonListener,
+    extra_env: dict[str, str],
+    repetitions: int,
+    warm_up_round: bool = True,
+) -> list[Section]:
+    sections = []
+    for downstream, title in KINDS:
+        section = Section(title, "ms")
+        env = {**extra_env, "BENCH_DOWNSTREAM": downstream}
+        for variant in variants:
+            reason = variant.unavailable_reason()
+            if reason:
+                section.mark_unavailable(variant.key, reason)
+            else:
+                section.series[variant.key] = Series()
+        first_measured = 1 if warm_up_round else 0
+        for round_number in range(repetitions + first_measured):
+            for variant in variants:
+                series = section.series[variant.key]
+                if series.unavailable:
+                    continue
+                try:
+                    elapsed_ms = one_cold_start(variant, listener.address, env)
+                except (RuntimeError, subprocess.TimeoutExpired) as error:
+                    section.mark_unavailable(variant.key, str(error))
+                    continue
+                if round_number >= first_measured:
+                    series.values.append(elapsed_ms)
+        sections.append(section)
+    return sections

@@ -1,0 +1,123 @@
+"""Where a variant's time goes, for the engineers cutting it (not part of `make bench`).
+
+    python benchmarks/profile_layer.py imports [--variant ours] [--no-boto3]
+        Cold start by module: runs the variant and the bare handler with `-X importtime` (three
+        times each, the minimum kept per module) and lists the modules only the variant
+        imports, biggest first, with their total.
+    python benchmarks/profile_layer.py warm [--variant ours] [--workload plain] [-n 20000]
+                                            [--unsampled]
+        Warm invocations under pyinstrument (statistical; the call tree printed as text).
+    python benchmarks/profile_layer.py init [--variant ours] [--no-boto3]
+        One cold start (imports, init, first invocation) under pyinstrument.
+
+Each runs the variant as the benchmark does: through the layer's exec wrapper for ours, with
+the same simulated Lambda environment; a stand-in daemon counts what is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections import defaultdict
+
+from downstream import Downstream
+from udp_listener import DaemonListener
+from variants import ALL_VARIANTS, BARE, Variant
+
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
+
+
+def _run(
+    variant: Variant, command: list[str], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    if finished.returncode != 0:
+        sys.exit(f"{variant.key} failed:\n{finished.stderr[-2000:]}")
+    return finished
+
+
+def import_times(
+    variant: Variant, address: str, extra: dict[str, str]
+) -> dict[str, tuple[int, int]]:
+    """module -> (self us, cumulative us), minimum over three fresh processes."""
+    best: dict[str, tuple[int, int]] = {}
+    for _ in range(3):
+        command = variant.command("cold", "plain", python_options=("-X", "importtime"))
+        finished = _run(variant, command, variant.environment(address, extra))
+        for match in _IMPORT_LINE.finditer(finished.stderr):
+            self_us, cumulative_us, module = int(match[1]), int(match[2]), match[4]
+            previous = best.get(module)
+            if previous is None or cumulative_us < previous[1]:
+                best[module] = (self_us, cumulative_us)
+    return best
+
+
+def report_imports(variant: Variant, address: str, extra: dict[str, str]) -> None:
+    ours = import_times(variant, address, extra)
+    bare = import_times(BARE, address, extra)
+    only_ours = {module: times for module, times in ours.items() if module not in bare}
+    by_package: dict[str, int] = defaultdict(int)
+    for module, (self_us, _) in only_ours.items():
+        by_package[module.split(".")[0]] += self_us
+    total = sum(by_package.values())
+    print(
+        f"{variant.label}: {len(only_ours)} modules the bare handler does not import, "
+        f"{total / 1000:.1f} ms of import (self time, summed)"
+    )
+    print("\nby top-level package (ms):")
+    for package, self_us in sorted(by_package.items(), key=lambda item: -item[1])[:15]:
+        print(f"  {self_us / 1000:8.1f}  {package}")
+    print("\nlargest single imports (cumulative ms, includes their children):")
+    for module, (_, cumulative_us) in sorted(only_ours.items(), key=lambda item: -item[1][1])[:25]:
+        print(f"  {cumulative_us / 1000:8.1f}  {module}")
+
+
+def report_pyinstrument(
+    variant: Variant, address: str, extra: dict[str, str], args: list[str]
+) -> None:
+    options = ("-m", "pyinstrument", "-r", "text", "-i", "0.0002", "--show-all")
+    command = variant.command(*args, python_options=options)
+    finished = _run(variant, command, variant.environment(address, extra))
+    print(finished.stdout[-30000:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("what", choices=("imports", "warm", "init"))
+    parser.add_argument("--variant", default="ours", choices=[v.key for v in ALL_VARIANTS])
+    parser.add_argument(
+        "--workload", default="plain", choices=("plain", "subsegment", "botocore", "http")
+    )
+    parser.add_argument("-n", type=int, default=20000)
+    parser.add_argument("--unsampled", action="store_true")
+    parser.add_argument(
+        "--no-boto3", action="store_true", help="the function imports neither boto3 nor requests"
+    )
+    args = parser.parse_args()
+    variant = next(v for v in ALL_VARIANTS if v.key == args.variant)
+    reason = variant.unavailable_reason()
+    if reason:
+        sys.exit(f"{variant.label}: {reason}")
+    with DaemonListener() as listener, Downstream() as downstream:
+        extra = {
+            "BENCH_HTTP_URL": downstream.http_url,
+            "BENCH_DOWNSTREAM": "0" if args.no_boto3 else "1",
+        }
+        if args.what == "imports":
+            report_imports(variant, listener.address, extra)
+        elif args.what == "init":
+            report_pyinstrument(variant, listener.address, extra, ["cold", "plain"])
+        else:
+            sampled = "0" if args.unsampled else "1"
+            report_pyinstrument(
+                variant, listener.address, extra, ["loop", args.workload, str(args.n), sampled]
+            )
+        print(f"(daemon listener: {listener.settled_counts()[0]} datagrams)")
+
+
+if __name__ == "__main__":
+    main()

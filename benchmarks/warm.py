@@ -1,0 +1,124 @@
+"""Warm invocations: every variant's execution environment, interleaved run by run.
+
+Each run asks each variant's environment for n invocations of one workload and records the
+mean handler time per invocation and what reached the daemon listener meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from results import Section, Series, difference
+from udp_listener import DaemonListener
+from variants import Variant
+from workers import Worker, WorkerError
+
+
+@dataclass(frozen=True)
+class Workload:
+    key: str
+    title: str
+    sampled: bool
+    invocations: int  # per run, full mode
+
+
+WORKLOADS = (
+    Workload("plain", "warm: no-op handler", True, 2000),
+    Workload("subsegment", "warm: + 1 custom subsegment", True, 2000),
+    Workload("botocore", "warm: + 1 botocore call (DynamoDB GetItem, moto in-process)", True, 200),
+    Workload("http", "warm: + 1 HTTP call (requests, local server)", True, 300),
+    Workload("plain", "unsampled (Sampled=0): no-op handler", False, 2000),
+    Workload("subsegment", "unsampled (Sampled=0): + 1 custom subsegment", False, 2000),
+)
+WARMUP_INVOCATIONS = 20
+
+
+def start_workers(
+    variants: tuple[Variant, ...], listener: DaemonListener, extra_env: dict[str, str]
+) -> tuple[dict[str, Worker], dict[str, str]]:
+    """Start every variant's environment at once; return the live ones and why others failed."""
+    workers: dict[str, Worker] = {}
+    failed: dict[str, str] = {}
+    for variant in variants:
+        reason = variant.unavailable_reason()
+        if reason:
+            failed[variant.key] = reason
+            continue
+        workers[variant.key] = Worker(variant, listener.address, extra_env)
+    for key, worker in list(workers.items()):
+        try:
+            worker.wait_ready()
+        except WorkerError as error:
+            failed[key] = str(error)
+            worker.stop()
+            del workers[key]
+    return workers, failed
+
+
+def warm_up(workers: dict[str, Worker], section: Section, workload: Workload) -> None:
+    """The first invocations of each workload, unmeasured; a failing one marks its row n/a."""
+    for key, worker in workers.items():
+        try:
+            reply = worker.measure(workload.key, workload.sampled, WARMUP_INVOCATIONS)
+        except WorkerError as error:
+            section.mark_unavailable(key, str(error))
+            continue
+        if reply["errors"]:
+            section.mark_unavailable(key, f"handler raised: {reply['first_error']}")
+
+
+def measure_warm(
+    variants: tuple[Variant, ...],
+    listener: DaemonListener,
+    extra_env: dict[str, str],
+    runs: int,
+    scale: float,
+) -> list[Section]:
+    sections = [Section(workload.title, "us") for workload in WORKLOADS]
+    workers, failed = start_workers(variants, listener, extra_env)
+    try:
+        for section in sections:
+            for key, reason in failed.items():
+                section.mark_unavailable(key, reason)
+            for key in workers:
+                section.series[key] = Series()
+        for workload, section in zip(WORKLOADS, sections, strict=True):
+            warm_up(workers, section, workload)
+        counts = listener.settled_counts()
+        for run in range(runs):
+            for workload, section in zip(WORKLOADS, sections, strict=True):
+                order = list(workers)
+                shift = run % len(order) if order else 0
+                for key in order[shift:] + order[:shift]:
+                    series = section.series[key]
+                    if series.unavailable:
+                        continue
+                    n = max(5, int(workload.invocations * scale))
+                    try:
+                        reply = workers[key].measure(workload.key, workload.sampled, n)
+                    except WorkerError as error:
+                        section.mark_unavailable(key, str(error))
+                        continue
+                    after = listener.settled_counts()
+                    if reply["errors"]:
+                        section.mark_unavailable(key, f"handler raised: {reply['first_error']}")
+                        counts = after
+                        continue
+                    series.values.append(reply["mean_ns"] / 1000)
+                    series.datagrams_per_invocation.append((after[0] - counts[0]) / n)
+                    series.bytes_per_invocation.append((after[1] - counts[1]) / n)
+                    counts = after
+    finally:
+        for worker in workers.values():
+            worker.stop()
+    by_title = {section.title: section for section in sections}
+    no_op = by_title[WORKLOADS[0].title]
+    sections.append(
+        difference(
+            "per botocore call (botocore row minus no-op row)", by_title[WORKLOADS[2].title], no_op
+        )
+    )
+    sections.append(
+        difference("per HTTP call (HTTP row minus no-op row)", by_title[WORKLOADS[3].title], no_op)
+    )
+    return sections

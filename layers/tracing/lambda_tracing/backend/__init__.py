@@ -1,0 +1,56 @@
+"""`get_backend()`: the process's one tracing backend, created on first use.
+
+Tracing disabled, or the X-Ray SDK failing to start (e.g. AWS_XRAY_DAEMON_ADDRESS unparsable by
+the SDK), gives a NoopBackend: the function runs untraced rather than failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_backend: Any = None
+
+
+def get_backend() -> Any:
+    """The TracingBackend (see base.py); X-Ray specific: `.recorder` is the aws-xray-sdk
+    recorder to hand to aws-xray-sdk patchers (None when tracing is off)."""
+    backend = _backend
+    if backend is not None:
+        return backend
+    with _lock:
+        if _backend is None:
+            _set(_create())
+        return _backend
+
+
+def _set(backend: Any) -> None:
+    global _backend
+    _backend = backend
+
+
+def _create() -> Any:
+    from lambda_tracing import config
+    from lambda_tracing.backend.xray import NoopBackend, XRayBackend
+    from lambda_tracing.failures import log_failure
+
+    settings = config.load()
+    if not settings.enabled:
+        return NoopBackend()
+    try:
+        return XRayBackend(settings)
+    except Exception as error:  # noqa: BLE001 - no tracing is better than no function
+        log_failure("starting the X-Ray backend", error)
+        return NoopBackend()
+
+
+def reset_backend(backend: Any = None) -> Any:
+    """Replace the process's backend (tests); returns the previous one. None: create anew."""
+    with _lock:
+        previous = _backend
+        _set(backend)
+        return previous

@@ -1,0 +1,314 @@
+"""The X-Ray backend: a private aws-xray-sdk recorder, configured explicitly (no patch_all, no
+global recorder), reading Lambda's facade segment from `_X_AMZN_TRACE_ID` and sending documents
+to AWS_XRAY_DAEMON_ADDRESS over UDP.
+
+aws-xray-sdk is imported when the backend is built (first traced invocation), never at import
+of this module. Every public method swallows and logs its own failures.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from lambda_tracing.config import Settings
+from lambda_tracing.documents import DOCUMENT_LIMIT, PROTOCOL_HEADER, fit, safe_name
+from lambda_tracing.failures import log_failure
+
+if TYPE_CHECKING:
+    from aws_xray_sdk.core.recorder import AWSXRayRecorder
+
+logger = logging.getLogger(__name__)
+
+TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"
+_ROOT = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
+_PARENT = re.compile(r"^[0-9a-f]{16}$")
+_MAX_HEADER = 1024
+
+
+def valid_ids(root: str | None, parent: str | None) -> bool:
+    """X-Ray's id formats; anything else would make every document we send invalid."""
+    return bool(root and parent and _ROOT.match(root) and _PARENT.match(parent))
+
+
+
+
+def _make_context_class() -> type:
+    from aws_xray_sdk.core.exceptions.exceptions import SegmentNotFoundException
+    from aws_xray_sdk.core.lambda_launcher import LambdaContext
+    from aws_xray_sdk.core.models.dummy_entities import DummySegment
+    from aws_xray_sdk.core.models.trace_header import TraceHeader
+
+    class InvocationContext(LambdaContext):  # type: ignore[misc]
+        """aws-xray-sdk's LambdaContext, plus: the trace header is parsed once per invocation
+        (not on every call), hostile headers become "no trace", and calls outside a trace
+        follow AWS_XRAY_CONTEXT_MISSING instead of always warning."""
+
+        def __init__(self, context_missing: str) -> None:
+            super().__init__()
+            self._missing = context_missing
+
+        def _refresh_context(self) -> None:
+            header = os.environ.get(TRACE_HEADER_VARIABLE)
+            local = self._local
+            if header == getattr(local, "header", False) and hasattr(local, "segment"):
+                return
+            local.header = header
+            super()._refresh_context()
+
+        def _initialize_context(self, trace_header: Any) -> None:
+            if (trace_header.root or trace_header.parent) and not valid_ids(
+                trace_header.root, trace_header.parent
+            ):
+                trace_header = TraceHeader()
+            raw = os.environ.get(TRACE_HEADER_VARIABLE) or ""
+            if len(raw) > _MAX_HEADER:
+                trace_header = TraceHeader()
+            super()._initialize_context(trace_header)
+
+        def _outside_trace(self, what: str) -> None:
+            if self._missing == "RUNTIME_ERROR":
+                raise SegmentNotFoundException(f"{what}: no active X-Ray trace")
+            if self._missing == "LOG_ERROR":
+                logger.warning("lambda_tracing: %s outside a traced invocation; discarded", what)
+
+        def put_subsegment(self, subsegment: Any) -> None:
+            entity = self.get_trace_entity()
+            if not self._is_subsegment(entity) and (
+                getattr(entity, "initializing", None) or isinstance(entity, DummySegment)
+            ):
+                self._outside_trace(f"subsegment {subsegment.name}")
+                return
+            entity.add_subsegment(subsegment)
+            self._local.entities.append(subsegment)
+
+        def end_subsegment(self, end_time: float | None = None) -> bool:
+            entity = self.get_trace_entity()
+            if not self._is_subsegment(entity):
+                return False
+            entity.close(end_time)
+            self._local.entities.pop()
+            return True
+
+    return InvocationContext
+
+
+def _make_emitter_class() -> type:
+    from aws_xray_sdk.core.emitters.udp_emitter import UDPEmitter
+
+    class BoundedUDPEmitter(UDPEmitter):  # type: ignore[misc]
+        """UDPEmitter that never sends a datagram over the limit (documents are split or
+        trimmed by `documents.fit`), resolves the daemon host once, and logs failures once."""
+
+        def __init__(self, address: tuple[str, int]) -> None:
+            self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._socket.setblocking(False)
+            self._target: tuple[str, int] | None = None
+            self._resolved = False
+            self.set_daemon_address(address)
+
+        def set_daemon_address(self, address: Any) -> None:
+            from lambda_tracing.config import parse_daemon_address
+
+            self._ip, self._port = parse_daemon_address(address)
+            self._target = None
+            self._resolved = False
+
+        def _resolve(self) -> tuple[str, int] | None:
+            if not self._resolved:
+                self._resolved = True
+                try:
+                    info = socket.getaddrinfo(self._ip, self._port, socket.AF_INET,
+                                              socket.SOCK_DGRAM)
+                    host, port = info[0][4][:2]
+                    self._target = (str(host), int(port))
+                except OSError as error:
+                    log_failure(f"resolving daemon address {self._ip}", error)
+            return self._target
+
+        def send_entity(self, entity: Any) -> None:
+            try:
+                text = entity.serialize()
+                documents = [text] if len(text) <= DOCUMENT_LIMIT else fit(entity.to_dict())
+                for document in documents:
+                    self._send_data(PROTOCOL_HEADER + document)
+            except Exception as error:  # noqa: BLE001 - an emitter must never raise
+                log_failure("sending a segment document", error)
+
+        def _send_data(self, data: str) -> None:
+            target = self._resolve()
+            if target is not None:
+                self._socket.sendto(data.encode("utf-8"), target)
+
+    return BoundedUDPEmitter
+
+
+class XRayBackend:
+    """TracingBackend on aws-xray-sdk. `recorder` is the SDK recorder (X-Ray specific): hand it
+    to aws-xray-sdk patchers so their subsegments join the handler's."""
+
+    def __init__(self, settings: Settings) -> None:
+        from aws_xray_sdk.core.models.subsegment import Subsegment
+        from aws_xray_sdk.core.recorder import AWSXRayRecorder
+
+        self.settings = settings
+        recorder = AWSXRayRecorder()
+        recorder.configure(
+            sampling=False,  # Lambda decided: the facade segment carries the decision
+            plugins=(),
+            context=_make_context_class()(settings.context_missing),
+            emitter=_make_emitter_class()(settings.daemon_address),
+            streaming_threshold=0,  # send each finished subsegment tree at once, as in Lambda
+        )
+        self.recorder: AWSXRayRecorder = recorder
+        self._context: Any = recorder.context
+        self._subsegment_class: Any = Subsegment
+
+    # --- emitter access, for the pytest plugin ---
+    @property
+    def emitter(self) -> Any:
+        return self.recorder.emitter
+
+    @emitter.setter
+    def emitter(self, value: Any) -> None:
+        self.recorder.emitter = value
+
+    # --- TracingBackend ---
+    def is_sampled(self) -> bool:
+        try:
+            return bool(self.recorder.is_sampled())
+        except Exception as error:  # noqa: BLE001
+            log_failure("is_sampled", error)
+            return False
+
+    def begin_subsegment(self, name: str, namespace: str = "local",
+                         start_time: float | None = None) -> Any:
+        # Straight on the SDK's context and models: the recorder's helper would re-read the
+        # trace header three more times per call, which is most of the per-invocation cost.
+        try:
+            context = self._context
+            entity = context.get_trace_entity()
+            if entity is None or not entity.sampled:
+                return None
+            segment = getattr(entity, "parent_segment", entity)
+            span = self._subsegment_class(safe_name(name), namespace, segment)
+            if start_time is not None:
+                span.start_time = start_time
+            context.put_subsegment(span)
+            return span
+        except Exception as error:  # noqa: BLE001
+            log_failure("begin_subsegment", error)
+            return None
+
+    def end_subsegment(self, span: Any, end_time: float | None = None) -> None:
+        """Close `span`; a top-level one (child of Lambda's facade) is sent with its subtree at
+        once, as the SDK's Lambda streaming would. Children left open by user code are closed
+        with it (or, if they belong to another thread, sent as still in progress)."""
+        if span is None:
+            return
+        try:
+            end_time = time.time() if end_time is None else end_time
+            entities = getattr(self._context._local, "entities", None)
+            if entities and any(entity is span for entity in entities):
+                while entities[-1] is not span:
+                    leaked = entities.pop()
+                    if leaked.in_progress:
+                        leaked.close(end_time)
+                entities.pop()
+            if span.in_progress:
+                span.close(end_time)
+            segment = span.parent_segment
+            if any(child is span for child in segment.subsegments):
+                segment.remove_subsegment(span)
+                if span.sampled:
+                    self.recorder.emitter.send_entity(span)
+        except Exception as error:  # noqa: BLE001
+            log_failure("end_subsegment", error)
+
+    @contextmanager
+    def in_subsegment(self, name: str, namespace: str = "local") -> Iterator[Any]:
+        span = self.begin_subsegment(name, namespace)
+        try:
+            yield span
+        except BaseException as error:
+            self.add_exception(span, error)
+            raise
+        finally:
+            self.end_subsegment(span)
+
+    def add_exception(self, span: Any, error: BaseException) -> None:
+        """Record `error` on `span` as a fault, with its traceback (our frames left out)."""
+        if span is None:
+            return
+        try:
+            from lambda_tracing.stacks import user_frames
+
+            span.add_exception(error, user_frames(error, self.recorder.max_trace_back))
+        except Exception as failure:  # noqa: BLE001
+            log_failure("recording an exception", failure)
+
+    def current_span(self) -> Any:
+        try:
+            if not self.recorder.is_sampled():
+                return None
+            return self.recorder.current_subsegment()
+        except Exception as error:  # noqa: BLE001
+            log_failure("current_span", error)
+            return None
+
+    def trace_header(self) -> str | None:
+        try:
+            entity = self.recorder.get_trace_entity()
+            segment = getattr(entity, "parent_segment", entity)
+            trace_id = getattr(segment, "trace_id", None)
+            if type(segment).__name__ == "DummySegment" or not valid_ids(
+                trace_id, getattr(entity, "id", None)
+            ):
+                return None
+            sampled = 1 if getattr(entity, "sampled", False) else 0
+            return f"Root={trace_id};Parent={entity.id};Sampled={sampled}"
+        except Exception as error:  # noqa: BLE001
+            log_failure("trace_header", error)
+            return None
+
+    def spans(self) -> Iterator[Any]:
+        entities = getattr(self._context._local, "entities", None) or ()
+        yield from list(entities)
+
+
+class NoopBackend:
+    """Used when tracing is disabled or the X-Ray SDK cannot start: does nothing, safely."""
+
+    recorder = None
+
+    def is_sampled(self) -> bool:
+        return False
+
+    def begin_subsegment(self, name: str, namespace: str = "local",
+                         start_time: float | None = None) -> None:
+        return None
+
+    def end_subsegment(self, span: Any, end_time: float | None = None) -> None:
+        return None
+
+    @contextmanager
+    def in_subsegment(self, name: str, namespace: str = "local") -> Iterator[None]:
+        yield None
+
+    def add_exception(self, span: Any, error: BaseException) -> None:
+        return None
+
+    def current_span(self) -> None:
+        return None
+
+    def trace_header(self) -> None:
+        return None
+
+    def spans(self) -> Iterator[Any]:
+        return iter(())

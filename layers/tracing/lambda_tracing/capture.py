@@ -1,0 +1,138 @@
+"""Events and responses as metadata: redacted, truncated, and within a byte budget.
+
+The copy is built in one pass that never calls user code (no repr, no iteration of anything but
+plain dicts, lists and tuples), so a generator or a hostile object returned by a handler is left
+untouched and reported only by its type name.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from lambda_tracing.config import Settings
+
+REDACTED = "[REDACTED]"
+_MAX_DEPTH = 32
+_KEY_CACHE_LIMIT = 4096
+
+
+class Capturer:
+    """Makes JSON-safe, redacted copies of values; one per Settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.max_value_length = settings.max_value_length
+        self.max_bytes = settings.max_metadata_bytes
+        keys = [re.escape(key) for key in settings.redact_keys if key]
+        self._secret_key = re.compile("|".join(keys), re.IGNORECASE) if keys else None
+        self._secret_value = _one_pattern(settings.redact_patterns)
+        self._key_verdicts: dict[str, bool] = {}
+
+    def capture(self, value: Any) -> tuple[Any, bool]:
+        """(JSON-safe copy, whether anything was cut for size)."""
+        walk = _Walk(self)
+        copy = walk.clean(value, 0)
+        return copy, walk.truncated
+
+    def is_secret_key(self, key: str) -> bool:
+        verdict = self._key_verdicts.get(key)
+        if verdict is None:
+            verdict = bool(self._secret_key and self._secret_key.search(key))
+            if len(self._key_verdicts) < _KEY_CACHE_LIMIT:
+                self._key_verdicts[key] = verdict
+        return verdict
+
+    def clean_string(self, text: str) -> str:
+        limit = self.max_value_length
+        # Redact before cutting (a secret cut in half would no longer match), but only scan
+        # a bounded prefix of huge strings.
+        head = text[: limit + 512] if len(text) > limit + 512 else text
+        for pattern in self._secret_value:
+            head = pattern.sub(REDACTED, head)
+        if len(head) > limit:
+            return head[:limit] + f"...[truncated {len(text) - limit} chars]"
+        return head
+
+
+def _one_pattern(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
+    """One alternation (one scan per string) when the patterns combine, else one each (a
+    pattern with global inline flags cannot be part of an alternation)."""
+    if not patterns:
+        return []
+    try:
+        return [re.compile("|".join(f"(?:{pattern})" for pattern in patterns))]
+    except re.error:
+        return [re.compile(pattern) for pattern in patterns]
+
+
+class _Walk:
+    """One pass over a value with a running (approximate) JSON byte budget."""
+
+    def __init__(self, capturer: Capturer) -> None:
+        self.capturer = capturer
+        self.budget = capturer.max_bytes
+        self.truncated = False
+
+    def _spend(self, cost: int) -> bool:
+        self.budget -= cost
+        if self.budget < 0:
+            self.truncated = True
+            return False
+        return True
+
+    def clean(self, value: Any, depth: int) -> Any:
+        if value is None or isinstance(value, bool):
+            self._spend(5)
+            return value
+        if isinstance(value, int):
+            self._spend(20)
+            return int(value) if abs(value) < 1 << 63 else str(value)[:40]
+        if isinstance(value, float):
+            self._spend(24)
+            return float(value) if math.isfinite(value) else str(value)
+        if isinstance(value, str):
+            text = self.capturer.clean_string(value)
+            if not self._spend(len(text) + 2):
+                return text[: max(0, self.budget + len(text) - 20)] + "...[truncated]"
+            return text
+        if depth >= _MAX_DEPTH:
+            self.truncated = True
+            return "[too deep]"
+        if isinstance(value, dict):
+            return self._clean_dict(value, depth)
+        if isinstance(value, list | tuple):
+            return self._clean_list(value, depth)
+        if isinstance(value, bytes | bytearray):
+            self._spend(24)
+            return f"<{len(value)} bytes>"
+        self._spend(40)
+        return f"<{type(value).__name__}>"
+
+    def _clean_dict(self, value: dict[Any, Any], depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if self.budget <= 0:
+                out["..."] = "[truncated]"
+                self.truncated = True
+                break
+            name = key if isinstance(key, str) else str(key) if isinstance(
+                key, int | float | bool | None) else f"<{type(key).__name__}>"
+            name = name[:200]
+            self._spend(len(name) + 4)
+            if self.capturer.is_secret_key(name):
+                out[name] = REDACTED
+                self._spend(len(REDACTED) + 2)
+            else:
+                out[name] = self.clean(item, depth + 1)
+        return out
+
+    def _clean_list(self, value: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
+        out: list[Any] = []
+        for item in value:
+            if self.budget <= 0:
+                out.append("...[truncated]")
+                self.truncated = True
+                break
+            out.append(self.clean(item, depth + 1))
+        return out

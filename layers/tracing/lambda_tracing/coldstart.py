@@ -1,0 +1,177 @@
+"""Cold start: which invocation is the first, and what the user's module spent its init on.
+
+`ImportTimer` is a meta-path finder installed only while the user's handler module is imported.
+It lets the normal finders find each module, then times the loader's `exec_module` (the module's
+own top-level code, nested imports included) by setting a timing wrapper on that one loader
+instance and removing it afterwards. Per import this costs two clock reads and a list append, so
+measuring does not add to the cold start it measures; it needs no `-X importtime` and no parsing.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from importlib.machinery import ExtensionFileLoader, SourceFileLoader, SourcelessFileLoader
+from typing import Any
+
+# Loaders made per module (safe to wrap per instance); shared/class loaders are left alone.
+_PER_MODULE_LOADERS = (SourceFileLoader, SourcelessFileLoader, ExtensionFileLoader)
+
+
+class FirstTime:
+    """True for the first `take()` in this process, False ever after."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending = True
+
+    def take(self) -> bool:
+        pending, self._pending = self._pending, False
+        return pending
+
+
+cold_start = FirstTime()
+
+
+@dataclass
+class Span:
+    """A timed piece of init, in epoch seconds, with the pieces inside it."""
+
+    name: str
+    start: float
+    end: float
+    children: list[Span] = field(default_factory=list)
+
+
+@dataclass
+class _Record:
+    name: str
+    start: float
+    end: float = 0.0
+    parent: int = -1
+
+
+class ImportTimer:
+    def __init__(self) -> None:
+        self.records: list[_Record] = []
+        self._stack: list[int] = []
+        self._thread = threading.get_ident()
+        self._wall_offset = time.time() - time.perf_counter()
+
+    # --- importlib.abc.MetaPathFinder ---
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        spec = None
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                break
+        if spec is None:
+            return None
+        loader = spec.loader
+        if (
+            threading.get_ident() == self._thread
+            and isinstance(loader, _PER_MODULE_LOADERS)
+            and "exec_module" not in vars(loader)
+        ):
+            loader.exec_module = self._timed(fullname, loader)  # type: ignore[method-assign,assignment]
+        return spec
+
+    def invalidate_caches(self) -> None:
+        return None
+
+    def _timed(self, name: str, loader: Any) -> Callable[[Any], None]:
+        original = type(loader).exec_module.__get__(loader)
+        records, stack = self.records, self._stack
+
+        def exec_module(module: Any) -> None:
+            index = len(records)
+            records.append(_Record(name, time.perf_counter(), parent=stack[-1] if stack else -1))
+            stack.append(index)
+            try:
+                original(module)
+            finally:
+                records[index].end = time.perf_counter()
+                stack.pop()
+                vars(loader).pop("exec_module", None)
+
+        return exec_module
+
+    def slowest(self, count: int) -> list[Span]:
+        """The `count` slowest imports as a forest: each under its nearest kept importer.
+
+        An importer takes at least as long as what it imports, so the kept set is closed
+        under "importer of", and the forest mirrors the real import nesting."""
+        done = [(index, record) for index, record in enumerate(self.records) if record.end]
+        done.sort(key=lambda item: item[1].end - item[1].start, reverse=True)
+        kept = {index for index, _ in done[:count]}
+        spans: dict[int, Span] = {}
+        roots: list[Span] = []
+        for index in sorted(kept):
+            record = self.records[index]
+            span = Span(f"import {record.name}", self._wall(record.start), self._wall(record.end))
+            spans[index] = span
+            parent = record.parent
+            while parent != -1 and parent not in kept:
+                parent = self.records[parent].parent
+            (spans[parent].children if parent in spans else roots).append(span)
+        return roots
+
+    def _wall(self, counter: float) -> float:
+        return self._wall_offset + counter
+
+
+@contextmanager
+def timing_imports(enabled: bool = True) -> Iterator[ImportTimer | None]:
+    """Install an ImportTimer for the duration of the block (first in sys.meta_path)."""
+    if not enabled:
+        yield None
+        return
+    timer = ImportTimer()
+    sys.meta_path.insert(0, timer)  # type: ignore[arg-type]
+    try:
+        yield timer
+    finally:
+        with suppress(ValueError):
+            sys.meta_path.remove(timer)  # type: ignore[arg-type]
+
+
+_pending_init: Span | None = None
+
+
+def remember_init(span: Span) -> None:
+    """Keep the init breakdown until the first traced invocation sends it."""
+    global _pending_init
+    _pending_init = span
+
+
+def take_init() -> Span | None:
+    global _pending_init
+    span, _pending_init = _pending_init, None
+    return span
+
+
+def emit(backend: Any, span: Span) -> None:
+    """Send `span` and its children as backdated subsegments under the current entity."""
+    opened = backend.begin_subsegment(span.name, start_time=span.start)
+    if opened is None:
+        return
+    try:
+        for child in sorted(span.children, key=lambda item: item.start):
+            emit(backend, child)
+    finally:
+        backend.end_subsegment(opened, end_time=span.end)
+
+
+def describe(spans: Sequence[Span], depth: int = 0) -> Iterator[str]:
+    """Readable lines (for debug logs and tests)."""
+    for span in spans:
+        yield f"{'  ' * depth}{span.name} {1000 * (span.end - span.start):.1f} ms"
+        yield from describe(span.children, depth + 1)

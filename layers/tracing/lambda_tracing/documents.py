@@ -1,0 +1,125 @@
+"""Keep every segment document under X-Ray's UDP limit, whatever the user put in it.
+
+The daemon takes one document per datagram, at most 64 KB with the protocol header; a bigger
+one fails with "Message too long" and the whole subsegment tree is lost (powertools#476). `fit`
+degrades a too-large document step by step, each step marked so a reader sees what happened:
+big metadata replaced by a marker, long strings cut, child subsegments sent as documents of their
+own (X-Ray joins them by parent_id), and at last a node reduced to its identity and timing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+UDP_LIMIT = 65507  # largest IPv4 UDP payload; X-Ray's documented segment limit is 64 KB
+PROTOCOL_HEADER = '{"format":"json","version":1}\n'
+DOCUMENT_LIMIT = 64000 - len(PROTOCOL_HEADER)
+MARKER_NAMESPACE = "lambda_tracing"
+STRING_LIMIT = 1024
+_NAME_UNSAFE = re.compile(r"[^\w\s.:/%&#=+\-@]")
+_KEEP_WHEN_STRIPPED = (
+    "name", "id", "trace_id", "parent_id", "type", "namespace", "start_time", "end_time",
+    "in_progress", "error", "fault", "throttle", "origin",
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def safe_name(name: str, limit: int = 200) -> str:
+    """A subsegment name X-Ray accepts: allowed characters only, at most 200 of them."""
+    cleaned = _NAME_UNSAFE.sub("_", str(name))[:limit].strip()
+    return cleaned or "unnamed"
+
+
+def serialize(document: dict[str, Any]) -> str:
+    # Same encoding as aws-xray-sdk (ASCII JSON, unknown objects as str), so len() is bytes.
+    return json.dumps(document, default=str)
+
+
+def fit(document: dict[str, Any], limit: int = DOCUMENT_LIMIT) -> list[str]:
+    """Serialized documents, each at most `limit` bytes, carrying as much of `document` as fits."""
+    text = serialize(document)
+    if len(text) <= limit:
+        return [text]
+    for shrink in (_drop_big_metadata, _cut_long_strings):
+        document = shrink(document)
+        text = serialize(document)
+        if len(text) <= limit:
+            return [text]
+    return _split(document, limit)
+
+
+def _marker(reason: str, original_bytes: int) -> dict[str, Any]:
+    return {MARKER_NAMESPACE: {"truncated": True, "reason": reason,
+                               "original_bytes": original_bytes}}
+
+
+def _walk(document: dict[str, Any], change: Any) -> dict[str, Any]:
+    changed = change(dict(document))
+    children = changed.get("subsegments")
+    if isinstance(children, list):
+        changed["subsegments"] = [_walk(child, change) if isinstance(child, dict) else child
+                                  for child in children]
+    return changed
+
+
+def _drop_big_metadata(document: dict[str, Any]) -> dict[str, Any]:
+    def change(node: dict[str, Any]) -> dict[str, Any]:
+        metadata = node.get("metadata")
+        if metadata:
+            size = len(serialize(metadata))
+            if size > STRING_LIMIT:
+                node["metadata"] = _marker("metadata too large for one segment document", size)
+        return node
+
+    return _walk(document, change)
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > STRING_LIMIT:
+        return value[:STRING_LIMIT] + f"...[truncated {len(value) - STRING_LIMIT} chars]"
+    if isinstance(value, dict):
+        return {key: _cut(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cut(item) for item in value[:50]]
+    return value
+
+
+def _cut_long_strings(document: dict[str, Any]) -> dict[str, Any]:
+    def change(node: dict[str, Any]) -> dict[str, Any]:
+        for key, value in list(node.items()):
+            if key != "subsegments":
+                node[key] = _cut(value)
+        return node
+
+    return _walk(document, change)
+
+
+def _strip(node: dict[str, Any], size: int) -> dict[str, Any]:
+    stripped = {key: node[key] for key in _KEEP_WHEN_STRIPPED if key in node}
+    stripped["name"] = safe_name(str(stripped.get("name", "unnamed")))
+    stripped["metadata"] = _marker("subsegment too large for one segment document", size)
+    return stripped
+
+
+def _split(document: dict[str, Any], limit: int) -> list[str]:
+    """Send children as their own documents, then the node itself (stripped if need be)."""
+    out: list[str] = []
+    children = document.get("subsegments") or []
+    node = {key: value for key, value in document.items() if key != "subsegments"}
+    for child in children:
+        if not isinstance(child, dict):
+            continue
+        independent = dict(child)
+        independent["type"] = "subsegment"
+        independent["parent_id"] = node.get("id")
+        if "trace_id" in node:
+            independent["trace_id"] = node["trace_id"]
+        out.extend(fit(independent, limit))
+    text = serialize(node)
+    if len(text) > limit:
+        text = serialize(_strip(node, len(text)))
+    out.append(text)
+    return out

@@ -1,0 +1,187 @@
+"""Wrapping a Lambda handler: one subsegment per sampled invocation, the function untouched.
+
+The wrapped handler is called exactly once per invocation, outside any instrumentation `try`
+that could swallow or alter what it returns or raises; every instrumentation step is guarded
+and logs its failure once. Untraced invocations (no header, Sampled=0, nested traced call) cost
+an environment lookup and a substring test.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from lambda_tracing import coldstart
+from lambda_tracing.config import Settings
+from lambda_tracing.failures import log_failure
+
+TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"
+WRAPPED_MARK = "__lambda_tracing_wrapped__"
+_SAMPLED = "Sampled=1"
+_inside_traced_handler: ContextVar[bool] = ContextVar("lambda_tracing_inside", default=False)
+
+Handler = Callable[[Any, Any], Any]
+
+
+def is_wrapped(handler: Any) -> bool:
+    return getattr(handler, WRAPPED_MARK, False) is True
+
+
+def wrap(handler: Handler, settings: Settings, name: str | None = None) -> Handler:
+    """`handler` traced per `settings`; returned unchanged if tracing is off or already on."""
+    if is_wrapped(handler) or not settings.enabled:
+        return handler
+    invocation = _TracedInvocation(handler, settings, name)
+    environ_get = os.environ.get
+    first_invocation = coldstart.cold_start.take
+    inside = _inside_traced_handler.get
+
+    @functools.wraps(handler)
+    def traced_handler(event: Any, context: Any) -> Any:
+        cold = first_invocation()
+        header = environ_get(TRACE_HEADER_VARIABLE)
+        if header is None or _SAMPLED not in header or inside():
+            return handler(event, context)
+        return invocation(event, context, cold)
+
+    setattr(traced_handler, WRAPPED_MARK, True)
+    return traced_handler
+
+
+class _TracedInvocation:
+    def __init__(self, handler: Handler, settings: Settings, name: str | None) -> None:
+        from lambda_tracing.documents import safe_name
+
+        self.handler = handler
+        self.settings = settings
+        self.name = safe_name(f"## {name or getattr(handler, '__name__', 'handler')}")
+        namespace = settings.service
+        self.namespace = f"service {namespace}" if namespace.startswith("AWS.") else namespace
+        self._capturer: Any = None
+
+    def __call__(self, event: Any, context: Any, cold: bool) -> Any:
+        token = _inside_traced_handler.set(True)
+        try:
+            backend, span = self._begin(event, context, cold)
+            try:
+                result = self.handler(event, context)
+            except BaseException as error:
+                self._end_with_error(backend, span, error)
+                raise
+            self._end_with_result(backend, span, event, result)
+            return result
+        finally:
+            _inside_traced_handler.reset(token)
+
+    # --- instrumentation steps: each guarded, none may raise ---
+
+    def _begin(self, event: Any, context: Any, cold: bool) -> tuple[Any, Any]:
+        backend: Any = None
+        span: Any = None
+        try:
+            from lambda_tracing.backend import get_backend
+
+            backend = get_backend()
+            init = coldstart.take_init() if cold else None
+            if init is not None and self.settings.cold_start_breakdown:
+                coldstart.emit(backend, init)
+            span = backend.begin_subsegment(self.name)
+            if span is not None:
+                self._annotate(span, context, cold)
+                if self.settings.capture_event:
+                    self._put_captured(span, "event", event)
+        except Exception as error:  # noqa: BLE001
+            log_failure("starting the handler subsegment", error)
+        return backend, span
+
+    def _annotate(self, span: Any, context: Any, cold: bool) -> None:
+        # Our keys are constant and valid, and the values typed here, so they go straight into
+        # the annotations dict: put_annotation re-validates each key character by character,
+        # a measurable share of the per-invocation cost.
+        annotations = {"ColdStart": cold, "Service": self.settings.service}
+        version = getattr(context, "function_version", None) or os.environ.get(
+            "AWS_LAMBDA_FUNCTION_VERSION")
+        if isinstance(version, str) and version:
+            annotations["FunctionVersion"] = version[:64]
+        alias = _alias(getattr(context, "invoked_function_arn", None))
+        if alias:
+            annotations["FunctionAlias"] = alias
+        request_id = getattr(context, "aws_request_id", None)
+        if isinstance(request_id, str) and request_id:
+            annotations["RequestId"] = request_id[:128]
+        existing = getattr(span, "annotations", None)
+        if isinstance(existing, dict):
+            existing.update(annotations)
+        else:
+            for key, value in annotations.items():
+                span.put_annotation(key, value)
+
+    def _put_captured(self, span: Any, key: str, value: Any) -> None:
+        if self._capturer is None:
+            from lambda_tracing.capture import Capturer
+
+            self._capturer = Capturer(self.settings)
+        copy, truncated = self._capturer.capture(value)
+        span.put_metadata(key, copy, self.namespace)
+        if truncated:
+            span.put_metadata(f"{key}_truncated", True, self.namespace)
+
+    def _end_with_error(self, backend: Any, span: Any, error: BaseException) -> None:
+        if span is None:
+            return
+        try:
+            backend.add_exception(span, error)
+        except Exception as failure:  # noqa: BLE001
+            log_failure("recording the handler's exception", failure)
+        self._end(backend, span)
+
+    def _end_with_result(self, backend: Any, span: Any, event: Any, result: Any) -> None:
+        if span is None:
+            return
+        try:
+            status = _http_status(event, result)
+            if status is not None:
+                span.put_http_meta("status", status)
+            if self.settings.capture_response:
+                self._put_captured(span, "response", result)
+        except Exception as failure:  # noqa: BLE001
+            log_failure("recording the handler's response", failure)
+        self._end(backend, span)
+
+    def _end(self, backend: Any, span: Any) -> None:
+        try:
+            backend.end_subsegment(span)
+        except Exception as failure:  # noqa: BLE001
+            log_failure("ending the handler subsegment", failure)
+
+
+def _alias(function_arn: Any) -> str | None:
+    """The alias in a qualified function ARN (`...:function:name:alias`), not a version."""
+    if not isinstance(function_arn, str):
+        return None
+    parts = function_arn.split(":")
+    if len(parts) != 8:
+        return None
+    qualifier = parts[7]
+    if not qualifier or qualifier == "$LATEST" or qualifier.isdigit():
+        return None
+    return qualifier[:128]
+
+
+def _http_status(event: Any, result: Any) -> int | None:
+    """The status code of an API Gateway / ALB / Function URL response, else None."""
+    if not isinstance(result, dict) or not isinstance(event, dict):
+        return None
+    if "requestContext" not in event and "httpMethod" not in event:
+        return None
+    status = result.get("statusCode")
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
+        return status
+    return None
+
+

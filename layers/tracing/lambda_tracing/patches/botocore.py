@@ -1,0 +1,138 @@
+"""AWS calls as `namespace: aws` subsegments: aws-xray-sdk's botocore patcher, plus what it lacks.
+
+Added to the SDK's patcher: it records through the layer's recorder; calls to X-Ray's own API are
+never traced; resource names its parameter whitelist has no entry for (EventBridge bus, Kinesis
+stream, shard and sequence number) are recorded; trace headers are written by propagation.http
+(256-character limit, Sampled=0, W3C) and trace context goes into messages through botocore
+`before-parameter-build` handlers (propagation.aws), registered on each client's event emitter on
+its first call, so clients created before patching (module-level, at import) get them too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lambda_tracing.patches.layer_recorder import point_at_layer
+from lambda_tracing.propagation import aws, http
+
+log = logging.getLogger(__name__)
+
+_PATCHED = "_lambda_tracing_patched"
+_HANDLERS_REGISTERED = "_lambda_tracing_handlers"
+DEFAULT_EVENT_BUS = "default"
+
+
+def patch() -> None:
+    """Instrument botocore (idempotent)."""
+    import botocore.client
+
+    if getattr(botocore.client, _PATCHED, False):
+        return
+    import aws_xray_sdk.ext.boto_utils as boto_utils
+    import aws_xray_sdk.ext.botocore.patch as xray_botocore
+    import wrapt
+    from aws_xray_sdk.core import patcher
+
+    point_at_layer(xray_botocore)
+    point_at_layer(boto_utils)
+    boto_utils.inject_trace_header = http.inject  # type: ignore[assignment]
+    xray_botocore.aws_meta_processor = _with_resource_names(xray_botocore.aws_meta_processor)
+    patcher.patch(("botocore",))
+    # Applied after the SDK's wrapper, so it runs first and can step around it.
+    wrapt.wrap_function_wrapper("botocore.client", "BaseClient._make_api_call", _around_api_call)
+    setattr(botocore.client, _PATCHED, True)
+
+
+def _around_api_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    if instance._service_model.endpoint_prefix == "xray":
+        return wrapped.__wrapped__(*args, **kwargs)  # the call without the SDK's subsegment
+    events = instance.meta.events
+    if not getattr(events, _HANDLERS_REGISTERED, False):
+        _register_propagation(events)
+    return wrapped(*args, **kwargs)
+
+
+def _register_propagation(events: Any) -> None:
+    try:
+        for event_name, handler in aws.HANDLERS:
+            events.register(event_name, handler, unique_id=f"lambda_tracing:{event_name}")
+        setattr(events, _HANDLERS_REGISTERED, True)
+    except Exception:
+        log.debug("trace propagation handlers not registered", exc_info=True)
+
+
+def _with_resource_names(original: Callable[..., None]) -> Callable[..., None]:
+    if getattr(original, "adds_resource_names", False):
+        return original
+
+    def processor(
+        wrapped: Any,
+        instance: Any,
+        args: Any,
+        kwargs: Any,
+        return_value: Any,
+        exception: BaseException | None,
+        subsegment: Any,
+        stack: Any,
+    ) -> None:
+        original(
+            wrapped=wrapped,
+            instance=instance,
+            args=args,
+            kwargs=kwargs,
+            return_value=return_value,
+            exception=exception,
+            subsegment=subsegment,
+            stack=stack,
+        )
+        if not getattr(subsegment, "sampled", False):
+            return
+        try:
+            operation = kwargs.get("operation_name") or args[0]
+            params = kwargs.get("api_params") or (args[1] if len(args) > 1 else {})
+            names = resource_names(subsegment.name, operation, params, return_value)
+            if names and isinstance(subsegment.aws, dict):
+                subsegment.aws.update(names)
+        except Exception:
+            log.debug("resource names not recorded", exc_info=True)
+
+    processor.adds_resource_names = True  # type: ignore[attr-defined]
+    return processor
+
+
+def resource_names(
+    service: str, operation: str, params: Mapping[str, Any], response: Any
+) -> dict[str, Any]:
+    """`aws` fields naming the resource, for services aws-xray-sdk's whitelist leaves out."""
+    response = response if isinstance(response, Mapping) else {}
+    if service == "events" and operation == "PutEvents":
+        entries = [e for e in params.get("Entries") or () if isinstance(e, Mapping)]
+        buses = sorted({_last_part(e.get("EventBusName") or DEFAULT_EVENT_BUS) for e in entries})
+        names: dict[str, Any] = {"entry_count": len(entries)}
+        if len(buses) == 1:
+            names["event_bus_name"] = buses[0]
+        elif buses:
+            names["event_bus_names"] = buses
+        if "FailedEntryCount" in response:
+            names["failed_entry_count"] = response["FailedEntryCount"]
+        return names
+    if service == "kinesis":
+        stream = params.get("StreamName") or _last_part(params.get("StreamARN") or "")
+        names = {"stream_name": stream} if stream else {}
+        if operation == "PutRecord":
+            names.update(_present(response, shard_id="ShardId", sequence_number="SequenceNumber"))
+        elif operation == "PutRecords":
+            names["record_count"] = len(params.get("Records") or ())
+            names.update(_present(response, failed_record_count="FailedRecordCount"))
+        return names
+    return {}
+
+
+def _last_part(name_or_arn: str) -> str:
+    return str(name_or_arn).rsplit("/", 1)[-1]
+
+
+def _present(response: Mapping[str, Any], **fields: str) -> dict[str, Any]:
+    return {name: response[key] for name, key in fields.items() if key in response}

@@ -1,0 +1,21 @@
+"""httpx calls (Client and AsyncClient) as `namespace: remote` subsegments: aws-xray-sdk's httpx
+patcher, recording through the layer's recorder, with headers written by propagation.http.
+
+The SDK's patcher swaps `httpx.Client`/`httpx.AsyncClient` for instrumented subclasses, so it must
+run before user code takes references to them: patches/__init__ patches when httpx is imported.
+"""
+
+from __future__ import annotations
+
+from lambda_tracing.patches.layer_recorder import point_at_layer
+from lambda_tracing.propagation import http
+
+
+def patch() -> None:
+    """Instrument httpx (idempotent: aws-xray-sdk's patcher patches a module once)."""
+    import aws_xray_sdk.ext.httpx.patch as xray_httpx
+    from aws_xray_sdk.core import patcher
+
+    point_at_layer(xray_httpx)
+    xray_httpx.inject_trace_header = http.inject  # type: ignore[assignment]
+    patcher.patch(("httpx",))

@@ -1,0 +1,73 @@
+"""What aws-xray-sdk's patch modules see as their `xray_recorder`: the layer's recorder.
+
+The SDK's patchers (botocore, requests, httpx) call the module-global `xray_recorder` of their
+own modules; the layer's backend keeps a private recorder instead. `point_at_layer(module)`
+rebinds that global to `LayerRecorder`, which resolves `get_backend().recorder` on each call (so a
+replaced backend is followed) and passes calls straight through when tracing is off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from lambda_tracing.propagation.header import layer_recorder
+
+
+class LayerRecorder:
+    """The recorder methods aws-xray-sdk's patchers use, delegated to `layer_recorder()`."""
+
+    def record_subsegment(
+        self,
+        wrapped: Callable[..., Any],
+        instance: Any,
+        args: Any,
+        kwargs: Any,
+        name: str,
+        namespace: str,
+        meta_processor: Any,
+    ) -> Any:
+        recorder = layer_recorder()
+        if recorder is None:
+            return wrapped(*args, **kwargs)
+        return recorder.record_subsegment(
+            wrapped, instance, args, kwargs, name, namespace, meta_processor
+        )
+
+    def current_subsegment(self) -> Any:
+        recorder = layer_recorder()
+        return recorder.current_subsegment() if recorder is not None else None
+
+    def get_trace_entity(self) -> Any:
+        recorder = layer_recorder()
+        return recorder.get_trace_entity() if recorder is not None else None
+
+    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Any:
+        recorder = layer_recorder()
+        if recorder is None:
+            return contextlib.nullcontext()
+        return recorder.in_subsegment(name, **kwargs)
+
+    def in_subsegment_async(self, name: str | None = None, **kwargs: Any) -> Any:
+        # The layer's recorder is the synchronous AWSXRayRecorder; the SDK's async context
+        # manager works over any recorder (begin/end happen in the awaiting task).
+        recorder = layer_recorder()
+        if recorder is None:
+            return contextlib.nullcontext()
+        from aws_xray_sdk.core.async_recorder import AsyncSubsegmentContextManager
+
+        return AsyncSubsegmentContextManager(recorder, name=name, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(layer_recorder(), name)
+
+
+LAYER_RECORDER = LayerRecorder()
+
+
+def point_at_layer(module: ModuleType) -> None:
+    """Make `module` (an aws-xray-sdk patch module) record through the layer's recorder."""
+    if hasattr(module, "xray_recorder"):
+        module.xray_recorder = LAYER_RECORDER  # type: ignore[attr-defined]

@@ -1,0 +1,122 @@
+"""urllib3 calls as `namespace: remote` subsegments, in the shape of aws-xray-sdk's patchers
+(which have none for urllib3): `HTTPConnectionPool.urlopen` recorded with the layer's recorder.
+
+A call made inside another outbound subsegment (botocore, requests, or a custom remote
+subsegment) is already a node, so it is not recorded twice; it only gets the trace header if the
+caller did not send one. Retries and redirects, which re-enter `urlopen`, follow the same rule.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from lambda_tracing.propagation import header as trace_header
+from lambda_tracing.propagation import http
+
+log = logging.getLogger(__name__)
+
+_PATCHED = "_lambda_tracing_patched"
+_OUTBOUND_NAMESPACES = ("aws", "remote")
+_HEADERS_POSITION = 3  # urlopen(method, url, body, headers, ...)
+
+
+def patch() -> None:
+    """Instrument urllib3 (idempotent)."""
+    import urllib3.connectionpool
+
+    if getattr(urllib3.connectionpool, _PATCHED, False):
+        return
+    import wrapt
+
+    wrapt.wrap_function_wrapper(
+        "urllib3.connectionpool", "HTTPConnectionPool.urlopen", _traced_urlopen
+    )
+    setattr(urllib3.connectionpool, _PATCHED, True)
+
+
+def _traced_urlopen(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    try:
+        recorder = trace_header.layer_recorder()
+        entity = recorder.get_trace_entity() if recorder is not None else None
+        if trace_header.for_entity(entity) is None:
+            return wrapped(*args, **kwargs)  # no trace: nothing to record or propagate
+        already_recorded = getattr(entity, "namespace", None) in _OUTBOUND_NAMESPACES
+        if already_recorded or not getattr(entity, "sampled", False):
+            args, kwargs = _with_trace_header(instance, args, kwargs, entity)
+            return wrapped(*args, **kwargs)
+        url = _full_url(instance, _argument(args, kwargs, 1, "url"))
+    except Exception:
+        log.debug("urllib3 call not traced", exc_info=True)
+        return wrapped(*args, **kwargs)
+
+    def send(*call_args: Any, **call_kwargs: Any) -> Any:
+        subsegment = recorder.current_subsegment()
+        call_args, call_kwargs = _with_trace_header(instance, call_args, call_kwargs, subsegment)
+        return wrapped(*call_args, **call_kwargs)
+
+    return recorder.record_subsegment(
+        send,
+        instance,
+        args,
+        kwargs,
+        name=urlsplit(url).hostname or "unknown host",
+        namespace="remote",
+        meta_processor=_http_meta(url),
+    )
+
+
+def _http_meta(url: str) -> Any:
+    def processor(
+        args: Any, kwargs: Any, return_value: Any, exception: Any, subsegment: Any, stack: Any,
+        **_: Any,
+    ) -> None:
+        from aws_xray_sdk.core.models import http as xray_http
+
+        subsegment.put_http_meta(xray_http.METHOD, str(_argument(args, kwargs, 0, "method")))
+        subsegment.put_http_meta(xray_http.URL, url)
+        status = getattr(return_value, "status", None)
+        if isinstance(status, int):
+            subsegment.put_http_meta(xray_http.STATUS, status)
+        elif exception is not None:
+            subsegment.add_exception(exception, stack, remote=False)
+
+    return processor
+
+
+def _argument(args: Any, kwargs: Any, position: int, name: str) -> Any:
+    return args[position] if len(args) > position else kwargs.get(name)
+
+
+def _full_url(pool: Any, url: Any) -> str:
+    """Absolute URL without credentials, query or fragment (X-Ray's http.request.url)."""
+    text = str(url or "/")
+    if "://" not in text:
+        default_port = {"http": 80, "https": 443}.get(pool.scheme)
+        port = "" if pool.port in (None, default_port) else f":{pool.port}"
+        text = f"{pool.scheme}://{pool.host}{port}{text if text.startswith('/') else '/' + text}"
+    parts = urlsplit(text)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _with_trace_header(pool: Any, args: Any, kwargs: Any, entity: Any) -> tuple[Any, Any]:
+    """`args`/`kwargs` with headers that carry the trace; the caller's mapping is not mutated."""
+    try:
+        headers = _argument(args, kwargs, _HEADERS_POSITION, "headers")
+        if headers is None:
+            headers = pool.headers  # what urlopen itself would send
+        if http.has_trace_header(headers):
+            return args, kwargs
+        from urllib3 import HTTPHeaderDict
+
+        new_headers = HTTPHeaderDict(headers)
+        http.inject(new_headers, entity)
+        if len(args) > _HEADERS_POSITION:
+            args = (*args[:_HEADERS_POSITION], new_headers, *args[_HEADERS_POSITION + 1 :])
+        else:
+            kwargs = {**kwargs, "headers": new_headers}
+    except Exception:
+        log.debug("trace header not added", exc_info=True)
+    return args, kwargs

@@ -1,0 +1,132 @@
+"""X-Ray's REST-JSON API over HTTP, so boto3 works against it through endpoint_url or
+AWS_ENDPOINT_URL_XRAY. Requests are checked against botocore's own input shapes; every
+failure answers with X-Ray's error shape (x-amzn-ErrorType header, JSON Message)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .operations import ApiError, Operations, invalid
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 16 * 1024 * 1024
+ROUTES = {  # request URI -> (botocore operation name, Operations method)
+    "/TraceSegments": ("PutTraceSegments", "put_trace_segments"),
+    "/Traces": ("BatchGetTraces", "batch_get_traces"),
+    "/TraceSummaries": ("GetTraceSummaries", "get_trace_summaries"),
+    "/ServiceGraph": ("GetServiceGraph", "get_service_graph"),
+    "/TraceGraph": ("GetTraceGraph", "get_trace_graph"),
+    "/Groups": ("GetGroups", "get_groups"),
+    "/GetGroup": ("GetGroup", "get_group"),
+}
+
+
+@cache
+def _service_model() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("xray")
+
+
+def check_request(operation: str, request: Any) -> None:
+    """Raise InvalidRequestException with botocore's report if the request breaks the model."""
+    from botocore.validate import ParamValidator
+
+    if not isinstance(request, dict):
+        raise invalid("the request body must be a JSON object")
+    shape = _service_model().operation_model(operation).input_shape
+    report = ParamValidator().validate(request, shape)
+    if report.has_errors():
+        raise invalid(f"{operation}: {report.generate_report()}")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: XRayHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        try:
+            self._answer(200, self._dispatch())
+        except ApiError as error:
+            self._answer(error.status, {"Message": error.message}, error.code)
+        except Exception:  # a bug must cost one request, never the server
+            log.exception("local X-Ray API failed on %s", self.path)
+            self._answer(500, {"Message": "internal error in local X-Ray"}, "ServiceException")
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._reject_method()
+
+    do_PUT = do_DELETE = do_PATCH = do_GET  # noqa: N815
+
+    def _reject_method(self) -> None:
+        self._discard_body()
+        self._answer(405, {"Message": f"{self.command} is not an X-Ray operation; use POST"},
+                     "InvalidRequestException")
+
+    def _dispatch(self) -> dict[str, Any]:
+        path = self.path.split("?", 1)[0]
+        route = ROUTES.get(path)
+        if route is None:
+            self._discard_body()
+            raise ApiError("UnknownOperationException", f"no X-Ray operation at {path}", 404)
+        operation, method = route
+        request = self._read_json()
+        check_request(operation, request)
+        result: dict[str, Any] = getattr(self.server.operations, method)(request)
+        return result
+
+    def _read_json(self) -> Any:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            raise invalid("Content-Length is not a number") from None
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise invalid(f"request body of {length} bytes is over {MAX_BODY_BYTES}")
+        body = self.rfile.read(length) if length else b"{}"
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise invalid(f"request body is not JSON: {error}") from None
+
+    def _discard_body(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        if 0 < length <= MAX_BODY_BYTES:
+            self.rfile.read(length)
+        elif length:
+            self.close_connection = True
+
+    def _answer(self, status: int, body: dict[str, Any], error_type: str | None = None) -> None:
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        if error_type:
+            self.send_header("x-amzn-ErrorType", error_type)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        log.debug("local X-Ray API: " + format, *args)
+
+
+class XRayHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], operations: Operations) -> None:
+        self.operations = operations
+        super().__init__(address, _Handler)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="local-xray-api", daemon=True)
+        thread.start()
+        return thread

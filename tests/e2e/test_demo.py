@@ -1,0 +1,60 @@
+"""The demo flow at small scale: sample app + tracing layer + local X-Ray + service-map Lambda."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from e2e_support import ROOT
+from lambda_tracing_local.demo import checks
+from lambda_tracing_local.demo.flow import PAYMENT_HOST, DemoSettings, run_demo
+from lambda_tracing_local.runtime.layers import build_layers
+from lambda_tracing_local.runtime.template import load_template
+
+pytestmark = pytest.mark.e2e
+
+
+def _node(summary: dict, kind: str, name: str | None = None) -> dict:
+    found = [n for n in summary["nodes"] if n["type"] == kind and name in (None, n["name"])]
+    assert found, (kind, name, [(n["type"], n["name"]) for n in summary["nodes"]])
+    return found[0]
+
+
+def test_demo_at_small_scale(tmp_path: Path) -> None:
+    template = ROOT / "template.yaml"
+    layers = build_layers(load_template(template), ROOT, tmp_path / "layers")
+    settings = DemoSettings(
+        template=template, output=tmp_path / "out", requests=24, concurrency=3,
+        throttle_every=3, drain_timeout=60, layer_dirs=layers, progress=None,
+    )
+    result = run_demo(settings, say=lambda line: None)
+
+    assert result.traffic is not None
+    assert result.traffic.statuses[201] == 22  # every 12th order is oversized and faults
+    assert result.traffic.statuses[502] == 2
+    assert result.payment_charges == 22 and result.payment_throttled == 7
+    summary = result.summary
+    assert summary is not None, result.problems
+    _node(summary, "client")
+    _node(summary, "AWS::ApiGateway::Stage", "OrdersApi/prod")
+    for function in ("OrdersFunction", "WorkerFunction"):
+        _node(summary, "AWS::Lambda", function)
+        _node(summary, "AWS::Lambda::Function", function)
+    _node(summary, "AWS::DynamoDB::Table")
+    queue = _node(summary, "AWS::SQS::Queue")
+    payment = _node(summary, "remote", PAYMENT_HOST)
+    assert [n for n in summary["nodes"] if n["type"].startswith("AWS::SNS")]
+    orders = _node(summary, "AWS::Lambda::Function", "OrdersFunction")
+    assert orders["statistics"]["faults"] == 2
+    assert payment["statistics"]["throttles"] == 7
+    worker_ids = {n["id"] for n in summary["nodes"] if n["name"] == "WorkerFunction"}
+    assert any(
+        e["async"] and e["source_id"] == queue["id"] and e["target_id"] in worker_ids
+        for e in summary["edges"]
+    )
+    assert result.full_trace is not None  # one trace id: API -> orders -> SQS -> worker -> payment
+    assert checks.hops(result.full_trace, PAYMENT_HOST) == checks.FULL_PATH
+    assert result.problems == []
+    assert (settings.output / "summary.json").exists()
+    assert (settings.output / "service-map.html").read_text().startswith("<!")
+    assert (settings.output / "flame.html").exists()

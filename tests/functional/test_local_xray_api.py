@@ -1,0 +1,209 @@
+"""The local X-Ray API through boto3 and raw HTTP: awsdocs examples, shapes, errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from lambda_tracing_local.xray import LocalXRay
+from test_local_xray_support import (
+    assert_valid_response,
+    call,
+    client,
+    fixture,
+    model,
+    raw_shape_errors,
+)
+
+TRACE_ID = "1-59602603-23fc5b688855d396af79b496"
+WINDOW = {"StartTime": 1499473400, "EndTime": 1499473500}
+
+
+def awsdocs_documents() -> list[str]:
+    traces = fixture("batch-get-traces.awsdocs.json")["Traces"]
+    return [segment["Document"] for trace in traces for segment in trace["Segments"]]
+
+
+@pytest.fixture(scope="module")
+def xray() -> Iterator[LocalXRay]:
+    with LocalXRay(service_graph_page=2) as xr:
+        parsed, _ = call(xr.api_url, "PutTraceSegments", TraceSegmentDocuments=awsdocs_documents())
+        assert parsed["UnprocessedTraceSegments"] == []
+        yield xr
+
+
+def test_the_shape_checker_accepts_the_awsdocs_example_and_catches_a_bad_key() -> None:
+    output = model().operation_model("GetServiceGraph").output_shape
+    example = fixture("get-service-graph.awsdocs.json")
+    assert raw_shape_errors(example, output) == []
+    example["Services"][0]["Colour"] = "red"
+    example["Services"][1]["StartTime"] = "yesterday"
+    assert len(raw_shape_errors(example, output)) == 2
+
+
+def all_services(xr: LocalXRay) -> list[dict]:
+    """Every page, through boto3's paginator as the service-map Lambda reads it."""
+    paginator = client(xr.api_url).get_paginator("get_service_graph")
+    return [service for page in paginator.paginate(**WINDOW) for service in page["Services"]]
+
+
+def test_awsdocs_segments_give_the_awsdocs_topology(xray: LocalXRay) -> None:
+    services = all_services(xray)
+    named = {s["ReferenceId"]: (s["Name"], s["Type"]) for s in services}
+    edges = {(named[s["ReferenceId"]], named[e["ReferenceId"]])
+             for s in services for e in s["Edges"]}
+    root = ("Scorekeep", "AWS::ElasticBeanstalk::Environment")
+    # The awsdocs graph: client -> root -> DynamoDB table, and an SNS topic downstream.
+    assert (("Scorekeep", "client"), root) in edges
+    assert (root, ("scorekeep-user", "AWS::DynamoDB::Table")) in edges
+    # This trace reaches SNS through its Lambda function, which X-Ray draws as two nodes.
+    assert (root, ("random-name", "AWS::Lambda")) in edges
+    assert (("random-name", "AWS::Lambda"), ("random-name", "AWS::Lambda::Function")) in edges
+    assert (("random-name", "AWS::Lambda::Function"), ("SNS", "AWS::SNS")) in edges
+    assert len(edges) == 5 and len(named) == 6
+    # Same keys per kind of node as the awsdocs GetServiceGraph example.
+    example = {s["Type"]: s for s in fixture("get-service-graph.awsdocs.json")["Services"]}
+    ours = {s["Type"]: s for s in services}
+    for kind in ("AWS::DynamoDB::Table", "AWS::SNS"):
+        assert set(ours[kind]) == set(example[kind])
+    table = ours["AWS::DynamoDB::Table"]
+    assert table["SummaryStatistics"]["TotalCount"] == 1
+    assert table["SummaryStatistics"]["TotalResponseTime"] == pytest.approx(0.079)
+
+
+def test_service_graph_pages_with_next_token(xray: LocalXRay) -> None:
+    first, raw = call(xray.api_url, "GetServiceGraph", **WINDOW)
+    assert len(raw["Services"]) == 2 and "NextToken" in raw
+    second, _ = call(xray.api_url, "GetServiceGraph", NextToken=raw["NextToken"], **WINDOW)
+    assert {s["ReferenceId"] for s in second["Services"]}.isdisjoint(
+        {s["ReferenceId"] for s in first["Services"]})
+
+
+def test_batch_get_traces_returns_stored_documents(xray: LocalXRay) -> None:
+    missing = "1-59602603-000000000000000000000000"
+    parsed, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[TRACE_ID, missing])
+    [trace] = parsed["Traces"]
+    assert trace["Id"] == TRACE_ID and trace["Duration"] == pytest.approx(3.232)
+    stored = {json.loads(s["Document"])["id"] for s in trace["Segments"]}
+    assert stored == {json.loads(d)["id"] for d in awsdocs_documents()}
+    assert parsed["UnprocessedTraceIds"] == [missing]
+
+
+@pytest.mark.parametrize(
+    ("expression", "matches"),
+    [
+        (None, True),
+        ('service("random-name")', True),
+        ('service("scorekeep-user")', True),
+        ('service("elsewhere")', False),
+        ('annotation.UserID = "5M388M1E"', True),
+        ('annotation.UserID = "someone-else"', False),
+        ("fault OR error", False),
+        ("!fault AND ok", True),
+        ("responsetime > 3 AND http.status = 200", True),
+        ('(service("nope") OR annotation.Name = "Ola") AND http.url CONTAINS "/api/user"', True),
+    ],
+)
+def test_trace_summaries_filter(xray: LocalXRay, expression: str | None, matches: bool) -> None:
+    params = dict(WINDOW, **({"FilterExpression": expression} if expression else {}))
+    parsed, _ = call(xray.api_url, "GetTraceSummaries", **params)
+    assert [s["Id"] for s in parsed["TraceSummaries"]] == ([TRACE_ID] if matches else [])
+    if matches:
+        summary = parsed["TraceSummaries"][0]
+        assert summary["Users"] == [{"UserName": "5M388M1E"}]
+        assert summary["Annotations"]["Name"][0]["AnnotationValue"] == {"StringValue": "Ola"}
+
+
+def test_trace_summaries_outside_the_window_are_empty(xray: LocalXRay) -> None:
+    parsed, _ = call(xray.api_url, "GetTraceSummaries", StartTime=0, EndTime=1000)
+    assert parsed["TraceSummaries"] == []
+
+
+def test_trace_graph_and_groups(xray: LocalXRay) -> None:
+    graph, _ = call(xray.api_url, "GetTraceGraph", TraceIds=[TRACE_ID])
+    names = set()
+    while True:
+        names |= {s["Name"] for s in graph["Services"]}
+        if "NextToken" not in graph:
+            break
+        graph, _ = call(xray.api_url, "GetTraceGraph", TraceIds=[TRACE_ID],
+                        NextToken=graph["NextToken"])
+    assert names == {"Scorekeep", "random-name", "scorekeep-user", "SNS"}
+    groups, _ = call(xray.api_url, "GetGroups")
+    assert [g["GroupName"] for g in groups["Groups"]] == ["Default"]
+    group, _ = call(xray.api_url, "GetGroup", GroupName="Default")
+    assert group["Group"]["GroupARN"] == groups["Groups"][0]["GroupARN"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "error", "status", "says"),
+    [
+        ("/ServiceGraph", b"{}", "InvalidRequestException", 400, "StartTime"),
+        ("/ServiceGraph", b'{"StartTime": "soon", "EndTime": 1}', "InvalidRequestException",
+         400, "StartTime"),
+        ("/ServiceGraph", b'{"StartTime": 5, "EndTime": 1}', "InvalidRequestException", 400,
+         "EndTime"),
+        ("/ServiceGraph", b'{"StartTime": 1, "EndTime": 2, "NextToken": "zzz"}',
+         "InvalidRequestException", 400, "NextToken"),
+        ("/ServiceGraph", b'{"StartTime": 1, "EndTime": 2, "GroupName": "ops"}',
+         "InvalidRequestException", 400, "Group not found"),
+        ("/Traces", b'{"TraceIds": "1-2-3"}', "InvalidRequestException", 400, "TraceIds"),
+        ("/Traces", b'{"TraceIds": [], "Colour": 1}', "InvalidRequestException", 400, "Colour"),
+        ("/TraceSegments", b"{not json", "InvalidRequestException", 400, "not JSON"),
+        ("/TraceSegments", b"[1, 2]", "InvalidRequestException", 400, "JSON object"),
+        ("/TraceSummaries", b'{"StartTime": 1, "EndTime": 2, "FilterExpression": "fault AND"}',
+         "InvalidRequestException", 400, "FilterExpression"),
+        ("/GetGroup", b"{}", "InvalidRequestException", 400, "GroupName"),
+        ("/Nowhere", b"{}", "UnknownOperationException", 404, "/Nowhere"),
+    ],
+)
+def test_bad_requests_get_x_ray_errors_and_the_server_keeps_serving(
+    xray: LocalXRay, path: str, body: bytes, error: str, status: int, says: str
+) -> None:
+    response = requests.post(xray.api_url + path, data=body, timeout=5)
+    assert response.status_code == status
+    assert response.headers["x-amzn-ErrorType"] == error
+    assert says in response.json()["Message"]
+    assert requests.post(xray.api_url + "/Groups", data=b"{}", timeout=5).status_code == 200
+
+
+def test_boto3_sees_invalid_request_exception(xray: LocalXRay) -> None:
+    # Client-side validation off, so the malformed call reaches the server as a user's might.
+    no_validation = boto3.client(
+        "xray", endpoint_url=xray.api_url, region_name="us-east-1",
+        aws_access_key_id="x", aws_secret_access_key="x",
+        config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+    with pytest.raises(ClientError) as caught:
+        no_validation.get_service_graph(StartTime=1)
+    assert caught.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert "EndTime" in caught.value.response["Error"]["Message"]
+
+
+def test_put_trace_segments_stores_the_good_and_reports_the_bad(xray: LocalXRay) -> None:
+    good = json.dumps({"name": "alone", "id": "aaaaaaaaaaaaaaaa", "trace_id":
+                       "1-59602604-000000000000000000000001",
+                       "start_time": 1499473420.0, "end_time": 1499473420.5})
+    no_id = json.dumps({"name": "broken", "trace_id": "1-59602604-000000000000000000000002",
+                        "start_time": 1499473420.0, "end_time": 1499473421.0})
+    parsed, raw = call(xray.api_url, "PutTraceSegments",
+                       TraceSegmentDocuments=[good, no_id, "{truncated"])
+    assert [u["ErrorCode"] for u in parsed["UnprocessedTraceSegments"]] == ["schema", "json"]
+    stored, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[
+        "1-59602604-000000000000000000000001", "1-59602604-000000000000000000000002"])
+    assert [t["Id"] for t in stored["Traces"]] == ["1-59602604-000000000000000000000001"]
+    assert_valid_response("PutTraceSegments", raw, parsed)
+
+
+def test_both_listeners_bind_loopback_by_default(xray: LocalXRay) -> None:
+    assert xray.udp_address.startswith("127.0.0.1:")
+    assert xray.api_url.startswith("http://127.0.0.1:")
+    assert xray.daemon is not None and xray.http is not None
+    assert xray.daemon.socket.getsockname()[0] == "127.0.0.1"
+    assert xray.http.socket.getsockname()[0] == "127.0.0.1"
+    assert xray.daemon.socket.type == socket.SOCK_DGRAM

@@ -1,0 +1,171 @@
+"""The daemon over real UDP: bad datagrams, in-progress segments, a burst, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+from lambda_tracing_local.xray import LocalXRay
+from test_local_xray_support import call
+
+HEADER = b'{"format": "json", "version": 1}\n'
+TRACE_ID = "1-5f000000-0123456789abcdef01234567"
+
+
+def segment(number: int, **fields: object) -> dict:
+    document = {"name": "burst", "id": f"{number:016x}",
+                "trace_id": TRACE_ID[:-8] + f"{number:08x}",
+                "start_time": 1_600_000_000.0 + number / 1000, "end_time": 1_600_000_000.5}
+    document.update(fields)
+    return document
+
+
+def datagram(document: dict) -> bytes:
+    return HEADER + json.dumps(document).encode()
+
+
+@pytest.fixture
+def xray() -> Iterator[LocalXRay]:
+    with LocalXRay() as xr:
+        yield xr
+
+
+def sender(xr: LocalXRay) -> socket.socket:
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    host, port = xr.udp_address.rsplit(":", 1)
+    udp.connect((host, int(port)))
+    return udp
+
+
+def test_bad_datagrams_are_rejected_with_reasons_and_the_daemon_keeps_going(
+    xray: LocalXRay, caplog: pytest.LogCaptureFixture
+) -> None:
+    udp = sender(xray)
+    bad = {
+        "garbage": os.urandom(300),
+        "no header": json.dumps(segment(1)).encode(),
+        "wrong header": b'{"format": "xml", "version": 1}\n' + json.dumps(segment(2)).encode(),
+        "bad json": HEADER + b'{"name": "half", "id": ',
+        "schema: no trace_id": datagram({k: v for k, v in segment(3).items() if k != "trace_id"}),
+        "schema: short id": datagram(segment(4, id="abc")),
+        "not finished nor in progress": datagram(
+            {k: v for k, v in segment(5).items() if k != "end_time"}),
+        "oversize": datagram(segment(8, metadata={"default": {"pad": "x" * 64_000}})),
+    }
+    for payload in bad.values():
+        udp.send(payload)
+    udp.send(datagram(segment(6)))
+    udp.close()
+    assert xray.wait_for(1, timeout=10)
+    stats = xray.wait_until_idle()
+    assert stats["received"] == len(bad) + 1
+    assert stats["rejected"] == len(bad) and stats["stored"] == 1
+    assert stats["rejected_by_reason"] == {"header": 3, "json": 1, "schema": 3, "oversize": 1}
+    assert "local X-Ray daemon rejected a datagram" in caplog.text
+    assert xray.store is not None and xray.store.count() == 1
+
+
+def test_in_progress_segment_is_replaced_by_its_completed_version(xray: LocalXRay) -> None:
+    udp = sender(xray)
+    started = {k: v for k, v in segment(7, in_progress=True).items() if k != "end_time"}
+    udp.send(datagram(started))
+    assert xray.wait_for(1)
+    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[started["trace_id"]])
+    [stored] = traces["Traces"][0]["Segments"]
+    assert json.loads(stored["Document"])["in_progress"] is True
+    udp.send(datagram(segment(7)))
+    # A late in-progress copy must not undo the completed one.
+    udp.send(datagram(started))
+    assert xray.wait_for(3)
+    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[started["trace_id"]])
+    [stored] = traces["Traces"][0]["Segments"]
+    document = json.loads(stored["Document"])
+    assert document["end_time"] == 1_600_000_000.5 and "in_progress" not in document
+    udp.close()
+
+
+@pytest.mark.parametrize("receive_buffer", [None, 64 * 1024], ids=["big-buffer", "tiny-buffer"])
+def test_burst_stored_equals_sent_minus_kernel_drops_and_none_half(
+    receive_buffer: int | None,
+) -> None:
+    # The tiny buffer makes the kernel drop part of the burst, so the accounting is exercised.
+    options = {"udp_receive_buffer": receive_buffer} if receive_buffer else {}
+    with LocalXRay(**options) as xray:
+        burst(xray, 3000, expect_drops=receive_buffer is not None)
+
+
+def burst(xray: LocalXRay, count: int, expect_drops: bool) -> None:
+    documents = [segment(n, subsegments=[
+        {"name": "dynamodb", "id": f"{n:015x}f", "namespace": "aws",
+         "start_time": 1_600_000_000.0, "end_time": 1_600_000_000.1,
+         "aws": {"table_name": "burst-table"}, "metadata": {"default": {"pad": "x" * 200}}},
+    ]) for n in range(count)]
+    payloads = [datagram(d) for d in documents]
+    udp = sender(xray)
+    sent = 0
+    for payload in payloads:
+        try:
+            udp.send(payload)
+            sent += 1
+        except OSError:
+            pass
+    udp.close()
+    drops_before_settling = xray.kernel_drops()
+    assert drops_before_settling is not None, "/proc/net/udp must show the daemon's socket"
+    stats = xray.wait_until_idle()
+    drops = xray.kernel_drops()
+    assert stats["rejected"] == 0
+    assert stats["stored"] == sent - (drops or 0)
+    assert (drops or 0) > 0 if expect_drops else True
+    assert xray.store is not None
+    stored = xray.store.documents_between(0, 2e9)
+    assert sum(len(docs) for docs in stored.values()) == stats["stored"]
+    originals = {d["id"]: d for d in documents}
+    for docs in stored.values():
+        for document in docs:  # every stored document is whole: equal to what was sent
+            assert document == originals[document["id"]]
+
+
+def test_cli_main_prints_where_it_listens_and_stops_on_sigterm(tmp_path) -> None:
+    database = tmp_path / "cli.sqlite3"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from lambda_tracing_local.xray import main; "
+         "sys.exit(main(sys.argv[1:]))", "--udp", "127.0.0.1:0", "--api", "127.0.0.1:0",
+         "--db", str(database)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "udp://127.0.0.1:" in line and "http://127.0.0.1:" in line, line
+        api_url = line.split("AWS_ENDPOINT_URL_XRAY=")[1].split(")")[0]
+        groups, _ = call(api_url, "GetGroups")
+        assert groups["Groups"][0]["GroupName"] == "Default"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        assert "stopped" in process.stdout.read()
+        assert database.exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_cli_rejects_a_bad_address() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from lambda_tracing_local.xray import main; "
+         "sys.exit(main(sys.argv[1:]))", "--udp", "nowhere"],
+        capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "HOST:PORT" in done.stderr
+
+
+def test_wait_for_times_out_honestly(xray: LocalXRay) -> None:
+    started = time.monotonic()
+    assert xray.wait_for(1, timeout=0.2) is False
+    assert time.monotonic() - started >= 0.2
