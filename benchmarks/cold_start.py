@@ -22,17 +22,20 @@ KINDS = (
 )
 
 
-def one_cold_start(variant: Variant, daemon_address: str, extra_env: dict[str, str]) -> float:
-    """Milliseconds from spawn to the end of the first invocation."""
+def one_cold_start(
+    variant: Variant, daemon_address: str, extra_env: dict[str, str]
+) -> tuple[float, float]:
+    """Milliseconds from spawn to the end of the first invocation: wall clock, process CPU."""
     command = variant.command("cold", "plain")
     env = variant.environment(daemon_address, extra_env)
     started = time.perf_counter_ns()
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     lines = finished.stdout.strip().splitlines()
-    if finished.returncode != 0 or not lines or not lines[-1].isdigit():
+    fields = lines[-1].split() if lines else []
+    if finished.returncode != 0 or len(fields) != 2 or not all(f.isdigit() for f in fields):
         tail = (finished.stderr.strip().splitlines() or [f"exit status {finished.returncode}"])[-1]
         raise RuntimeError(f"first invocation failed: {tail[:160]}")
-    return (int(lines[-1]) - started) / 1e6
+    return (int(fields[0]) - started) / 1e6, int(fields[1]) / 1e6
 
 
 def measure_cold_starts(
@@ -59,11 +62,12 @@ def measure_cold_starts(
                 if series.unavailable:
                     continue
                 try:
-                    elapsed_ms = one_cold_start(variant, listener.address, env)
+                    elapsed_ms, cpu_ms = one_cold_start(variant, listener.address, env)
                 except (RuntimeError, subprocess.TimeoutExpired) as error:
                     section.mark_unavailable(variant.key, str(error))
                     continue
                 if round_number >= first_measured:
                     series.values.append(elapsed_ms)
+                    series.cpu_values.append(cpu_ms)
         sections.append(section)
     return sections

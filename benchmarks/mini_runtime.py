@@ -6,13 +6,15 @@ invocation sets a fresh `_X_AMZN_TRACE_ID` and builds a LambdaContext before cal
 It skips the Runtime API's HTTP round trips, which cost every variant the same.
 
 Modes:
-  cold   - import, invoke once, print the perf_counter_ns() at the end of that invocation, exit.
-           (CLOCK_MONOTONIC is system-wide on Linux, so the parent can subtract its spawn time.)
+  cold   - import, invoke once, print perf_counter_ns() and process_time_ns() at the end of that
+           invocation, exit. (CLOCK_MONOTONIC is system-wide on Linux, so the parent can subtract
+           its spawn time; CPU time accumulates across the exec wrapper's exec.)
   serve  - import, then answer JSON commands on stdin, one per line:
            {"workload": "plain", "sampled": true, "n": 1000} -> {"mean_ns": ..., "errors": 0}
            Serve mode first starts moto's in-process DynamoDB (moto_in_process) for the
            botocore workload; cold mode makes no downstream call and so does not.
-  loop   - WORKLOAD N SAMPLED(1|0): 50 unmeasured invocations, then N, for profilers.
+  loop   - WORKLOAD N SAMPLED(1|0): 50 unmeasured invocations, then N, for profilers
+           (BENCH_PROFILE=pyinstrument profiles just those N and prints the tree to stderr).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def invoke_once(handler, workload: str, sampled: bool) -> None:  # type: ignore[
 
 
 def measure(handler, workload: str, sampled: bool, n: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """Mean handler time over n invocations; only the handler call is on the clock."""
+    """Mean handler time over n invocations: wall clock around each handler call only, and the
+    process's CPU time (all threads, so background exporters count) over the whole loop."""
     from lambda_env import new_context, new_trace_header
 
     headers = [new_trace_header(sampled) for _ in range(n)]
@@ -50,6 +53,7 @@ def measure(handler, workload: str, sampled: bool, n: int) -> dict[str, object]:
     total = 0
     errors = 0
     first_error = ""
+    cpu_started = time.process_time_ns()
     for header, context in zip(headers, contexts, strict=True):
         environ["_X_AMZN_TRACE_ID"] = header
         started = clock()
@@ -59,7 +63,13 @@ def measure(handler, workload: str, sampled: bool, n: int) -> dict[str, object]:
             errors += 1
             first_error = first_error or f"{type(error).__name__}: {error}"[:200]
         total += clock() - started
-    return {"mean_ns": total / n, "errors": errors, "first_error": first_error}
+    cpu = time.process_time_ns() - cpu_started
+    return {
+        "mean_ns": total / n,
+        "cpu_mean_ns": cpu / n,
+        "errors": errors,
+        "first_error": first_error,
+    }
 
 
 def serve(handler) -> None:  # type: ignore[no-untyped-def]
@@ -84,11 +94,21 @@ def main() -> None:
     handler = load_handler()
     if mode == "cold":
         invoke_once(handler, sys.argv[2] if len(sys.argv) > 2 else "plain", True)
-        print(time.perf_counter_ns(), flush=True)
+        print(time.perf_counter_ns(), time.process_time_ns(), flush=True)
     elif mode == "loop":  # for profilers: loop WORKLOAD N SAMPLED(1|0)
         workload, n, sampled = sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
         measure(handler, workload, sampled, 50)
-        print(json.dumps(measure(handler, workload, sampled, n)), flush=True)
+        profiler = None
+        if os.environ.get("BENCH_PROFILE") == "pyinstrument":
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0001)
+            profiler.start()
+        result = measure(handler, workload, sampled, n)
+        if profiler is not None:
+            profiler.stop()
+            print(profiler.output_text(unicode=True, color=False), file=sys.stderr)
+        print(json.dumps(result), flush=True)
     else:
         serve(handler)
 

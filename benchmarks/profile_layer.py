@@ -9,6 +9,10 @@
         Warm invocations under pyinstrument (statistical; the call tree printed as text).
     python benchmarks/profile_layer.py init [--variant ours] [--no-boto3]
         One cold start (imports, init, first invocation) under pyinstrument.
+    python benchmarks/profile_layer.py ablate [--no-boto3] [-n 2000] [--repeat 7]
+        Our layer with one feature switched off at a time (by its environment variable), beside
+        the bare handler and Powertools: cold start (wall and CPU) and warm CPU per invocation,
+        medians, interleaved. Shows what each feature costs.
 
 Each runs the variant as the benchmark does: through the layer's exec wrapper for ours, with
 the same simulated Lambda environment; a stand-in daemon counts what is sent.
@@ -24,7 +28,7 @@ from collections import defaultdict
 
 from downstream import Downstream
 from udp_listener import DaemonListener
-from variants import ALL_VARIANTS, BARE, Variant
+from variants import ALL_VARIANTS, BARE, OURS, POWERTOOLS, Variant
 
 _IMPORT_LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
 
@@ -77,17 +81,69 @@ def report_imports(variant: Variant, address: str, extra: dict[str, str]) -> Non
 def report_pyinstrument(
     variant: Variant, address: str, extra: dict[str, str], args: list[str]
 ) -> None:
-    options = ("-m", "pyinstrument", "-r", "text", "-i", "0.0002", "--show-all")
+    options = ("-m", "pyinstrument", "-r", "text", "-i", "0.0002")
     command = variant.command(*args, python_options=options)
     finished = _run(variant, command, variant.environment(address, extra))
     print(finished.stdout[-30000:])
+
+
+ABLATIONS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("ours, defaults", {}),
+    ("ours, no cold-start breakdown", {"LAMBDA_TRACING_COLD_START_BREAKDOWN": "false"}),
+    ("ours, no library patching", {"LAMBDA_TRACING_PATCH": "none"}),
+    ("ours, no response capture", {"LAMBDA_TRACING_CAPTURE_RESPONSE": "false"}),
+    ("ours, no log filter", {"LAMBDA_TRACING_LOG_TRACE_ID": "false"}),
+    (
+        "ours, all four off",
+        {
+            "LAMBDA_TRACING_COLD_START_BREAKDOWN": "false",
+            "LAMBDA_TRACING_PATCH": "none",
+            "LAMBDA_TRACING_CAPTURE_RESPONSE": "false",
+            "LAMBDA_TRACING_LOG_TRACE_ID": "false",
+        },
+    ),
+)
+
+
+def report_ablations(address: str, extra: dict[str, str], n: int, repeat: int) -> None:
+    import statistics
+
+    from cold_start import one_cold_start
+    from workers import Worker
+
+    cases = [(BARE.label, BARE, {}), (POWERTOOLS.label, POWERTOOLS, {})]
+    cases += [(label, OURS, env) for label, env in ABLATIONS]
+    cold: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in cases}
+    warm: dict[str, list[float]] = {label: [] for label, _, _ in cases}
+    for _label, variant, env in cases:  # one unmeasured round
+        one_cold_start(variant, address, {**extra, **env})
+    for _ in range(repeat):
+        for label, variant, env in cases:
+            cold[label].append(one_cold_start(variant, address, {**extra, **env}))
+    workers = {label: Worker(variant, address, {**extra, **env}) for label, variant, env in cases}
+    try:
+        for worker in workers.values():
+            worker.wait_ready()
+            worker.measure("plain", True, 50)
+        for _ in range(repeat):
+            for label, worker in workers.items():
+                warm[label].append(worker.measure("plain", True, n)["cpu_mean_ns"] / 1000)
+    finally:
+        for worker in workers.values():
+            worker.stop()
+    print(f"{'case':34} {'cold wall ms':>12} {'cold CPU ms':>12} {'warm CPU us/inv':>16}")
+    for label, _, _ in cases:
+        wall = statistics.median(value[0] for value in cold[label])
+        cpu = statistics.median(value[1] for value in cold[label])
+        print(f"{label:34} {wall:12.1f} {cpu:12.1f} {statistics.median(warm[label]):16.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("what", choices=("imports", "warm", "init"))
+    parser.add_argument("what", choices=("imports", "warm", "init", "ablate"))
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--variant", default="ours", choices=[v.key for v in ALL_VARIANTS])
     parser.add_argument(
         "--workload", default="plain", choices=("plain", "subsegment", "botocore", "http")
@@ -107,15 +163,19 @@ def main() -> None:
             "BENCH_HTTP_URL": downstream.http_url,
             "BENCH_DOWNSTREAM": "0" if args.no_boto3 else "1",
         }
-        if args.what == "imports":
+        if args.what == "ablate":
+            report_ablations(listener.address, extra, min(args.n, 2000), args.repeat)
+        elif args.what == "imports":
             report_imports(variant, listener.address, extra)
         elif args.what == "init":
             report_pyinstrument(variant, listener.address, extra, ["cold", "plain"])
         else:
             sampled = "0" if args.unsampled else "1"
-            report_pyinstrument(
-                variant, listener.address, extra, ["loop", args.workload, str(args.n), sampled]
-            )
+            command = variant.command("loop", args.workload, str(args.n), sampled)
+            env = variant.environment(listener.address, {**extra, "BENCH_PROFILE": "pyinstrument"})
+            finished = _run(variant, command, env)
+            print(finished.stderr[-30000:])
+            print(finished.stdout.strip().splitlines()[-1])
         print(f"(daemon listener: {listener.settled_counts()[0]} datagrams)")
 
 

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Series:
-    """One variant's figures in one section; values[i] comes from run i of every variant."""
+    """One variant's figures in one section; values[i] comes from run i of every variant.
+    values: wall clock; cpu_values: the process's CPU time, far less disturbed by other load."""
 
     values: list[float] = field(default_factory=list)
+    cpu_values: list[float] = field(default_factory=list)
     bytes_per_invocation: list[float] = field(default_factory=list)
     datagrams_per_invocation: list[float] = field(default_factory=list)
     unavailable: str | None = None
@@ -36,6 +38,7 @@ def difference(title: str, minuend: Section, subtrahend: Section) -> Section:
             )
             continue
         derived.series[key] = Series(
-            values=[a - b for a, b in zip(first.values, second.values, strict=False)]
+            values=[a - b for a, b in zip(first.values, second.values, strict=False)],
+            cpu_values=[a - b for a, b in zip(first.cpu_values, second.cpu_values, strict=False)],
         )
     return derived

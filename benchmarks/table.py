@@ -29,10 +29,13 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
-def paired_added(series: Series, reference: Series | None) -> list[float]:
+def paired_added(series: Series, reference: Series | None, cpu: bool = False) -> list[float]:
     if reference is None or reference.unavailable or series.unavailable:
         return []
-    return [value - base for value, base in zip(series.values, reference.values, strict=False)]
+    values, bases = (
+        (series.cpu_values, reference.cpu_values) if cpu else (series.values, reference.values)
+    )
+    return [value - base for value, base in zip(values, bases, strict=False)]
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -43,6 +46,7 @@ def section_rows(section: Section, labels: dict[str, str]) -> list[list[str]]:
     reference = section.series.get(REFERENCE)
     anchor = section.series.get(ANCHOR)
     anchor_added = _median(paired_added(anchor, reference)) if anchor else None
+    anchor_cpu_added = _median(paired_added(anchor, reference, cpu=True)) if anchor else None
     reference_median = (
         _median(reference.values) if reference and not reference.unavailable else None
     )
@@ -62,6 +66,12 @@ def section_rows(section: Section, labels: dict[str, str]) -> list[list[str]]:
             if added is not None and anchor_added and key not in (REFERENCE, ANCHOR)
             else None
         )
+        cpu_added = _median(paired_added(series, reference, cpu=True)) if key != REFERENCE else None
+        cpu_versus_anchor = (
+            cpu_added / anchor_cpu_added
+            if cpu_added is not None and anchor_cpu_added and key not in (REFERENCE, ANCHOR)
+            else None
+        )
         rows.append(
             [
                 label,
@@ -71,6 +81,8 @@ def section_rows(section: Section, labels: dict[str, str]) -> list[list[str]]:
                 _number(added),
                 _ratio(times_bare),
                 _ratio(versus_anchor),
+                _number(cpu_added),
+                _ratio(cpu_versus_anchor),
                 _number(_median(series.bytes_per_invocation), "B"),
                 _number(_median(series.datagrams_per_invocation)),
             ]
@@ -86,6 +98,8 @@ HEADER = [
     "added vs bare",
     "x bare",
     "added / Powertools added",
+    "CPU added",
+    "CPU added / Powertools",
     "bytes/inv",
     "datagrams/inv",
 ]

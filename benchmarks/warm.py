@@ -23,8 +23,8 @@ class Workload:
 
 
 WORKLOADS = (
-    Workload("plain", "warm: no-op handler", True, 2000),
-    Workload("subsegment", "warm: + 1 custom subsegment", True, 2000),
+    Workload("plain", "warm: no-op handler", True, 1000),
+    Workload("subsegment", "warm: + 1 custom subsegment", True, 1000),
     Workload("botocore", "warm: + 1 botocore call (DynamoDB GetItem, moto in-process)", True, 200),
     Workload("http", "warm: + 1 HTTP call (requests, local server)", True, 300),
     Workload("plain", "unsampled (Sampled=0): no-op handler", False, 2000),
@@ -105,6 +105,7 @@ def measure_warm(
                         counts = after
                         continue
                     series.values.append(reply["mean_ns"] / 1000)
+                    series.cpu_values.append(reply["cpu_mean_ns"] / 1000)
                     series.datagrams_per_invocation.append((after[0] - counts[0]) / n)
                     series.bytes_per_invocation.append((after[1] - counts[1]) / n)
                     counts = after

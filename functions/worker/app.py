@@ -3,19 +3,24 @@ service over HTTP and announces the outcome on SNS.
 
 The payment service answers 429 now and then; such orders are announced as "deferred" rather
 than retried, so the demo's queue drains and the map shows the throttle on the payment node.
+HTTP goes through urllib3, which the Lambda runtime already ships (botocore depends on it).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from typing import Any
 
 import boto3
+import urllib3
 
 _sns = boto3.client("sns")
+_http = urllib3.PoolManager(timeout=urllib3.Timeout(total=5), retries=False)
+
+
+class PaymentFailed(RuntimeError):
+    """Any answer but 200 or 429: the message is reported failed and retried by SQS."""
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -24,8 +29,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
             order = json.loads(record["body"])
             outcome = _charge(order)
-        except (ValueError, KeyError, OSError) as problem:
-            print(f"order in message {record.get('messageId')} failed: {problem!r}")
+        except (ValueError, KeyError, TypeError, PaymentFailed, urllib3.exceptions.HTTPError) as e:
+            print(f"order in message {record.get('messageId')} failed: {e!r}")
             failures.append({"itemIdentifier": record.get("messageId")})
             continue
         _sns.publish(
@@ -37,16 +42,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _charge(order: dict[str, Any]) -> str:
-    request = urllib.request.Request(
+    response = _http.request(
+        "POST",
         os.environ["PAYMENT_SERVICE_URL"],
-        data=json.dumps({"orderId": order["orderId"], "quantity": order["quantity"]}).encode(),
+        body=json.dumps({"orderId": order["orderId"], "quantity": order["quantity"]}),
         headers={"Content-Type": "application/json"},
-        method="POST",
     )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - configured URL
-            return str(json.load(response).get("status", "paid"))
-    except urllib.error.HTTPError as refused:
-        if refused.code == 429:
-            return "deferred"
-        raise
+    if response.status == 429:
+        return "deferred"
+    if response.status != 200:
+        raise PaymentFailed(f"payment service answered {response.status}")
+    return str(json.loads(response.data).get("status", "paid"))

@@ -56,6 +56,7 @@ def test_local_invoke_command(
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"hello": "world"}))
     common = ["--template", str(FIXTURE_TEMPLATE), "--xray-daemon", xray.udp_address]
+    common += ["--build-dir", str(tmp_path / "layers")]
 
     assert invoke_main(["EchoFunction", "--event", str(event), *common]) == 0
     out, err = capsys.readouterr()
@@ -75,8 +76,7 @@ def test_local_invoke_command(
 
 def test_sqs_event_source_delivers_batches_with_trace_headers(xray: LocalXRay) -> None:
     headers = {
-        f"order-{n}": f"Root=1-6759e988-00000000000000000000000{n};Parent=00000000000000a{n};Sampled=1"
-        for n in range(3)
+        f"order-{n}": f"Root=1-6759e988-{n:024x};Parent={n:016x};Sampled=1" for n in range(1, 4)
     }
     layers = {"FixtureLayer": FIXTURE_APP / "layer"}
     with LocalApp(FIXTURE_TEMPLATE, layers, xray.udp_address, xray.api_url) as app:

@@ -46,16 +46,22 @@ const box = (el) => { const r = el.getBoundingClientRect();
   return {x: r.x - origin.x, y: r.y - origin.y, w: r.width, h: r.height}; };
 const point = (path, at) => { const p = path.getPointAtLength(at); return [p.x, p.y]; };
 const text = (el) => el ? {text: el.textContent, box: box(el)} : null;
+const few = document.querySelectorAll('.edge').length <= 400;
+const samples = (path) => { if (!few) return [];
+  const length = path.getTotalLength(), points = [];
+  for (let at = 0; at <= length; at += 6) points.push(point(path, at));
+  return points; };
 const out = {
   nodes: [...document.querySelectorAll('.node')].map(g => ({
     name: g.dataset.name, type: g.dataset.type, box: box(g.querySelector('.node-box')),
+    lit: g.classList.contains('lit'),
     label: text(g.querySelector('.label')), kind: text(g.querySelector('.kind')),
     title: g.querySelector('title').textContent})),
   edges: [...document.querySelectorAll('.edge')].map(g => { const p = g.querySelector('path');
     return {source: g.dataset.source, target: g.dataset.target, status: g.dataset.status,
-      async: g.dataset.async, stroke: p.getAttribute('stroke'),
+      async: g.dataset.async, stroke: p.getAttribute('stroke'), lit: g.classList.contains('lit'),
       dash: p.getAttribute('stroke-dasharray'),
-      start: point(p, 0), end: point(p, p.getTotalLength()),
+      start: point(p, 0), end: point(p, p.getTotalLength()), samples: samples(p),
       label: text(g.querySelector('.edge-label'))}; }),
   bars: [...document.querySelectorAll('.bar')].map(g => ({
     id: g.dataset.id, parent: g.dataset.parent, name: g.dataset.name, status: g.dataset.status,
@@ -83,11 +89,12 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def measure(page: str, tmp_path: Path, name: str) -> dict[str, Any]:
-    """Load `page` in Chromium and return what the measuring script saw."""
+def measure(page: str, tmp_path: Path, name: str, before: str = "") -> dict[str, Any]:
+    """Load `page` in Chromium and return what the measuring script saw (after running the
+    script `before`, if given)."""
     assert page.count("</body>") == 1
     path = tmp_path / f"{name}.html"
-    path.write_text(page.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    path.write_text(page.replace("</body>", before + MEASURE + "</body>"), encoding="utf-8")
     dom = chromium(tmp_path, "--dump-dom", path.as_uri()).stdout
     found = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)
     assert found, "the measuring script did not run"
@@ -152,6 +159,15 @@ def check_map(summary: dict[str, Any], seen: dict[str, Any]) -> None:
         assert any(touches(edge["start"], b) for b in by_name[edge["source"]]), edge
         assert any(touches(edge["end"], b) for b in by_name[edge["target"]]), edge
         assert edge["label"] and "/min" in edge["label"]["text"], edge
+        # the curve runs between the boxes, never behind a service it does not touch
+        others = [node["box"] for node in seen["nodes"]
+                  if node["name"] not in (edge["source"], edge["target"])]
+        assert edge["samples"]
+        for x, y in edge["samples"]:
+            assert not any(b["x"] + 2 < x < b["x"] + b["w"] - 2 and b["y"] + 2 < y < b["y"]
+                           + b["h"] - 2 for b in others), (edge["source"], edge["target"], x, y)
+        # and so does its label
+        assert not any(overlaps(edge["label"]["box"], b) for b in others), edge
     assert [item for item in seen["legend"] if item] == [
         "ok", "error (4xx)", "throttle (429)", "fault (5xx)", "async"]
     window = summary["window"]
@@ -193,7 +209,56 @@ def test_map_of_the_lambda_and_sqs_graph(tmp_path: Path) -> None:
     order = ["client", "AWS::ElasticBeanstalk::Environment", "AWS::SQS::Queue", "AWS::Lambda",
              "AWS::Lambda::Function"]
     assert [boxes[kind]["x"] for kind in order] == sorted(boxes[kind]["x"] for kind in order)
-    screenshot(page, tmp_path, "service-map", "1960,330")
+    screenshot(page, tmp_path, "service-map", "1960,400")
+
+
+def test_hovering_a_service_lights_its_calls(tmp_path: Path) -> None:
+    summary = summary_of("get-service-graph.awsdocs.json")
+    hover = """<script>
+    document.querySelector('.node[data-type="AWS::DynamoDB::Table"] rect')
+      .dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+    </script>"""
+    seen = measure(map_html(summary), tmp_path, "hover", before=hover)
+    lit_nodes = sorted(node["type"] for node in seen["nodes"] if node["lit"])
+    assert lit_nodes == ["AWS::DynamoDB::Table", "AWS::EC2::Instance"]
+    lit_edges = [(edge["source"], edge["target"]) for edge in seen["edges"] if edge["lit"]]
+    assert lit_edges == [("xray-sample.elasticbeanstalk.com",
+                          "awseb-e-dixzws4s9p-stack-StartupSignupsTable-4IMSMHAYX2BA")]
+
+
+def test_a_demo_shaped_map_routes_long_calls_between_boxes(tmp_path: Path) -> None:
+    """API -> orders -> queue -> worker -> payments, with orders and the worker both writing
+    the table and calling the payment service: calls that skip columns go round the boxes."""
+    def stats(requests: int, faults: int = 0, throttles: int = 0) -> dict[str, Any]:
+        ok = requests - faults - throttles
+        return {"requests": requests, "ok": ok, "errors": 0, "throttles": throttles,
+                "faults": faults, "requests_per_minute": requests / 5.0,
+                "ok_rate": ok / requests, "error_rate": 0.0,
+                "throttle_rate": throttles / requests, "fault_rate": faults / requests,
+                "mean_ms": 40.0, "p50_ms": 30.0, "p90_ms": 80.0, "p95_ms": 90.0,
+                "p99_ms": 120.0}
+
+    services = [("client", "api"), ("AWS::ApiGateway::Stage", "api"),
+                ("AWS::Lambda", "orders"), ("AWS::Lambda::Function", "orders"),
+                ("AWS::SQS::Queue", "queue"), ("AWS::Lambda", "worker"),
+                ("AWS::Lambda::Function", "worker"), ("AWS::DynamoDB::Table", "orders-table"),
+                ("remote", "payments"), ("AWS::SNS", "notices")]
+    nodes = [{"id": f"{kind}/{name}", "name": name, "type": kind, "root": False,
+              "client": kind == "client", "statistics": None if kind == "client" else
+              stats(100), "health": "ok"} for kind, name in services]
+    calls = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (3, 7), (6, 7), (6, 8), (3, 9)]
+    edges = [{"source": services[a][1], "target": services[b][1],
+              "source_id": nodes[a]["id"], "target_id": nodes[b]["id"], "async": (a, b) ==
+              (4, 5), "statistics": stats(100, faults=3 if b == 8 else 0,
+                                          throttles=5 if b == 8 else 0), "health": "ok",
+              "event_age_p50_ms": None, "event_age_p99_ms": None} for a, b in calls]
+    summary = {"window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:05:00Z",
+                          "seconds": 300}, "group": "Default", "complete": True,
+               "contains_old_group_versions": False, "nodes": nodes, "edges": edges,
+               "changes": {}, "top": {}}
+    page = map_html(summary)
+    check_map(summary, measure(page, tmp_path, "demo-shaped"))
+    screenshot(page, tmp_path, "service-map-demo-shaped", "2400,520")
 
 
 def test_standalone_svg_draws_the_same_map(tmp_path: Path) -> None:

@@ -90,6 +90,8 @@ def test_map_reads_long_windows_in_chunks(stub: Stubber,
     code, out, err = run(["map", "--since", "3h", "--chunk", "1h", "--format", "svg"], capsys)
     assert code == 0, err
     assert out.startswith("<svg") and out.count('class="node"') == 5
+    assert [line for line in err.splitlines() if "chunk" in line][-1].startswith(
+        "lambda-tracing: chunk 3/3: ")
 
 
 def test_map_throttled_is_one_line(stub: Stubber, capsys: pytest.CaptureFixture[str]) -> None:

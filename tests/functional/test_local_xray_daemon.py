@@ -96,8 +96,7 @@ def test_burst_stored_equals_sent_minus_kernel_drops_and_none_half(
     receive_buffer: int | None,
 ) -> None:
     # The tiny buffer makes the kernel drop part of the burst, so the accounting is exercised.
-    options = {"udp_receive_buffer": receive_buffer} if receive_buffer else {}
-    with LocalXRay(**options) as xray:
+    with (LocalXRay(udp_receive_buffer=receive_buffer) if receive_buffer else LocalXRay()) as xray:
         burst(xray, 3000, expect_drops=receive_buffer is not None)
 
 

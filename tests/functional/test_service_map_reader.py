@@ -13,7 +13,6 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.stub import Stubber
-
 from service_map.errors import GraphReadError
 from service_map.reader import read_graph
 from service_map.summary import summarise

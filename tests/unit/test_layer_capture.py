@@ -7,7 +7,6 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from lambda_tracing.capture import REDACTED, Capturer
 from lambda_tracing.config import load
 

@@ -8,7 +8,6 @@ from dataclasses import fields
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from lambda_tracing import config
 from lambda_tracing.config import Settings, load
 

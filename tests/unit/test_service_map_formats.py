@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from service_map.formats import to_json, to_mermaid, to_table
 from service_map.summary import load_pages, summarise
 from service_map.synthetic import generate_pages

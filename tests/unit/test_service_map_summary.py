@@ -8,7 +8,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from service_map.errors import InputError
 from service_map.summary import load_pages, node_id, summarise
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from service_map.health import Thresholds, health
 from service_map.reader import chunks
 from service_map.settings import Settings

@@ -17,6 +17,7 @@ from service_map.errors import InputError
 from service_map.pages import to_epoch
 
 _NUMBER_TYPES = frozenset((int, float))  # not bool: True is no count
+_NOTHING: dict = {}
 
 NodeKey = tuple[str, str, str | None]  # (Name, Type, AccountId)
 EdgeKey = tuple[NodeKey, NodeKey]
@@ -168,19 +169,33 @@ def _merge_edge(
 
 
 def _add_statistics(tally: Tally, stats: Any, where: object) -> None:
-    if stats is None:
+    if not stats:  # None, or {} as on client nodes: nothing recorded
         return
     if not isinstance(stats, dict):
         raise InputError(f"{where}: SummaryStatistics is not an object")
-    if not stats:  # {} as on client nodes: nothing recorded
-        return
-    errors = _object(stats, "ErrorStatistics", where)
-    faults = _object(stats, "FaultStatistics", where)
-    tally.requests += _count(stats, "TotalCount", where)
-    tally.ok += _count(stats, "OkCount", where)
-    tally.errors += _count(errors, "OtherCount", where)
-    tally.throttles += _count(errors, "ThrottleCount", where)
-    tally.faults += _count(faults, "TotalCount", where)
+    errors = stats.get("ErrorStatistics") or _NOTHING
+    faults = stats.get("FaultStatistics") or _NOTHING
+    if not isinstance(errors, dict) or not isinstance(faults, dict):
+        raise InputError(f"{where}: ErrorStatistics and FaultStatistics must be objects")
+    requests = stats.get("TotalCount") or 0
+    ok = stats.get("OkCount") or 0
+    other = errors.get("OtherCount") or 0
+    throttles = errors.get("ThrottleCount") or 0
+    fault_count = faults.get("TotalCount") or 0
+    for name, value in (
+        ("TotalCount", requests),
+        ("OkCount", ok),
+        ("OtherCount", other),
+        ("ThrottleCount", throttles),
+        ("FaultStatistics.TotalCount", fault_count),
+    ):
+        if type(value) is not int or value < 0:
+            raise InputError(f"{where}: {name} {value!r} is not a non-negative integer")
+    tally.requests += requests
+    tally.ok += ok
+    tally.errors += other
+    tally.throttles += throttles
+    tally.faults += fault_count
     total_time = stats.get("TotalResponseTime")
     if total_time is not None:
         if type(total_time) not in _NUMBER_TYPES or not 0 <= total_time < math.inf:
@@ -207,24 +222,6 @@ def _add_histogram(histogram: dict[float, int], entries: Any, where: object) -> 
         if count:
             value += 0.0  # -0 and 0 are one bucket; ints become floats
             histogram[value] = histogram.get(value, 0) + count
-
-
-def _object(stats: dict, name: str, where: object) -> dict:
-    value = stats.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InputError(f"{where}: {name} is not an object")
-    return value
-
-
-def _count(stats: dict, name: str, where: object) -> int:
-    value = stats.get(name, 0)
-    if value is None:
-        return 0
-    if type(value) is not int or value < 0:
-        raise InputError(f"{where}: {name} {value!r} is not a non-negative integer")
-    return value
 
 
 def _optional_time(obj: dict, name: str, where: str) -> float | None:

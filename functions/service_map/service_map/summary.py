@@ -97,7 +97,7 @@ def _node(node: MergedNode, ident: str, seconds: float, thresholds: Thresholds) 
 def _edge(edge: MergedEdge, ids: dict, seconds: float, thresholds: Thresholds) -> dict:
     source, target = ids[edge.source], ids[edge.target]
     stats = statistics(edge.tally, seconds)
-    age_p50, age_p99 = percentiles(edge.event_ages, (50, 99))
+    age_p50, age_p99 = percentiles(edge.event_ages, (50, 99)) if edge.event_ages else (None, None)
     return {
         "id": f"{source} -> {target}",
         "source": edge.source[0],

@@ -7,6 +7,7 @@ untouched and reported only by its type name.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -55,6 +56,13 @@ class Capturer:
         return head
 
 
+def _json_length(text: str) -> int:
+    """Bytes `text` takes as a JSON string (ASCII output escapes the rest, up to 12 each)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return len(text) + 2
+    return len(json.dumps(text))
+
+
 def _one_pattern(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
     """One alternation (one scan per string) when the patterns combine, else one each (a
     pattern with global inline flags cannot be part of an alternation)."""
@@ -93,8 +101,10 @@ class _Walk:
             return float(value) if math.isfinite(value) else str(value)
         if isinstance(value, str):
             text = self.capturer.clean_string(value)
-            if not self._spend(len(text) + 2):
-                return text[: max(0, self.budget + len(text) - 20)] + "...[truncated]"
+            cost = _json_length(text)
+            if not self._spend(cost):
+                room = max(0, self.budget + cost - 20) // (1 if text.isascii() else 12)
+                return text[:room] + "...[truncated]"
             return text
         if depth >= _MAX_DEPTH:
             self.truncated = True
@@ -119,7 +129,7 @@ class _Walk:
             name = key if isinstance(key, str) else str(key) if isinstance(
                 key, int | float | bool | None) else f"<{type(key).__name__}>"
             name = name[:200]
-            self._spend(len(name) + 4)
+            self._spend(_json_length(name) + 2)
             if self.capturer.is_secret_key(name):
                 out[name] = REDACTED
                 self._spend(len(REDACTED) + 2)

@@ -13,7 +13,7 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--local", action="store_true",
                         help=f"read the local X-Ray (default endpoint {LOCAL_ENDPOINT})")
     parser.add_argument("--endpoint", metavar="URL",
-                        help="X-Ray endpoint URL (implies --local when it is not AWS)")
+                        help="where the local X-Ray listens, if not the default (implies --local)")
     parser.add_argument("--region", help="AWS region (default: from your AWS configuration)")
 
 

@@ -29,7 +29,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--chunk", default="6h",
                         help="read long windows in pieces this long (default 6h)")
     parser.add_argument("--input", type=Path, metavar="FILE",
-                        help="a saved GetServiceGraph response (one page or a list of pages)")
+                        help="a saved GetServiceGraph response (one page or a list of pages), "
+                        "or a saved summary to redraw")
     aws.add_source_options(parser)
     parser.add_argument("--format", choices=FORMATS,
                         help="output format (default table, or from --output's suffix)")
@@ -39,7 +40,7 @@ def add_parser(commands: Any) -> None:
 
 def _pages_from_xray(args: argparse.Namespace) -> tuple[list[dict], tuple[datetime, datetime]]:
     from service_map.errors import GraphReadError
-    from service_map.reader import read_graph
+    from service_map.reader import chunks, read_graph
 
     since, chunk = parse_duration(args.since), parse_duration(args.chunk)
     end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -48,8 +49,13 @@ def _pages_from_xray(args: argparse.Namespace) -> tuple[list[dict], tuple[dateti
     progress(f"reading the service graph of group {args.group} from {where}, "
              f"{start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC")
     client = aws.xray_client(args)
+    pieces = chunks(start, end, chunk)
+    pages: list[dict] = []
     try:
-        pages = read_graph(client, start, end, args.group, chunk)
+        for number, (piece_start, piece_end) in enumerate(pieces, start=1):
+            if len(pieces) > 1:
+                progress(f"chunk {number}/{len(pieces)}: {piece_start:%Y-%m-%d %H:%M} UTC")
+            pages += read_graph(client, piece_start, piece_end, args.group, chunk)
     except GraphReadError as error:
         cause = error.__cause__ or error
         raise CliError(describe_aws_error(cause, aws.endpoint_of(args)) or str(error)) from None
@@ -58,14 +64,18 @@ def _pages_from_xray(args: argparse.Namespace) -> tuple[list[dict], tuple[dateti
 
 def build_summary(args: argparse.Namespace) -> dict[str, Any]:
     from service_map.errors import InputError
-    from service_map.summary import load_pages, summarise
+    from service_map.summary import FORMAT, load_pages, summarise
 
     if args.input and (args.local or args.endpoint):
         raise CliError("use either --input or --local/--endpoint, not both")
     started = time.monotonic()
     try:
         if args.input:
-            pages = load_pages(read_json(args.input))
+            data = read_json(args.input)
+            if isinstance(data, dict) and data.get("format") == FORMAT:
+                progress(f"{args.input} is a saved summary: drawing it as it is")
+                return data
+            pages = load_pages(data)
             summary = summarise(pages, group=args.group)
         else:
             pages, window = _pages_from_xray(args)

@@ -81,7 +81,7 @@ def run_demo(settings: DemoSettings, say: Callable[[str], None] = print) -> Demo
         say("letting the queue drain ...")
         if not app.wait_until_drained(settings.drain_timeout):
             result.problems.append(f"the orders queue did not drain in {settings.drain_timeout}s")
-        xray.wait_until_idle(quiet=0.5, timeout=20)
+        xray.wait_until_idle(timeout=20)
         last = time.time()
         result.payment_charges, result.payment_throttled = payment.charges, payment.throttled
 

@@ -38,7 +38,7 @@ def send_orders(
 
     def send(number: int) -> None:
         nonlocal done
-        connection = http.client.HTTPConnection(target.netloc, timeout=60)
+        connection = http.client.HTTPConnection(target.netloc, timeout=30)
         try:
             connection.request(
                 "POST", "/orders", json.dumps(order(number)), {"Content-Type": "application/json"}
@@ -61,8 +61,11 @@ def send_orders(
             if progress is not None:
                 _draw(progress, done, count, report.statuses)
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="orders")
+    try:
         list(pool.map(send, range(count)))
+    finally:  # on Ctrl-C, drop the orders not yet sent instead of sending them all first
+        pool.shutdown(wait=True, cancel_futures=True)
     if progress is not None:
         progress.write("\n")
     return report

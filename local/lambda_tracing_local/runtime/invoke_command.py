@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -32,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
         help="template parameter override (repeatable)",
     )
     parser.add_argument(
+        "--build-dir", type=Path, default=None,
+        help="layer build directory (default: <template dir>/.aws-sam/local-layers)",
+    )
+    parser.add_argument(
         "--xray-daemon", default=os.environ.get("AWS_XRAY_DAEMON_ADDRESS"),
         help="send segments to this daemon (HOST:PORT); default: record into the local X-Ray store",
     )
@@ -52,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.exit(2, f"lambda-tracing local invoke: want --parameter NAME=VALUE: {item!r}\n")
         parameters[name] = value
     try:
-        return _invoke(args.function, event, args.template, parameters, args.xray_daemon)
+        build_dir = args.build_dir or args.template.parent.resolve() / ".aws-sam" / "local-layers"
+        return _invoke(args.function, event, args.template, parameters, args.xray_daemon, build_dir)
     except (tpl.TemplateError, LayerBuildError, UnknownFunction) as error:
         message = error.args[0] if isinstance(error, UnknownFunction) else error
         print(f"lambda-tracing local invoke: {message}", file=sys.stderr)
@@ -62,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 def _invoke(
     function: str, event: object, template_path: Path, parameters: dict[str, str],
     xray_daemon: str | None,
+    build_dir: Path,
 ) -> int:
     template = tpl.load_template(template_path)
     if function not in tpl.functions(template, template_path.parent):
@@ -74,8 +79,7 @@ def _invoke(
 
             xray = stack.enter_context(LocalXRay(db=default_db_path()))
             xray_daemon = xray.udp_address
-        layer_root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="layers-")))
-        layers = build_layers(template, template_path.parent.resolve(), layer_root)
+        layers = build_layers(template, template_path.parent.resolve(), build_dir)
         app = stack.enter_context(
             LocalApp(
                 template_path, layers, xray_daemon=xray_daemon,
@@ -85,7 +89,7 @@ def _invoke(
         )
         result = app.functions.invoke(function, event)
         if xray is not None:
-            xray.wait_until_idle(quiet=0.3, timeout=5)
+            xray.wait_until_idle(timeout=5)
     print(json.dumps(result.payload, indent=2))
     print(
         f"{function}: {'cold' if result.outcome.cold_start else 'warm'} start, "

@@ -90,6 +90,7 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
 
 
 def _install_handlers() -> None:
+    """atexit catches normal ends; signals unwind the with-blocks, a second one forces the end."""
     global _handlers_installed
     if _handlers_installed:
         return
@@ -97,14 +98,21 @@ def _install_handlers() -> None:
     atexit.register(stop_all)
     if threading.current_thread() is not threading.main_thread():
         return
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        previous = signal.getsignal(signum)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) in (signal.SIG_IGN, None):
+            continue  # e.g. SIGINT in a background job: whoever started us wants it ignored
+        signal.signal(signum, _on_signal)
 
-        def on_signal(num: int, frame: FrameType | None, previous: object = previous) -> None:
-            stop_all()
-            if callable(previous):
-                previous(num, frame)
-            else:
-                raise SystemExit(128 + num)
 
-        signal.signal(signum, on_signal)
+_signalled = False
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    global _signalled
+    if _signalled:
+        stop_all()
+        os._exit(128 + signum)
+    _signalled = True
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from .documents import MAX_DATAGRAM_BYTES, InvalidDocument, parse_datagram
+from .gcpause import gc_paused
 from .store import TraceStore, row_for
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ class Daemon:
             if readable:
                 self._busy = True
                 try:
-                    self._ingest(self._drain())
+                    with gc_paused():
+                        self._ingest(self._drain())
                 finally:
                     self._busy = False
             elif stopping:

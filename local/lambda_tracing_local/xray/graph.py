@@ -7,18 +7,21 @@
 - edges from the caller's subsegment (or segment) with caller-side statistics;
 - "link" edges from an SQS queue to the function its message triggered, with the message's
   age in ReceivedEventAgeHistogram.
+
+The graph is built from projections: per stored document, the few fields the graph needs,
+computed once at ingest, so a graph over 100,000 segments does not re-parse whole documents.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from .documents import Document
-from .statistics import Statistics, clipped_span, histogram
-from .traces import walk
+from . import statistics
+from .statistics import CallStatistics, clipped_span, histogram
+from .traces import OUTCOMES, classify
 
 NodeKey = tuple[str, str, str | None]  # (Name, Type, AccountId): unique across responses
 Window = tuple[float, float] | None
@@ -32,18 +35,29 @@ AWS_SERVICE_NAMES = {
 UNTYPED_SERVICE = "service"  # type for a segment that names no origin
 
 
+# A projection is a list, for speed and size. An entry is one timed element:
+#   [id, start, end, outcome, in_progress, inferred name, inferred type]
+# a segment:  ["s", entry, parent_id, name, type, account, inferred, links, entries]
+# a streamed subsegment: ["u", parent_id, entries] (its own entry first)
+Entry = list[Any]
+Projection = list[Any]
+ID, START, END, OUTCOME, IN_PROGRESS, INFERRED_NAME, INFERRED_TYPE = range(7)
+assert (START, END, OUTCOME) == (statistics.START, statistics.END, statistics.OUTCOME)
+QUEUE_TYPE = "AWS::SQS::Queue"
+
+
 @dataclass
 class Node:
     key: NodeKey
     state: str
-    stats: Statistics | None  # None for client nodes
+    calls: list[Entry] | None  # None for client nodes: their numbers are on their edges
     root: bool = False
 
 
 @dataclass
 class Edge:
-    stats: Statistics = field(default_factory=Statistics)
-    ages: Counter[float] | None = None  # set for asynchronous "link" edges
+    calls: list[Entry] = field(default_factory=list)
+    ages: list[float] | None = None  # set for asynchronous "link" edges
 
 
 def inferred_identity(subsegment: Document) -> tuple[str, str] | None:
@@ -72,14 +86,40 @@ def inferred_identity(subsegment: Document) -> tuple[str, str] | None:
     return None
 
 
-def segment_key(segment: Document) -> NodeKey:
-    account = (segment.get("aws") or {}).get("account_id")
-    origin = segment.get("origin") or UNTYPED_SERVICE
-    return segment["name"], origin, account if isinstance(account, str) else None
+PROJECTION_VERSION = 1  # bump when the layout above changes: stores rebuild projections
 
 
-def _is_queue(element: Document) -> bool:
-    return element.get("namespace") == "aws" and "queue_url" in (element.get("aws") or {})
+def _entry(element: Document, infer: bool) -> Entry:
+    identity = inferred_identity(element) if infer and "namespace" in element else None
+    return [element["id"], element["start_time"], element.get("end_time"),
+            OUTCOMES.index(classify(element)), 1 if element.get("in_progress") else 0,
+            *(identity or (None, None))]
+
+
+def _subsegment_entries(element: Document) -> list[Entry]:
+    entries = []
+    pending = list(element.get("subsegments") or ())
+    while pending:
+        child = pending.pop()
+        entries.append(_entry(child, True))
+        if "subsegments" in child:
+            pending.extend(child["subsegments"])
+    return entries
+
+
+def project(document: Document) -> Projection:
+    """What the graph needs of one validated segment or streamed subsegment."""
+    if document.get("type") == "subsegment":
+        return ["u", document["parent_id"],
+                [_entry(document, True), *_subsegment_entries(document)]]
+    entries = _subsegment_entries(document)
+    account = (document.get("aws") or {}).get("account_id")
+    links = [[link.get("trace_id"), link.get("id")]
+             for link in document.get("links") or () if isinstance(link, dict)]
+    return ["s", _entry(document, False), document.get("parent_id"), document["name"],
+            document.get("origin") or UNTYPED_SERVICE,
+            account if isinstance(account, str) else None,
+            1 if document.get("inferred") else 0, links, entries]
 
 
 class ServiceGraph:
@@ -88,83 +128,124 @@ class ServiceGraph:
         self.nodes: dict[NodeKey, Node] = {}
         self.edges: dict[tuple[NodeKey, NodeKey], Edge] = {}
 
-    def _node(self, key: NodeKey, state: str, with_stats: bool = True) -> Node:
+    def _node(self, key: NodeKey, state: str, with_calls: bool = True) -> Node:
         node = self.nodes.get(key)
         if node is None:
-            node = self.nodes[key] = Node(key, state, Statistics() if with_stats else None)
+            node = self.nodes[key] = Node(key, state, [] if with_calls else None)
         return node
 
     def _edge(self, source: NodeKey, target: NodeKey, link: bool = False) -> Edge:
         edge = self.edges.get((source, target))
         if edge is None:
-            edge = self.edges[(source, target)] = Edge(ages=Counter() if link else None)
+            edge = self.edges[(source, target)] = Edge(ages=[] if link else None)
         return edge
 
-    def add_traces(self, traces: dict[str, list[Document]]) -> ServiceGraph:
-        """Add assembled traces. Links may point into another trace of the same batch."""
-        owners: dict[tuple[str, str], tuple[Document, NodeKey]] = {}
-        for trace_id, segments in traces.items():
-            for segment in segments:
-                if segment.get("inferred"):
-                    continue
-                key = segment_key(segment)
-                for element in walk(segment):
-                    owners[(trace_id, element["id"])] = (element, key)
-        for trace_id, segments in traces.items():
-            self._add_trace(trace_id, segments, owners)
+    def add_documents(self, traces: dict[str, list[Document]]) -> ServiceGraph:
+        return self.add_projections(
+            {trace_id: [project(d) for d in documents] for trace_id, documents in traces.items()}
+        )
+
+    def add_projections(self, traces: dict[str, list[Projection]]) -> ServiceGraph:
+        """Add whole traces. Links may point into another trace of the same call."""
+        owners: dict[tuple[str, str], tuple[Entry, NodeKey]] = {}
+        segments: list[tuple[str, Projection, NodeKey]] = []
+        owned: list[tuple[str, NodeKey, list[Entry]]] = []
+        for trace_id, projections in traces.items():
+            self._own(trace_id, projections, owners, segments, owned)
+        answered = self._add_segments(segments, owners)
+        self._add_inferred(owned, answered)
         return self
 
-    def _add_trace(self, trace_id: str, segments: list[Document], owners: dict) -> None:
-        answered: set[str] = set()  # subsegments a traced segment answered: no inferred node
-        for segment in segments:
-            if segment.get("inferred") or segment.get("in_progress"):
+    @staticmethod
+    def _own(trace_id: str, projections: list[Projection],
+             owners: dict[tuple[str, str], tuple[Entry, NodeKey]],
+             segments: list[tuple[str, Projection, NodeKey]],
+             owned: list[tuple[str, NodeKey, list[Entry]]]) -> None:
+        """Index every element by id with the node that owns it; streamed subsegments belong
+        to the segment their parent chain leads to (they may arrive in any order)."""
+        streamed = []
+        for projection in projections:
+            if projection[0] == "u":
+                streamed.append(projection)
+            elif not projection[6]:  # inferred segments are X-Ray's output, not a service
+                key: NodeKey = (projection[3], projection[4], projection[5])
+                owners[(trace_id, projection[1][ID])] = (projection[1], key)
+                for entry in projection[8]:
+                    owners[(trace_id, entry[ID])] = (entry, key)
+                owned.append((trace_id, key, projection[8]))
+                segments.append((trace_id, projection, key))
+        while streamed:
+            waiting = []
+            for projection in streamed:
+                parent = owners.get((trace_id, projection[1]))
+                if parent is None:
+                    waiting.append(projection)
+                    continue
+                for entry in projection[2]:
+                    owners[(trace_id, entry[ID])] = (entry, parent[1])
+                owned.append((trace_id, parent[1], projection[2]))
+            if len(waiting) == len(streamed):
+                break  # the rest wait for parents that have not arrived
+            streamed = waiting
+
+    def _add_segments(self, segments: list[tuple[str, Projection, NodeKey]],
+                      owners: dict[tuple[str, str], tuple[Entry, NodeKey]]
+                      ) -> set[tuple[str, str]]:
+        """Nodes for segments and the edges into them; returns the subsegments that a traced
+        segment answered (they get no inferred node)."""
+        answered: set[tuple[str, str]] = set()
+        for trace_id, projection, key in segments:
+            entry = projection[1]
+            if entry[IN_PROGRESS]:
                 continue
-            key = segment_key(segment)
             node = self._node(key, "active")
-            assert node.stats is not None
-            node.stats.add(segment)
-            caller = owners.get((trace_id, segment.get("parent_id")))
+            assert node.calls is not None
+            node.calls.append(entry)
+            caller = owners.get((trace_id, projection[2])) if projection[2] else None
             if caller is not None:
                 element, caller_key = caller
-                if _is_queue(element):
-                    self._link(element, segment, key)
+                if element[INFERRED_TYPE] == QUEUE_TYPE:
+                    self._link(element, entry, key)
                 else:
-                    answered.add(element["id"])
-                    self._edge(caller_key, key).stats.add(element)
+                    answered.add((trace_id, element[ID]))
+                    self._edge(caller_key, key).calls.append(element)
                 continue
-            linked = [owners.get((link.get("trace_id"), link.get("id")))
-                      for link in segment.get("links") or () if isinstance(link, dict)]
-            queues = [found[0] for found in linked if found and _is_queue(found[0])]
+            queues = []
+            for link_trace, link_id in projection[7]:
+                found = owners.get((link_trace, link_id))
+                if found is not None and found[0][INFERRED_TYPE] == QUEUE_TYPE:
+                    queues.append(found[0])
             for element in queues:
-                self._link(element, segment, key)
+                self._link(element, entry, key)
             if not queues:
                 node.root = True
-                client = self._node((segment["name"], "client", None), "unknown", False)
-                self._edge(client.key, key).stats.add(segment)
-        for segment in segments:
-            if segment.get("inferred") or segment.get("in_progress"):
-                continue
-            owner = segment_key(segment)
-            for element in walk(segment):
-                if element is segment or element["id"] in answered:
-                    continue
-                if element.get("in_progress"):
-                    continue
-                identity = inferred_identity(element)
-                if identity is not None:
-                    target = self._node((*identity, None), "unknown")
-                    assert target.stats is not None
-                    target.stats.add(element)
-                    self._edge(owner, target.key).stats.add(element)
+                client = self._node((projection[3], "client", None), "unknown", False)
+                self._edge(client.key, key).calls.append(entry)
+        return answered
 
-    def _link(self, message: Document, consumer: Document, consumer_key: NodeKey) -> None:
-        identity = inferred_identity(message)
-        assert identity is not None
-        edge = self._edge((*identity, None), consumer_key, link=True)
-        edge.stats.add(consumer)
+    def _add_inferred(self, owned: list[tuple[str, NodeKey, list[Entry]]],
+                      answered: set[tuple[str, str]]) -> None:
+        nodes, edges = self.nodes, self.edges
+        for trace_id, owner, entries in owned:
+            for element in entries:
+                if element[INFERRED_NAME] is None or element[IN_PROGRESS]:
+                    continue
+                if answered and (trace_id, element[ID]) in answered:
+                    continue
+                target: NodeKey = (element[INFERRED_NAME], element[INFERRED_TYPE], None)
+                node = nodes.get(target) or self._node(target, "unknown")
+                assert node.calls is not None
+                node.calls.append(element)
+                edge = edges.get((owner, target)) or self._edge(owner, target)
+                edge.calls.append(element)
+
+    def _link(self, message: Entry, consumer: Entry, consumer_key: NodeKey) -> None:
+        queue: NodeKey = (message[INFERRED_NAME], message[INFERRED_TYPE], None)
+        edge = self._edge(queue, consumer_key, link=True)
+        edge.calls.append(consumer)
         assert edge.ages is not None
-        sent = message.get("end_time", message["start_time"])
-        edge.ages[round(max(0.0, consumer["start_time"] - sent), 3)] += 1
+        sent = message[START] if message[END] is None else message[END]
+        edge.ages.append(max(0.0, consumer[START] - sent))
 
     # -- output --------------------------------------------------------------------------
 
@@ -179,19 +260,20 @@ class ServiceGraph:
         return [self._node_shape(reference[key], self.nodes[key], outgoing[key]) for key in order]
 
     def _edge_shape(self, reference_id: int, edge: Edge) -> dict[str, Any]:
-        start, end = clipped_span(edge.stats, self.window)
+        stats = CallStatistics.of(edge.calls)
+        start, end = clipped_span(stats, self.window)
         shape: dict[str, Any] = {
             "ReferenceId": reference_id,
             "StartTime": start,
             "EndTime": end,
-            "SummaryStatistics": edge.stats.summary(),
+            "SummaryStatistics": stats.summary(),
             "Aliases": [],
         }
         if edge.ages is not None:
             shape["EdgeType"] = "link"
             shape["ReceivedEventAgeHistogram"] = histogram(edge.ages)
         else:
-            shape["ResponseTimeHistogram"] = histogram(edge.stats.response_times)
+            shape["ResponseTimeHistogram"] = histogram(stats.durations)
         return shape
 
     def _node_shape(self, reference_id: int, node: Node, edges: list[dict]) -> dict[str, Any]:
@@ -202,21 +284,23 @@ class ServiceGraph:
         if account is not None:
             shape["AccountId"] = account
         shape.update(Type=kind, State=node.state)
-        if node.stats is not None and node.stats.total:
-            span = clipped_span(node.stats, self.window)
+        stats = CallStatistics.of(node.calls) if node.calls else None
+        if stats is not None:
+            span = clipped_span(stats, self.window)
         else:
             low, high = self.window or (0.0, 0.0)
             span = (min((e["StartTime"] for e in edges), default=low),
                     max((e["EndTime"] for e in edges), default=high))
         shape.update(StartTime=span[0], EndTime=span[1], Edges=edges)
-        if node.stats is None:
+        if stats is None:
             shape["SummaryStatistics"] = {}  # a client's numbers live on its edges
         else:
-            shape["SummaryStatistics"] = node.stats.summary()
-            shape["DurationHistogram"] = histogram(node.stats.response_times)
-            shape["ResponseTimeHistogram"] = histogram(node.stats.response_times)
+            shape["SummaryStatistics"] = stats.summary()
+            shape["DurationHistogram"] = histogram(stats.durations)
+            shape["ResponseTimeHistogram"] = shape["DurationHistogram"]
         return shape
 
 
 def service_graph(traces: dict[str, list[Document]], window: Window = None) -> list[dict]:
-    return ServiceGraph(window).add_traces(traces).services()
+    """Services (botocore shape) for traces given as their stored documents."""
+    return ServiceGraph(window).add_documents(traces).services()

@@ -15,6 +15,7 @@ from typing import Any
 
 from .documents import InvalidDocument, parse_document
 from .filters import FilterError, TraceFacts, compile_filter
+from .gcpause import gc_paused
 from .graph import ServiceGraph, inferred_identity
 from .store import TraceStore, row_for
 from .traces import assemble, classify, end_of, summarise, walk
@@ -183,9 +184,9 @@ class Operations:
     def get_service_graph(self, request: dict[str, Any]) -> dict[str, Any]:
         start, end = time_range(request)
         self._check_group(request)
-        traces = {trace_id: assemble(documents)
-                  for trace_id, documents in self.store.documents_between(start, end).items()}
-        services = ServiceGraph((start, end)).add_traces(traces).services()
+        with gc_paused():
+            projections = self.store.projections_between(start, end)
+            services = ServiceGraph((start, end)).add_projections(projections).services()
         chosen, token = page(services, request.get("NextToken"), self.service_graph_page)
         response: dict[str, Any] = {"StartTime": start, "EndTime": end, "Services": chosen,
                                     "ContainsOldGroupVersions": False}
@@ -194,9 +195,8 @@ class Operations:
         return response
 
     def get_trace_graph(self, request: dict[str, Any]) -> dict[str, Any]:
-        found = self.store.documents_of(request["TraceIds"])
-        traces = {trace_id: assemble(documents) for trace_id, documents in found.items()}
-        services = ServiceGraph().add_traces(traces).services()
+        projections = self.store.projections_of(request["TraceIds"])
+        services = ServiceGraph().add_projections(projections).services()
         chosen, token = page(services, request.get("NextToken"), self.service_graph_page)
         return {"Services": chosen, **({"NextToken": token} if token else {})}
 

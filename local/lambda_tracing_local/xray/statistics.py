@@ -1,70 +1,62 @@
-"""Running statistics for service-graph nodes and edges, in botocore's shapes."""
+"""Service-graph statistics in botocore's shapes, computed from the calls of a node or edge.
+
+Calls are gathered as the projections' entries (see graph.py) and summarised once per node
+or edge at the end: appending is all the per-call work, which keeps 100,000 segments fast.
+"""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .traces import classify
+from .traces import OUTCOMES
+
+OK, ERROR, THROTTLE, FAULT = (OUTCOMES.index(name) for name in ("ok", "error", "throttle", "fault"))
+# Entry positions shared with graph.py: [id, start, end, outcome, ...]
+START, END, OUTCOME = 1, 2, 3
 
 
-def histogram(counter: Counter[float]) -> list[dict[str, Any]]:
+def histogram(values: list[float]) -> list[dict[str, Any]]:
     """X-Ray's {Value, Count} list: one entry per distinct millisecond-rounded value."""
-    return [{"Value": value, "Count": count} for value, count in counter.items()]
+    counts = Counter(round(value, 3) for value in values)
+    return [{"Value": value, "Count": count} for value, count in counts.items()]
 
 
 @dataclass
-class Statistics:
-    ok: int = 0
-    error: int = 0
-    throttle: int = 0
-    fault: int = 0
-    total_response_time: float = 0.0
-    response_times: Counter[float] = field(default_factory=Counter)
-    first: float = math.inf
-    last: float = -math.inf
+class CallStatistics:
+    outcomes: Counter[int]
+    durations: list[float]
+    first: float
+    last: float
 
-    def add(self, element: dict[str, Any]) -> float:
-        """Count one call; returns its duration in seconds."""
-        start = element["start_time"]
-        end = element.get("end_time", start)
-        duration = max(0.0, end - start)
-        outcome = classify(element)
-        if outcome == "ok":
-            self.ok += 1
-        elif outcome == "error":
-            self.error += 1
-        elif outcome == "throttle":
-            self.throttle += 1
-        else:
-            self.fault += 1
-        self.total_response_time += duration
-        self.response_times[round(duration, 3)] += 1
-        self.first = min(self.first, start)
-        self.last = max(self.last, end)
-        return duration
-
-    @property
-    def total(self) -> int:
-        return self.ok + self.error + self.throttle + self.fault
+    @classmethod
+    def of(cls, calls: list[list[Any]]) -> CallStatistics:
+        ends = [call[START] if call[END] is None else call[END] for call in calls]
+        starts = [call[START] for call in calls]
+        durations = [end - start if end > start else 0.0 for start, end in zip(starts, ends, strict=True)]
+        outcomes = Counter(call[OUTCOME] for call in calls)
+        return cls(outcomes, durations, min(starts, default=math.inf),
+                   max(ends, default=-math.inf))
 
     def summary(self) -> dict[str, Any]:
+        error, throttle, fault = self.outcomes[ERROR], self.outcomes[THROTTLE], self.outcomes[FAULT]
         return {
-            "OkCount": self.ok,
+            "OkCount": self.outcomes[OK],
             "ErrorStatistics": {
-                "ThrottleCount": self.throttle,
-                "OtherCount": self.error,
-                "TotalCount": self.error + self.throttle,
+                "ThrottleCount": throttle,
+                "OtherCount": error,
+                "TotalCount": error + throttle,
             },
-            "FaultStatistics": {"OtherCount": self.fault, "TotalCount": self.fault},
-            "TotalCount": self.total,
-            "TotalResponseTime": round(self.total_response_time, 6),
+            "FaultStatistics": {"OtherCount": fault, "TotalCount": fault},
+            "TotalCount": sum(self.outcomes.values()),
+            "TotalResponseTime": round(math.fsum(self.durations), 6),
         }
 
 
-def clipped_span(stats: Statistics, window: tuple[float, float] | None) -> tuple[float, float]:
+def clipped_span(stats: CallStatistics, window: tuple[float, float] | None
+                 ) -> tuple[float, float]:
     """Whole seconds covering the calls, kept inside the requested window, as X-Ray reports."""
     start, end = math.floor(stats.first), math.ceil(stats.last)
     if window is not None:

@@ -73,6 +73,9 @@ def status_of(element: Document) -> int | None:
     return int(status) if isinstance(status, int | float) else None
 
 
+OUTCOMES = ("ok", "error", "throttle", "fault")
+
+
 def classify(element: Document) -> str:
     """'fault' (5xx), 'throttle' (429), 'error' (other 4xx) or 'ok', as X-Ray counts them."""
     status = status_of(element)

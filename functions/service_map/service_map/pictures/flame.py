@@ -22,6 +22,7 @@ svg.flame {{ font-family: {FONT_FAMILY}; background: #fff; }}
 .flame .bar rect {{ stroke-width: 1; }}
 .flame .bar:hover rect {{ stroke: #000; stroke-width: 2; }}
 .flame .bar text {{ font-size: {LABEL_PX}px; fill: #16191f; pointer-events: none; }}
+.flame .bar.async text {{ paint-order: stroke; stroke: #fff; stroke-width: 3px; }}
 .flame .title {{ font-size: 16px; font-weight: bold; fill: #16191f; }}
 .flame .subtitle, .flame .legend text, .flame .tick text {{ font-size: 12px; fill: #545b64; }}
 .flame .tick line {{ stroke: #d5dbdb; }}

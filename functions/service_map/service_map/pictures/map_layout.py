@@ -1,21 +1,25 @@
-"""Left-to-right layered layout: columns by call depth, rows ordered to keep edges short.
+"""Left-to-right layered layout: columns by call depth, rows ordered to keep calls short.
 
-A node's column is its call depth: the fewest calls from an entry point (a client, a root, a
-node nothing calls). Nodes that call nothing (tables, queues, topics) then move one column
-right of their deepest caller, so every call into them points right. Boxes sit on a grid of
-fixed cells, so no two boxes can overlap however large the map.
+A call that skips columns is routed through a slot reserved for it in every column it crosses,
+so it runs between the boxes instead of behind them (for maps small enough to label; big maps
+skip this). Boxes and slots are stacked per column, so no two boxes can overlap however large
+the map.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
+
+from service_map.pictures.map_depth import depths
 
 NODE_W = 232
 NODE_H = 66
 COL_GAP = 150
 ROW_GAP = 22
+SLOT_H = 20  # the height a routed call takes in a column it crosses
 SWEEPS = 4
+CENTRE_LIMIT = 1400  # columns are centred up to this height (px), then top-aligned
+LEFT = 24
 
 
 @dataclass(frozen=True)
@@ -26,31 +30,10 @@ class Box:
     h: float = NODE_H
 
 
-def depths(count: int, ends: list[tuple[int, int]], first: list[int]) -> list[int]:
-    """Column of each node; `first` lists entry points to start from (clients, roots)."""
-    successors: list[list[int]] = [[] for _ in range(count)]
-    callers: list[list[int]] = [[] for _ in range(count)]
-    for source, target in ends:
-        if source != target:
-            successors[source].append(target)
-            callers[target].append(source)
-    depth = [-1] * count
-    entries = first + [node for node in range(count) if not callers[node]]
-    for start in entries + list(range(count)):  # the last pass reaches cycles nothing enters
-        if depth[start] >= 0:
-            continue
-        depth[start] = 0
-        queue = deque([start])
-        while queue:
-            node = queue.popleft()
-            for target in successors[node]:
-                if depth[target] < 0:
-                    depth[target] = depth[node] + 1
-                    queue.append(target)
-    for node in range(count):
-        if not successors[node] and callers[node]:
-            depth[node] = max(depth[node], max(depth[caller] for caller in callers[node]) + 1)
-    return depth
+@dataclass(frozen=True)
+class MapLayout:
+    boxes: list[Box]  # one per node
+    routes: list[list[tuple[float, float]]]  # per call: (x, y) of each column slot it crosses
 
 
 def _order_columns(depth: list[int], ends: list[tuple[int, int]]) -> list[list[int]]:
@@ -86,18 +69,47 @@ def _order_columns(depth: list[int], ends: list[tuple[int, int]]) -> list[list[i
     return columns
 
 
-def layout(count: int, ends: list[tuple[int, int]], first: list[int], top: float) -> list[Box]:
-    """A box for every node; `first` lists nodes to start from (clients, roots), `top` the
-    y where the drawing starts."""
-    depth = depths(count, ends, first)
-    columns = _order_columns(depth, ends)
-    tallest = max((len(column) for column in columns), default=0)
-    boxes: list[Box | None] = [None] * count
+def _compact(depth: list[int]) -> list[int]:
+    """Depths renumbered 0, 1, 2 ... without empty columns."""
+    rank = {value: index for index, value in enumerate(sorted(set(depth)))}
+    return [rank[value] for value in depth]
+
+
+def layout(count: int, ends: list[tuple[int, int]], first: list[int], top: float,
+           route: bool = True) -> MapLayout:
+    """Boxes for `count` nodes and slots for calls that skip columns; `first` lists entry
+    points (clients, roots), `top` is the y where the drawing starts."""
+    depth = _compact(depths(count, ends, first))
+    # A chain of slot nodes (numbered from `count`) stands in for each call that skips columns.
+    chains: list[list[int]] = []
+    layered = list(depth)
+    segments: list[tuple[int, int]] = []
+    for source, target in ends:
+        chain: list[int] = []
+        if route and depth[target] - depth[source] > 1:
+            for crossed in range(depth[source] + 1, depth[target]):
+                chain.append(len(layered))
+                layered.append(crossed)
+            hops = [source, *chain, target]
+            segments += list(zip(hops, hops[1:], strict=False))
+        else:
+            segments.append((source, target))
+        chains.append(chain)
+    columns = _order_columns(layered, segments)
+
+    def height(node: int) -> float:
+        return NODE_H + ROW_GAP if node < count else SLOT_H
+
+    heights = [sum(height(node) for node in column) for column in columns]
+    tallest = max(heights, default=0.0)
+    y_of: dict[int, float] = {}
+    x_of: dict[int, float] = {}
     for index, column in enumerate(columns):
-        offset = (tallest - len(column)) * (NODE_H + ROW_GAP) / 2
-        for row, node in enumerate(column):
-            boxes[node] = Box(
-                x=24 + index * (NODE_W + COL_GAP),
-                y=top + offset + row * (NODE_H + ROW_GAP),
-            )
-    return [box for box in boxes if box is not None]
+        # centring balances small maps; in big ones it would push columns far down the page
+        y = top + ((tallest - heights[index]) / 2 if tallest <= CENTRE_LIMIT else 0.0)
+        for node in column:
+            x_of[node], y_of[node] = LEFT + index * (NODE_W + COL_GAP), y
+            y += height(node)
+    boxes = [Box(x=x_of[node], y=y_of[node]) for node in range(count)]
+    routes = [[(x_of[slot], y_of[slot] + SLOT_H / 2) for slot in chain] for chain in chains]
+    return MapLayout(boxes=boxes, routes=routes)

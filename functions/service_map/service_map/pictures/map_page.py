@@ -16,6 +16,37 @@ section.details h2 { font-size: 14px; margin: 8px 0; }
 section.details table { border-collapse: collapse; font-size: 12px; }
 section.details td, section.details th { padding: 2px 10px 2px 0; text-align: left; }
 section.details td.number { text-align: right; }
+svg.focus .edge { opacity: 0.06; }
+svg.focus .node { opacity: 0.35; }
+svg.focus .lit { opacity: 1; }
+"""
+
+# Hovering a service lights up its calls and the services at their other ends.
+_SCRIPT = """
+(() => {
+  const svg = document.querySelector('svg.service-map');
+  const nodes = [...svg.querySelectorAll('.node')];
+  const touching = nodes.map(() => []);
+  for (const edge of svg.querySelectorAll('.edge')) {
+    for (const end of edge.dataset.ends.split(' ')) touching[+end].push(edge);
+  }
+  const clear = () => {
+    svg.classList.remove('focus');
+    for (const lit of svg.querySelectorAll('.lit')) lit.classList.remove('lit');
+  };
+  svg.addEventListener('mouseover', (event) => {
+    const node = event.target.closest('.node');
+    if (!node) return;
+    clear();
+    svg.classList.add('focus');
+    node.classList.add('lit');
+    for (const edge of touching[+node.dataset.index]) {
+      edge.classList.add('lit');
+      for (const end of edge.dataset.ends.split(' ')) nodes[+end].classList.add('lit');
+    }
+  });
+  svg.addEventListener('mouseout', (event) => { if (event.target.closest('.node')) clear(); });
+})();
 """
 
 
@@ -76,5 +107,6 @@ def map_html(summary: dict[str, Any]) -> str:
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
         f"<style>{_STYLE}</style></head>"
-        f'<body><div class="map">{map_svg(summary)}</div>{_details(summary)}</body></html>\n'
+        f'<body><div class="map">{map_svg(summary)}</div>{_details(summary)}'
+        f"<script>{_SCRIPT}</script></body></html>\n"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from service_map.pictures import icons
-from service_map.pictures.map_layout import Box, layout
+from service_map.pictures.map_layout import NODE_W, Box, MapLayout, layout
 from service_map.pictures.map_model import MapGraph, read_graph
 from service_map.pictures.palette import (
     LEGEND,
@@ -36,11 +36,13 @@ svg.service-map {{ font-family: {FONT_FAMILY}; background: #fbfcfd; }}
 .service-map .kind, .service-map .stats {{ font-size: 11px; fill: #545b64; }}
 .service-map .edge path.line {{ fill: none; stroke-width: 1.6; opacity: 0.85; }}
 .service-map .edge:hover path.line {{ stroke-width: 3.5; opacity: 1; }}
+.service-map.dense .edge path.line {{ stroke-width: 1; opacity: 0.35; }}
 .service-map .edge-label {{ font-size: 10.5px; fill: #16191f; paint-order: stroke;
   stroke: #fbfcfd; stroke-width: 3px; }}
 .service-map .title {{ font-size: 16px; font-weight: bold; fill: #16191f; }}
 .service-map .subtitle, .service-map .legend text {{ font-size: 12px; fill: #545b64; }}
 .service-map .warning {{ font-size: 12px; fill: #d13a32; font-weight: bold; }}
+.service-map .note {{ font-size: 12px; fill: #545b64; font-style: italic; }}
 """
 
 
@@ -70,7 +72,7 @@ def short_name(name: str) -> str:
     return name
 
 
-def _node_svg(node: dict[str, Any], box: Box) -> str:
+def _node_svg(index: int, node: dict[str, Any], box: Box) -> str:
     name = str(node.get("name", ""))
     statistics = node.get("statistics")
     health = node.get("health") or "ok"
@@ -98,7 +100,8 @@ def _node_svg(node: dict[str, Any], box: Box) -> str:
         )
         left += width
     return (
-        f'<g class="node" data-name="{esc(name)}" data-type="{esc(node.get("type") or "")}" '
+        f'<g class="node" data-index="{index}" data-name="{esc(name)}" '
+        f'data-type="{esc(node.get("type") or "")}" '
         f'data-health="{esc(health if statistics else "none")}" '
         f'transform="translate({box.x:g},{box.y:g})">'
         f"<title>{esc(title)}</title>"
@@ -112,36 +115,48 @@ def _node_svg(node: dict[str, Any], box: Box) -> str:
     )
 
 
-def _edge_geometry(source: Box, target: Box) -> tuple[str, float, float]:
-    """A cubic curve for a call, and the point at its middle (for the label).
+def _curve(x0: float, y0: float, x3: float, y3: float) -> str:
+    """A cubic leaving and arriving horizontally."""
+    bend = max(60.0, abs(x3 - x0) / 2) * (1 if x3 >= x0 else -1)
+    return f"C{x0 + bend:.1f},{y0:.1f} {x3 - bend:.1f},{y3:.1f} {x3:.1f},{y3:.1f}"
 
-    Calls to the right run from the caller's right side to the callee's left side; calls
-    within a column loop out to the right; calls back to the left run right side to left side
-    the other way round, so arrows always meet a box side-on."""
+
+def _edge_geometry(source: Box, target: Box,
+                   slots: list[tuple[float, float]]) -> tuple[str, float, float]:
+    """The path of a call, and where its label goes.
+
+    Calls to the right leave the caller's right side and enter the callee's left side,
+    running through their slots in the columns between; calls within a column loop out to
+    the right; calls back to the left (cycles) run the other way round."""
     y0, y3 = source.y + source.h / 2, target.y + target.h / 2
     if target.x > source.x:
-        x0, x3 = source.x + source.w, target.x
-        bend = max(60.0, (x3 - x0) / 2)
-        x1, x2 = x0 + bend, x3 - bend
-    elif target.x == source.x:
-        x0 = x3 = source.x + source.w
+        x, y = source.x + source.w, y0
+        path = [f"M{x:.1f},{y:.1f}"]
+        for slot_x, slot_y in slots:
+            path += [_curve(x, y, slot_x, slot_y), f"H{slot_x + NODE_W:.1f}"]
+            x, y = slot_x + NODE_W, slot_y
+        path.append(_curve(x, y, target.x, y3))
+        if slots:  # label the first straight run: it lies between boxes
+            return " ".join(path), slots[0][0] + NODE_W / 2, slots[0][1]
+        return " ".join(path), (source.x + source.w + target.x) / 2, (y0 + y3) / 2
+    if target.x == source.x:
+        x0 = source.x + source.w
         bend = 40.0 + min(abs(y3 - y0) / 4, 60.0)
-        x1 = x2 = x0 + bend
-    else:
-        x0, x3 = source.x, target.x + target.w
-        bend = max(60.0, (x0 - x3) / 2)
-        x1, x2 = x0 - bend, x3 + bend
-    path = f"M{x0:.1f},{y0:.1f} C{x1:.1f},{y0:.1f} {x2:.1f},{y3:.1f} {x3:.1f},{y3:.1f}"
-    return path, (x0 + 3 * x1 + 3 * x2 + x3) / 8, (y0 + y3) / 2
+        path_text = f"M{x0:.1f},{y0:.1f} C{x0 + bend:.1f},{y0:.1f} {x0 + bend:.1f},{y3:.1f} " \
+                    f"{x0:.1f},{y3:.1f}"
+        return path_text, x0 + bend * 0.75, (y0 + y3) / 2
+    x0, x3 = source.x, target.x + target.w
+    return f"M{x0:.1f},{y0:.1f} {_curve(x0, y0, x3, y3)}", (x0 + x3) / 2, (y0 + y3) / 2
 
 
-def _edge_svg(edge: dict[str, Any], source: Box, target: Box, names: tuple[str, str],
-              labelled: bool) -> str:
+def _edge_svg(edge: dict[str, Any], ends: tuple[int, int], plan: MapLayout, index: int,
+              names: tuple[str, str], labelled: bool) -> str:
+    source, target = plan.boxes[ends[0]], plan.boxes[ends[1]]
     statistics = edge.get("statistics")
     status = worst_status(statistics)
     colour = STATUS_COLOURS[status]
     is_async = bool(edge.get("async"))
-    path, mid_x, mid_y = _edge_geometry(source, target)
+    path, mid_x, mid_y = _edge_geometry(source, target, plan.routes[index])
     title_lines = [f"{names[0]} → {names[1]}" + (" (async)" if is_async else "")]
     if is_async:
         title_lines.append(
@@ -162,7 +177,8 @@ def _edge_svg(edge: dict[str, Any], source: Box, target: Box, names: tuple[str, 
     dash = ' stroke-dasharray="7 5"' if is_async else ""
     return (
         f'<g class="edge" data-source="{esc(names[0])}" data-target="{esc(names[1])}" '
-        f'data-status="{status}" data-async="{str(is_async).lower()}">'
+        f'data-status="{status}" data-async="{str(is_async).lower()}" '
+        f'data-ends="{ends[0]} {ends[1]}">'
         f"<title>{esc(chr(10).join(title_lines))}</title>"
         f'<path class="line" d="{path}" stroke="{colour}"{dash} '
         f'marker-end="url(#arrow-{status})"/>{label}</g>'
@@ -182,17 +198,19 @@ def _header(summary: dict[str, Any], graph: MapGraph) -> str:
         '<text class="title" x="24" y="28">Service map</text>',
         f'<text class="subtitle window" x="24" y="48">{esc(subtitle)}</text>',
     ]
-    notes = []
+    warnings, notes = [], []
     if summary.get("complete") is False:
-        notes.append("incomplete: some pages could not be read")
+        warnings.append("incomplete: some pages could not be read")
     if summary.get("contains_old_group_versions"):
-        notes.append("includes data from older versions of the group's filter")
+        warnings.append("includes data from older versions of the group's filter")
     if len(graph.edges) > EDGE_LABEL_LIMIT:
         notes.append(f"{len(graph.edges)} calls: hover a call for its numbers")
-    if notes:
-        parts.append(
-            f'<text class="warning" x="24" y="{HEADER_H - 28}">{esc(" · ".join(notes))}</text>'
-        )
+    x = 24.0
+    for css, items in (("warning", warnings), ("note", notes)):
+        if items:
+            line = " · ".join(items)
+            parts.append(f'<text class="{css}" x="{x:g}" y="{HEADER_H - 28}">{esc(line)}</text>')
+            x += text_width(line, 12) + 16
     items = [f'<g class="legend" transform="translate(24,{HEADER_H - 8})">']
     x = 0.0
     for label, colour in LEGEND:
@@ -222,17 +240,20 @@ def map_svg(summary: dict[str, Any]) -> str:
     graph = read_graph(summary)
     first = [i for i, node in enumerate(graph.nodes) if node.get("type") == "client"]
     first += [i for i, node in enumerate(graph.nodes) if node.get("root")]
-    boxes = layout(len(graph.nodes), graph.ends, first, top=HEADER_H + 16)
+    labelled = len(graph.edges) <= EDGE_LABEL_LIMIT
+    plan = layout(len(graph.nodes), graph.ends, first, top=HEADER_H + 16, route=labelled)
+    boxes = plan.boxes
     width = max([box.x + box.w for box in boxes] + [700.0]) + 40
     height = max([box.y + box.h for box in boxes] + [HEADER_H + 40.0]) + 30
-    labelled = len(graph.edges) <= EDGE_LABEL_LIMIT
+    dense = "" if labelled else " dense"
     edges = []
-    for edge, (source, target) in zip(graph.edges, graph.ends, strict=True):
-        names = (str(graph.nodes[source]["name"]), str(graph.nodes[target]["name"]))
-        edges.append(_edge_svg(edge, boxes[source], boxes[target], names, labelled))
-    nodes = [_node_svg(node, box) for node, box in zip(graph.nodes, boxes, strict=True)]
+    for index, (edge, ends) in enumerate(zip(graph.edges, graph.ends, strict=True)):
+        names = (str(graph.nodes[ends[0]]["name"]), str(graph.nodes[ends[1]]["name"]))
+        edges.append(_edge_svg(edge, ends, plan, index, names, labelled))
+    nodes = [_node_svg(i, node, box) for i, (node, box) in enumerate(zip(graph.nodes, boxes,
+                                                                         strict=True))]
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="service-map" width="{width:g}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="service-map{dense}" width="{width:g}" '
         f'height="{height:g}" viewBox="0 0 {width:g} {height:g}">'
         f"<style>{_STYLE}</style><defs>{_markers()}</defs>"
         f'<rect width="100%" height="100%" fill="#fbfcfd"/>'

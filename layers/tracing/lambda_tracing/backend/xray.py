@@ -39,7 +39,22 @@ def valid_ids(root: str | None, parent: str | None) -> bool:
 
 
 
+def _parse(header: str | None) -> Any:
+    """TraceHeader for `header`; hostile input (oversize, ids X-Ray would reject, fields
+    without '=' that make the SDK log a warning per invocation) reads as "no trace"."""
+    from aws_xray_sdk.core.models.trace_header import TraceHeader
+
+    if not header or len(header) > _MAX_HEADER:
+        return TraceHeader()
+    fields = ";".join(part for part in header.strip().split(";") if "=" in part)
+    parsed = TraceHeader.from_header_str(fields)
+    if (parsed.root or parsed.parent) and not valid_ids(parsed.root, parsed.parent):
+        return TraceHeader()
+    return parsed
+
+
 def _make_context_class() -> type:
+    from aws_xray_sdk import global_sdk_config
     from aws_xray_sdk.core.exceptions.exceptions import SegmentNotFoundException
     from aws_xray_sdk.core.lambda_launcher import LambdaContext
     from aws_xray_sdk.core.models.dummy_entities import DummySegment
@@ -60,15 +75,13 @@ def _make_context_class() -> type:
             if header == getattr(local, "header", False) and hasattr(local, "segment"):
                 return
             local.header = header
-            super()._refresh_context()
+            # A new header is a new invocation: always a fresh segment. (The SDK keeps the old
+            # one when the new header has no Root, filing this invocation's subsegments under
+            # the previous trace.)
+            self._initialize_context(_parse(header))
 
         def _initialize_context(self, trace_header: Any) -> None:
-            if (trace_header.root or trace_header.parent) and not valid_ids(
-                trace_header.root, trace_header.parent
-            ):
-                trace_header = TraceHeader()
-            raw = os.environ.get(TRACE_HEADER_VARIABLE) or ""
-            if len(raw) > _MAX_HEADER:
+            if not global_sdk_config.sdk_enabled():
                 trace_header = TraceHeader()
             super()._initialize_context(trace_header)
 
@@ -119,6 +132,7 @@ def _make_emitter_class() -> type:
             self._ip, self._port = parse_daemon_address(address)
             self._target = None
             self._resolved = False
+            self._resolve()  # now, at init, rather than inside the first invocation
 
         def _resolve(self) -> tuple[str, int] | None:
             if not self._resolved:
@@ -149,16 +163,46 @@ def _make_emitter_class() -> type:
     return BoundedUDPEmitter
 
 
+def _make_recorder_class() -> type:
+    import copy
+
+    from aws_xray_sdk.core.recorder import XRAY_META, AWSXRayRecorder
+    from aws_xray_sdk.core.sampling.local.sampler import LocalSampler
+    from aws_xray_sdk.core.streaming.default_streaming import DefaultStreaming
+
+    class LayerRecorder(AWSXRayRecorder):  # type: ignore[misc]
+        """AWSXRayRecorder set up as the SDK sets itself up inside Lambda (local sampler, no
+        centralized-sampling client), wherever it runs: the parent's constructor builds a
+        botocore X-Ray client when LAMBDA_TASK_ROOT is unset, which costs most of a second in
+        tests and local runs and is never used here (Lambda makes the sampling decision)."""
+
+        def __init__(self) -> None:
+            self._streaming = DefaultStreaming()
+            self._context = None  # set by configure(context=...)
+            self.streaming_threshold = 0
+            self._sampler = LocalSampler()
+            self._emitter = None  # set by configure(emitter=...)
+            self._sampling = False
+            self._max_trace_back = 10
+            self._plugins = None
+            self._service = os.getenv("AWS_XRAY_TRACING_NAME")
+            self._dynamic_naming = None
+            self._aws_metadata = copy.deepcopy(XRAY_META)
+            self._origin = None
+            self._stream_sql = True
+
+    return LayerRecorder
+
+
 class XRayBackend:
     """TracingBackend on aws-xray-sdk. `recorder` is the SDK recorder (X-Ray specific): hand it
     to aws-xray-sdk patchers so their subsegments join the handler's."""
 
     def __init__(self, settings: Settings) -> None:
         from aws_xray_sdk.core.models.subsegment import Subsegment
-        from aws_xray_sdk.core.recorder import AWSXRayRecorder
 
         self.settings = settings
-        recorder = AWSXRayRecorder()
+        recorder = _make_recorder_class()()
         recorder.configure(
             sampling=False,  # Lambda decided: the facade segment carries the decision
             plugins=(),

@@ -10,12 +10,13 @@ its first call, so clients created before patching (module-level, at import) get
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from lambda_tracing.patches.layer_recorder import point_at_layer
-from lambda_tracing.propagation import aws, http
+from lambda_tracing.propagation import aws
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,15 @@ def patch() -> None:
     if getattr(botocore.client, _PATCHED, False):
         return
     import aws_xray_sdk.ext.boto_utils as boto_utils
-    import aws_xray_sdk.ext.botocore.patch as xray_botocore
+    # importlib: the package attribute `patch` is the function, shadowing the module
+    xray_botocore = importlib.import_module("aws_xray_sdk.ext.botocore.patch")
     import wrapt
     from aws_xray_sdk.core import patcher
 
     point_at_layer(xray_botocore)
     point_at_layer(boto_utils)
-    boto_utils.inject_trace_header = http.inject  # type: ignore[assignment]
-    xray_botocore.aws_meta_processor = _with_resource_names(xray_botocore.aws_meta_processor)
+    processor = _with_resource_names(xray_botocore.aws_meta_processor)  # type: ignore[attr-defined]
+    xray_botocore.aws_meta_processor = processor  # type: ignore[attr-defined]
     patcher.patch(("botocore",))
     # Applied after the SDK's wrapper, so it runs first and can step around it.
     wrapt.wrap_function_wrapper("botocore.client", "BaseClient._make_api_call", _around_api_call)

@@ -7,15 +7,16 @@ run before user code takes references to them: patches/__init__ patches when htt
 
 from __future__ import annotations
 
+import importlib
+
 from lambda_tracing.patches.layer_recorder import point_at_layer
-from lambda_tracing.propagation import http
 
 
 def patch() -> None:
     """Instrument httpx (idempotent: aws-xray-sdk's patcher patches a module once)."""
-    import aws_xray_sdk.ext.httpx.patch as xray_httpx
+    # importlib: the package attribute `patch` is the function, shadowing the module
+    xray_httpx = importlib.import_module("aws_xray_sdk.ext.httpx.patch")
     from aws_xray_sdk.core import patcher
 
     point_at_layer(xray_httpx)
-    xray_httpx.inject_trace_header = http.inject  # type: ignore[assignment]
     patcher.patch(("httpx",))

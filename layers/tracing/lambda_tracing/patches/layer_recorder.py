@@ -68,6 +68,11 @@ LAYER_RECORDER = LayerRecorder()
 
 
 def point_at_layer(module: ModuleType) -> None:
-    """Make `module` (an aws-xray-sdk patch module) record through the layer's recorder."""
-    if hasattr(module, "xray_recorder"):
-        module.xray_recorder = LAYER_RECORDER  # type: ignore[attr-defined]
+    """Make `module` (an aws-xray-sdk patch module) record through the layer's recorder and
+    write trace headers through propagation.http (both are module globals read at call time)."""
+    from lambda_tracing.propagation import http
+
+    replacements = {"xray_recorder": LAYER_RECORDER, "inject_trace_header": http.inject}
+    for name, value in replacements.items():
+        if hasattr(module, name):
+            setattr(module, name, value)

@@ -3,15 +3,16 @@ through the layer's recorder, with headers written by propagation.http."""
 
 from __future__ import annotations
 
+import importlib
+
 from lambda_tracing.patches.layer_recorder import point_at_layer
-from lambda_tracing.propagation import http
 
 
 def patch() -> None:
     """Instrument requests (idempotent: aws-xray-sdk's patcher patches a module once)."""
-    import aws_xray_sdk.ext.requests.patch as xray_requests
+    # importlib: the package attribute `patch` is the function, shadowing the module
+    xray_requests = importlib.import_module("aws_xray_sdk.ext.requests.patch")
     from aws_xray_sdk.core import patcher
 
     point_at_layer(xray_requests)
-    xray_requests.inject_trace_header = http.inject  # type: ignore[assignment]
     patcher.patch(("requests",))

@@ -2,8 +2,9 @@
 (which have none for urllib3): `HTTPConnectionPool.urlopen` recorded with the layer's recorder.
 
 A call made inside another outbound subsegment (botocore, requests, or a custom remote
-subsegment) is already a node, so it is not recorded twice; it only gets the trace header if the
-caller did not send one. Retries and redirects, which re-enter `urlopen`, follow the same rule.
+subsegment) is already a node: it is left entirely alone (botocore's signed headers must not be
+touched). Retries and redirects, which re-enter `urlopen`, follow the same rule. An untraced
+caller's headers are copied, never mutated, to add the trace header.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ def _traced_urlopen(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         entity = recorder.get_trace_entity() if recorder is not None else None
         if trace_header.for_entity(entity) is None:
             return wrapped(*args, **kwargs)  # no trace: nothing to record or propagate
-        already_recorded = getattr(entity, "namespace", None) in _OUTBOUND_NAMESPACES
-        if already_recorded or not getattr(entity, "sampled", False):
-            args, kwargs = _with_trace_header(instance, args, kwargs, entity)
+        if getattr(entity, "namespace", None) in _OUTBOUND_NAMESPACES:
+            return wrapped(*args, **kwargs)  # already a node, headers already sent
+        if not getattr(entity, "sampled", False):
+            args, kwargs = _with_trace_header(instance, args, kwargs, entity)  # Sampled=0
             return wrapped(*args, **kwargs)
         url = _full_url(instance, _argument(args, kwargs, 1, "url"))
     except Exception:
@@ -111,7 +113,12 @@ def _with_trace_header(pool: Any, args: Any, kwargs: Any, entity: Any) -> tuple[
             return args, kwargs
         from urllib3 import HTTPHeaderDict
 
-        new_headers = HTTPHeaderDict(headers)
+        if isinstance(headers, HTTPHeaderDict):
+            new_headers: Any = HTTPHeaderDict(headers)
+        elif type(headers) is dict:
+            new_headers = dict(headers)
+        else:  # a caller's own mapping type (botocore's): copying could change what it sends
+            return args, kwargs
         http.inject(new_headers, entity)
         if len(args) > _HEADERS_POSITION:
             args = (*args[:_HEADERS_POSITION], new_headers, *args[_HEADERS_POSITION + 1 :])

@@ -1,0 +1,108 @@
+"""Layer start-up for the wrapper: import the user's handler (LAMBDA_TRACING_HANDLER), timing
+its imports for the cold-start breakdown, apply the configured library patches and the log
+filter, and wrap it. A user import error is logged clearly and re-raised unchanged, so Lambda
+reports it as it would without the layer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from typing import Any
+
+from lambda_tracing import coldstart, config, invocation
+from lambda_tracing.failures import log_failure
+
+logger = logging.getLogger("lambda_tracing")
+
+
+class HandlerNameError(ValueError):
+    """LAMBDA_TRACING_HANDLER is missing or not `module.function`."""
+
+
+def split_handler_name(name: str) -> tuple[str, str]:
+    """`dir/module.function` -> ("dir.module", "function"), as Lambda's runtime reads _HANDLER."""
+    module, _, function = name.strip().rpartition(".")
+    if not module or not function:
+        raise HandlerNameError(
+            f"lambda_tracing: bad handler {name!r} in LAMBDA_TRACING_HANDLER (the wrapper moves "
+            "_HANDLER there); expected module.function"
+        )
+    return module.replace("/", "."), function
+
+
+def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
+    """Import the user's handler; record the import's timing for the first traced invocation."""
+    module_name, function_name = split_handler_name(settings.handler)
+    started = time.time()
+    timer = None
+    try:
+        with coldstart.timing_imports(settings.enabled and settings.cold_start_breakdown) as timer:
+            module = importlib.import_module(module_name)
+    except BaseException as error:
+        logger.error("lambda_tracing: unable to import the function's handler module %r "
+                     "(LAMBDA_TRACING_HANDLER=%s): %s: %s", module_name, settings.handler,
+                     type(error).__name__, error)
+        raise
+    imported = time.time()
+    try:
+        function = getattr(module, function_name)
+    except AttributeError:
+        logger.error("lambda_tracing: handler %r missing on module %r", function_name,
+                     module_name)
+        raise
+    if settings.enabled:
+        _start_instrumentation(settings, timer, started, imported, module_name)
+    return function, function_name
+
+
+def _start_instrumentation(settings: config.Settings, timer: coldstart.ImportTimer | None,
+                           started: float, imported: float, module_name: str) -> None:
+    patch_started = time.time()
+    _patch(settings)
+    patched = time.time()
+    if settings.log_trace_id:
+        try:
+            from lambda_tracing import logs
+
+            logs.install()
+        except Exception as error:  # noqa: BLE001
+            log_failure("installing the log filter", error)
+    if timer is not None:
+        try:
+            children = timer.slowest(settings.slow_imports) if settings.slow_imports else []
+            if not children:
+                children = [coldstart.Span(f"import {module_name}", started, imported)]
+            children.append(coldstart.Span("## lambda_tracing patch", patch_started, patched))
+            coldstart.remember_init(coldstart.Span(f"## init {module_name}", started, patched,
+                                                   children))
+        except Exception as error:  # noqa: BLE001
+            log_failure("measuring the cold start", error)
+
+
+def _patch(settings: config.Settings) -> None:
+    """Instrument the configured libraries (lambda_tracing.patches, issue 4), if present."""
+    if not settings.patch:
+        return
+    try:
+        from lambda_tracing.patches import patch_configured  # type: ignore[attr-defined]
+    except (ImportError, AttributeError) as error:
+        logger.debug("lambda_tracing: library patching unavailable: %r", error)
+        return
+    try:
+        patch_configured(settings.patch)
+    except Exception as error:  # noqa: BLE001
+        log_failure("patching libraries", error)
+
+
+def build_handler() -> Any:
+    """The user's handler, imported and wrapped per the environment's settings."""
+    settings = config.load()
+    function, function_name = load_user_handler(settings)
+    try:
+        return invocation.wrap(function, settings, function_name)
+    except Exception as error:  # noqa: BLE001
+        log_failure("wrapping the handler", error)
+        return function
+

@@ -1,0 +1,322 @@
+"""Acceptance 2: the fault-injection matrix. Never break the function.
+
+One set of user handlers runs bare and under the layer, under each fault (no daemon, unresolvable
+daemon, hostile `_X_AMZN_TRACE_ID`s, the X-Ray SDK raising inside begin/end/emit, metadata over
+64 KB...). In every case the return value and the exception (the same object: type, message,
+traceback origin) must equal the bare handler's. The number of cases is printed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import lambda_tracing
+import pytest
+from lambda_tracing import config
+from lambda_tracing.backend import get_backend, reset_backend
+from lambda_tracing.backend.xray import XRayBackend
+from layer_support import new_trace_header, udp_listener
+
+# --------------------------------------------------------------------------- user handlers
+
+SENTINEL = object()
+raised: list[BaseException] = []
+
+
+class CustomError(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(f"custom failure {code}")
+        self.code = code
+
+
+class UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("cannot print me")
+
+
+class Unserialisable:
+    def __init__(self) -> None:
+        self.when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+        self.tags = {"a", "b"}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unserialisable) and vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr must not be called by the layer")
+
+
+def returns_dict(event: Any, context: Any) -> Any:
+    return {"statusCode": 200, "body": json.dumps({"ok": True}), "headers": {"Cookie": "s"}}
+
+
+def returns_none(event: Any, context: Any) -> Any:
+    return None
+
+
+def returns_sentinel(event: Any, context: Any) -> Any:
+    return SENTINEL
+
+
+def returns_unserialisable(event: Any, context: Any) -> Any:
+    return {"value": Unserialisable(), "raw": b"\xff", "nan": float("inf")}
+
+
+def returns_generator(event: Any, context: Any) -> Any:
+    return (n * n for n in range(5))
+
+
+def returns_huge(event: Any, context: Any) -> Any:
+    return {"statusCode": 500, "requestContext": 1,
+            "rows": [{"id": i, "text": "x" * 900} for i in range(300)]}
+
+
+def raises_builtin(event: Any, context: Any) -> Any:
+    error = ValueError("bad value")
+    raised.append(error)
+    raise error
+
+
+def raises_custom(event: Any, context: Any) -> Any:
+    error = CustomError(42)
+    raised.append(error)
+    raise error
+
+
+def raises_unprintable(event: Any, context: Any) -> Any:
+    error = UnprintableError()
+    raised.append(error)
+    raise error
+
+
+def raises_huge_message(event: Any, context: Any) -> Any:
+    error = RuntimeError("m" * 1_000_000)
+    raised.append(error)
+    raise error
+
+
+def raises_deep(event: Any, context: Any, depth: int = 0) -> Any:
+    if depth == 200:
+        error = LookupError("deep")
+        raised.append(error)
+        raise error
+    return raises_deep(event, context, depth + 1)
+
+
+def threads_make_subsegments(event: Any, context: Any) -> Any:
+    results: list[int] = []
+
+    def work(n: int) -> None:
+        backend = get_backend()
+        span = backend.begin_subsegment(f"thread work {n}")
+        try:
+            results.append(n)
+        finally:
+            backend.end_subsegment(span)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(results)
+
+
+HANDLERS: list[Callable[[Any, Any], Any]] = [
+    returns_dict, returns_none, returns_sentinel, returns_unserialisable, returns_generator,
+    returns_huge, raises_builtin, raises_custom, raises_unprintable, raises_huge_message,
+    raises_deep, threads_make_subsegments,
+]
+EVENT = {"requestContext": {"http": {"method": "GET"}}, "headers": {"authorization": "x"},
+         "blob": "e" * 70_000}
+
+# --------------------------------------------------------------------------- faults
+
+VALID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+HEADERS = {
+    "header empty": "",
+    "header garbage": "garbage;;==;;",
+    "header oversize": VALID + ";Junk=" + "j" * 100_000,
+    "header oversize root": "Root=1-" + "a" * 10_000 + ";Parent=53995c3f42cd8ad8;Sampled=1",
+    "header Sampled=0": VALID.replace("Sampled=1", "Sampled=0"),
+    "header missing Parent": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+    "header bad ids": "Root=1-XYZ-not-hex;Parent=short;Sampled=1",
+    "header unicode": "Root=1-5759e988-bd862e3fe1be46a99427279\u00e9;Parent=\u2603;Sampled=1",
+    "header repeated keys": VALID + ";Sampled=1=1;Root=",
+}
+
+
+def _raise(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("injected X-Ray SDK failure")
+
+
+class RaisingEmitter:
+    def send_entity(self, entity: Any) -> None:
+        _raise()
+
+
+@contextmanager
+def fault(name: str, monkeypatch: pytest.MonkeyPatch, daemon_address: str,
+          closed_address: str) -> Iterator[dict[str, Any]]:
+    """Set up one fault; yields the settings overrides for the traced handler."""
+    from aws_xray_sdk.core.models.entity import Entity
+    from aws_xray_sdk.core.models.subsegment import Subsegment
+
+    overrides: dict[str, Any] = {}
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", new_trace_header())
+    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", daemon_address)
+    if name in HEADERS:
+        monkeypatch.setenv("_X_AMZN_TRACE_ID", HEADERS[name])
+    elif name == "no trace header":
+        monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    elif name == "no daemon listening":
+        monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", closed_address)
+    elif name == "unresolvable daemon address":
+        monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", "no-such-host.invalid:2000")
+    elif name == "daemon address garbage":
+        monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", "::garbage::")
+    elif name == "metadata over 64 KB":
+        overrides = {"capture_event": True, "capture_response": True,
+                     "max_metadata_bytes": 60000, "max_value_length": 65536}
+    reset_backend(None)
+    backend = get_backend()
+    if name == "SDK raises in begin":
+        monkeypatch.setattr(backend._context, "put_subsegment", _raise)
+    elif name == "SDK raises in end":
+        monkeypatch.setattr(Subsegment, "close", _raise)
+    elif name == "SDK raises in emit":
+        backend.emitter = RaisingEmitter()
+    elif name == "SDK raises in serialize":
+        monkeypatch.setattr(Entity, "serialize", _raise)
+    elif name == "SDK raises in add_exception":
+        monkeypatch.setattr(Entity, "add_exception", _raise)
+    elif name == "SDK raises in put_metadata":
+        monkeypatch.setattr(Entity, "put_metadata", _raise)
+    elif name == "SDK raises in trace entity lookup":
+        monkeypatch.setattr(backend._context, "get_trace_entity", _raise)
+    try:
+        yield overrides
+    finally:
+        reset_backend(None)
+
+
+FAULTS = [
+    "healthy", "no trace header", "no daemon listening", "unresolvable daemon address",
+    "daemon address garbage", *HEADERS, "SDK raises in begin", "SDK raises in end",
+    "SDK raises in emit", "SDK raises in serialize", "SDK raises in add_exception",
+    "SDK raises in put_metadata", "SDK raises in trace entity lookup", "metadata over 64 KB",
+]
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _message(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception as failure:  # noqa: BLE001
+        return f"<unprintable: {failure}>"
+
+
+def outcome(call: Callable[[], Any]) -> tuple[Any, ...]:
+    raised.clear()
+    try:
+        value = call()
+    except BaseException as error:  # noqa: BLE001 - comparing everything
+        origin = traceback.extract_tb(error.__traceback__)[-1]
+        same_object = bool(raised) and error is raised[-1]
+        return ("raised", type(error), _message(error),
+                (origin.filename, origin.lineno, origin.name), same_object)
+    if type(value).__name__ == "generator":
+        return ("returned generator", list(value))
+    if value is SENTINEL:
+        return ("returned sentinel",)
+    return ("returned", value)
+
+
+def test_fault_matrix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                      caplog: pytest.LogCaptureFixture) -> None:
+    cases = 0
+    mismatches: list[str] = []
+    with udp_listener() as daemon, udp_listener() as closed:
+        closed_address = closed.address
+        closed.close()  # nothing listens there any more
+        for fault_name in FAULTS:
+            with monkeypatch.context() as patcher, fault(
+                fault_name, patcher, daemon.address, closed_address
+            ) as overrides:
+                for handler in HANDLERS:
+                    traced = lambda_tracing.trace_handler(**overrides)(handler)
+                    assert traced is not handler or fault_name == "daemon address garbage"
+                    bare = outcome(functools.partial(handler, EVENT, None))
+                    under_layer = outcome(functools.partial(traced, EVENT, None))
+                    cases += 1
+                    if bare != under_layer:
+                        mismatches.append(f"{fault_name} / {handler.__name__}: "
+                                          f"{bare!r:.300} != {under_layer!r:.300}")
+        documents = daemon.receive(quiet_for=0.2)
+    with capsys.disabled():
+        print(f"\nfault matrix: {cases} cases ({len(FAULTS)} faults x {len(HANDLERS)} "
+              f"handlers), {len(mismatches)} mismatches, {len(documents)} documents received")
+    assert not mismatches, "\n".join(mismatches)
+    assert cases == len(FAULTS) * len(HANDLERS)
+    # What did reach the daemon is valid and within the limit (checked by the listener).
+    assert documents
+    big = [d for d in documents if "lambda_tracing" in json.dumps(d.get("metadata", {}))]
+    assert big, "the 64 KB case should have produced a truncation marker"
+
+
+def test_metadata_over_64kb_arrives_trimmed_and_valid(monkeypatch: pytest.MonkeyPatch,
+                                                      segment_validator: Any) -> None:
+    with udp_listener() as daemon:
+        monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", daemon.address)
+        monkeypatch.setenv("_X_AMZN_TRACE_ID", new_trace_header())
+        reset_backend(XRayBackend(config.load(enabled=True)))
+        try:
+            traced = lambda_tracing.trace_handler(
+                capture_event=True, max_metadata_bytes=60000, max_value_length=65536
+            )(returns_huge)
+            assert traced(EVENT, None) == returns_huge(EVENT, None)
+            with pytest.raises(RuntimeError) as failure:
+                lambda_tracing.trace_handler(raises_huge_message)(EVENT, None)
+            assert len(str(failure.value)) == 1_000_000
+            documents = daemon.receive()
+        finally:
+            reset_backend(None)
+    for document in documents:
+        segment_validator.validate(document)
+    by_name = {d["name"]: d for d in documents}
+    huge = by_name["## returns_huge"]
+    assert huge["fault"] is True and huge["http"]["response"]["status"] == 500
+    assert huge["metadata"]["lambda_tracing"]["truncated"] is True
+    assert huge["annotations"]["ColdStart"] in (True, False)
+    message = by_name["## raises_huge_message"]["cause"]["exceptions"][0]["message"]
+    assert 1000 < len(message) < 2000 and "truncated" in message
+
+
+def test_untraced_runs_are_silent(monkeypatch: pytest.MonkeyPatch,
+                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Outside Lambda, with no header: nothing logged at warning, nothing sent."""
+    monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
+    with udp_listener() as daemon:
+        monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", daemon.address)
+        reset_backend(None)
+        try:
+            with caplog.at_level("WARNING"):
+                for handler in (returns_dict, threads_make_subsegments):
+                    assert lambda_tracing.trace_handler(handler)(EVENT, None) == handler(
+                        EVENT, None)
+                backend = get_backend()
+                span = backend.begin_subsegment("outside")
+                backend.end_subsegment(span)
+                assert span is None and backend.trace_header() is None
+            assert daemon.receive(quiet_for=0.2) == []
+        finally:
+            reset_backend(None)
+    assert [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == []

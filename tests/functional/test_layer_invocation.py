@@ -1,0 +1,259 @@
+"""The handler subsegment, in-process with the real SDK, through the shipped pytest plugin."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import lambda_tracing
+import pytest
+from lambda_tracing import coldstart, config, invocation
+from lambda_tracing import startup as layer_handler
+
+if TYPE_CHECKING:
+    from lambda_tracing.testing import CapturedTraces
+
+pytest_plugins = ["lambda_tracing.testing"]  # what users enable (or via the pytest11 entry point)
+
+
+class Context:
+    aws_request_id = "req-1"
+    function_version = "7"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:orders:prod"
+
+
+@lambda_tracing.trace_handler
+def plain(event: Any, context: Any) -> Any:
+    return {"statusCode": event.get("status", 200), "body": "ok"}
+
+
+@lambda_tracing.trace_handler(name="custom name", capture_response=False, capture_event=True)
+def configured(event: Any, context: Any) -> Any:
+    return {"secret": "s3cr3t"}
+
+
+def test_annotations_and_cold_start(lambda_tracing_capture: CapturedTraces) -> None:
+    plain({}, Context())
+    lambda_tracing_capture.new_trace()
+    plain({}, Context())
+    first, second = lambda_tracing_capture.subsegments("## plain")
+    assert first["annotations"] == {"ColdStart": True, "Service": "service_undefined",
+                                    "FunctionVersion": "7", "FunctionAlias": "prod",
+                                    "RequestId": "req-1"}
+    assert second["annotations"]["ColdStart"] is False
+    assert first["trace_id"] != second["trace_id"]
+
+
+def test_version_qualifier_is_not_an_alias(lambda_tracing_capture: CapturedTraces) -> None:
+    class Versioned(Context):
+        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:orders:7"
+
+    plain({}, Versioned())
+    assert "FunctionAlias" not in lambda_tracing_capture.annotations("## plain")
+
+
+def test_service_from_powertools_variable(lambda_tracing_capture: CapturedTraces,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "payments")
+    traced = lambda_tracing.trace_handler(lambda event, context: 1)
+    traced({}, None)
+    (sub,) = lambda_tracing_capture.subsegments()
+    assert sub["annotations"]["Service"] == "payments"
+    assert sub["name"] == "## _lambda_"
+    assert sub["metadata"]["payments"]["response"] == 1
+
+
+@pytest.mark.parametrize(("status", "flags"), [
+    (200, set()), (404, {"error"}), (429, {"error", "throttle"}), (502, {"fault"}),
+])
+def test_http_status_flags(lambda_tracing_capture: CapturedTraces, status: int,
+                           flags: set[str]) -> None:
+    plain({"requestContext": {"elb": {}}, "status": status}, None)
+    (sub,) = lambda_tracing_capture.subsegments("## plain")
+    assert sub["http"]["response"]["status"] == status
+    assert {flag for flag in ("error", "fault", "throttle") if sub.get(flag)} == flags
+
+
+def test_status_ignored_for_non_http_events(lambda_tracing_capture: CapturedTraces) -> None:
+    plain({"Records": [], "status": 500}, None)
+    (sub,) = lambda_tracing_capture.subsegments("## plain")
+    assert "http" not in sub and "fault" not in sub
+
+
+def test_decorator_arguments(lambda_tracing_capture: CapturedTraces) -> None:
+    configured({"password": "p", "q": 1}, None)
+    (sub,) = lambda_tracing_capture.subsegments("## custom name")
+    assert sub["metadata"]["service_undefined"] == {"event": {"password": "[REDACTED]", "q": 1}}
+
+
+def test_exception_is_a_fault_with_the_users_stack(lambda_tracing_capture: CapturedTraces
+                                                   ) -> None:
+    @lambda_tracing.trace_handler
+    def failing(event: Any, context: Any) -> Any:
+        raise KeyError("missing")
+
+    with pytest.raises(KeyError) as raised:
+        failing({}, None)
+    assert raised.traceback[-1].name == "failing"
+    (sub,) = lambda_tracing_capture.subsegments("## failing")
+    assert sub["fault"] is True
+    (exception,) = sub["cause"]["exceptions"]
+    assert exception["type"] == "KeyError"
+    assert [frame["label"] for frame in exception["stack"]] == ["failing"]
+
+
+def test_unsampled_and_untraced_send_nothing(lambda_tracing_capture: CapturedTraces,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    lambda_tracing_capture.new_trace(sampled=False)
+    assert plain({}, None)["body"] == "ok"
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    assert plain({}, None)["body"] == "ok"
+    assert lambda_tracing_capture.documents == []
+
+
+def test_nested_traced_handlers_make_one_subsegment(lambda_tracing_capture: CapturedTraces
+                                                    ) -> None:
+    @lambda_tracing.trace_handler
+    def outer(event: Any, context: Any) -> Any:
+        return plain(event, context)
+
+    outer({}, None)
+    assert lambda_tracing_capture.names() == ["## outer"]
+
+
+def test_wrapping_twice_is_a_no_op() -> None:
+    settings = config.load({})
+    assert invocation.wrap(plain, settings) is plain
+    assert invocation.is_wrapped(plain)
+
+
+def test_disabled_returns_the_function_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    def bare(event: Any, context: Any) -> Any:
+        return event
+
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    assert lambda_tracing.trace_handler(bare) is bare
+    assert lambda_tracing.trace_handler(enabled=True)(bare) is not bare
+
+
+def test_user_subsegments_and_threads_join_the_handler(lambda_tracing_capture: CapturedTraces
+                                                       ) -> None:
+    import threading
+
+    backend = lambda_tracing.get_backend()
+
+    @lambda_tracing.trace_handler
+    def work(event: Any, context: Any) -> Any:
+        with backend.in_subsegment("step") as step:
+            step.put_annotation("item", 3)
+            assert backend.current_span() is step
+            header = backend.trace_header()
+        thread = threading.Thread(target=lambda: backend.end_subsegment(
+            backend.begin_subsegment("in thread")))
+        thread.start()
+        thread.join()
+        leaked = backend.begin_subsegment("left open")
+        assert leaked is not None
+        return header
+
+    header = work({}, None)
+    (handler_doc,) = [d for d in lambda_tracing_capture.documents if d["name"] == "## work"]
+    children = {child["name"]: child for child in handler_doc["subsegments"]}
+    assert children["step"]["annotations"] == {"item": 3}
+    assert children["left open"]["in_progress"] is False
+    assert header == (f"Root={lambda_tracing_capture.trace_id};"
+                      f"Parent={children['step']['id']};Sampled=1")
+    (thread_doc,) = [d for d in lambda_tracing_capture.documents if d["name"] == "in thread"]
+    assert thread_doc["trace_id"] == lambda_tracing_capture.trace_id
+
+
+def test_in_subsegment_records_and_reraises(lambda_tracing_capture: CapturedTraces) -> None:
+    backend = lambda_tracing.get_backend()
+    with pytest.raises(ZeroDivisionError), backend.in_subsegment("divide"):
+        1 / 0  # noqa: B018
+    (doc,) = lambda_tracing_capture.subsegments("divide")
+    assert doc["fault"] is True and doc["cause"]["exceptions"][0]["type"] == "ZeroDivisionError"
+
+
+def test_layer_recorder_matches_the_sdk_recorder_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LayerRecorder mirrors the SDK's own in-Lambda set-up; fail loudly if the SDK drifts."""
+    from aws_xray_sdk.core.recorder import AWSXRayRecorder
+    from lambda_tracing.backend.xray import _make_recorder_class
+
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/tmp")
+    assert set(vars(_make_recorder_class()())) == set(vars(AWSXRayRecorder()))
+
+
+# --- the wrapper's handler module, in-process ---
+
+
+@pytest.fixture
+def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    def make(source: str) -> str:
+        name = f"user_app_{len(list(tmp_path.iterdir()))}"
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+        return name
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names_before = set(sys.modules)
+    yield make
+    for name in set(sys.modules) - names_before:
+        if name.startswith("user_app_"):
+            del sys.modules[name]
+
+
+def test_wrapper_and_decorator_make_one_subsegment(lambda_tracing_capture: CapturedTraces,
+                                                   user_module: Any) -> None:
+    name = user_module("""
+        import lambda_tracing
+
+        @lambda_tracing.trace_handler
+        def handler(event, context):
+            return "decorated"
+    """)
+    settings = config.load({"LAMBDA_TRACING_HANDLER": f"{name}.handler"})
+    function, function_name = layer_handler.load_user_handler(settings)
+    wrapped = invocation.wrap(function, settings, function_name)
+    assert wrapped is function
+    assert wrapped({}, None) == "decorated"
+    names = lambda_tracing_capture.names()
+    assert names.count("## handler") == 1
+    # The cold-start breakdown recorded by the wrapper goes out with the first traced call.
+    assert f"## init {name}" in names and f"import {name}" in names
+    assert coldstart.take_init() is None
+
+
+@pytest.mark.parametrize(("source", "handler_name", "error"), [
+    ("import not_a_real_module_xyz\n", "handler", ModuleNotFoundError),
+    ("def handler(:\n", "handler", SyntaxError),
+    ("raise RuntimeError('init failed')\n", "handler", RuntimeError),
+    ("def other(event, context): pass\n", "handler", AttributeError),
+])
+def test_user_import_errors_are_reraised_unchanged(user_module: Any, source: str,
+                                                   handler_name: str, error: type,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    name = user_module(source)
+    settings = config.load({"LAMBDA_TRACING_HANDLER": f"{name}.{handler_name}"})
+    with pytest.raises(error):
+        layer_handler.load_user_handler(settings)
+    assert any(name in record.getMessage() for record in caplog.records)
+    assert not any(type(finder).__name__ == "ImportTimer" for finder in sys.meta_path)
+
+
+@pytest.mark.parametrize("bad", ["", "nodot", ".handler", "module."])
+def test_bad_handler_names(bad: str) -> None:
+    with pytest.raises(layer_handler.HandlerNameError):
+        layer_handler.split_handler_name(bad)
+
+
+def test_handler_names_with_directories() -> None:
+    assert layer_handler.split_handler_name("src/app.main") == ("src.app", "main")
+
+
+def test_missing_patches_module_is_tolerated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "lambda_tracing.patches", None)
+    layer_handler._patch(config.load({}))  # ImportError inside: logged at debug, no raise
+    importlib.invalidate_caches()

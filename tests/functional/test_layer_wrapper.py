@@ -1,0 +1,159 @@
+"""Acceptance 1: a real handler run as Lambda runs it, through the built layer's wrapper.
+
+A temporary "/opt" holds the layer (wrapper script + python/lambda_tracing); the wrapper execs a
+runtime-like driver that imports `_HANDLER` and invokes it with a fresh `_X_AMZN_TRACE_ID` each
+time; AWS_XRAY_DAEMON_ADDRESS points at a real UDP listener; every document received must
+validate against AWS's segment-document schema.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from layer_support import build_layer, new_trace_header, run_through_wrapper, udp_listener
+
+APP = textwrap.dedent('''
+    import json
+    import logging
+
+    import boto3  # most functions do; gives the cold-start breakdown something to show
+
+    class ShowTrace(logging.Formatter):
+        def format(self, record):
+            return f"{record.getMessage()} xray_trace_id={getattr(record, 'xray_trace_id', None)}"
+
+    _stream = logging.StreamHandler()
+    _stream.setFormatter(ShowTrace())
+    logging.getLogger().addHandler(_stream)
+    logger = logging.getLogger("app")
+
+    def handler(event, context):
+        logger.warning("handling %s", event["n"])
+        if event.get("fail"):
+            raise ValueError("failed on purpose")
+        response = {"statusCode": event.get("status", 200), "body": json.dumps(event)}
+        if "requestContext" not in event:
+            response["headers"] = {"Authorization": "Bearer abcdefghijklmnopqrst"}
+        return response
+''')
+
+
+def names(document: dict[str, Any]) -> list[str]:
+    return [document["name"]] + [n for child in document.get("subsegments", [])
+                                 for n in names(child)]
+
+
+@pytest.fixture(scope="module")
+def layer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("lambda")
+    wrapper = build_layer(root / "opt")
+    task = root / "task"
+    task.mkdir()
+    (task / "app.py").write_text(APP)
+    return wrapper, task
+
+
+def test_traced_through_the_wrapper(layer: tuple[Path, Path], segment_validator: Any) -> None:
+    wrapper, task = layer
+    headers = [new_trace_header() for _ in range(4)]
+    invocations: list[dict[str, Any]] = [
+        {"event": {"n": 0}, "trace_header": headers[0]},
+        {"event": {"n": 1, "requestContext": {}, "status": 404}, "trace_header": headers[1]},
+        {"event": {"n": 2, "fail": True}, "trace_header": headers[2]},
+        {"event": {"n": 3, "requestContext": {}, "status": 503}, "trace_header": headers[3]},
+        {"event": {"n": 4}, "trace_header": new_trace_header(sampled=0)},
+        {"event": {"n": 5}, "trace_header": None},
+    ]
+    with udp_listener() as daemon:
+        report = run_through_wrapper(wrapper, task, "app.handler",
+                                     {"AWS_XRAY_DAEMON_ADDRESS": daemon.address}, invocations)
+        documents = daemon.receive()
+
+    # The runtime saw the swap, and the layer came from "/opt/python", not the dev install.
+    assert report["handler_env"] == "lambda_tracing.handler.handler"
+    assert report["user_handler_env"] == "app.handler"
+    assert report["lambda_tracing_file"].startswith(str(wrapper.parent / "python"))
+    results = report["results"]
+    assert results[0]["return"]["statusCode"] == 200
+    assert results[2] == {"request_id": results[2]["request_id"], "error": "ValueError",
+                          "message": "failed on purpose"}
+    assert [r.get("return", {}).get("statusCode") for r in results] == [200, 404, None, 503,
+                                                                        200, 200]
+
+    assert documents, report["stderr"]
+    for document in documents:
+        segment_validator.validate(document)
+
+    handler_docs = [d for d in documents if d["name"] == "## handler"]
+    assert len(handler_docs) == 4, [d["name"] for d in documents]
+    by_root = {d["trace_id"]: d for d in handler_docs}
+    cold = []
+    for header, result in zip(headers, results, strict=False):
+        root = header.split(";")[0].removeprefix("Root=")
+        parent = header.split(";")[1].removeprefix("Parent=")
+        document = by_root[root]
+        assert document["parent_id"] == parent
+        annotations = document["annotations"]
+        assert annotations["Service"] == "layer-test-fn"
+        assert annotations["FunctionVersion"] == "$LATEST"
+        assert annotations["FunctionAlias"] == "live"
+        assert annotations["RequestId"] == result["request_id"]
+        cold.append(annotations["ColdStart"])
+    assert cold == [True, False, False, False]
+
+    first, not_found, failed, unavailable = (by_root[h.split(";")[0][5:]] for h in headers)
+    assert first["metadata"]["layer-test-fn"]["response"]["headers"] == {
+        "Authorization": "[REDACTED]"}
+    assert "event" not in first["metadata"]["layer-test-fn"]
+    assert not_found["http"]["response"]["status"] == 404 and not_found["error"] is True
+    assert unavailable["http"]["response"]["status"] == 503 and unavailable["fault"] is True
+    assert failed["fault"] is True
+    (exception,) = failed["cause"]["exceptions"]
+    assert exception["type"] == "ValueError" and exception["message"] == "failed on purpose"
+    assert exception["stack"][-1]["path"] == "app.py"
+    assert all("lambda_tracing" not in frame["path"] for frame in exception["stack"])
+
+    # Cold-start breakdown: once, in the first trace, the user's import with boto3 inside.
+    init_docs = [d for d in documents if d["name"].startswith("## init")]
+    assert len(init_docs) == 1
+    (init,) = init_docs
+    assert init["name"] == "## init app" and init["trace_id"] == first["trace_id"]
+    assert init["start_time"] < init["end_time"] <= first["start_time"]
+    assert "import app" in names(init) and "import boto3" in names(init)
+    assert "## lambda_tracing patch" in names(init)
+
+    # Logs joined to traces: the trace id of each invocation on its records, none outside.
+    lines = [line for line in report["stderr"].splitlines() if line.startswith("handling")]
+    assert len(lines) == 6
+    for line, header in zip(lines, headers, strict=False):
+        assert line.endswith("xray_trace_id=" + header.split(";")[0][5:])
+    assert lines[5].endswith("xray_trace_id=None")
+
+
+def test_a_broken_user_module_fails_as_lambda_would(layer: tuple[Path, Path],
+                                                    tmp_path: Path) -> None:
+    wrapper, _ = layer
+    (tmp_path / "broken.py").write_text("import no_such_module_for_sure\n")
+    with pytest.raises(AssertionError) as failure:
+        run_through_wrapper(wrapper, tmp_path, "broken.handler", {}, [{"event": {}}])
+    message = str(failure.value)
+    assert "ModuleNotFoundError" in message and "no_such_module_for_sure" in message
+    assert "unable to import the function's handler module 'broken'" in message
+
+
+def test_wrapper_keeps_variables_the_user_set(layer: tuple[Path, Path]) -> None:
+    wrapper, task = layer
+    (task / "env_app.py").write_text(
+        "import os\ndef handler(event, context):\n"
+        "    return {k: os.environ.get(k) for k in event}\n")
+    keys = ["AWS_XRAY_CONTEXT_MISSING", "LAMBDA_TRACING_LOG_TRACE_ID", "PYTHONPATH"]
+    report = run_through_wrapper(
+        wrapper, task, "env_app.handler",
+        {"AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR"}, [{"event": keys}])
+    seen = report["results"][0]["return"]
+    assert seen["AWS_XRAY_CONTEXT_MISSING"] == "LOG_ERROR"
+    assert seen["LAMBDA_TRACING_LOG_TRACE_ID"] == "true"
+    assert seen["PYTHONPATH"] == f"{task}:{wrapper.parent / 'python'}"

@@ -1,0 +1,98 @@
+"""Segment documents and daemon datagrams against AWS's segment-document schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from lambda_tracing_local.xray.documents import (
+    HEADER,
+    SCHEMA_PATH,
+    InvalidDocument,
+    parse_datagram,
+    parse_document,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xray"
+HEADER_LINE = json.dumps(HEADER).encode() + b"\n"
+
+
+def awsdocs_documents() -> list[str]:
+    traces = json.loads((FIXTURES / "batch-get-traces.awsdocs.json").read_text())["Traces"]
+    return [segment["Document"] for trace in traces for segment in trace["Segments"]]
+
+
+def test_packaged_schema_is_the_official_one_unchanged() -> None:
+    packaged = json.loads(SCHEMA_PATH.read_text())
+    assert packaged == json.loads((FIXTURES / "segment-document-schema-v1.0.0.json").read_text())
+
+
+@pytest.mark.parametrize("text", awsdocs_documents())
+def test_awsdocs_segments_are_valid(text: str) -> None:
+    document = parse_document(text)
+    assert document == json.loads(text)
+    parsed, body = parse_datagram(HEADER_LINE + text.encode())
+    assert parsed == document and body == text.encode()
+
+
+def test_grafana_fixture_exception_ids_break_the_schema() -> None:
+    # Its exceptions have ids like "exception-1"; the schema wants 16 characters.
+    trace = json.loads((FIXTURES / "trace.decoded.grafana.json").read_text())["Traces"][0]
+    documents = [segment["Document"] for segment in trace["Segments"]]
+    with_cause = [d for d in documents if "exception-1" in json.dumps(d)]
+    assert with_cause
+    with pytest.raises(InvalidDocument, match="schema"):
+        parse_document(json.dumps(with_cause[0]))
+
+
+STREAMED = {"name": "dynamodb", "id": "70de5b6f19ff9a0b", "type": "subsegment",
+            "trace_id": "1-581cf771-a006649127e371903a2de979", "parent_id": "70de5b6f19ff9a0a",
+            "start_time": 1.478293361449e9, "end_time": 1.478293361896e9, "namespace": "aws"}
+
+
+def test_streamed_subsegment_is_valid_and_needs_its_parent() -> None:
+    assert parse_document(json.dumps(STREAMED))["type"] == "subsegment"
+    orphan = {k: v for k, v in STREAMED.items() if k != "parent_id"}
+    with pytest.raises(InvalidDocument, match="parent_id"):
+        parse_document(json.dumps(orphan))
+
+
+@pytest.mark.parametrize(
+    ("datagram", "kind"),
+    [
+        (b"", "header"),
+        (b"no newline at all", "header"),
+        (b'{"format": "json", "version": 2}\n{}', "header"),
+        (b"\xff\xfe\n{}", "header"),
+        (HEADER_LINE + b"{]", "json"),
+        (HEADER_LINE + b"\xff", "json"),
+        (HEADER_LINE + b"[1, 2]", "schema"),
+        (HEADER_LINE + b'{"name": "x"}', "schema"),
+        (HEADER_LINE + json.dumps(dict(STREAMED, start_time="noon")).encode(), "schema"),
+        (HEADER_LINE + json.dumps(dict(STREAMED, metadata={"a": {"b": "c" * 64_000}})).encode(),
+         "oversize"),
+    ],
+)
+def test_bad_datagrams_raise_invalid_document_with_a_reason(datagram: bytes, kind: str) -> None:
+    with pytest.raises(InvalidDocument) as caught:
+        parse_datagram(datagram)
+    assert caught.value.kind == kind and caught.value.message
+
+
+def test_in_progress_segment_needs_no_end_time_but_a_finished_one_does() -> None:
+    started = {k: v for k, v in STREAMED.items() if k != "end_time"}
+    assert parse_document(json.dumps(dict(started, in_progress=True)))
+    with pytest.raises(InvalidDocument, match="end_time"):
+        parse_document(json.dumps(started))
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_either_parse_or_raise_invalid_document(datagram: bytes) -> None:
+    try:
+        document, _ = parse_datagram(datagram)
+    except InvalidDocument:
+        return
+    assert isinstance(document, dict)

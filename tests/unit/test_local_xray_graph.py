@@ -1,0 +1,169 @@
+"""The service graph, trace assembly and statistics, from hand-made segment documents."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from lambda_tracing_local.xray.graph import inferred_identity, service_graph
+from lambda_tracing_local.xray.traces import assemble, classify, summarise
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xray"
+QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/SampleQueue"
+T0 = 1_700_000_000.0
+
+
+def doc(name: str, id: str, start: float = 0.0, end: float = 0.1, **fields: Any) -> dict:
+    return {"name": name, "id": id, "start_time": T0 + start, "end_time": T0 + end, **fields}
+
+
+def topology(services: list[dict]) -> tuple[set, set]:
+    named = {s["ReferenceId"]: (s["Name"], s["Type"]) for s in services}
+    edges = {(named[s["ReferenceId"]], named[e["ReferenceId"]], e.get("EdgeType"))
+             for s in services for e in s["Edges"]}
+    return set(named.values()), edges
+
+
+def sqs_to_lambda_traces(linked: bool) -> dict[str, list[dict]]:
+    """SampleSite sends to SQS; the queue triggers ProcessSQSRecord (the grafana example).
+    Either the Lambda segment's parent is the send (AWSTraceHeader) or it links to it."""
+    send = doc("SQS", "5e0d000000000001", 0.01, 0.05, namespace="aws",
+               aws={"operation": "SendMessage", "queue_url": QUEUE})
+    site = doc("SampleSite", "5e0d000000000000", 0, 0.1,
+               origin="AWS::ElasticBeanstalk::Environment", subsegments=[send],
+               http={"response": {"status": 200}})
+    consumer = doc("ProcessSQSRecord", "1a00000000000000", 2.0, 2.4, origin="AWS::Lambda")
+    function = doc("ProcessSQSRecord", "1a00000000000001", 2.01, 2.39, parent_id=consumer["id"],
+                   origin="AWS::Lambda::Function", aws={"account_id": "1"})
+    if linked:
+        consumer["links"] = [{"trace_id": "1-a-producer", "id": send["id"]}]
+        return {"1-a-producer": [site], "1-b-consumer": [consumer, function]}
+    consumer["parent_id"] = send["id"]
+    return {"1-a-producer": [site, consumer, function]}
+
+
+@pytest.mark.parametrize("linked", [False, True], ids=["trace-header", "span-link"])
+def test_sqs_triggered_lambda_matches_the_grafana_topology(linked: bool) -> None:
+    services = service_graph(sqs_to_lambda_traces(linked))
+    example = json.loads((FIXTURES / "get-service-graph.lambda-sqs.grafana.json").read_text())
+    nodes, edges = topology(services)
+    expected_nodes, expected_edges = topology(example["Services"])
+    assert nodes == expected_nodes
+    # Same edges; ours marks the queue -> Lambda edge as the asynchronous "link" it is.
+    assert {(a, b) for a, b, _ in edges} == {(a, b) for a, b, _ in expected_edges}
+    link = next(e for s in services for e in s["Edges"] if e.get("EdgeType") == "link")
+    assert "ResponseTimeHistogram" not in link
+    assert link["ReceivedEventAgeHistogram"] == [{"Value": 1.95, "Count": 1}]
+    function = next(s for s in services if s["Type"] == "AWS::Lambda::Function")
+    assert function["AccountId"] == "1"
+    client = next(s for s in services if s["Type"] == "client")
+    assert client["SummaryStatistics"] == {}
+    assert not any(s.get("Root") for s in services if s["Name"] == "ProcessSQSRecord")
+
+
+def test_statuses_count_as_error_throttle_and_fault_on_the_callers_edge() -> None:
+    calls = [doc("api.example.com", f"c0000000000000{n:02d}", namespace="remote",
+                 http={"request": {"url": "https://api.example.com/x"},
+                       "response": {"status": status}})
+             for n, status in enumerate([200, 404, 429, 500, 503])]
+    root = doc("checkout", "a000000000000000", subsegments=calls)
+    services = service_graph({"1-x": [root]})
+    remote = next(s for s in services if s["Type"] == "remote")
+    assert remote["Name"] == "api.example.com"
+    statistics = remote["SummaryStatistics"]
+    assert statistics["OkCount"] == 1
+    assert statistics["ErrorStatistics"] == {"ThrottleCount": 1, "OtherCount": 1, "TotalCount": 2}
+    assert statistics["FaultStatistics"] == {"OtherCount": 2, "TotalCount": 2}
+    assert statistics["TotalCount"] == 5
+    checkout = next(s for s in services if s["Type"] == "service")
+    [edge] = checkout["Edges"]
+    assert edge["SummaryStatistics"] == statistics
+    assert checkout["Root"] is True
+
+
+def test_a_traced_downstream_service_replaces_the_inferred_node() -> None:
+    call = doc("orders.internal", "c000000000000001", 0.01, 0.09, namespace="remote",
+               http={"request": {"url": "http://orders.internal/o"}, "response": {"status": 200}})
+    front = doc("front", "f000000000000000", subsegments=[call])
+    orders = doc("orders", "0000000000000001", 0.02, 0.08, parent_id=call["id"])
+    nodes, edges = topology(service_graph({"1-x": [front, orders]}))
+    assert ("orders.internal", "remote") not in nodes
+    assert (("front", "service"), ("orders", "service"), None) in edges
+    # The edge carries the caller's view: 80 ms, not the callee's 60 ms.
+    services = service_graph({"1-x": [front, orders]})
+    edge = next(e for s in services if s["Name"] == "front" and s["Type"] == "service"
+                for e in s["Edges"])
+    assert edge["SummaryStatistics"]["TotalResponseTime"] == pytest.approx(0.08)
+
+
+@pytest.mark.parametrize(
+    ("subsegment", "identity"),
+    [
+        ({"name": "dynamodb", "aws": {"table_name": "orders"}}, ("orders", "AWS::DynamoDB::Table")),
+        ({"name": "DynamoDB", "aws": {"resource_names": ["t"]}}, ("t", "AWS::DynamoDB::Table")),
+        ({"name": "dynamodb", "aws": {}}, ("DynamoDB", "AWS::DynamoDB")),
+        ({"name": "sqs", "aws": {"queue_url": QUEUE}}, (QUEUE, "AWS::SQS::Queue")),
+        ({"name": "SNS", "aws": {"topic_arn": "arn:aws:sns:x:1:t"}}, ("SNS", "AWS::SNS")),
+        ({"name": "lambda", "aws": {"function_name": "f"}}, ("f", "AWS::Lambda")),
+        ({"name": "s3", "aws": {"bucket_name": "b"}}, ("b", "AWS::S3::Bucket")),
+    ],
+)
+def test_inferred_aws_nodes_are_named_from_the_aws_block(subsegment: dict, identity: tuple) -> None:
+    assert inferred_identity({"namespace": "aws", **subsegment}) == identity
+
+
+def test_local_subsegments_infer_nothing() -> None:
+    assert inferred_identity({"name": "## handler", "id": "x"}) is None
+
+
+def test_assemble_places_nested_streamed_subsegments_and_prefers_complete_ones() -> None:
+    segment = doc("app", "a000000000000000", in_progress=True)
+    del segment["end_time"]
+    outer = doc("outer", "b000000000000000", type="subsegment", parent_id=segment["id"],
+                trace_id="1-x")
+    inner = doc("inner", "c000000000000000", 0.01, type="subsegment", parent_id=outer["id"],
+                trace_id="1-x")
+    inner_started = dict(inner, in_progress=True)
+    del inner_started["end_time"]
+    orphan = doc("orphan", "d000000000000000", type="subsegment", parent_id="ffffffffffffffff",
+                 trace_id="1-x")
+    [assembled] = assemble([inner_started, orphan, inner, segment, outer])
+    [placed_outer] = assembled["subsegments"]
+    assert placed_outer["name"] == "outer" and "trace_id" not in placed_outer
+    [placed_inner] = placed_outer["subsegments"]
+    assert placed_inner["end_time"] == inner["end_time"]
+    summary = summarise("1-x", [assembled])
+    assert summary["IsPartial"] is True
+
+
+def test_in_progress_segments_add_no_statistics() -> None:
+    started = doc("app", "a000000000000000", in_progress=True)
+    del started["end_time"]
+    assert service_graph({"1-x": [started]}) == []
+
+
+@given(st.lists(st.sampled_from([None, 200, 201, 400, 404, 429, 500, 502]), min_size=1,
+                max_size=40),
+       st.lists(st.floats(min_value=0, max_value=5), min_size=40, max_size=40))
+def test_counts_and_histograms_add_up(statuses: list[int | None], durations: list[float]) -> None:
+    calls = []
+    for n, status in enumerate(statuses):
+        call = doc("db", f"{n:016x}", 0, durations[n], namespace="aws", aws={"table_name": "t"})
+        if status is not None:
+            call["http"] = {"response": {"status": status}}
+        calls.append(call)
+    services = service_graph({"1-x": [doc("app", "a" * 16, 0, 6, subsegments=calls)]})
+    table = next(s for s in services if s["Name"] == "t")
+    stats = table["SummaryStatistics"]
+    assert stats["TotalCount"] == len(statuses)
+    assert (stats["OkCount"] + stats["ErrorStatistics"]["TotalCount"]
+            + stats["FaultStatistics"]["TotalCount"]) == len(statuses)
+    assert sum(b["Count"] for b in table["ResponseTimeHistogram"]) == len(statuses)
+    assert stats["FaultStatistics"]["TotalCount"] == sum(
+        1 for s in statuses if s is not None and s >= 500)
+    assert stats["ErrorStatistics"]["ThrottleCount"] == statuses.count(429)
+    assert classify({"throttle": True}) == "throttle"
