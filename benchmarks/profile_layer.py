@@ -111,7 +111,10 @@ def report_ablations(address: str, extra: dict[str, str], n: int, repeat: int) -
     from cold_start import one_cold_start
     from workers import Worker
 
-    cases = [(BARE.label, BARE, {}), (POWERTOOLS.label, POWERTOOLS, {})]
+    cases: list[tuple[str, Variant, dict[str, str]]] = [
+        (BARE.label, BARE, {}),
+        (POWERTOOLS.label, POWERTOOLS, {}),
+    ]
     cases += [(label, OURS, env) for label, env in ABLATIONS]
     cold: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in cases}
     warm: dict[str, list[float]] = {label: [] for label, _, _ in cases}

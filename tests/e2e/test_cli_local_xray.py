@@ -99,7 +99,8 @@ def test_an_unknown_trace_is_one_line(xray: tuple[str, str],
     code, out, err = run(["flame", missing, "--endpoint", url], capsys)
     assert code == 2 and out == ""
     assert err.splitlines()[-1] == (
-        f"lambda-tracing: error: no such trace: {missing} (X-Ray keeps traces for 30 days)")
+        f"lambda-tracing: error: no such trace: {missing} (X-Ray returned nothing for it: "
+        "older than 30 days, not processed yet, or never recorded)")
 
 
 def test_a_stopped_local_xray_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -58,3 +58,27 @@ def test_demo_at_small_scale(tmp_path: Path) -> None:
     assert (settings.output / "summary.json").exists()
     assert (settings.output / "service-map.html").read_text().startswith("<!")
     assert (settings.output / "flame.html").exists()
+
+
+def test_demo_command_rejects_bad_arguments(tmp_path: Path) -> None:
+    from lambda_tracing_local.demo import main
+
+    with pytest.raises(SystemExit) as zero_requests:
+        main(["--requests", "0"])
+    assert zero_requests.value.code == 2
+    with pytest.raises(SystemExit) as no_template:
+        main(["--template", str(tmp_path / "missing.yaml")])
+    assert no_template.value.code == 2
+
+
+def test_window_covering_holds_the_whole_run() -> None:
+    from lambda_tracing_local.demo.flow import window_covering
+
+    hour = 3600.0
+    minutes, end = window_covering(10 * hour + 5, 10 * hour + 200)
+    assert minutes == 60 and end.timestamp() == 11 * hour
+    minutes, end = window_covering(11 * hour - 60, 11 * hour + 60)  # crosses 11:00
+    assert minutes == 120 and end.timestamp() == 12 * hour
+    minutes, end = window_covering(24 * hour - 60, 24 * hour + 60)  # crosses midnight
+    start = end.timestamp() - minutes * 60
+    assert start <= 24 * hour - 60 and 24 * hour + 60 <= end.timestamp()

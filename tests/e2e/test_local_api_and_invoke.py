@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 import requests
-from e2e_support import FIXTURE_APP, FIXTURE_TEMPLATE, by_origin, trace_documents
+from e2e_support import FIXTURE_APP, FIXTURE_TEMPLATE, ROOT, by_origin, trace_documents
 from lambda_tracing_local.runtime import main as invoke_main
 from lambda_tracing_local.runtime.api_front import ApiFront
 from lambda_tracing_local.runtime.local_app import LocalApp
@@ -15,6 +16,9 @@ from lambda_tracing_local.runtime.local_lambda import LocalLambda
 from lambda_tracing_local.xray import LocalXRay
 
 pytestmark = pytest.mark.e2e
+SEGMENT_SCHEMA = json.loads(
+    (ROOT / "tests/fixtures/xray/segment-document-schema-v1.0.0.json").read_text()
+)
 
 
 def test_api_front_sends_proxy_events_and_traces_the_stage(
@@ -37,6 +41,8 @@ def test_api_front_sends_proxy_events_and_traces_the_stage(
 
     trace_id = answer.headers["X-Amzn-Trace-Id"].split(";")[0].removeprefix("Root=")
     documents = trace_documents(xray, trace_id, 3 + 3)
+    for document in documents:
+        jsonschema.validate(document, SEGMENT_SCHEMA)
     stage = by_origin(documents, "AWS::ApiGateway::Stage")
     assert stage["name"] == "ServerlessRestApi/Prod"
     assert stage["http"]["response"]["status"] == 200 and "parent_id" not in stage

@@ -49,7 +49,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     if not SAM.exists():
         pytest.skip("sam not installed: run `make tools`")
     build_dir = tmp_path_factory.mktemp("sam-build")
-    result = run(SAM, "build", "--build-dir", build_dir, "--parameter-overrides",
+    result = run(SAM, "build", "--parallel", "--build-dir", build_dir, "--parameter-overrides",
                  "Architecture=arm64")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return build_dir, result.stdout + result.stderr

@@ -7,6 +7,7 @@ never in the pytest process other tests share.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -125,12 +126,13 @@ def run_function(scenario: str, env: dict[str, str], stdin: str = "") -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@contextlib.contextmanager
 def moto_server() -> Iterator[str]:
     """A moto server on a free loopback port (Lambda without Docker); yields its URL."""
     from moto.core.config import default_user_config
     from moto.server import ThreadedMotoServer
 
-    previous = dict(default_user_config["lambda"])
+    previous = default_user_config["lambda"].get("use_docker", True)
     default_user_config["lambda"]["use_docker"] = False
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -139,5 +141,4 @@ def moto_server() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
-        default_user_config["lambda"].clear()
-        default_user_config["lambda"].update(previous)
+        default_user_config["lambda"]["use_docker"] = previous

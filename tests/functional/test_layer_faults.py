@@ -193,8 +193,8 @@ def fault(name: str, monkeypatch: pytest.MonkeyPatch, daemon_address: str,
         monkeypatch.setattr(Subsegment, "close", _raise)
     elif name == "SDK raises in emit":
         backend.emitter = RaisingEmitter()
-    elif name == "SDK raises in serialize":
-        monkeypatch.setattr(Entity, "serialize", _raise)
+    elif name == "SDK raises in to_dict":
+        monkeypatch.setattr(Entity, "to_dict", _raise)
     elif name == "SDK raises in add_exception":
         monkeypatch.setattr(Entity, "add_exception", _raise)
     elif name == "SDK raises in put_metadata":
@@ -210,7 +210,7 @@ def fault(name: str, monkeypatch: pytest.MonkeyPatch, daemon_address: str,
 FAULTS = [
     "healthy", "no trace header", "no daemon listening", "unresolvable daemon address",
     "daemon address garbage", *HEADERS, "SDK raises in begin", "SDK raises in end",
-    "SDK raises in emit", "SDK raises in serialize", "SDK raises in add_exception",
+    "SDK raises in emit", "SDK raises in to_dict", "SDK raises in add_exception",
     "SDK raises in put_metadata", "SDK raises in trace entity lookup", "metadata over 64 KB",
 ]
 

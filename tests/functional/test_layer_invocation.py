@@ -257,3 +257,16 @@ def test_missing_patches_module_is_tolerated(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(sys.modules, "lambda_tracing.patches", None)
     layer_handler._patch(config.load({}))  # ImportError inside: logged at debug, no raise
     importlib.invalidate_caches()
+
+
+def test_keyword_calls_and_odd_signatures_pass_through(lambda_tracing_capture: CapturedTraces
+                                                       ) -> None:
+    @lambda_tracing.trace_handler
+    def handler(evt: Any, ctx: Any = None, *, extra: int = 0) -> Any:
+        return (evt, ctx, extra)
+
+    assert handler(evt=1, ctx=2, extra=3) == (1, 2, 3)
+    assert handler(4) == (4, None, 0)
+    with pytest.raises(TypeError):
+        handler(nope=1)
+    assert lambda_tracing_capture.names().count("## handler") == 3

@@ -76,3 +76,21 @@ def test_any_header_traces_validly_or_not_at_all(backend: XRayBackend, header: s
         assert "Sampled=1" in header
     if outbound is not None:
         assert outbound.startswith("Root=1-") and len(outbound) < 80
+
+
+extra_fields = st.lists(st.tuples(st.sampled_from(["Lineage", "Self", "Foo", "x"]),
+                                  st.text("abc:019=", max_size=12)), max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(roots, parents, st.sampled_from(["0", "1"]), extra_fields)
+def test_fast_parse_agrees_with_the_sdk_parser(root: str, parent: str, sampled: str,
+                                               extra: list[tuple[str, str]]) -> None:
+    from aws_xray_sdk.core.models.trace_header import TraceHeader
+    from lambda_tracing.backend.xray import _parse
+
+    header = f"Root={root};Parent={parent};Sampled={sampled}" + "".join(
+        f";{key}={value}" for key, value in extra)
+    ours, sdk = _parse(header), TraceHeader.from_header_str(header)
+    assert (ours.root, ours.parent, ours.sampled, ours.data) == (
+        sdk.root, sdk.parent, sdk.sampled, sdk.data)

@@ -11,6 +11,8 @@ import pytest
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lambda_tracing_local.xray import LocalXRay
 from test_local_xray_support import (
     assert_valid_response,
@@ -207,3 +209,34 @@ def test_both_listeners_bind_loopback_by_default(xray: LocalXRay) -> None:
     assert xray.daemon.socket.getsockname()[0] == "127.0.0.1"
     assert xray.http.socket.getsockname()[0] == "127.0.0.1"
     assert xray.daemon.socket.type == socket.SOCK_DGRAM
+
+
+ROUTES = ["/TraceSegments", "/Traces", "/TraceSummaries", "/ServiceGraph", "/TraceGraph",
+          "/Groups", "/GetGroup"]
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["StartTime", "EndTime", "TraceIds", "NextToken", "GroupName",
+                         "FilterExpression", "TraceSegmentDocuments", "x"]), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(ROUTES),
+       body=st.one_of(st.binary(max_size=200), JSON_VALUES.map(lambda v: json.dumps(v).encode())))
+def test_any_body_gets_an_answer_never_a_crash(xray: LocalXRay, route: str, body: bytes) -> None:
+    response = requests.post(xray.api_url + route, data=body, timeout=10)
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        assert response.headers["x-amzn-ErrorType"] == "InvalidRequestException"
+        assert response.json()["Message"]
+
+
+def test_request_threads_do_not_leave_connections_behind(xray: LocalXRay) -> None:
+    for _ in range(30):
+        assert requests.post(xray.api_url + "/Traces", json={"TraceIds": [TRACE_ID]},
+                             timeout=5).status_code == 200
+    assert xray.store is not None
+    assert len(xray.store._connections) < 10

@@ -246,6 +246,13 @@ def test_a_call_that_keeps_failing_fails_with_nothing_complete(
     assert read(s3, partial_key)["complete"] is True
     assert read(s3, "service-map/Default/latest.json")["summary_key"] == partial_key
 
+    # Failing again later never replaces the complete summary with a partial one.
+    stub.add_response("get_service_graph", {"Services": []})
+    stub.add_client_error("get_service_graph", "ThrottledException", http_status_code=429)
+    with pytest.raises(lambda_handler.ServiceMapFailed):
+        lambda_handler.handler(EVENT, Context())
+    assert read(s3, partial_key)["complete"] is True and len(read(s3, partial_key)["nodes"]) == 4
+
 
 def test_an_s3_failure_loses_nothing(aws: Any) -> None:
     stub, s3 = aws
@@ -300,3 +307,18 @@ def test_a_failing_picture_is_left_out_and_the_json_still_lands(
     assert PREFIX + "summary.json" in keys(s3)
     assert PREFIX + "map.svg" not in keys(s3)
     assert PREFIX + "map.html" in keys(s3)
+
+
+def test_reads_refused_without_list_bucket_count_as_missing(aws: Any) -> None:
+    stub, s3 = aws
+
+    def refuse(**_: Any) -> None:
+        # What S3 answers for a missing key when the role lacks s3:ListBucket.
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "GetObject")
+
+    s3.meta.events.register("before-call.s3.GetObject", refuse)
+    stub.add_response("get_service_graph", awsdocs())
+    lambda_handler.handler(EVENT, Context())
+    s3.meta.events.unregister("before-call.s3.GetObject", refuse)
+    assert read(s3, PREFIX + "summary.json")["changes"]["against"] is None
+    assert read(s3, "service-map/Default/latest.json")["summary_key"] == PREFIX + "summary.json"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -147,3 +149,29 @@ def test_a_missing_forwarded_command_is_one_line(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(forward.FORWARDED, ("demo",), ("lambda_tracing_local.no_such", "x"))
     code, _, err = run(["demo"], capsys)
     assert code == 2 and "`demo` is not available" in err and err.count("\n") == 1
+
+
+def loaded_after(statement: str) -> set[str]:
+    """Top-level modules a fresh interpreter has loaded after running `statement`."""
+    code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    return {name.split(".")[0] for name in out.split()}
+
+
+def test_the_cli_imports_aws_and_the_summariser_only_when_a_command_needs_them() -> None:
+    loaded = loaded_after("import lambda_tracing_local.cli as cli; cli.build_parser()")
+    assert not loaded & {"boto3", "botocore", "service_map"}
+
+
+def test_the_pictures_need_only_the_standard_library() -> None:
+    added = loaded_after("import service_map.pictures") - loaded_after("pass")
+    assert "service_map" in added
+    assert added - set(sys.stdlib_module_names) == {"service_map"}
+
+
+def test_the_installed_console_script_runs() -> None:
+    script = Path(sys.executable).parent / "lambda-tracing"
+    done = subprocess.run([str(script), "flame", "--help"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("usage: lambda-tracing flame")

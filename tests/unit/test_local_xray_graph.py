@@ -65,6 +65,12 @@ def test_sqs_triggered_lambda_matches_the_grafana_topology(linked: bool) -> None
     assert not any(s.get("Root") for s in services if s["Name"] == "ProcessSQSRecord")
 
 
+def test_malformed_links_are_ignored_not_fatal() -> None:
+    segment = doc("app", "a000000000000000", links=[{"trace_id": [1], "id": {}}, "x", None])
+    nodes, edges = topology(service_graph({"1-x": [segment]}))
+    assert nodes == {("app", "service"), ("app", "client")}
+
+
 def test_statuses_count_as_error_throttle_and_fault_on_the_callers_edge() -> None:
     calls = [doc("api.example.com", f"c0000000000000{n:02d}", namespace="remote",
                  http={"request": {"url": "https://api.example.com/x"},

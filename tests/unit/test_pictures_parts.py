@@ -17,7 +17,7 @@ from service_map.pictures import flame_svg, map_svg
 from service_map.pictures.map_depth import depths
 from service_map.pictures.map_layout import NODE_H, NODE_W, SLOT_H, layout
 from service_map.pictures.map_model import read_graph
-from service_map.pictures.text import clip, fit, text_width
+from service_map.pictures.text import clip, duration_text, fit, rate_text, text_width
 from service_map.pictures.trace_tree import TraceError, read_trace
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures/xray"
@@ -201,3 +201,10 @@ def test_an_empty_map_still_draws_its_header() -> None:
     root = ElementTree.fromstring(map_svg({"nodes": [], "edges": [], "group": "quiet"}))
     texts = " ".join(text.text or "" for text in root.iter(f"{SVG}text"))
     assert "group quiet" in texts and "0 services, 0 calls" in texts
+
+
+def test_numbers_read_well() -> None:
+    assert [rate_text(v) for v in (0.1, 15, 250, 26648)] == [
+        "0.10/min", "15.0/min", "250/min", "26.6k/min"]
+    assert [duration_text(v) for v in (0.4, 157, 2035, 90_000, None)] == [
+        "0.4 ms", "157 ms", "2.0 s", "1.5 min", "n/a"]

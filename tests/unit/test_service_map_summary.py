@@ -276,3 +276,16 @@ def test_load_pages_names_histogram_and_count_problems() -> None:
 def test_no_times_at_all_is_an_input_error() -> None:
     with pytest.raises(InputError, match="window is unknown"):
         summarise([{"Services": []}])
+
+
+def test_times_as_aws_cli_v2_prints_them() -> None:
+    # AWS CLI v2 prints timestamps as ISO 8601 with an offset; v1 as epoch numbers.
+    page = {**fixture("awsdocs"), "StartTime": "2018-06-06T22:39:27+02:00"}
+    page["EndTime"] = "2018-06-06T20:39:49.500000+00:00"
+    summary = summarise(load_pages([page]))
+    assert summary["window"] == {
+        "start": "2018-06-06T20:39:27Z",
+        "end": "2018-06-06T20:39:49.500Z",
+        "seconds": 22.5,
+    }
+    validate(summary)

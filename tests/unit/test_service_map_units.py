@@ -129,3 +129,16 @@ def test_chunks_cover_the_window_without_overlap() -> None:
     assert chunks(start, start, timedelta(hours=6)) == []
     with pytest.raises(ValueError):
         chunks(start, start + timedelta(hours=1), timedelta(0))
+
+
+def test_summarising_imports_no_sdk() -> None:
+    import subprocess
+    import sys
+
+    # The CLI and the Lambda import these on every start: definitions only, no boto3.
+    code = (
+        "import sys, service_map.summary, service_map.formats, service_map.reader;"
+        "print(sorted(m for m in ('boto3', 'botocore', 'jsonschema') if m in sys.modules))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert found.stdout.strip() == "[]", found.stderr

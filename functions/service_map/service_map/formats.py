@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+LISTED_CHANGES = 10  # per kind in the table; the JSON has them all
 HEALTH_STYLES = {
     "ok": "fill:#e8f5e9,stroke:#2e7d32",
     "degraded": "fill:#fff8e1,stroke:#f9a825",
@@ -149,7 +150,10 @@ def _change_lines(changes: dict, width: int) -> list[str]:
         ("added edge", "edges_added"),
         ("gone edge", "edges_gone"),
     ):
-        lines += [_clip(f"  {title}: {item}", width) for item in changes[key]]
+        items = changes[key]
+        lines += [_clip(f"  {title}: {item}", width) for item in items[:LISTED_CHANGES]]
+        if len(items) > LISTED_CHANGES:
+            lines.append(f"  ... and {len(items) - LISTED_CHANGES} more {title}s")
     for item in changes["regressions"]:
         before, after = item["before"], item["after"]
         if item["metric"] == "fault_rate":

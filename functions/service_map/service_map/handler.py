@@ -9,6 +9,7 @@ alone; the next run (or Lambda's retry of this one) redoes the window at the sam
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -27,7 +28,10 @@ class ServiceMapFailed(RuntimeError):
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict, context: Any) -> dict:
-    """Lambda entry point (service_map.handler.handler) for an EventBridge schedule event."""
+    """Lambda entry point (service_map.handler.handler) for an EventBridge schedule event.
+
+    The event's ``time`` (ISO 8601; a rule's event has it, a Scheduler target is given it as
+    ``{"time": "<aws.scheduler.scheduled-time>"}``) picks the window; without it, now."""
     settings = Settings.from_env()
     xray, s3 = clients(settings.max_attempts)
     return run(event, settings=settings, xray=xray, s3=s3)
@@ -61,7 +65,7 @@ def run(event: dict, *, settings: Settings, xray: Any, s3: Any) -> dict:
 
 
 def _run_group(
-    group: str, scheduled: Any, settings: Settings, xray: Any, store: SummaryStore
+    group: str, scheduled: datetime, settings: Settings, xray: Any, store: SummaryStore
 ) -> list:
     pointer = store.read_latest(group)
     last_end = latest_end(pointer)
@@ -133,11 +137,15 @@ def _keep_partial(
     store: SummaryStore,
 ) -> None:
     """Write what was read before a failure, marked incomplete, where the window's summary
-    goes (a retry overwrites it); latest.json and metrics are left alone."""
+    goes (a retry overwrites it) unless a complete one is there already; latest.json and
+    metrics are left alone."""
     from service_map.formats import to_json
     from service_map.summary import summarise
 
     try:
+        existing = store.read_summary(group, *window)
+        if existing is not None and existing.get("complete") is not False:
+            return
         summary = summarise(
             pages,
             group=group,

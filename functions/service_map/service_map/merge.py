@@ -50,7 +50,7 @@ class MergedEdge:
     target: NodeKey
     is_async: bool = False
     tally: Tally = field(default_factory=Tally)
-    event_ages: dict[float, int] = field(default_factory=dict)
+    event_ages: dict[float, int] | None = None  # async edges only
 
 
 @dataclass(slots=True)
@@ -165,7 +165,11 @@ def _merge_edge(
         edge.is_async = True
     _add_statistics(edge.tally, raw.get("SummaryStatistics"), where)
     _add_histogram(edge.tally.histogram, raw.get("ResponseTimeHistogram"), where)
-    _add_histogram(edge.event_ages, raw.get("ReceivedEventAgeHistogram"), where)
+    ages = raw.get("ReceivedEventAgeHistogram")
+    if ages is not None:
+        if edge.event_ages is None:
+            edge.event_ages = {}
+        _add_histogram(edge.event_ages, ages, where)
 
 
 def _add_statistics(tally: Tally, stats: Any, where: object) -> None:

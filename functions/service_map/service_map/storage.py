@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 SUMMARY_FILE = "summary.json"
+log = logging.getLogger(__name__)
 
 
 class SummaryStore:
@@ -70,11 +72,11 @@ class SummaryStore:
         return found if isinstance(found, dict) else None
 
     def read_previous(self, group: str, start: datetime, end: datetime) -> dict | None:
-        """The summary to compare the window [start, end) with: the window just before it,
-        else the one latest.json points at if that ended by ``start``, else None."""
+        """The summary to compare the window [start, end) with: the complete one of the window
+        just before it, else the one latest.json points at if that ended by ``start``."""
         previous = self.read_summary(group, start - (end - start), start)
-        if previous is not None:
-            return previous
+        if previous is not None and previous.get("complete") is not False:
+            return previous  # (an incomplete one would report whatever it missed as gone)
         pointer = self.read_latest(group)
         if pointer is None or not isinstance(pointer.get("summary_key"), str):
             return None
@@ -88,10 +90,20 @@ class SummaryStore:
         return f"{self.prefix}{quote(group, safe='')}/"
 
     def _read_json(self, key: str) -> Any:
+        from botocore.exceptions import ClientError
+
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except self.s3.exceptions.NoSuchKey:
-            return None
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404"):
+                return None
+            if code in ("AccessDenied", "403"):
+                # Without s3:ListBucket, S3 answers a missing key with 403, not 404. Reading
+                # back only feeds changes and catch-up, so carry on; writes still fail loudly.
+                log.warning("no access to s3://%s/%s, read as missing: %s", self.bucket, key, code)
+                return None
+            raise
         try:
             return json.loads(body)
         except ValueError:

@@ -4,6 +4,9 @@ The format is described in SUMMARY.md and summary.schema.json."""
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from service_map.changes import changes
@@ -38,7 +41,18 @@ def summarise(
     cover (the Lambda passes the window it asked for); ``complete=False`` marks a summary of
     pages read before a failure. Raises ``InputError`` on pages that cannot be summarised.
     """
-    thresholds = thresholds or Thresholds()
+    with _no_cycle_collection():
+        return _summarise(pages, group, previous, thresholds or Thresholds(), window, complete)
+
+
+def _summarise(
+    pages: list[dict],
+    group: str,
+    previous: dict | None,
+    thresholds: Thresholds,
+    window: tuple[datetime, datetime] | None,
+    complete: bool,
+) -> dict:
     graph = merge_pages(pages)
     if window is not None:
         start, end = to_epoch(window[0], "window start"), to_epoch(window[1], "window end")
@@ -68,6 +82,20 @@ def summarise(
         "changes": changes(nodes, edges, previous, thresholds),
         "top": _top(nodes, edges),
     }
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    # A summary allocates several containers per node and edge and makes no reference
+    # cycles; left on, the cycle collector rescans the growing heap again and again (a
+    # quarter of the time at 20,000 edges). Reference counting still frees everything.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def node_id(key: NodeKey) -> str:

@@ -33,9 +33,13 @@ def safe_name(name: str, limit: int = 200) -> str:
     return cleaned or "unnamed"
 
 
+# Same encoding as aws-xray-sdk's Entity.serialize (ASCII JSON, unknown objects as str), so
+# len() is bytes; one encoder for the process instead of one per json.dumps(default=...) call.
+_ENCODER = json.JSONEncoder(default=str)
+
+
 def serialize(document: dict[str, Any]) -> str:
-    # Same encoding as aws-xray-sdk (ASCII JSON, unknown objects as str), so len() is bytes.
-    return json.dumps(document, default=str)
+    return _ENCODER.encode(document)
 
 
 def fit(document: dict[str, Any], limit: int = DOCUMENT_LIMIT) -> list[str]:

@@ -23,7 +23,7 @@ WRAPPED_MARK = "__lambda_tracing_wrapped__"
 _SAMPLED = "Sampled=1"
 _inside_traced_handler: ContextVar[bool] = ContextVar("lambda_tracing_inside", default=False)
 
-Handler = Callable[[Any, Any], Any]
+Handler = Callable[..., Any]
 
 
 def is_wrapped(handler: Any) -> bool:
@@ -38,17 +38,29 @@ def wrap(handler: Handler, settings: Settings, name: str | None = None) -> Handl
     environ_get = os.environ.get
     first_invocation = coldstart.cold_start.take
     inside = _inside_traced_handler.get
+    if settings.log_trace_id:
+        _install_log_filter()
 
+    # *args/**kwargs: a test calling handler(event=..., context=...) must work as before.
     @functools.wraps(handler)
-    def traced_handler(event: Any, context: Any) -> Any:
+    def traced_handler(*args: Any, **kwargs: Any) -> Any:
         cold = first_invocation()
         header = environ_get(TRACE_HEADER_VARIABLE)
         if header is None or _SAMPLED not in header or inside():
-            return handler(event, context)
-        return invocation(event, context, cold)
+            return handler(*args, **kwargs)
+        return invocation(args, kwargs, cold)
 
     setattr(traced_handler, WRAPPED_MARK, True)
     return traced_handler
+
+
+def _install_log_filter() -> None:
+    try:
+        from lambda_tracing import logs
+
+        logs.install()
+    except Exception as error:  # noqa: BLE001
+        log_failure("installing the log filter", error)
 
 
 class _TracedInvocation:
@@ -62,12 +74,14 @@ class _TracedInvocation:
         self.namespace = f"service {namespace}" if namespace.startswith("AWS.") else namespace
         self._capturer: Any = None
 
-    def __call__(self, event: Any, context: Any, cold: bool) -> Any:
+    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any], cold: bool) -> Any:
         token = _inside_traced_handler.set(True)
         try:
+            event = args[0] if args else kwargs.get("event")
+            context = args[1] if len(args) > 1 else kwargs.get("context")
             backend, span = self._begin(event, context, cold)
             try:
-                result = self.handler(event, context)
+                result = self.handler(*args, **kwargs)
             except BaseException as error:
                 self._end_with_error(backend, span, error)
                 raise
@@ -82,9 +96,7 @@ class _TracedInvocation:
         backend: Any = None
         span: Any = None
         try:
-            from lambda_tracing.backend import get_backend
-
-            backend = get_backend()
+            backend = _get_backend()
             init = coldstart.take_init() if cold else None
             if init is not None and self.settings.cold_start_breakdown:
                 coldstart.emit(backend, init)
@@ -156,6 +168,12 @@ class _TracedInvocation:
             backend.end_subsegment(span)
         except Exception as failure:  # noqa: BLE001
             log_failure("ending the handler subsegment", failure)
+
+
+def _get_backend() -> Any:
+    from lambda_tracing import backend
+
+    return backend.get_backend()
 
 
 def _alias(function_arn: Any) -> str | None:

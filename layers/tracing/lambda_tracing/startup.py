@@ -62,7 +62,7 @@ def _start_instrumentation(settings: config.Settings, timer: coldstart.ImportTim
     patch_started = time.time()
     _patch(settings)
     patched = time.time()
-    if settings.log_trace_id:
+    if settings.log_trace_id:  # again after the user's import: it may have added handlers
         try:
             from lambda_tracing import logs
 

@@ -56,7 +56,8 @@ def _from_xray(args: argparse.Namespace, trace_id: str) -> dict[str, Any]:
         for trace in page.get("Traces") or []:
             if trace.get("Id") == trace_id:
                 return dict(trace)
-    raise CliError(f"no such trace: {trace_id} (X-Ray keeps traces for 30 days)")
+    raise CliError(f"no such trace: {trace_id} (X-Ray returned nothing for it: older than "
+                   "30 days, not processed yet, or never recorded)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from lambda_tracing_local.runtime import platform_log
 from lambda_tracing_local.runtime import template as tpl
 from lambda_tracing_local.runtime.environment import RUNTIME_COMMAND, Environment, Outcome
 from lambda_tracing_local.runtime.xray_segments import SegmentSender, TraceContext, lambda_segments
@@ -99,9 +102,15 @@ class LocalLambda:
         trace = TraceContext.for_invocation(upstream_trace)
         if spec.tracing != "Active" and "Sampled=1" not in (upstream_trace or ""):
             trace.sampled = False
+        request_id = str(uuid.uuid4())
         environment = self._acquire(spec)
         try:
-            outcome = environment.invoke(body, trace.runtime_header(), client_context)
+            self._write_log(platform_log.start_line(request_id))
+            outcome = environment.invoke(
+                body, trace.runtime_header(), client_context, request_id=request_id
+            )
+            pid = environment.process.pid if environment.process else None
+            self._write_log(platform_log.end_lines(outcome, spec.memory_size, trace, pid))
         finally:
             self._release(spec.name, environment)
         if trace.sampled and self._sender is not None:
@@ -110,6 +119,11 @@ class LocalLambda:
             )
             self._sender.send(documents)
         return InvokeResult(outcome, trace)
+
+    def _write_log(self, text: str) -> None:
+        stream = self.log if self.log is not None else sys.stderr.buffer
+        stream.write(text.encode())
+        stream.flush()
 
     def close(self) -> None:
         with self._pool:

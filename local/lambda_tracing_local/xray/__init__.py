@@ -1,4 +1,18 @@
-"""Local X-Ray: a daemon, a trace store and an X-Ray-compatible API on one machine."""
+"""Local X-Ray: a daemon, a trace store and an X-Ray-compatible API on one machine.
+
+    with LocalXRay() as xr:                      # free loopback ports, a temporary store
+        os.environ["AWS_XRAY_DAEMON_ADDRESS"] = xr.udp_address   # "127.0.0.1:PORT"
+        os.environ["AWS_ENDPOINT_URL_XRAY"] = xr.api_url         # "http://127.0.0.1:PORT"
+        ...                                      # traced code sends segments over UDP
+        xr.wait_for(3, timeout=10)               # until 3 documents are stored
+        boto3.client("xray").get_service_graph(StartTime=..., EndTime=...)
+
+`main(argv)` is `lambda-tracing local xray [--udp HOST:PORT] [--api HOST:PORT] [--db FILE]`.
+
+Modules: documents (datagram framing, schema validation), daemon (UDP), store (SQLite),
+traces (assembly, summaries), graph + statistics (service graph), filters (filter
+expressions), operations (the X-Ray operations), api (HTTP), server (LocalXRay, main).
+"""
 
 from .server import LocalXRay, main
 

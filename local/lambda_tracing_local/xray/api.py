@@ -40,7 +40,10 @@ def check_request(operation: str, request: Any) -> None:
     if not isinstance(request, dict):
         raise invalid("the request body must be a JSON object")
     shape = _service_model().operation_model(operation).input_shape
-    report = ParamValidator().validate(request, shape)
+    try:
+        report = ParamValidator().validate(request, shape)
+    except Exception as error:  # botocore gives up on e.g. a timestamp in the year 10^9
+        raise invalid(f"{operation}: a parameter could not be read: {error}") from None
     if report.has_errors():
         raise invalid(f"{operation}: {report.generate_report()}")
 

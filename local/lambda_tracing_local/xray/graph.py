@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .documents import Document
 from . import statistics
+from .documents import Document
 from .statistics import CallStatistics, clipped_span, histogram
 from .traces import OUTCOMES, classify
 
@@ -50,8 +50,9 @@ QUEUE_TYPE = "AWS::SQS::Queue"
 class Node:
     key: NodeKey
     state: str
-    calls: list[Entry] | None  # None for client nodes: their numbers are on their edges
+    calls: list[Entry] | None  # None for client and inferred nodes: see services()
     root: bool = False
+    inferred: bool = False
 
 
 @dataclass
@@ -114,8 +115,10 @@ def project(document: Document) -> Projection:
                 [_entry(document, True), *_subsegment_entries(document)]]
     entries = _subsegment_entries(document)
     account = (document.get("aws") or {}).get("account_id")
-    links = [[link.get("trace_id"), link.get("id")]
-             for link in document.get("links") or () if isinstance(link, dict)]
+    # "links" is outside the schema: keep only well-formed ones, as lookup keys must be.
+    links = [[link["trace_id"], link["id"]] for link in document.get("links") or ()
+             if isinstance(link, dict) and isinstance(link.get("trace_id"), str)
+             and isinstance(link.get("id"), str)]
     return ["s", _entry(document, False), document.get("parent_id"), document["name"],
             document.get("origin") or UNTYPED_SERVICE,
             account if isinstance(account, str) else None,
@@ -147,95 +150,103 @@ class ServiceGraph:
 
     def add_projections(self, traces: dict[str, list[Projection]]) -> ServiceGraph:
         """Add whole traces. Links may point into another trace of the same call."""
-        owners: dict[tuple[str, str], tuple[Entry, NodeKey]] = {}
-        segments: list[tuple[str, Projection, NodeKey]] = []
-        owned: list[tuple[str, NodeKey, list[Entry]]] = []
+        messages: dict[tuple[str, str], Entry] = {}  # SQS sends, for links from other traces
+        linking: list[tuple[Projection, NodeKey]] = []  # consumers waiting for those
         for trace_id, projections in traces.items():
-            self._own(trace_id, projections, owners, segments, owned)
-        answered = self._add_segments(segments, owners)
-        self._add_inferred(owned, answered)
+            owners: dict[str, tuple[Entry, NodeKey]] = {}
+            segments: list[tuple[Projection, NodeKey]] = []
+            owned: list[tuple[NodeKey, list[Entry]]] = []
+            self._own(projections, owners, segments, owned)
+            answered = self._add_segments(segments, owners, linking)
+            self._add_inferred(owned, answered)
+            for _, entries in owned:
+                for entry in entries:
+                    if entry[INFERRED_TYPE] == QUEUE_TYPE:
+                        messages[(trace_id, entry[ID])] = entry
+        for projection, key in linking:
+            found = [messages[(trace, span)] for trace, span in projection[7]
+                     if (trace, span) in messages]
+            for message in found:
+                self._link(message, projection[1], key)
+            if not found:
+                self._add_root(projection, key)
         return self
 
     @staticmethod
-    def _own(trace_id: str, projections: list[Projection],
-             owners: dict[tuple[str, str], tuple[Entry, NodeKey]],
-             segments: list[tuple[str, Projection, NodeKey]],
-             owned: list[tuple[str, NodeKey, list[Entry]]]) -> None:
-        """Index every element by id with the node that owns it; streamed subsegments belong
-        to the segment their parent chain leads to (they may arrive in any order)."""
+    def _own(projections: list[Projection], owners: dict[str, tuple[Entry, NodeKey]],
+             segments: list[tuple[Projection, NodeKey]],
+             owned: list[tuple[NodeKey, list[Entry]]]) -> None:
+        """Index one trace's elements by id with the node that owns them; streamed
+        subsegments belong to the segment their parent chain leads to, in any order."""
         streamed = []
         for projection in projections:
             if projection[0] == "u":
                 streamed.append(projection)
             elif not projection[6]:  # inferred segments are X-Ray's output, not a service
                 key: NodeKey = (projection[3], projection[4], projection[5])
-                owners[(trace_id, projection[1][ID])] = (projection[1], key)
+                owners[projection[1][ID]] = (projection[1], key)
                 for entry in projection[8]:
-                    owners[(trace_id, entry[ID])] = (entry, key)
-                owned.append((trace_id, key, projection[8]))
-                segments.append((trace_id, projection, key))
+                    owners[entry[ID]] = (entry, key)
+                owned.append((key, projection[8]))
+                segments.append((projection, key))
         while streamed:
             waiting = []
             for projection in streamed:
-                parent = owners.get((trace_id, projection[1]))
+                parent = owners.get(projection[1])
                 if parent is None:
                     waiting.append(projection)
                     continue
                 for entry in projection[2]:
-                    owners[(trace_id, entry[ID])] = (entry, parent[1])
-                owned.append((trace_id, parent[1], projection[2]))
+                    owners[entry[ID]] = (entry, parent[1])
+                owned.append((parent[1], projection[2]))
             if len(waiting) == len(streamed):
                 break  # the rest wait for parents that have not arrived
             streamed = waiting
 
-    def _add_segments(self, segments: list[tuple[str, Projection, NodeKey]],
-                      owners: dict[tuple[str, str], tuple[Entry, NodeKey]]
-                      ) -> set[tuple[str, str]]:
-        """Nodes for segments and the edges into them; returns the subsegments that a traced
-        segment answered (they get no inferred node)."""
-        answered: set[tuple[str, str]] = set()
-        for trace_id, projection, key in segments:
+    def _add_segments(self, segments: list[tuple[Projection, NodeKey]],
+                      owners: dict[str, tuple[Entry, NodeKey]],
+                      linking: list[tuple[Projection, NodeKey]]) -> set[str]:
+        """Nodes for one trace's segments and the edges into them; returns the subsegments
+        a traced segment answered (they get no inferred node)."""
+        answered: set[str] = set()
+        for projection, key in segments:
             entry = projection[1]
             if entry[IN_PROGRESS]:
                 continue
-            node = self._node(key, "active")
+            node = self.nodes.get(key) or self._node(key, "active")
             assert node.calls is not None
             node.calls.append(entry)
-            caller = owners.get((trace_id, projection[2])) if projection[2] else None
+            caller = owners.get(projection[2]) if projection[2] else None
             if caller is not None:
                 element, caller_key = caller
                 if element[INFERRED_TYPE] == QUEUE_TYPE:
                     self._link(element, entry, key)
                 else:
-                    answered.add((trace_id, element[ID]))
+                    answered.add(element[ID])
                     self._edge(caller_key, key).calls.append(element)
-                continue
-            queues = []
-            for link_trace, link_id in projection[7]:
-                found = owners.get((link_trace, link_id))
-                if found is not None and found[0][INFERRED_TYPE] == QUEUE_TYPE:
-                    queues.append(found[0])
-            for element in queues:
-                self._link(element, entry, key)
-            if not queues:
-                node.root = True
-                client = self._node((projection[3], "client", None), "unknown", False)
-                self._edge(client.key, key).calls.append(entry)
+            elif projection[7]:
+                linking.append((projection, key))
+            else:
+                self._add_root(projection, key)
         return answered
 
-    def _add_inferred(self, owned: list[tuple[str, NodeKey, list[Entry]]],
-                      answered: set[tuple[str, str]]) -> None:
+    def _add_root(self, projection: Projection, key: NodeKey) -> None:
+        self.nodes[key].root = True
+        client = self._node((projection[3], "client", None), "unknown", False)
+        self._edge(client.key, key).calls.append(projection[1])
+
+    def _add_inferred(self, owned: list[tuple[NodeKey, list[Entry]]],
+                      answered: set[str]) -> None:
         nodes, edges = self.nodes, self.edges
-        for trace_id, owner, entries in owned:
+        for owner, entries in owned:
             for element in entries:
                 if element[INFERRED_NAME] is None or element[IN_PROGRESS]:
                     continue
-                if answered and (trace_id, element[ID]) in answered:
+                if answered and element[ID] in answered:
                     continue
                 target: NodeKey = (element[INFERRED_NAME], element[INFERRED_TYPE], None)
-                node = nodes.get(target) or self._node(target, "unknown")
-                assert node.calls is not None
-                node.calls.append(element)
+                if target not in nodes:
+                    self._node(target, "unknown", False).inferred = True
                 edge = edges.get((owner, target)) or self._edge(owner, target)
                 edge.calls.append(element)
 
@@ -253,14 +264,26 @@ class ServiceGraph:
         order = sorted(self.nodes, key=lambda k: (k[0], k[1], k[2] or ""))
         reference = {key: number for number, key in enumerate(order)}
         outgoing: dict[NodeKey, list[dict[str, Any]]] = {key: [] for key in order}
+        incoming: dict[NodeKey, list[CallStatistics]] = {key: [] for key in order}
         for (source, target), edge in sorted(
             self.edges.items(), key=lambda item: reference[item[0][1]]
         ):
-            outgoing[source].append(self._edge_shape(reference[target], edge))
-        return [self._node_shape(reference[key], self.nodes[key], outgoing[key]) for key in order]
+            stats = CallStatistics.of(edge.calls)
+            outgoing[source].append(self._edge_shape(reference[target], edge, stats))
+            if edge.ages is None:
+                incoming[target].append(stats)
+        services = []
+        for key in order:
+            node = self.nodes[key]
+            if node.inferred:  # an inferred node's calls are exactly those on its edges
+                stats: CallStatistics | None = CallStatistics.merged(incoming[key])
+            else:
+                stats = CallStatistics.of(node.calls) if node.calls else None
+            services.append(self._node_shape(reference[key], node, outgoing[key], stats))
+        return services
 
-    def _edge_shape(self, reference_id: int, edge: Edge) -> dict[str, Any]:
-        stats = CallStatistics.of(edge.calls)
+    def _edge_shape(self, reference_id: int, edge: Edge, stats: CallStatistics
+                    ) -> dict[str, Any]:
         start, end = clipped_span(stats, self.window)
         shape: dict[str, Any] = {
             "ReferenceId": reference_id,
@@ -276,7 +299,8 @@ class ServiceGraph:
             shape["ResponseTimeHistogram"] = histogram(stats.durations)
         return shape
 
-    def _node_shape(self, reference_id: int, node: Node, edges: list[dict]) -> dict[str, Any]:
+    def _node_shape(self, reference_id: int, node: Node, edges: list[dict],
+                    stats: CallStatistics | None) -> dict[str, Any]:
         name, kind, account = node.key
         shape: dict[str, Any] = {"ReferenceId": reference_id, "Name": name, "Names": [name]}
         if node.root:
@@ -284,7 +308,6 @@ class ServiceGraph:
         if account is not None:
             shape["AccountId"] = account
         shape.update(Type=kind, State=node.state)
-        stats = CallStatistics.of(node.calls) if node.calls else None
         if stats is not None:
             span = clipped_span(stats, self.window)
         else:

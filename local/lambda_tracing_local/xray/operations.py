@@ -38,19 +38,27 @@ def invalid(message: str) -> ApiError:
     return ApiError("InvalidRequestException", message)
 
 
+LATEST_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
 def epoch(value: Any, name: str) -> float:
+    """A request timestamp (epoch seconds, as botocore sends them, or ISO 8601) in seconds."""
     if isinstance(value, bool):
         raise invalid(f"{name} must be a timestamp")
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.timestamp()
-    try:
-        from botocore.utils import parse_timestamp
+        seconds = float(value)
+    elif isinstance(value, datetime):
+        seconds = value.timestamp()
+    else:
+        try:
+            from botocore.utils import parse_timestamp
 
-        return float(parse_timestamp(value).timestamp())
-    except (ValueError, TypeError):
-        raise invalid(f"{name} is not a timestamp: {value!r}") from None
+            seconds = float(parse_timestamp(value).timestamp())
+        except (ValueError, TypeError, RuntimeError, OverflowError):
+            raise invalid(f"{name} is not a timestamp: {value!r}") from None
+    if not 0 <= seconds <= LATEST_TIMESTAMP:  # also false for NaN
+        raise invalid(f"{name} is out of range: {value!r}")
+    return seconds
 
 
 def time_range(request: dict[str, Any]) -> tuple[float, float]:

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import tempfile
 import threading
 import time
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         server = LocalXRay(arguments.udp, arguments.api, arguments.db,
                            retention_seconds=arguments.retention_hours * 3600)
         server.start()
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, RuntimeError, sqlite3.Error) as error:
         parser.exit(2, f"lambda-tracing local xray: {error}\n")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set())

@@ -7,8 +7,11 @@ or edge at the end: appending is all the per-call work, which keeps 100,000 segm
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from .traces import OUTCOMES
@@ -20,8 +23,9 @@ START, END, OUTCOME = 1, 2, 3
 
 def histogram(values: list[float]) -> list[dict[str, Any]]:
     """X-Ray's {Value, Count} list: one entry per distinct millisecond-rounded value."""
-    counts = Counter(round(value, 3) for value in values)
-    return [{"Value": value, "Count": count} for value, count in counts.items()]
+    # map() over C functions keeps the per-value work out of the interpreter loop.
+    millis = Counter(map(round, map(operator.mul, values, repeat(1000.0))))
+    return [{"Value": value / 1000, "Count": count} for value, count in millis.items()]
 
 
 @dataclass
@@ -33,12 +37,26 @@ class CallStatistics:
 
     @classmethod
     def of(cls, calls: list[list[Any]]) -> CallStatistics:
-        ends = [call[START] if call[END] is None else call[END] for call in calls]
-        starts = [call[START] for call in calls]
-        durations = [end - start if end > start else 0.0 for start, end in zip(starts, ends, strict=True)]
-        outcomes = Counter(call[OUTCOME] for call in calls)
+        starts = list(map(itemgetter(START), calls))
+        ends = list(map(itemgetter(END), calls))
+        if None in ends:  # unfinished subsegments count as instant
+            ends = [start if end is None else end for start, end in zip(starts, ends, strict=True)]
+        durations = list(map(operator.sub, ends, starts))
+        if durations and min(durations) < 0:  # clock skew: never report negative times
+            durations = [max(0.0, duration) for duration in durations]
+        outcomes = Counter(map(itemgetter(OUTCOME), calls))
         return cls(outcomes, durations, min(starts, default=math.inf),
                    max(ends, default=-math.inf))
+
+    @classmethod
+    def merged(cls, parts: list[CallStatistics]) -> CallStatistics:
+        outcomes: Counter[int] = Counter()
+        durations: list[float] = []
+        for part in parts:
+            outcomes.update(part.outcomes)
+            durations.extend(part.durations)
+        return cls(outcomes, durations, min((p.first for p in parts), default=math.inf),
+                   max((p.last for p in parts), default=-math.inf))
 
     def summary(self) -> dict[str, Any]:
         error, throttle, fault = self.outcomes[ERROR], self.outcomes[THROTTLE], self.outcomes[FAULT]

@@ -168,10 +168,10 @@ def flame_svg(trace: dict[str, Any]) -> str:
     row_count = max(rows.values()) + 1
     height = TOP + row_count * (BAR_H + ROW_GAP) + 24
     width = LEFT * 2 + PLOT_W
-    faults = sum(1 for span in tree.spans if span.status != "ok")
+    failing = sum(1 for span in tree.spans if span.status != "ok")
     subtitle = (
         f"{duration_text(total_s * 1000)} · {len(tree.spans)} spans · "
-        f"{faults} with errors, throttles or faults"
+        f"{failing} with errors, throttles or faults"
     )
     bars = "".join(_bar(span, rows[id(span)], start, total_s) for span in tree.spans)
     return (

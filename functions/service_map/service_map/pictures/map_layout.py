@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from service_map.pictures.map_depth import depths
 
-NODE_W = 232
+NODE_W = 210
 NODE_H = 66
 COL_GAP = 150
 ROW_GAP = 22

@@ -46,9 +46,10 @@ svg.service-map {{ font-family: {FONT_FAMILY}; background: #fbfcfd; }}
 """
 
 
-def _stats_lines(statistics: dict[str, Any] | None) -> list[str]:
+def _stats_lines(statistics: dict[str, Any] | None,
+                 missing: str = "no statistics") -> list[str]:
     if not statistics:
-        return ["no statistics (numbers are on its edges)"]
+        return [missing]
     get = statistics.get
     times = ", ".join(
         f"{label} {duration_text(get(key))}"
@@ -65,9 +66,10 @@ def _stats_lines(statistics: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def short_name(name: str) -> str:
+def short_name(name: str, node_type: str | None = None) -> str:
     """The readable tail of long names: queue URLs and ARNs end in the resource's own name."""
-    if name.startswith(("https://sqs.", "http://sqs.")) or name.startswith("arn:"):
+    is_queue_url = (node_type or "").startswith("AWS::SQS") and "://" in name
+    if is_queue_url or name.startswith(("https://sqs.", "arn:")):
         return name.replace(":", "/").rstrip("/").rsplit("/", 1)[-1]
     return name
 
@@ -79,6 +81,7 @@ def _node_svg(index: int, node: dict[str, Any], box: Box) -> str:
     stroke = HEALTH_STROKE.get(health, NEUTRAL) if statistics else NEUTRAL
     text_x = 44
     room = box.w - text_x - 8
+    label = short_name(name, node.get("type"))
     summary = ""
     if statistics and statistics.get("requests"):
         summary = f"{rate_text(statistics.get('requests_per_minute'))} · p99 " + duration_text(
@@ -88,7 +91,7 @@ def _node_svg(index: int, node: dict[str, Any], box: Box) -> str:
         [name, f"type: {node.get('type')}", f"account: {node.get('account_id') or '-'}"]
         + ([f"health: {health}"] if statistics else [])
         + (["root"] if node.get("root") else [])
-        + _stats_lines(statistics)
+        + _stats_lines(statistics, "no statistics of its own: its numbers are on its calls")
     )
     bar = []
     left = 0.0
@@ -107,7 +110,7 @@ def _node_svg(index: int, node: dict[str, Any], box: Box) -> str:
         f"<title>{esc(title)}</title>"
         f'<rect class="node-box" width="{box.w}" height="{box.h}" rx="7" stroke="{stroke}"/>'
         f"{icons.icon(node.get('type'), 8, 9)}"
-        f'<text class="label" x="{text_x}" y="20">{esc(fit(short_name(name), room, 13))}</text>'
+        f'<text class="label" x="{text_x}" y="20">{esc(fit(label, room, 13))}</text>'
         f'<text class="kind" x="{text_x}" y="35">'
         f"{esc(fit(icons.caption(node.get('type')), room, 11))}</text>"
         f'<text class="stats" x="{text_x}" y="50">{esc(fit(summary, room, 11))}</text>'

@@ -78,6 +78,8 @@ def rate_text(per_minute: float | None) -> str:
     """Requests per minute, with sensible precision."""
     if per_minute is None:
         return "n/a"
+    if per_minute >= 10_000:
+        return f"{per_minute / 1000:,.1f}k/min"
     if per_minute >= 100:
         return f"{per_minute:,.0f}/min"
     if per_minute >= 10:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lambda_tracing.config import Settings
-from lambda_tracing.documents import DOCUMENT_LIMIT, PROTOCOL_HEADER, fit, safe_name
+from lambda_tracing.documents import DOCUMENT_LIMIT, PROTOCOL_HEADER, fit, safe_name, serialize
 from lambda_tracing.failures import log_failure
 
 if TYPE_CHECKING:
@@ -30,6 +30,9 @@ TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"
 _ROOT = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
 _PARENT = re.compile(r"^[0-9a-f]{16}$")
 _MAX_HEADER = 1024
+_LAMBDA_HEADER = re.compile(
+    r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])((?:;[^;=]+=[^;=]*)*)$"
+)
 
 
 def valid_ids(root: str | None, parent: str | None) -> bool:
@@ -46,6 +49,12 @@ def _parse(header: str | None) -> Any:
 
     if not header or len(header) > _MAX_HEADER:
         return TraceHeader()
+    canonical = _LAMBDA_HEADER.match(header)
+    if canonical:  # the form Lambda sets: no need for the general parser
+        data = dict(field.split("=", 1) for field in canonical[4].split(";") if field)
+        data.pop("Self", None)  # as the SDK's parser does
+        return TraceHeader(root=canonical[1], parent=canonical[2], sampled=canonical[3],
+                           data=data)
     fields = ";".join(part for part in header.strip().split(";") if "=" in part)
     parsed = TraceHeader.from_header_str(fields)
     if (parsed.root or parsed.parent) and not valid_ids(parsed.root, parsed.parent):
@@ -148,8 +157,9 @@ def _make_emitter_class() -> type:
 
         def send_entity(self, entity: Any) -> None:
             try:
-                text = entity.serialize()
-                documents = [text] if len(text) <= DOCUMENT_LIMIT else fit(entity.to_dict())
+                document = entity.to_dict()
+                text = serialize(document)
+                documents = [text] if len(text) <= DOCUMENT_LIMIT else fit(document)
                 for document in documents:
                     self._send_data(PROTOCOL_HEADER + document)
             except Exception as error:  # noqa: BLE001 - an emitter must never raise
@@ -259,7 +269,7 @@ class XRayBackend:
         try:
             end_time = time.time() if end_time is None else end_time
             entities = getattr(self._context._local, "entities", None)
-            if entities and any(entity is span for entity in entities):
+            if entities and span in entities:  # identity: entities define no __eq__
                 while entities[-1] is not span:
                     leaked = entities.pop()
                     if leaked.in_progress:
@@ -268,7 +278,7 @@ class XRayBackend:
             if span.in_progress:
                 span.close(end_time)
             segment = span.parent_segment
-            if any(child is span for child in segment.subsegments):
+            if span in segment.subsegments:
                 segment.remove_subsegment(span)
                 if span.sampled:
                     self.recorder.emitter.send_entity(span)

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lambda_tracing.patches.layer_recorder import point_at_layer
+from lambda_tracing.patches.layer_recorder import point_at_layer, untraced
 from lambda_tracing.propagation import aws
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ def patch() -> None:
 
 def _around_api_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     if instance._service_model.endpoint_prefix == "xray":
-        return wrapped.__wrapped__(*args, **kwargs)  # the call without the SDK's subsegment
+        with untraced():  # nor by the urllib3 patch underneath
+            return wrapped.__wrapped__(*args, **kwargs)  # the call without the SDK's subsegment
     events = instance.meta.events
     if not getattr(events, _HANDLERS_REGISTERED, False):
         _register_propagation(events)

@@ -9,11 +9,28 @@ replaced backend is followed) and passes calls straight through when tracing is 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from types import ModuleType
 from typing import Any
 
 from lambda_tracing.propagation.header import layer_recorder
+
+_untraced: ContextVar[bool] = ContextVar("lambda_tracing_untraced", default=False)
+
+
+@contextlib.contextmanager
+def untraced() -> Iterator[None]:
+    """Calls made inside are not recorded by lower-level patches (urllib3): X-Ray's own API."""
+    token = _untraced.set(True)
+    try:
+        yield
+    finally:
+        _untraced.reset(token)
+
+
+def is_untraced() -> bool:
+    return _untraced.get()
 
 
 class LayerRecorder:

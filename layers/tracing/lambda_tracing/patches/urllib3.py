@@ -13,6 +13,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from lambda_tracing.patches.layer_recorder import is_untraced
 from lambda_tracing.propagation import header as trace_header
 from lambda_tracing.propagation import http
 
@@ -38,6 +39,8 @@ def patch() -> None:
 
 
 def _traced_urlopen(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    if is_untraced():
+        return wrapped(*args, **kwargs)
     try:
         recorder = trace_header.layer_recorder()
         entity = recorder.get_trace_entity() if recorder is not None else None

@@ -1,0 +1,85 @@
+"""The SQLite trace store: WAL, upserts of in-progress documents, retention, projections."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from lambda_tracing_local.xray.graph import project
+from lambda_tracing_local.xray.store import TraceStore
+
+TRACE = "1-5f000000-0123456789abcdef01234567"
+
+
+def segment(**fields: object) -> dict:
+    return {"name": "app", "id": "a000000000000000", "trace_id": TRACE,
+            "start_time": 1_600_000_000.0, "end_time": 1_600_000_001.0, **fields}
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    opened = TraceStore(tmp_path / "xray.sqlite3", retention_seconds=3600)
+    yield opened
+    opened.close()
+
+
+def test_store_uses_wal_and_indexes_trace_and_time(store: TraceStore) -> None:
+    connection = sqlite3.connect(store.path)
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    indexes = {row[1]: [c[2] for c in connection.execute(f"PRAGMA index_info('{row[1]}')")]
+               for row in connection.execute("PRAGMA index_list('documents')")}
+    assert ["trace_id", "id"] in indexes.values()
+    assert ["start_time"] in indexes.values() and ["received_at"] in indexes.values()
+    connection.close()
+
+
+def test_completed_document_replaces_in_progress_but_never_the_reverse(store: TraceStore) -> None:
+    started = segment(in_progress=True)
+    del started["end_time"]
+    store.put([started])
+    assert store.documents_of([TRACE])[TRACE] == [started]
+    store.put([segment()])
+    store.put([started])
+    assert store.documents_of([TRACE])[TRACE] == [segment()]
+    assert store.count() == 1
+
+
+def test_retention_removes_documents_received_too_long_ago(store: TraceStore) -> None:
+    store.put([segment()])
+    assert store.purge_expired(now=time.time() + 60) == 0
+    assert store.purge_expired(now=time.time() + 3601) == 1
+    assert store.count() == 0
+
+
+def test_time_window_queries(store: TraceStore) -> None:
+    store.put([segment(), segment(id="b000000000000000", trace_id=TRACE[:-1] + "8",
+                                  start_time=1_700_000_000.0, end_time=1_700_000_001.0)])
+    assert store.trace_ids_between(1_600_000_000.5, 1_600_000_000.7) == [TRACE]
+    assert store.trace_ids_between(0, 2e9) == [TRACE, TRACE[:-1] + "8"]
+    assert list(store.projections_between(1_699_999_999, 1_700_000_000.5)) == [TRACE[:-1] + "8"]
+
+
+def test_projections_are_rebuilt_when_their_format_changes(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    first = TraceStore(path)
+    first.put([segment()])
+    first.close()
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("UPDATE documents SET graph = x'00'")
+        connection.execute("UPDATE settings SET value = 'an older layout'")
+    connection.close()
+    reopened = TraceStore(path)
+    assert reopened.projections_of([TRACE])[TRACE] == [project(segment())]
+    reopened.close()
+
+
+def test_a_store_from_an_older_layout_is_refused_with_advice(tmp_path: Path) -> None:
+    path = tmp_path / "ancient.sqlite3"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE documents (trace_id TEXT, id TEXT)")
+    connection.close()
+    with pytest.raises(RuntimeError, match="delete it or choose another --db"):
+        TraceStore(path)
