@@ -120,9 +120,10 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
             aws_secret_access_key="local",
         )
         xray.get_groups()  # warm the client and connection: time the graph, not boto3's setup
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         services = xray.get_service_graph(StartTime=now - 3600, EndTime=now + 3600)["Services"]
         graph_seconds = time.perf_counter() - started
+        graph_cpu_seconds = time.process_time() - cpu_started  # server and client threads
         stored_rows = xr.store.count() if xr.store else -1
     consistent = maybe_drops is not None and stats["stored"] == sent - maybe_drops
     return [
@@ -136,9 +137,9 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
             "stored_equals_sent_minus_drops": consistent,
             "seconds": round(ingest_seconds, 3),
             "segments_per_second": round(stats["stored"] / ingest_seconds),
-         "daemon_cpu_seconds": round(ingest_cpu_seconds, 3),
-         "segments_per_cpu_second": round(stats["stored"] / max(ingest_cpu_seconds, 1e-9)),
-         "load_average_1m": os.getloadavg()[0],
+            "daemon_cpu_seconds": round(ingest_cpu_seconds, 3),
+            "segments_per_cpu_second": round(stats["stored"] / max(ingest_cpu_seconds, 1e-9)),
+            "load_average_1m": os.getloadavg()[0],
             "goal_segments_per_second": 20_000,
         },
         {
@@ -146,6 +147,8 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
             "segments": stats["stored"],
             "services": len(services),
             "seconds": round(graph_seconds, 3),
+            "cpu_seconds": round(graph_cpu_seconds, 3),  # server and client, one process
+            "load_average_1m": os.getloadavg()[0],
             "goal_seconds": 2.0,
         },
     ]

@@ -21,7 +21,7 @@ from lambda_tracing import config
 from lambda_tracing.backend import reset_backend
 from lambda_tracing.backend.xray import XRayBackend
 from lambda_tracing.subsegments import subsegment
-from lambda_tracing.task_local import install
+from lambda_tracing.task_local import install, install_on
 
 
 class MemoryEmitter:
@@ -129,6 +129,7 @@ def test_a_plain_thread_attaches_to_the_functions_segment(traced: Traced) -> Non
 
 def test_without_task_local_storage_the_sdk_crosses_parents(traced: Traced) -> None:
     """The scenario above is sensitive: on the SDK's thread-local stack (#164) it goes wrong."""
+    install_on(traced.backend)  # so subsegment() leaves the swapped-back storage alone
     traced.backend.recorder.context._local = threading.local()
 
     async def task(number: int) -> None:

@@ -10,11 +10,12 @@ from typing import Any
 
 import lambda_tracing
 import pytest
+from aws_xray_sdk.core.models.trace_header import TraceHeader
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lambda_tracing import config
 from lambda_tracing.backend import reset_backend
-from lambda_tracing.backend.xray import XRayBackend, valid_ids
+from lambda_tracing.backend.xray import XRayBackend, _parse, valid_ids
 
 HEX = "0123456789abcdef"
 roots = st.builds(lambda a, b: f"1-{a}-{b}", st.text(HEX, min_size=8, max_size=8),
@@ -86,9 +87,6 @@ extra_fields = st.lists(st.tuples(st.sampled_from(["Lineage", "Self", "Foo", "x"
 @given(roots, parents, st.sampled_from(["0", "1"]), extra_fields)
 def test_fast_parse_agrees_with_the_sdk_parser(root: str, parent: str, sampled: str,
                                                extra: list[tuple[str, str]]) -> None:
-    from aws_xray_sdk.core.models.trace_header import TraceHeader
-    from lambda_tracing.backend.xray import _parse
-
     header = f"Root={root};Parent={parent};Sampled={sampled}" + "".join(
         f";{key}={value}" for key, value in extra)
     ours, sdk = _parse(header), TraceHeader.from_header_str(header)

@@ -58,8 +58,9 @@ def all_services(xr: LocalXRay) -> list[dict]:
 def test_awsdocs_segments_give_the_awsdocs_topology(xray: LocalXRay) -> None:
     services = all_services(xray)
     named = {s["ReferenceId"]: (s["Name"], s["Type"]) for s in services}
-    edges = {(named[s["ReferenceId"]], named[e["ReferenceId"]])
-             for s in services for e in s["Edges"]}
+    edges = {
+        (named[s["ReferenceId"]], named[e["ReferenceId"]]) for s in services for e in s["Edges"]
+    }
     root = ("Scorekeep", "AWS::ElasticBeanstalk::Environment")
     # The awsdocs graph: client -> root -> DynamoDB table, and an SNS topic downstream.
     assert (("Scorekeep", "client"), root) in edges
@@ -84,7 +85,8 @@ def test_service_graph_pages_with_next_token(xray: LocalXRay) -> None:
     assert len(raw["Services"]) == 2 and "NextToken" in raw
     second, _ = call(xray.api_url, "GetServiceGraph", NextToken=raw["NextToken"], **WINDOW)
     assert {s["ReferenceId"] for s in second["Services"]}.isdisjoint(
-        {s["ReferenceId"] for s in first["Services"]})
+        {s["ReferenceId"] for s in first["Services"]}
+    )
 
 
 def test_batch_get_traces_returns_stored_documents(xray: LocalXRay) -> None:
@@ -134,8 +136,9 @@ def test_trace_graph_and_groups(xray: LocalXRay) -> None:
         names |= {s["Name"] for s in graph["Services"]}
         if "NextToken" not in graph:
             break
-        graph, _ = call(xray.api_url, "GetTraceGraph", TraceIds=[TRACE_ID],
-                        NextToken=graph["NextToken"])
+        graph, _ = call(
+            xray.api_url, "GetTraceGraph", TraceIds=[TRACE_ID], NextToken=graph["NextToken"]
+        )
     assert names == {"Scorekeep", "random-name", "scorekeep-user", "SNS"}
     groups, _ = call(xray.api_url, "GetGroups")
     assert [g["GroupName"] for g in groups["Groups"]] == ["Default"]
@@ -147,20 +150,45 @@ def test_trace_graph_and_groups(xray: LocalXRay) -> None:
     ("path", "body", "error", "status", "says"),
     [
         ("/ServiceGraph", b"{}", "InvalidRequestException", 400, "StartTime"),
-        ("/ServiceGraph", b'{"StartTime": "soon", "EndTime": 1}', "InvalidRequestException",
-         400, "StartTime"),
-        ("/ServiceGraph", b'{"StartTime": 5, "EndTime": 1}', "InvalidRequestException", 400,
-         "EndTime"),
-        ("/ServiceGraph", b'{"StartTime": 1, "EndTime": 2, "NextToken": "zzz"}',
-         "InvalidRequestException", 400, "NextToken"),
-        ("/ServiceGraph", b'{"StartTime": 1, "EndTime": 2, "GroupName": "ops"}',
-         "InvalidRequestException", 400, "Group not found"),
+        (
+            "/ServiceGraph",
+            b'{"StartTime": "soon", "EndTime": 1}',
+            "InvalidRequestException",
+            400,
+            "StartTime",
+        ),
+        (
+            "/ServiceGraph",
+            b'{"StartTime": 5, "EndTime": 1}',
+            "InvalidRequestException",
+            400,
+            "EndTime",
+        ),
+        (
+            "/ServiceGraph",
+            b'{"StartTime": 1, "EndTime": 2, "NextToken": "zzz"}',
+            "InvalidRequestException",
+            400,
+            "NextToken",
+        ),
+        (
+            "/ServiceGraph",
+            b'{"StartTime": 1, "EndTime": 2, "GroupName": "ops"}',
+            "InvalidRequestException",
+            400,
+            "Group not found",
+        ),
         ("/Traces", b'{"TraceIds": "1-2-3"}', "InvalidRequestException", 400, "TraceIds"),
         ("/Traces", b'{"TraceIds": [], "Colour": 1}', "InvalidRequestException", 400, "Colour"),
         ("/TraceSegments", b"{not json", "InvalidRequestException", 400, "not JSON"),
         ("/TraceSegments", b"[1, 2]", "InvalidRequestException", 400, "JSON object"),
-        ("/TraceSummaries", b'{"StartTime": 1, "EndTime": 2, "FilterExpression": "fault AND"}',
-         "InvalidRequestException", 400, "FilterExpression"),
+        (
+            "/TraceSummaries",
+            b'{"StartTime": 1, "EndTime": 2, "FilterExpression": "fault AND"}',
+            "InvalidRequestException",
+            400,
+            "FilterExpression",
+        ),
         ("/GetGroup", b"{}", "InvalidRequestException", 400, "GroupName"),
         ("/Nowhere", b"{}", "UnknownOperationException", 404, "/Nowhere"),
     ],
@@ -178,9 +206,13 @@ def test_bad_requests_get_x_ray_errors_and_the_server_keeps_serving(
 def test_boto3_sees_invalid_request_exception(xray: LocalXRay) -> None:
     # Client-side validation off, so the malformed call reaches the server as a user's might.
     no_validation = boto3.client(
-        "xray", endpoint_url=xray.api_url, region_name="us-east-1",
-        aws_access_key_id="x", aws_secret_access_key="x",
-        config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+        "xray",
+        endpoint_url=xray.api_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(parameter_validation=False, retries={"max_attempts": 1}),
+    )
     with pytest.raises(ClientError) as caught:
         no_validation.get_service_graph(StartTime=1)
     assert caught.value.response["Error"]["Code"] == "InvalidRequestException"
@@ -188,16 +220,32 @@ def test_boto3_sees_invalid_request_exception(xray: LocalXRay) -> None:
 
 
 def test_put_trace_segments_stores_the_good_and_reports_the_bad(xray: LocalXRay) -> None:
-    good = json.dumps({"name": "alone", "id": "aaaaaaaaaaaaaaaa", "trace_id":
-                       "1-59602604-000000000000000000000001",
-                       "start_time": 1499473420.0, "end_time": 1499473420.5})
-    no_id = json.dumps({"name": "broken", "trace_id": "1-59602604-000000000000000000000002",
-                        "start_time": 1499473420.0, "end_time": 1499473421.0})
-    parsed, raw = call(xray.api_url, "PutTraceSegments",
-                       TraceSegmentDocuments=[good, no_id, "{truncated"])
+    good = json.dumps(
+        {
+            "name": "alone",
+            "id": "aaaaaaaaaaaaaaaa",
+            "trace_id": "1-59602604-000000000000000000000001",
+            "start_time": 1499480000.0,
+            "end_time": 1499480000.5,
+        }
+    )
+    no_id = json.dumps(
+        {
+            "name": "broken",
+            "trace_id": "1-59602604-000000000000000000000002",
+            "start_time": 1499480000.0,
+            "end_time": 1499480001.0,
+        }
+    )
+    parsed, raw = call(
+        xray.api_url, "PutTraceSegments", TraceSegmentDocuments=[good, no_id, "{truncated"]
+    )
     assert [u["ErrorCode"] for u in parsed["UnprocessedTraceSegments"]] == ["schema", "json"]
-    stored, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[
-        "1-59602604-000000000000000000000001", "1-59602604-000000000000000000000002"])
+    stored, _ = call(
+        xray.api_url,
+        "BatchGetTraces",
+        TraceIds=["1-59602604-000000000000000000000001", "1-59602604-000000000000000000000002"],
+    )
     assert [t["Id"] for t in stored["Traces"]] == ["1-59602604-000000000000000000000001"]
     assert_valid_response("PutTraceSegments", raw, parsed)
 
@@ -211,21 +259,47 @@ def test_both_listeners_bind_loopback_by_default(xray: LocalXRay) -> None:
     assert xray.daemon.socket.type == socket.SOCK_DGRAM
 
 
-ROUTES = ["/TraceSegments", "/Traces", "/TraceSummaries", "/ServiceGraph", "/TraceGraph",
-          "/Groups", "/GetGroup"]
+ROUTES = [
+    "/TraceSegments",
+    "/Traces",
+    "/TraceSummaries",
+    "/ServiceGraph",
+    "/TraceGraph",
+    "/Groups",
+    "/GetGroup",
+]
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-        st.sampled_from(["StartTime", "EndTime", "TraceIds", "NextToken", "GroupName",
-                         "FilterExpression", "TraceSegmentDocuments", "x"]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "StartTime",
+                    "EndTime",
+                    "TraceIds",
+                    "NextToken",
+                    "GroupName",
+                    "FilterExpression",
+                    "TraceSegmentDocuments",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(route=st.sampled_from(ROUTES),
-       body=st.one_of(st.binary(max_size=200), JSON_VALUES.map(lambda v: json.dumps(v).encode())))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    route=st.sampled_from(ROUTES),
+    body=st.one_of(st.binary(max_size=200), JSON_VALUES.map(lambda v: json.dumps(v).encode())),
+)
 def test_any_body_gets_an_answer_never_a_crash(xray: LocalXRay, route: str, body: bytes) -> None:
     response = requests.post(xray.api_url + route, data=body, timeout=10)
     assert response.status_code in (200, 400), response.text
@@ -236,7 +310,11 @@ def test_any_body_gets_an_answer_never_a_crash(xray: LocalXRay, route: str, body
 
 def test_request_threads_do_not_leave_connections_behind(xray: LocalXRay) -> None:
     for _ in range(30):
-        assert requests.post(xray.api_url + "/Traces", json={"TraceIds": [TRACE_ID]},
-                             timeout=5).status_code == 200
+        assert (
+            requests.post(
+                xray.api_url + "/Traces", json={"TraceIds": [TRACE_ID]}, timeout=5
+            ).status_code
+            == 200
+        )
     assert xray.store is not None
     assert len(xray.store._connections) < 10

@@ -20,9 +20,13 @@ TRACE_ID = "1-5f000000-0123456789abcdef01234567"
 
 
 def segment(number: int, **fields: object) -> dict:
-    document = {"name": "burst", "id": f"{number:016x}",
-                "trace_id": TRACE_ID[:-8] + f"{number:08x}",
-                "start_time": 1_600_000_000.0 + number / 1000, "end_time": 1_600_000_000.5}
+    document = {
+        "name": "burst",
+        "id": f"{number:016x}",
+        "trace_id": TRACE_ID[:-8] + f"{number:08x}",
+        "start_time": 1_600_000_000.0 + number / 1000,
+        "end_time": 1_600_000_000.5,
+    }
     document.update(fields)
     return document
 
@@ -56,7 +60,8 @@ def test_bad_datagrams_are_rejected_with_reasons_and_the_daemon_keeps_going(
         "schema: no trace_id": datagram({k: v for k, v in segment(3).items() if k != "trace_id"}),
         "schema: short id": datagram(segment(4, id="abc")),
         "not finished nor in progress": datagram(
-            {k: v for k, v in segment(5).items() if k != "end_time"}),
+            {k: v for k, v in segment(5).items() if k != "end_time"}
+        ),
         "oversize": datagram(segment(8, metadata={"default": {"pad": "x" * 64_000}})),
     }
     for payload in bad.values():
@@ -96,16 +101,28 @@ def test_burst_stored_equals_sent_minus_kernel_drops_and_none_half(
     receive_buffer: int | None,
 ) -> None:
     # The tiny buffer makes the kernel drop part of the burst, so the accounting is exercised.
-    with (LocalXRay(udp_receive_buffer=receive_buffer) if receive_buffer else LocalXRay()) as xray:
+    with LocalXRay(udp_receive_buffer=receive_buffer) if receive_buffer else LocalXRay() as xray:
         burst(xray, 3000, expect_drops=receive_buffer is not None)
 
 
 def burst(xray: LocalXRay, count: int, expect_drops: bool) -> None:
-    documents = [segment(n, subsegments=[
-        {"name": "dynamodb", "id": f"{n:015x}f", "namespace": "aws",
-         "start_time": 1_600_000_000.0, "end_time": 1_600_000_000.1,
-         "aws": {"table_name": "burst-table"}, "metadata": {"default": {"pad": "x" * 200}}},
-    ]) for n in range(count)]
+    documents = [
+        segment(
+            n,
+            subsegments=[
+                {
+                    "name": "dynamodb",
+                    "id": f"{n:015x}f",
+                    "namespace": "aws",
+                    "start_time": 1_600_000_000.0,
+                    "end_time": 1_600_000_000.1,
+                    "aws": {"table_name": "burst-table"},
+                    "metadata": {"default": {"pad": "x" * 200}},
+                },
+            ],
+        )
+        for n in range(count)
+    ]
     payloads = [datagram(d) for d in documents]
     udp = sender(xray)
     sent = 0
@@ -135,10 +152,21 @@ def burst(xray: LocalXRay, count: int, expect_drops: bool) -> None:
 def test_cli_main_prints_where_it_listens_and_stops_on_sigterm(tmp_path) -> None:
     database = tmp_path / "cli.sqlite3"
     process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from lambda_tracing_local.xray import main; "
-         "sys.exit(main(sys.argv[1:]))", "--udp", "127.0.0.1:0", "--api", "127.0.0.1:0",
-         "--db", str(database)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from lambda_tracing_local.xray import main; sys.exit(main(sys.argv[1:]))",
+            "--udp",
+            "127.0.0.1:0",
+            "--api",
+            "127.0.0.1:0",
+            "--db",
+            str(database),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -158,9 +186,17 @@ def test_cli_main_prints_where_it_listens_and_stops_on_sigterm(tmp_path) -> None
 
 def test_cli_rejects_a_bad_address() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; from lambda_tracing_local.xray import main; "
-         "sys.exit(main(sys.argv[1:]))", "--udp", "nowhere"],
-        capture_output=True, text=True, timeout=30)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from lambda_tracing_local.xray import main; sys.exit(main(sys.argv[1:]))",
+            "--udp",
+            "nowhere",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2 and "HOST:PORT" in done.stderr
 
 

@@ -55,13 +55,24 @@ SCRIPT = textwrap.dedent(
 def run_sdk_process(tmp_path: Path, udp_address: str, streaming_threshold: int) -> dict:
     script = tmp_path / "traced_app.py"
     script.write_text(SCRIPT)
-    env = {**os.environ, "AWS_XRAY_DAEMON_ADDRESS": udp_address,
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_XRAY_SDK_ENABLED": "true"}
+    env = {
+        **os.environ,
+        "AWS_XRAY_DAEMON_ADDRESS": udp_address,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_XRAY_SDK_ENABLED": "true",
+    }
     for name in ("AWS_XRAY_CONTEXT_MISSING", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(name, None)
-    done = subprocess.run([sys.executable, str(script), str(streaming_threshold)], env=env,
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, str(script), str(streaming_threshold)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -70,8 +81,7 @@ def test_sdk_segment_becomes_the_graph_x_ray_would_draw(tmp_path: Path) -> None:
         before = time.time() - 5
         app = run_sdk_process(tmp_path, xr.udp_address, streaming_threshold=30)
         assert xr.wait_for(1, timeout=10), xr.stats
-        graph, raw = call(xr.api_url, "GetServiceGraph", StartTime=before,
-                          EndTime=time.time() + 5)
+        graph, raw = call(xr.api_url, "GetServiceGraph", StartTime=before, EndTime=time.time() + 5)
     nodes = {(s["Name"], s["Type"]): s for s in raw["Services"]}
     by_reference = {s["ReferenceId"]: (s["Name"], s["Type"]) for s in raw["Services"]}
     assert set(nodes) == {
@@ -81,8 +91,11 @@ def test_sdk_segment_becomes_the_graph_x_ray_would_draw(tmp_path: Path) -> None:
         (app["queue_url"], "AWS::SQS::Queue"),
         ("127.0.0.1", "remote"),
     }
-    edges = {(by_reference[s["ReferenceId"]], by_reference[e["ReferenceId"]])
-             for s in raw["Services"] for e in s["Edges"]}
+    edges = {
+        (by_reference[s["ReferenceId"]], by_reference[e["ReferenceId"]])
+        for s in raw["Services"]
+        for e in s["Edges"]
+    }
     assert edges == {
         (("checkout", "client"), ("checkout", "service")),
         (("checkout", "service"), ("orders", "AWS::DynamoDB::Table")),

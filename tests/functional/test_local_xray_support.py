@@ -30,8 +30,11 @@ def fixture(name: str) -> Any:
 
 def client(api_url: str) -> Any:
     return boto3.client(
-        "xray", endpoint_url=api_url, region_name="us-east-1",
-        aws_access_key_id="local", aws_secret_access_key="local",
+        "xray",
+        endpoint_url=api_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
         config=Config(retries={"max_attempts": 1}),
     )
 
@@ -48,8 +51,11 @@ def raw_shape_errors(value: Any, shape: Any, path: str = "") -> list[str]:
         if not isinstance(value, dict):
             return [f"{path or '<root>'}: expected object, got {type(value).__name__}"]
         errors = [f"{path}.{k}: not in {shape.name}" for k in value if k not in shape.members]
-        errors += [f"{path}.{k}: required by {shape.name}" for k in shape.required_members
-                   if k not in value]
+        errors += [
+            f"{path}.{k}: required by {shape.name}"
+            for k in shape.required_members
+            if k not in value
+        ]
         for key, item in value.items():
             if key in shape.members and item is not None:
                 errors += raw_shape_errors(item, shape.members[key], f"{path}.{key}")
@@ -57,13 +63,19 @@ def raw_shape_errors(value: Any, shape: Any, path: str = "") -> list[str]:
     if kind == "list":
         if not isinstance(value, list):
             return [f"{path}: expected list"]
-        return [e for i, item in enumerate(value)
-                for e in raw_shape_errors(item, shape.member, f"{path}[{i}]")]
+        return [
+            e
+            for i, item in enumerate(value)
+            for e in raw_shape_errors(item, shape.member, f"{path}[{i}]")
+        ]
     if kind == "map":
         if not isinstance(value, dict):
             return [f"{path}: expected map"]
-        return [e for k, item in value.items()
-                for e in raw_shape_errors(item, shape.value, f"{path}[{k}]")]
+        return [
+            e
+            for k, item in value.items()
+            for e in raw_shape_errors(item, shape.value, f"{path}[{k}]")
+        ]
     expected = SCALARS.get(kind)
     if expected is None:
         return []
@@ -80,7 +92,8 @@ def assert_valid_response(operation: str, raw: dict[str, Any], parsed: dict[str,
     errors = raw_shape_errors(raw, output)
     assert not errors, "\n".join(errors)
     stub_client = botocore.session.get_session().create_client(
-        "xray", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+        "xray", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     parsed = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
     # Stubber validates the response against the service model and raises if it breaks it.
     method = {api: name for name, api in stub_client.meta.method_to_api_mapping.items()}

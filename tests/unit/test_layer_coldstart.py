@@ -79,3 +79,17 @@ def test_a_failing_import_is_still_timed_and_the_error_passes(package: str,
         importlib.import_module(f"{package}_broken")
     assert timer is not None and timer.records[0].end > 0
     sys.modules.pop(f"{package}_broken", None)
+
+
+@pytest.mark.parametrize(("init_type", "cold"), [
+    (None, True), ("on-demand", True), ("provisioned-concurrency", False), ("snap-start", False),
+])
+def test_pre_initialised_environments_have_no_cold_start(monkeypatch: pytest.MonkeyPatch,
+                                                         init_type: str | None,
+                                                         cold: bool) -> None:
+    if init_type is None:
+        monkeypatch.delenv("AWS_LAMBDA_INITIALIZATION_TYPE", raising=False)
+    else:
+        monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", init_type)
+    flag = coldstart.FirstTime()
+    assert [flag.take(), flag.take()] == [cold, False]

@@ -48,9 +48,16 @@ def test_grafana_fixture_exception_ids_break_the_schema() -> None:
         parse_document(json.dumps(with_cause[0]))
 
 
-STREAMED = {"name": "dynamodb", "id": "70de5b6f19ff9a0b", "type": "subsegment",
-            "trace_id": "1-581cf771-a006649127e371903a2de979", "parent_id": "70de5b6f19ff9a0a",
-            "start_time": 1.478293361449e9, "end_time": 1.478293361896e9, "namespace": "aws"}
+STREAMED = {
+    "name": "dynamodb",
+    "id": "70de5b6f19ff9a0b",
+    "type": "subsegment",
+    "trace_id": "1-581cf771-a006649127e371903a2de979",
+    "parent_id": "70de5b6f19ff9a0a",
+    "start_time": 1.478293361449e9,
+    "end_time": 1.478293361896e9,
+    "namespace": "aws",
+}
 
 
 def test_streamed_subsegment_is_valid_and_needs_its_parent() -> None:
@@ -72,8 +79,10 @@ def test_streamed_subsegment_is_valid_and_needs_its_parent() -> None:
         (HEADER_LINE + b"[1, 2]", "schema"),
         (HEADER_LINE + b'{"name": "x"}', "schema"),
         (HEADER_LINE + json.dumps(dict(STREAMED, start_time="noon")).encode(), "schema"),
-        (HEADER_LINE + json.dumps(dict(STREAMED, metadata={"a": {"b": "c" * 64_000}})).encode(),
-         "oversize"),
+        (
+            HEADER_LINE + json.dumps(dict(STREAMED, metadata={"a": {"b": "c" * 64_000}})).encode(),
+            "oversize",
+        ),
     ],
 )
 def test_bad_datagrams_raise_invalid_document_with_a_reason(datagram: bytes, kind: str) -> None:

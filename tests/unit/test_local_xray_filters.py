@@ -9,8 +9,13 @@ FACTS = TraceFacts(
     flags={"error", "throttle"},
     services={"checkout", "orders-table"},
     annotations={"customer": ["c-42"], "retries": [3.0], "beta": [True]},
-    fields={"responsetime": 1.5, "duration": 2.0, "http.status": 429,
-            "http.url": "https://shop.example/cart", "user": "ana"},
+    fields={
+        "responsetime": 1.5,
+        "duration": 2.0,
+        "http.status": 429,
+        "http.url": "https://shop.example/cart",
+        "user": "ana",
+    },
 )
 
 
@@ -46,8 +51,16 @@ def test_expressions(expression: str, matches: bool) -> None:
 
 @pytest.mark.parametrize(
     "expression",
-    ["fault AND", "(fault", "service(checkout)", "annotation.x =", "responsetime", "bogus",
-     "fault fault", "http.status = 5 $"],
+    [
+        "fault AND",
+        "(fault",
+        "service(checkout)",
+        "annotation.x =",
+        "responsetime",
+        "bogus",
+        "fault fault",
+        "http.status = 5 $",
+    ],
 )
 def test_bad_expressions_say_what_is_wrong(expression: str) -> None:
     with pytest.raises(FilterError) as caught:

@@ -23,22 +23,44 @@ def doc(name: str, id: str, start: float = 0.0, end: float = 0.1, **fields: Any)
 
 def topology(services: list[dict]) -> tuple[set, set]:
     named = {s["ReferenceId"]: (s["Name"], s["Type"]) for s in services}
-    edges = {(named[s["ReferenceId"]], named[e["ReferenceId"]], e.get("EdgeType"))
-             for s in services for e in s["Edges"]}
+    edges = {
+        (named[s["ReferenceId"]], named[e["ReferenceId"]], e.get("EdgeType"))
+        for s in services
+        for e in s["Edges"]
+    }
     return set(named.values()), edges
 
 
 def sqs_to_lambda_traces(linked: bool) -> dict[str, list[dict]]:
     """SampleSite sends to SQS; the queue triggers ProcessSQSRecord (the grafana example).
     Either the Lambda segment's parent is the send (AWSTraceHeader) or it links to it."""
-    send = doc("SQS", "5e0d000000000001", 0.01, 0.05, namespace="aws",
-               aws={"operation": "SendMessage", "queue_url": QUEUE})
-    site = doc("SampleSite", "5e0d000000000000", 0, 0.1,
-               origin="AWS::ElasticBeanstalk::Environment", subsegments=[send],
-               http={"response": {"status": 200}})
+    send = doc(
+        "SQS",
+        "5e0d000000000001",
+        0.01,
+        0.05,
+        namespace="aws",
+        aws={"operation": "SendMessage", "queue_url": QUEUE},
+    )
+    site = doc(
+        "SampleSite",
+        "5e0d000000000000",
+        0,
+        0.1,
+        origin="AWS::ElasticBeanstalk::Environment",
+        subsegments=[send],
+        http={"response": {"status": 200}},
+    )
     consumer = doc("ProcessSQSRecord", "1a00000000000000", 2.0, 2.4, origin="AWS::Lambda")
-    function = doc("ProcessSQSRecord", "1a00000000000001", 2.01, 2.39, parent_id=consumer["id"],
-                   origin="AWS::Lambda::Function", aws={"account_id": "1"})
+    function = doc(
+        "ProcessSQSRecord",
+        "1a00000000000001",
+        2.01,
+        2.39,
+        parent_id=consumer["id"],
+        origin="AWS::Lambda::Function",
+        aws={"account_id": "1"},
+    )
     if linked:
         consumer["links"] = [{"trace_id": "1-a-producer", "id": send["id"]}]
         return {"1-a-producer": [site], "1-b-consumer": [consumer, function]}
@@ -72,10 +94,15 @@ def test_malformed_links_are_ignored_not_fatal() -> None:
 
 
 def test_statuses_count_as_error_throttle_and_fault_on_the_callers_edge() -> None:
-    calls = [doc("api.example.com", f"c0000000000000{n:02d}", namespace="remote",
-                 http={"request": {"url": "https://api.example.com/x"},
-                       "response": {"status": status}})
-             for n, status in enumerate([200, 404, 429, 500, 503])]
+    calls = [
+        doc(
+            "api.example.com",
+            f"c0000000000000{n:02d}",
+            namespace="remote",
+            http={"request": {"url": "https://api.example.com/x"}, "response": {"status": status}},
+        )
+        for n, status in enumerate([200, 404, 429, 500, 503])
+    ]
     root = doc("checkout", "a000000000000000", subsegments=calls)
     services = service_graph({"1-x": [root]})
     remote = next(s for s in services if s["Type"] == "remote")
@@ -92,8 +119,14 @@ def test_statuses_count_as_error_throttle_and_fault_on_the_callers_edge() -> Non
 
 
 def test_a_traced_downstream_service_replaces_the_inferred_node() -> None:
-    call = doc("orders.internal", "c000000000000001", 0.01, 0.09, namespace="remote",
-               http={"request": {"url": "http://orders.internal/o"}, "response": {"status": 200}})
+    call = doc(
+        "orders.internal",
+        "c000000000000001",
+        0.01,
+        0.09,
+        namespace="remote",
+        http={"request": {"url": "http://orders.internal/o"}, "response": {"status": 200}},
+    )
     front = doc("front", "f000000000000000", subsegments=[call])
     orders = doc("orders", "0000000000000001", 0.02, 0.08, parent_id=call["id"])
     nodes, edges = topology(service_graph({"1-x": [front, orders]}))
@@ -101,8 +134,9 @@ def test_a_traced_downstream_service_replaces_the_inferred_node() -> None:
     assert (("front", "service"), ("orders", "service"), None) in edges
     # The edge carries the caller's view: 80 ms, not the callee's 60 ms.
     services = service_graph({"1-x": [front, orders]})
-    edge = next(e for s in services if s["Name"] == "front" and s["Type"] == "service"
-                for e in s["Edges"])
+    edge = next(
+        e for s in services if s["Name"] == "front" and s["Type"] == "service" for e in s["Edges"]
+    )
     assert edge["SummaryStatistics"]["TotalResponseTime"] == pytest.approx(0.08)
 
 
@@ -129,14 +163,21 @@ def test_local_subsegments_infer_nothing() -> None:
 def test_assemble_places_nested_streamed_subsegments_and_prefers_complete_ones() -> None:
     segment = doc("app", "a000000000000000", in_progress=True)
     del segment["end_time"]
-    outer = doc("outer", "b000000000000000", type="subsegment", parent_id=segment["id"],
-                trace_id="1-x")
-    inner = doc("inner", "c000000000000000", 0.01, type="subsegment", parent_id=outer["id"],
-                trace_id="1-x")
+    outer = doc(
+        "outer", "b000000000000000", type="subsegment", parent_id=segment["id"], trace_id="1-x"
+    )
+    inner = doc(
+        "inner", "c000000000000000", 0.01, type="subsegment", parent_id=outer["id"], trace_id="1-x"
+    )
     inner_started = dict(inner, in_progress=True)
     del inner_started["end_time"]
-    orphan = doc("orphan", "d000000000000000", type="subsegment", parent_id="ffffffffffffffff",
-                 trace_id="1-x")
+    orphan = doc(
+        "orphan",
+        "d000000000000000",
+        type="subsegment",
+        parent_id="ffffffffffffffff",
+        trace_id="1-x",
+    )
     [assembled] = assemble([inner_started, orphan, inner, segment, outer])
     [placed_outer] = assembled["subsegments"]
     assert placed_outer["name"] == "outer" and "trace_id" not in placed_outer
@@ -152,9 +193,10 @@ def test_in_progress_segments_add_no_statistics() -> None:
     assert service_graph({"1-x": [started]}) == []
 
 
-@given(st.lists(st.sampled_from([None, 200, 201, 400, 404, 429, 500, 502]), min_size=1,
-                max_size=40),
-       st.lists(st.floats(min_value=0, max_value=5), min_size=40, max_size=40))
+@given(
+    st.lists(st.sampled_from([None, 200, 201, 400, 404, 429, 500, 502]), min_size=1, max_size=40),
+    st.lists(st.floats(min_value=0, max_value=5), min_size=40, max_size=40),
+)
 def test_counts_and_histograms_add_up(statuses: list[int | None], durations: list[float]) -> None:
     calls = []
     for n, status in enumerate(statuses):
@@ -166,10 +208,14 @@ def test_counts_and_histograms_add_up(statuses: list[int | None], durations: lis
     table = next(s for s in services if s["Name"] == "t")
     stats = table["SummaryStatistics"]
     assert stats["TotalCount"] == len(statuses)
-    assert (stats["OkCount"] + stats["ErrorStatistics"]["TotalCount"]
-            + stats["FaultStatistics"]["TotalCount"]) == len(statuses)
+    assert (
+        stats["OkCount"]
+        + stats["ErrorStatistics"]["TotalCount"]
+        + stats["FaultStatistics"]["TotalCount"]
+    ) == len(statuses)
     assert sum(b["Count"] for b in table["ResponseTimeHistogram"]) == len(statuses)
     assert stats["FaultStatistics"]["TotalCount"] == sum(
-        1 for s in statuses if s is not None and s >= 500)
+        1 for s in statuses if s is not None and s >= 500
+    )
     assert stats["ErrorStatistics"]["ThrottleCount"] == statuses.count(429)
     assert classify({"throttle": True}) == "throttle"

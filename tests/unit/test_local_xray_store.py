@@ -14,8 +14,14 @@ TRACE = "1-5f000000-0123456789abcdef01234567"
 
 
 def segment(**fields: object) -> dict:
-    return {"name": "app", "id": "a000000000000000", "trace_id": TRACE,
-            "start_time": 1_600_000_000.0, "end_time": 1_600_000_001.0, **fields}
+    return {
+        "name": "app",
+        "id": "a000000000000000",
+        "trace_id": TRACE,
+        "start_time": 1_600_000_000.0,
+        "end_time": 1_600_000_001.0,
+        **fields,
+    }
 
 
 @pytest.fixture
@@ -28,8 +34,10 @@ def store(tmp_path: Path):
 def test_store_uses_wal_and_indexes_trace_and_time(store: TraceStore) -> None:
     connection = sqlite3.connect(store.path)
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    indexes = {row[1]: [c[2] for c in connection.execute(f"PRAGMA index_info('{row[1]}')")]
-               for row in connection.execute("PRAGMA index_list('documents')")}
+    indexes = {
+        row[1]: [c[2] for c in connection.execute(f"PRAGMA index_info('{row[1]}')")]
+        for row in connection.execute("PRAGMA index_list('documents')")
+    }
     assert ["trace_id", "id"] in indexes.values()
     assert ["start_time"] in indexes.values() and ["received_at"] in indexes.values()
     connection.close()
@@ -54,8 +62,17 @@ def test_retention_removes_documents_received_too_long_ago(store: TraceStore) ->
 
 
 def test_time_window_queries(store: TraceStore) -> None:
-    store.put([segment(), segment(id="b000000000000000", trace_id=TRACE[:-1] + "8",
-                                  start_time=1_700_000_000.0, end_time=1_700_000_001.0)])
+    store.put(
+        [
+            segment(),
+            segment(
+                id="b000000000000000",
+                trace_id=TRACE[:-1] + "8",
+                start_time=1_700_000_000.0,
+                end_time=1_700_000_001.0,
+            ),
+        ]
+    )
     assert store.trace_ids_between(1_600_000_000.5, 1_600_000_000.7) == [TRACE]
     assert store.trace_ids_between(0, 2e9) == [TRACE, TRACE[:-1] + "8"]
     assert list(store.projections_between(1_699_999_999, 1_700_000_000.5)) == [TRACE[:-1] + "8"]

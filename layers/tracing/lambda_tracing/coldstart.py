@@ -9,6 +9,7 @@ measuring does not add to the cold start it measures; it needs no `-X importtime
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -20,10 +21,13 @@ from typing import Any
 
 # Loaders made per module (safe to wrap per instance); shared/class loaders are left alone.
 _PER_MODULE_LOADERS = (SourceFileLoader, SourcelessFileLoader, ExtensionFileLoader)
+_INIT_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 
 
 class FirstTime:
-    """True for the first `take()` in this process, False ever after."""
+    """True for the first `take()` in this process, False ever after. With provisioned
+    concurrency or SnapStart the environment was initialised ahead of any request, so no
+    invocation is a cold start (as Powertools reports it)."""
 
     __slots__ = ("_pending",)
 
@@ -32,7 +36,7 @@ class FirstTime:
 
     def take(self) -> bool:
         pending, self._pending = self._pending, False
-        return pending
+        return pending and os.environ.get(_INIT_TYPE, "on-demand") == "on-demand"
 
 
 cold_start = FirstTime()

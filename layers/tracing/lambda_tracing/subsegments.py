@@ -123,8 +123,11 @@ class Subsegment:
         span = None
         try:
             from lambda_tracing.backend import get_backend
+            from lambda_tracing.task_local import install_on
 
-            span = get_backend().begin_subsegment(self.name or "subsegment", self.namespace)
+            backend = get_backend()
+            install_on(backend)  # concurrent tasks must not cross subsegments (#164)
+            span = backend.begin_subsegment(self.name or "subsegment", self.namespace)
             if span is not None:
                 self._describe(span)
         except Exception as failure:  # noqa: BLE001

@@ -90,3 +90,15 @@ def install(recorder: Any) -> bool:
     except Exception:
         log.debug("context not made task-local", exc_info=True)
         return False
+
+
+_installed_on: Any = None
+
+
+def install_on(backend: Any) -> None:
+    """`install` on a backend's recorder, once per backend object (cheap on every later call)."""
+    global _installed_on
+    if backend is not _installed_on:
+        recorder = getattr(backend, "recorder", None)
+        if recorder is None or install(recorder):
+            _installed_on = backend

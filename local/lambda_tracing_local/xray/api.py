@@ -68,8 +68,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reject_method(self) -> None:
         self._discard_body()
-        self._answer(405, {"Message": f"{self.command} is not an X-Ray operation; use POST"},
-                     "InvalidRequestException")
+        self._answer(
+            405,
+            {"Message": f"{self.command} is not an X-Ray operation; use POST"},
+            "InvalidRequestException",
+        )
 
     def _dispatch(self) -> dict[str, Any]:
         path = self.path.split("?", 1)[0]

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .documents import MAX_DATAGRAM_BYTES, InvalidDocument, parse_datagram
+from .documents import MAX_DATAGRAM_BYTES, InvalidDocument, parse_datagram, warm_up
 from .gcpause import gc_paused
 from .store import TraceStore, row_for
 
@@ -37,16 +37,24 @@ class Stats:
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {"received": self.received, "stored": self.stored, "rejected": self.rejected,
-                "rejected_by_reason": dict(self.rejected_by_reason)}
+        return {
+            "received": self.received,
+            "stored": self.stored,
+            "rejected": self.rejected,
+            "rejected_by_reason": dict(self.rejected_by_reason),
+        }
 
 
 class Daemon:
     """Receives and ingests on one thread: draining the socket in bursts between batches keeps
     the GIL from ping-ponging per datagram, and the kernel buffer absorbs a burst meanwhile."""
 
-    def __init__(self, address: tuple[str, int], store: TraceStore,
-                 receive_buffer_bytes: int = RECEIVE_BUFFER_BYTES) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        store: TraceStore,
+        receive_buffer_bytes: int = RECEIVE_BUFFER_BYTES,
+    ) -> None:
         self.store = store
         self.stats = Stats()
         self.changed = threading.Condition()
@@ -88,6 +96,7 @@ class Daemon:
         self.socket.close()
 
     def _serve(self) -> None:
+        warm_up()  # datagrams wait in the kernel buffer meanwhile
         last_purge = time.monotonic()
         while True:
             stopping = self._stopping.is_set()
@@ -154,8 +163,11 @@ class Daemon:
         # A flood of garbage must not become a flood of log lines.
         self._logged_rejections += 1
         if self._logged_rejections <= 100 or self._logged_rejections % 10_000 == 0:
-            log.warning("local X-Ray daemon rejected a datagram (%d so far): %s",
-                        self._logged_rejections, error)
+            log.warning(
+                "local X-Ray daemon rejected a datagram (%d so far): %s",
+                self._logged_rejections,
+                error,
+            )
 
     def _purge(self) -> None:
         try:

@@ -28,9 +28,18 @@ Window = tuple[float, float] | None
 
 # Botocore endpoint prefixes (what the Python SDK names its subsegments) to X-Ray's names.
 AWS_SERVICE_NAMES = {
-    "dynamodb": "DynamoDB", "sqs": "SQS", "sns": "SNS", "lambda": "Lambda", "s3": "S3",
-    "kinesis": "Kinesis", "states": "StepFunctions", "events": "EventBridge",
-    "secretsmanager": "SecretsManager", "ssm": "SSM", "sts": "STS", "xray": "XRay",
+    "dynamodb": "DynamoDB",
+    "sqs": "SQS",
+    "sns": "SNS",
+    "lambda": "Lambda",
+    "s3": "S3",
+    "kinesis": "Kinesis",
+    "states": "StepFunctions",
+    "events": "EventBridge",
+    "secretsmanager": "SecretsManager",
+    "ssm": "SSM",
+    "sts": "STS",
+    "xray": "XRay",
 }
 UNTYPED_SERVICE = "service"  # type for a segment that names no origin
 
@@ -92,9 +101,14 @@ PROJECTION_VERSION = 1  # bump when the layout above changes: stores rebuild pro
 
 def _entry(element: Document, infer: bool) -> Entry:
     identity = inferred_identity(element) if infer and "namespace" in element else None
-    return [element["id"], element["start_time"], element.get("end_time"),
-            OUTCOMES.index(classify(element)), 1 if element.get("in_progress") else 0,
-            *(identity or (None, None))]
+    return [
+        element["id"],
+        element["start_time"],
+        element.get("end_time"),
+        OUTCOMES.index(classify(element)),
+        1 if element.get("in_progress") else 0,
+        *(identity or (None, None)),
+    ]
 
 
 def _subsegment_entries(element: Document) -> list[Entry]:
@@ -111,18 +125,32 @@ def _subsegment_entries(element: Document) -> list[Entry]:
 def project(document: Document) -> Projection:
     """What the graph needs of one validated segment or streamed subsegment."""
     if document.get("type") == "subsegment":
-        return ["u", document["parent_id"],
-                [_entry(document, True), *_subsegment_entries(document)]]
+        return [
+            "u",
+            document["parent_id"],
+            [_entry(document, True), *_subsegment_entries(document)],
+        ]
     entries = _subsegment_entries(document)
     account = (document.get("aws") or {}).get("account_id")
     # "links" is outside the schema: keep only well-formed ones, as lookup keys must be.
-    links = [[link["trace_id"], link["id"]] for link in document.get("links") or ()
-             if isinstance(link, dict) and isinstance(link.get("trace_id"), str)
-             and isinstance(link.get("id"), str)]
-    return ["s", _entry(document, False), document.get("parent_id"), document["name"],
-            document.get("origin") or UNTYPED_SERVICE,
-            account if isinstance(account, str) else None,
-            1 if document.get("inferred") else 0, links, entries]
+    links = [
+        [link["trace_id"], link["id"]]
+        for link in document.get("links") or ()
+        if isinstance(link, dict)
+        and isinstance(link.get("trace_id"), str)
+        and isinstance(link.get("id"), str)
+    ]
+    return [
+        "s",
+        _entry(document, False),
+        document.get("parent_id"),
+        document["name"],
+        document.get("origin") or UNTYPED_SERVICE,
+        account if isinstance(account, str) else None,
+        1 if document.get("inferred") else 0,
+        links,
+        entries,
+    ]
 
 
 class ServiceGraph:
@@ -164,8 +192,11 @@ class ServiceGraph:
                     if entry[INFERRED_TYPE] == QUEUE_TYPE:
                         messages[(trace_id, entry[ID])] = entry
         for projection, key in linking:
-            found = [messages[(trace, span)] for trace, span in projection[7]
-                     if (trace, span) in messages]
+            found = [
+                messages[(trace, span)]
+                for trace, span in projection[7]
+                if (trace, span) in messages
+            ]
             for message in found:
                 self._link(message, projection[1], key)
             if not found:
@@ -173,9 +204,12 @@ class ServiceGraph:
         return self
 
     @staticmethod
-    def _own(projections: list[Projection], owners: dict[str, tuple[Entry, NodeKey]],
-             segments: list[tuple[Projection, NodeKey]],
-             owned: list[tuple[NodeKey, list[Entry]]]) -> None:
+    def _own(
+        projections: list[Projection],
+        owners: dict[str, tuple[Entry, NodeKey]],
+        segments: list[tuple[Projection, NodeKey]],
+        owned: list[tuple[NodeKey, list[Entry]]],
+    ) -> None:
         """Index one trace's elements by id with the node that owns them; streamed
         subsegments belong to the segment their parent chain leads to, in any order."""
         streamed = []
@@ -203,9 +237,12 @@ class ServiceGraph:
                 break  # the rest wait for parents that have not arrived
             streamed = waiting
 
-    def _add_segments(self, segments: list[tuple[Projection, NodeKey]],
-                      owners: dict[str, tuple[Entry, NodeKey]],
-                      linking: list[tuple[Projection, NodeKey]]) -> set[str]:
+    def _add_segments(
+        self,
+        segments: list[tuple[Projection, NodeKey]],
+        owners: dict[str, tuple[Entry, NodeKey]],
+        linking: list[tuple[Projection, NodeKey]],
+    ) -> set[str]:
         """Nodes for one trace's segments and the edges into them; returns the subsegments
         a traced segment answered (they get no inferred node)."""
         answered: set[str] = set()
@@ -235,8 +272,7 @@ class ServiceGraph:
         client = self._node((projection[3], "client", None), "unknown", False)
         self._edge(client.key, key).calls.append(projection[1])
 
-    def _add_inferred(self, owned: list[tuple[NodeKey, list[Entry]]],
-                      answered: set[str]) -> None:
+    def _add_inferred(self, owned: list[tuple[NodeKey, list[Entry]]], answered: set[str]) -> None:
         nodes, edges = self.nodes, self.edges
         for owner, entries in owned:
             for element in entries:
@@ -268,10 +304,10 @@ class ServiceGraph:
         for (source, target), edge in sorted(
             self.edges.items(), key=lambda item: reference[item[0][1]]
         ):
-            stats = CallStatistics.of(edge.calls)
-            outgoing[source].append(self._edge_shape(reference[target], edge, stats))
+            edge_stats = CallStatistics.of(edge.calls)
+            outgoing[source].append(self._edge_shape(reference[target], edge, edge_stats))
             if edge.ages is None:
-                incoming[target].append(stats)
+                incoming[target].append(edge_stats)
         services = []
         for key in order:
             node = self.nodes[key]
@@ -282,8 +318,7 @@ class ServiceGraph:
             services.append(self._node_shape(reference[key], node, outgoing[key], stats))
         return services
 
-    def _edge_shape(self, reference_id: int, edge: Edge, stats: CallStatistics
-                    ) -> dict[str, Any]:
+    def _edge_shape(self, reference_id: int, edge: Edge, stats: CallStatistics) -> dict[str, Any]:
         start, end = clipped_span(stats, self.window)
         shape: dict[str, Any] = {
             "ReferenceId": reference_id,
@@ -299,8 +334,9 @@ class ServiceGraph:
             shape["ResponseTimeHistogram"] = histogram(stats.durations)
         return shape
 
-    def _node_shape(self, reference_id: int, node: Node, edges: list[dict],
-                    stats: CallStatistics | None) -> dict[str, Any]:
+    def _node_shape(
+        self, reference_id: int, node: Node, edges: list[dict], stats: CallStatistics | None
+    ) -> dict[str, Any]:
         name, kind, account = node.key
         shape: dict[str, Any] = {"ReferenceId": reference_id, "Name": name, "Names": [name]}
         if node.root:
@@ -312,8 +348,10 @@ class ServiceGraph:
             span = clipped_span(stats, self.window)
         else:
             low, high = self.window or (0.0, 0.0)
-            span = (min((e["StartTime"] for e in edges), default=low),
-                    max((e["EndTime"] for e in edges), default=high))
+            span = (
+                min((e["StartTime"] for e in edges), default=low),
+                max((e["EndTime"] for e in edges), default=high),
+            )
         shape.update(StartTime=span[0], EndTime=span[1], Edges=edges)
         if stats is None:
             shape["SummaryStatistics"] = {}  # a client's numbers live on its edges

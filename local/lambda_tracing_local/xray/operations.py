@@ -113,8 +113,11 @@ def facts(summary: dict[str, Any], segments: list[dict[str, Any]]) -> TraceFacts
                 annotations.setdefault(key, []).append(value)
     http = summary["Http"]
     fields = {"responsetime": summary["ResponseTime"], "duration": summary["Duration"]}
-    for name, key in (("http.status", "HttpStatus"), ("http.url", "HttpURL"),
-                      ("http.method", "HttpMethod")):
+    for name, key in (
+        ("http.status", "HttpStatus"),
+        ("http.url", "HttpURL"),
+        ("http.method", "HttpMethod"),
+    ):
         if key in http:
             fields[name] = http[key]
     if summary["Users"]:
@@ -123,8 +126,9 @@ def facts(summary: dict[str, Any], segments: list[dict[str, Any]]) -> TraceFacts
 
 
 class Operations:
-    def __init__(self, store: TraceStore, service_graph_page: int | None = None,
-                 on_documents: Any = None) -> None:
+    def __init__(
+        self, store: TraceStore, service_graph_page: int | None = None, on_documents: Any = None
+    ) -> None:
         self.store = store
         self.service_graph_page = service_graph_page
         self.on_documents = on_documents  # callback(stored, rejected) for the server's stats
@@ -136,8 +140,13 @@ class Operations:
             try:
                 rows.append(row_for(parse_document(text), now, text))
             except InvalidDocument as error:
-                unprocessed.append({"Id": _document_id(text), "ErrorCode": error.kind,
-                                    "Message": error.message[:500]})
+                unprocessed.append(
+                    {
+                        "Id": _document_id(text),
+                        "ErrorCode": error.kind,
+                        "Message": error.message[:500],
+                    }
+                )
         if rows:
             self.store.write_rows(rows)
         if self.on_documents is not None:
@@ -154,12 +163,14 @@ class Operations:
             segments = assemble(found[trace_id])
             start = min(s["start_time"] for s in segments)
             end = max(end_of(s) for s in segments)
-            traces.append({
-                "Id": trace_id,
-                "Duration": round(end - start, 3),
-                "LimitExceeded": False,
-                "Segments": [{"Id": s["id"], "Document": json.dumps(s)} for s in segments],
-            })
+            traces.append(
+                {
+                    "Id": trace_id,
+                    "Duration": round(end - start, 3),
+                    "LimitExceeded": False,
+                    "Segments": [{"Id": s["id"], "Document": json.dumps(s)} for s in segments],
+                }
+            )
         unprocessed = [t for t in dict.fromkeys(trace_ids) if t not in found]
         return {"Traces": traces, "UnprocessedTraceIds": unprocessed}
 
@@ -196,8 +207,12 @@ class Operations:
             projections = self.store.projections_between(start, end)
             services = ServiceGraph((start, end)).add_projections(projections).services()
         chosen, token = page(services, request.get("NextToken"), self.service_graph_page)
-        response: dict[str, Any] = {"StartTime": start, "EndTime": end, "Services": chosen,
-                                    "ContainsOldGroupVersions": False}
+        response: dict[str, Any] = {
+            "StartTime": start,
+            "EndTime": end,
+            "Services": chosen,
+            "ContainsOldGroupVersions": False,
+        }
         if token:
             response["NextToken"] = token
         return response
@@ -222,7 +237,8 @@ class Operations:
     def _check_group(request: dict[str, Any]) -> None:
         name, arn = request.get("GroupName"), request.get("GroupARN")
         if name not in (None, DEFAULT_GROUP["GroupName"]) or arn not in (
-            None, DEFAULT_GROUP["GroupARN"]
+            None,
+            DEFAULT_GROUP["GroupARN"],
         ):
             raise invalid(f"Group not found: {name or arn} (local X-Ray has only 'Default')")
 

@@ -47,11 +47,15 @@ class LocalXRay:
     service_graph_page limits Services per GetServiceGraph page (NextToken for the rest).
     """
 
-    def __init__(self, udp: str = "127.0.0.1:0", api: str = "127.0.0.1:0",
-                 db: str | Path | None = None,
-                 retention_seconds: float = DEFAULT_RETENTION_SECONDS,
-                 service_graph_page: int | None = None,
-                 udp_receive_buffer: int = RECEIVE_BUFFER_BYTES) -> None:
+    def __init__(
+        self,
+        udp: str = "127.0.0.1:0",
+        api: str = "127.0.0.1:0",
+        db: str | Path | None = None,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        service_graph_page: int | None = None,
+        udp_receive_buffer: int = RECEIVE_BUFFER_BYTES,
+    ) -> None:
         self._udp, self._api = parse_address(udp), parse_address(api)
         self._temporary: str | None = None
         if db is None:
@@ -96,8 +100,12 @@ class LocalXRay:
     def __enter__(self) -> LocalXRay:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def _running(self) -> tuple[Daemon, XRayHTTPServer]:
@@ -156,24 +164,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--udp", default="127.0.0.1:2000", help="daemon address (HOST:PORT)")
     parser.add_argument("--api", default="127.0.0.1:2001", help="API address (HOST:PORT)")
     parser.add_argument("--db", default=str(default_db_path()), help="SQLite file for traces")
-    parser.add_argument("--retention-hours", type=float,
-                        default=DEFAULT_RETENTION_SECONDS / 3600, help="keep traces this long")
+    parser.add_argument(
+        "--retention-hours",
+        type=float,
+        default=DEFAULT_RETENTION_SECONDS / 3600,
+        help="keep traces this long",
+    )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        server = LocalXRay(arguments.udp, arguments.api, arguments.db,
-                           retention_seconds=arguments.retention_hours * 3600)
+        server = LocalXRay(
+            arguments.udp,
+            arguments.api,
+            arguments.db,
+            retention_seconds=arguments.retention_hours * 3600,
+        )
         server.start()
     except (ValueError, OSError, RuntimeError, sqlite3.Error) as error:
         parser.exit(2, f"lambda-tracing local xray: {error}\n")
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
-        print(f"local X-Ray: daemon on udp://{server.udp_address} "
-              f"(AWS_XRAY_DAEMON_ADDRESS={server.udp_address}), "
-              f"API on {server.api_url} (AWS_ENDPOINT_URL_XRAY={server.api_url}), "
-              f"store {server.db_path}", flush=True)
+        print(
+            f"local X-Ray: daemon on udp://{server.udp_address} "
+            f"(AWS_XRAY_DAEMON_ADDRESS={server.udp_address}), "
+            f"API on {server.api_url} (AWS_ENDPOINT_URL_XRAY={server.api_url}), "
+            f"store {server.db_path}",
+            flush=True,
+        )
         stop.wait()
     finally:
         server.stop()

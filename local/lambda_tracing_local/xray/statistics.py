@@ -45,8 +45,7 @@ class CallStatistics:
         if durations and min(durations) < 0:  # clock skew: never report negative times
             durations = [max(0.0, duration) for duration in durations]
         outcomes = Counter(map(itemgetter(OUTCOME), calls))
-        return cls(outcomes, durations, min(starts, default=math.inf),
-                   max(ends, default=-math.inf))
+        return cls(outcomes, durations, min(starts, default=math.inf), max(ends, default=-math.inf))
 
     @classmethod
     def merged(cls, parts: list[CallStatistics]) -> CallStatistics:
@@ -55,8 +54,12 @@ class CallStatistics:
         for part in parts:
             outcomes.update(part.outcomes)
             durations.extend(part.durations)
-        return cls(outcomes, durations, min((p.first for p in parts), default=math.inf),
-                   max((p.last for p in parts), default=-math.inf))
+        return cls(
+            outcomes,
+            durations,
+            min((p.first for p in parts), default=math.inf),
+            max((p.last for p in parts), default=-math.inf),
+        )
 
     def summary(self) -> dict[str, Any]:
         error, throttle, fault = self.outcomes[ERROR], self.outcomes[THROTTLE], self.outcomes[FAULT]
@@ -73,8 +76,7 @@ class CallStatistics:
         }
 
 
-def clipped_span(stats: CallStatistics, window: tuple[float, float] | None
-                 ) -> tuple[float, float]:
+def clipped_span(stats: CallStatistics, window: tuple[float, float] | None) -> tuple[float, float]:
     """Whole seconds covering the calls, kept inside the requested window, as X-Ray reports."""
     start, end = math.floor(stats.first), math.ceil(stats.last)
     if window is not None:

@@ -85,8 +85,9 @@ class TraceStore:
         columns = {row[1] for row in connection.execute("PRAGMA table_info(documents)")}
         if columns and "graph" not in columns:
             self.close()
-            raise RuntimeError(f"{self.path} was written by an older local X-Ray: "
-                               "delete it or choose another --db")
+            raise RuntimeError(
+                f"{self.path} was written by an older local X-Ray: delete it or choose another --db"
+            )
         with connection:
             connection.executescript(SCHEMA)
         self._refresh_projections()
@@ -94,17 +95,20 @@ class TraceStore:
     def _refresh_projections(self) -> None:
         connection = self._connect()
         found = connection.execute(
-            "SELECT value FROM settings WHERE name = 'projection_format'").fetchone()
+            "SELECT value FROM settings WHERE name = 'projection_format'"
+        ).fetchone()
         if found is not None and found[0] == PROJECTION_FORMAT:
             return
         with connection:
             rows = connection.execute("SELECT rowid, document FROM documents").fetchall()
             connection.executemany(
                 "UPDATE documents SET graph = ? WHERE rowid = ?",
-                ((marshal.dumps(project(json.loads(text))), rowid) for rowid, text in rows))
+                ((marshal.dumps(project(json.loads(text))), rowid) for rowid, text in rows),
+            )
             connection.execute(
                 "INSERT OR REPLACE INTO settings VALUES ('projection_format', ?)",
-                (PROJECTION_FORMAT,))
+                (PROJECTION_FORMAT,),
+            )
 
     def _connect(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -190,8 +194,9 @@ class TraceStore:
     def documents_of(self, trace_ids: Iterable[str]) -> dict[str, list[Document]]:
         return self._select_traces("document", trace_ids, json.loads)
 
-    def _select_traces(self, column: str, trace_ids: Iterable[str],
-                       loads: Callable[[Any], Any]) -> dict[str, list[Any]]:
+    def _select_traces(
+        self, column: str, trace_ids: Iterable[str], loads: Callable[[Any], Any]
+    ) -> dict[str, list[Any]]:
         ids = list(dict.fromkeys(trace_ids))
         grouped: dict[str, list[Any]] = {}
         connection = self._connect()
@@ -204,8 +209,9 @@ class TraceStore:
         return grouped
 
 
-def _grouped(rows: Iterable[tuple[str, Any]], loads: Callable[[Any], Any] = json.loads
-             ) -> dict[str, list[Any]]:
+def _grouped(
+    rows: Iterable[tuple[str, Any]], loads: Callable[[Any], Any] = json.loads
+) -> dict[str, list[Any]]:
     grouped: dict[str, list[Any]] = {}
     for trace_id, text in rows:
         grouped.setdefault(trace_id, []).append(loads(text))

@@ -122,8 +122,12 @@ def summarise(trace_id: str, segments: list[Document]) -> dict[str, Any]:
                 annotations.setdefault(key, []).append({"AnnotationValue": annotation_value(value)})
     request = (root.get("http") or {}).get("request") or {}
     http: dict[str, Any] = {}
-    for source, target in (("url", "HttpURL"), ("method", "HttpMethod"),
-                           ("user_agent", "UserAgent"), ("client_ip", "ClientIp")):
+    for source, target in (
+        ("url", "HttpURL"),
+        ("method", "HttpMethod"),
+        ("user_agent", "UserAgent"),
+        ("client_ip", "ClientIp"),
+    ):
         if isinstance(request.get(source), str):
             http[target] = request[source]
     if status_of(root) is not None:
@@ -140,11 +144,11 @@ def summarise(trace_id: str, segments: list[Document]) -> dict[str, Any]:
         "Http": http,
         "Annotations": annotations,
         "Users": [{"UserName": user} for user in users],
-        "ServiceIds": [
-            {"Name": name, "Names": [name], "Type": kind} for name, kind in services
-        ],
+        "ServiceIds": [{"Name": name, "Names": [name], "Type": kind} for name, kind in services],
         "EntryPoint": {
-            "Name": root["name"], "Names": [root["name"]], "Type": root.get("origin") or "service"
+            "Name": root["name"],
+            "Names": [root["name"]],
+            "Type": root.get("origin") or "service",
         },
     }
     arns = [s["resource_arn"] for s in segments if isinstance(s.get("resource_arn"), str)]

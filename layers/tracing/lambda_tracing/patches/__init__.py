@@ -28,7 +28,6 @@ def patch_configured(names: Iterable[str]) -> list[str]:
     """
     accepted: list[str] = []
     try:
-        _make_recorder_task_local()
         import wrapt
 
         for name in dict.fromkeys(str(name).strip().lower() for name in names):
@@ -49,6 +48,7 @@ def _patcher_for(name: str):  # type: ignore[no-untyped-def]
     def patch_when_imported(_module: ModuleType) -> None:
         # Runs inside the user's import statement: it must never raise.
         try:
+            _make_recorder_task_local()
             importlib.import_module(f"{__name__}.{name}").patch()
         except Exception:
             _accepted.discard(name)
@@ -58,10 +58,8 @@ def _patcher_for(name: str):  # type: ignore[no-untyped-def]
 
 
 def _make_recorder_task_local() -> None:
-    """Concurrent asyncio tasks must not share one entity stack (aws-xray-sdk-python#164)."""
-    from lambda_tracing.propagation.header import layer_recorder
-    from lambda_tracing.task_local import install
+    """Patched calls in concurrent asyncio tasks must not share one entity stack (#164)."""
+    from lambda_tracing.backend import get_backend
+    from lambda_tracing.task_local import install_on
 
-    recorder = layer_recorder()
-    if recorder is not None:
-        install(recorder)
+    install_on(get_backend())

@@ -1,0 +1,97 @@
+"""patch_configured: libraries are patched on their first import, not imported to be patched;
+patching is idempotent and a failing patch never breaks the user's import. Each check runs in a
+fresh interpreter, since patches are process-wide."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+from downstream_support import PROJECT_ROOT
+
+LIBRARIES = ("botocore", "requests", "httpx", "urllib3", "aws_xray_sdk")
+
+
+def run_python(code: str) -> Any:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env={"PYTHONPATH": str(PROJECT_ROOT / "layers" / "tracing"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_libraries_are_patched_when_first_imported_and_only_once() -> None:
+    result = run_python(
+        f"""
+        import json, sys
+        from lambda_tracing.patches import patch_configured
+        loaded = lambda: [n for n in {LIBRARIES!r} if n in sys.modules]
+        accepted = patch_configured(["botocore", "Requests", "httpx", "urllib3", "grpc", "httpx"])
+        after_patching = loaded()
+        import httpx, requests, urllib3, botocore.client
+        again = patch_configured(["botocore", "requests", "httpx", "urllib3"])
+        urlopen = urllib3.connectionpool.HTTPConnectionPool.__dict__["urlopen"]
+        api_call = botocore.client.BaseClient.__dict__["_make_api_call"]
+        print(json.dumps({{
+            "accepted": accepted,
+            "after_patching": after_patching,
+            "again": again,
+            "httpx_client": httpx.Client.__name__,
+            "requests_wrapped": hasattr(requests.Session.request, "__wrapped__"),
+            "urlopen_wrappers": [type(urlopen).__name__, type(urlopen.__wrapped__).__name__],
+            "api_call_wrappers": [type(api_call).__name__, type(api_call.__wrapped__).__name__,
+                                  type(api_call.__wrapped__.__wrapped__).__name__],
+        }}))
+        """
+    )
+    assert result["accepted"] == ["botocore", "requests", "httpx", "urllib3"]  # grpc: unknown
+    assert result["after_patching"] == []  # nothing imported just to patch it
+    assert result["again"] == ["botocore", "requests", "httpx", "urllib3"]
+    assert result["httpx_client"] == "_InstrumentedClient"
+    assert result["requests_wrapped"] is True
+    assert result["urlopen_wrappers"] == ["FunctionWrapper", "function"]  # wrapped once
+    # Ours around aws-xray-sdk's around botocore's: each once.
+    assert result["api_call_wrappers"] == ["FunctionWrapper", "FunctionWrapper", "function"]
+
+
+def test_an_already_imported_library_is_patched_at_once() -> None:
+    result = run_python(
+        """
+        import json, urllib3
+        from lambda_tracing.patches import patch_configured
+        accepted = patch_configured(["urllib3"])
+        urlopen = urllib3.connectionpool.HTTPConnectionPool.urlopen
+        print(json.dumps({"accepted": accepted, "wrapped": hasattr(urlopen, "__wrapped__")}))
+        """
+    )
+    assert result == {"accepted": ["urllib3"], "wrapped": True}
+
+
+def test_a_failing_patch_never_breaks_the_users_import() -> None:
+    result = run_python(
+        """
+        import json, logging
+        logging.disable(logging.CRITICAL)
+        import lambda_tracing.patches.urllib3 as ours
+        from lambda_tracing.patches import patch_configured
+
+        def broken():
+            raise RuntimeError("patch failed")
+
+        ours.patch = broken
+        accepted = patch_configured(["urllib3"])
+        import urllib3  # must still work
+        pool = urllib3.PoolManager()
+        print(json.dumps({"accepted": accepted, "imported": urllib3.__name__,
+                          "retry": patch_configured(["nonsense", 3])}))
+        """
+    )
+    assert result == {"accepted": ["urllib3"], "imported": "urllib3", "retry": []}
