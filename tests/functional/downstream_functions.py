@@ -114,6 +114,10 @@ def aws_calls() -> dict[str, Any]:
     record = kinesis.put_record(StreamName="orders-stream", Data=b"x", PartitionKey="p")
     call("kinesis.PutRecord", record)
     ids["kinesis.sequence_number"] = record["SequenceNumber"]
+    batch = [{"Data": b"y", "PartitionKey": f"p{i}"} for i in range(3)]
+    put_records = kinesis.put_records(StreamName="orders-stream", Records=batch)
+    call("kinesis.PutRecords", put_records)
+    ids["kinesis.sequence_numbers"] = [r["SequenceNumber"] for r in put_records["Records"]]
     call("s3.PutObject", s3.put_object(Bucket="orders-bucket", Key="a.json", Body=b"{}"))
     call("lambda.Invoke", lambda_.invoke(FunctionName="orders-fn", Payload=b"{}"))
     call("lambda.Invoke.event", lambda_.invoke(FunctionName="orders-fn", InvocationType="Event"))
@@ -174,7 +178,7 @@ def sqs_producer() -> dict[str, Any]:
 
 def sqs_consumer() -> dict[str, Any]:
     import boto3
-    import lambda_tracing.records
+    from lambda_tracing.records import records
 
     event = json.load(sys.stdin)
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
@@ -186,7 +190,7 @@ def sqs_consumer() -> dict[str, Any]:
     )
     start_invocation()
     seen = []
-    for record in lambda_tracing.records.records(event):
+    for record in records(event):
         dynamodb.put_item(TableName="processed", Item={"id": {"S": record["messageId"]}})
         seen.append(record["messageId"])
     return {"processed": seen}

@@ -33,7 +33,7 @@ def run() -> dict[str, Any]:
                     "AWS_ENDPOINT_URL": endpoint,
                 },
             )
-        expected = len(result["ids"]) - 2  # the error call has two keys
+        expected = len(result["ids"]) - 3  # keys that are not calls: 2 sequence, 1 error
         documents = daemon.wait_for(lambda docs: len(flatten(docs)) >= expected)
     finally:
         daemon.close()
@@ -110,9 +110,15 @@ def test_every_emitted_document_is_schema_valid(
         assert document["type"] == "subsegment"
 
 
-def test_kinesis_records_the_sequence_number_the_consumer_will_see(run: dict[str, Any]) -> None:
+def test_kinesis_records_the_sequence_numbers_the_consumer_will_see(run: dict[str, Any]) -> None:
     aws = by_request_id(run, "kinesis.PutRecord")["aws"]
     assert aws["sequence_number"] == run["ids"]["kinesis.sequence_number"]
+    batch = by_request_id(run, "kinesis.PutRecords")["aws"]
+    assert batch["operation"] == "PutRecords" and batch["stream_name"] == "orders-stream"
+    assert (batch["record_count"], batch["failed_record_count"]) == (3, 0)
+    assert [r["sequence_number"] for r in batch["records"]] == run["ids"][
+        "kinesis.sequence_numbers"
+    ]
 
 
 def test_every_aws_request_carries_its_subsegment_as_parent(run: dict[str, Any]) -> None:

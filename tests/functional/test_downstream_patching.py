@@ -95,3 +95,28 @@ def test_a_failing_patch_never_breaks_the_users_import() -> None:
         """
     )
     assert result == {"accepted": ["urllib3"], "imported": "urllib3", "retry": []}
+
+
+def test_libraries_first_imported_by_aws_xray_sdk_itself_are_still_patched() -> None:
+    # Creating the backend imports aws-xray-sdk, which imports botocore and urllib3: their
+    # patches need the SDK and so must wait for the end of its import, not fail or deadlock.
+    result = run_python(
+        """
+        import json, sys
+        from lambda_tracing.patches import patch_configured
+        accepted = patch_configured(["botocore", "urllib3"])
+        from lambda_tracing.backend import get_backend
+        get_backend()
+        import botocore.client, urllib3.connectionpool
+        api_call = botocore.client.BaseClient.__dict__["_make_api_call"]
+        urlopen = urllib3.connectionpool.HTTPConnectionPool.__dict__["urlopen"]
+        print(json.dumps({"accepted": accepted,
+                          "botocore": type(api_call.__wrapped__).__name__,
+                          "urllib3": type(urlopen).__name__}))
+        """
+    )
+    assert result == {
+        "accepted": ["botocore", "urllib3"],
+        "botocore": "FunctionWrapper",
+        "urllib3": "FunctionWrapper",
+    }

@@ -318,3 +318,62 @@ def test_request_threads_do_not_leave_connections_behind(xray: LocalXRay) -> Non
         )
     assert xray.store is not None
     assert len(xray.store._connections) < 10
+
+
+def test_sqs_link_edge_through_the_api_follows_the_service_model() -> None:
+    queue = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+    trace = "1-65000000-00000000000000000000abcd"
+    send = {
+        "name": "SQS",
+        "id": "5e0d000000000001",
+        "namespace": "aws",
+        "start_time": 1_700_000_000.01,
+        "end_time": 1_700_000_000.05,
+        "aws": {"operation": "SendMessage", "queue_url": queue},
+    }
+    producer = {
+        "name": "shop",
+        "id": "5e0d000000000000",
+        "trace_id": trace,
+        "start_time": 1_700_000_000.0,
+        "end_time": 1_700_000_000.1,
+        "subsegments": [send],
+    }
+    consumer = {
+        "name": "fulfil",
+        "id": "1a00000000000000",
+        "trace_id": trace,
+        "parent_id": send["id"],
+        "origin": "AWS::Lambda",
+        "start_time": 1_700_000_001.0,
+        "end_time": 1_700_000_001.3,
+    }
+    function = {
+        "name": "fulfil",
+        "id": "1a00000000000001",
+        "trace_id": trace,
+        "parent_id": consumer["id"],
+        "origin": "AWS::Lambda::Function",
+        "start_time": 1_700_000_001.01,
+        "end_time": 1_700_000_001.29,
+    }
+    with LocalXRay() as xr:
+        call(
+            xr.api_url,
+            "PutTraceSegments",
+            TraceSegmentDocuments=[json.dumps(d) for d in (producer, consumer, function)],
+        )
+        graph, raw = call(
+            xr.api_url, "GetServiceGraph", StartTime=1_699_999_999, EndTime=1_700_000_002
+        )
+    named = {s["ReferenceId"]: (s["Name"], s["Type"]) for s in raw["Services"]}
+    edges = {
+        (named[s["ReferenceId"]], named[e["ReferenceId"]]): e
+        for s in raw["Services"]
+        for e in s["Edges"]
+    }
+    link = edges[((queue, "AWS::SQS::Queue"), ("fulfil", "AWS::Lambda"))]
+    assert link["EdgeType"] == "link" and "ResponseTimeHistogram" not in link
+    assert link["ReceivedEventAgeHistogram"] == [{"Value": 0.95, "Count": 1}]
+    assert ((("shop", "service"), (queue, "AWS::SQS::Queue"))) in edges
+    assert (("fulfil", "AWS::Lambda"), ("fulfil", "AWS::Lambda::Function")) in edges

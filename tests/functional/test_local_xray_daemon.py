@@ -96,6 +96,35 @@ def test_in_progress_segment_is_replaced_by_its_completed_version(xray: LocalXRa
     udp.close()
 
 
+def test_a_streamed_subsegment_waits_for_its_segment(xray: LocalXRay) -> None:
+    udp = sender(xray)
+    early = {
+        "name": "dynamodb",
+        "id": "c000000000000001",
+        "type": "subsegment",
+        "trace_id": TRACE_ID,
+        "parent_id": "a000000000000000",
+        "start_time": 1_600_000_000.1,
+        "end_time": 1_600_000_000.2,
+        "namespace": "aws",
+        "aws": {"table_name": "orders"},
+    }
+    udp.send(datagram(early))
+    assert xray.wait_for(1)
+    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[TRACE_ID])
+    assert traces["Traces"] == [] and traces["UnprocessedTraceIds"] == [TRACE_ID]
+    udp.send(datagram(segment(0, id="a000000000000000", trace_id=TRACE_ID)))
+    assert xray.wait_for(2)
+    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[TRACE_ID])
+    [stored] = traces["Traces"][0]["Segments"]
+    assert [s["id"] for s in json.loads(stored["Document"])["subsegments"]] == [early["id"]]
+    graph, raw = call(
+        xray.api_url, "GetServiceGraph", StartTime=1_599_999_999, EndTime=1_600_000_001
+    )
+    assert {s["Name"] for s in raw["Services"]} == {"burst", "orders"}
+    udp.close()
+
+
 @pytest.mark.parametrize("receive_buffer", [None, 64 * 1024], ids=["big-buffer", "tiny-buffer"])
 def test_burst_stored_equals_sent_minus_kernel_drops_and_none_half(
     receive_buffer: int | None,

@@ -91,6 +91,16 @@ def test_bad_datagrams_raise_invalid_document_with_a_reason(datagram: bytes, kin
     assert caught.value.kind == kind and caught.value.message
 
 
+def test_a_bad_nested_subsegment_is_rejected_with_its_place() -> None:
+    document = json.loads(awsdocs_documents()[1])  # Scorekeep: subsegments within subsegments
+    document["subsegments"][1]["subsegments"][0]["start_time"] = "late"
+    with pytest.raises(InvalidDocument, match=r"subsegments\[1\]"):
+        parse_document(json.dumps(document))
+    del document["subsegments"][1]["subsegments"][0]["start_time"]
+    with pytest.raises(InvalidDocument, match="start_time"):
+        parse_document(json.dumps(document))
+
+
 def test_in_progress_segment_needs_no_end_time_but_a_finished_one_does() -> None:
     started = {k: v for k, v in STREAMED.items() if k != "end_time"}
     assert parse_document(json.dumps(dict(started, in_progress=True)))

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import lambda_tracing.propagation.aws as aws
+import lambda_tracing.propagation.header as header
 import pytest
 from aws_xray_sdk.core.models.trace_header import TraceHeader
 from botocore.stub import Stubber
-from lambda_tracing.propagation import aws, header
 
 VALUE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 TRACE = {"DataType": "String", "StringValue": VALUE}

@@ -18,7 +18,6 @@ task_local); when nothing is traced the span is None and the call runs untouched
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from types import TracebackType
@@ -69,6 +68,8 @@ class Subsegment:
     def __call__(self, function: F) -> F:
         name = self.name or getattr(function, "__qualname__", None) or "subsegment"
         scope = self if self.name else self._renamed(name)
+        import inspect  # at decoration, not at import of the layer
+
         if inspect.iscoroutinefunction(function):
 
             @functools.wraps(function)

@@ -14,6 +14,7 @@ from typing import Any
 
 SCHEMA_PATH = Path(__file__).with_name("segment-document-schema-v1.0.0.json")
 HEADER = {"format": "json", "version": 1}
+SDK_HEADER_LINE = b'{"format": "json", "version": 1}'
 # "Segment documents can be up to 64 kB" (X-Ray developer guide); a UDP datagram cannot
 # carry more than 65,507 bytes anyway, so the receive buffer is sized for any datagram.
 MAX_DOCUMENT_BYTES = 64_000
@@ -52,22 +53,33 @@ def _subsegment_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return definition
 
 
+def _split_schemas(schema: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The same rules in three parts: a segment whose subsegments are checked one by one
+    with the subsegment definition (fastjsonschema's nested calls format an error-path
+    string for every item, which costs ~30% of the validation), and a streamed subsegment."""
+    segment = dict(schema)
+    segment["properties"] = {**schema["properties"], "subsegments": {"type": "array"}}
+    item = {**schema["definitions"]["subsegment"], "definitions": schema["definitions"]}
+    item["$schema"] = schema["$schema"]
+    return segment, item, _subsegment_schema(schema)
+
+
+Validator = Callable[[Any], Any]
+
+
 @cache
-def _validators() -> tuple[Callable[[Any], Any], Callable[[Any], Any], type[Exception]]:
+def _validators() -> tuple[Validator, Validator, Validator, type[Exception]]:
     # Imported lazily: compiling the schema costs ~100 ms, which only the daemon and API pay.
-    schema = load_schema()
+    parts = _split_schemas(load_schema())
     try:
         import fastjsonschema  # compiled to Python code: ~5x faster than jsonschema here
     except ImportError:
         from jsonschema import Draft4Validator, ValidationError
 
-        segment, subsegment = Draft4Validator(schema), Draft4Validator(_subsegment_schema(schema))
-        return segment.validate, subsegment.validate, ValidationError
-    return (
-        fastjsonschema.compile(schema),
-        fastjsonschema.compile(_subsegment_schema(schema)),
-        fastjsonschema.JsonSchemaException,
-    )
+        segment, item, streamed = (Draft4Validator(part).validate for part in parts)
+        return segment, item, streamed, ValidationError
+    segment, item, streamed = (fastjsonschema.compile(part) for part in parts)
+    return segment, item, streamed, fastjsonschema.JsonSchemaException
 
 
 def warm_up() -> None:
@@ -79,13 +91,19 @@ def validate(document: Any) -> Document:
     """Return the document if it is a valid segment or streamed subsegment, else raise."""
     if not isinstance(document, dict):
         raise InvalidDocument("schema", "a segment document must be a JSON object")
-    segment_validator, subsegment_validator, schema_error = _validators()
-    is_subsegment = document.get("type") == "subsegment"
+    segment_validator, item_validator, streamed_validator, schema_error = _validators()
+    where = "document"
     try:
-        (subsegment_validator if is_subsegment else segment_validator)(document)
+        if document.get("type") == "subsegment":
+            streamed_validator(document)
+        else:
+            segment_validator(document)
+            for index, subsegment in enumerate(document.get("subsegments") or ()):
+                where = f"subsegments[{index}]"
+                item_validator(subsegment)
     except schema_error as error:
         message = getattr(error, "message", None) or str(error)  # jsonschema: the short form
-        raise InvalidDocument("schema", str(message)[:500]) from None
+        raise InvalidDocument("schema", f"{where}: {message}"[:500]) from None
     if "end_time" not in document and document.get("in_progress") is not True:
         raise InvalidDocument("schema", "a document needs end_time unless in_progress is true")
     return document
@@ -108,6 +126,8 @@ def parse_datagram(datagram: bytes) -> tuple[Document, bytes]:
     header, newline, body = datagram.partition(b"\n")
     if not newline:
         raise InvalidDocument("header", 'no header line (expected {"format":"json",...})')
+    if header == SDK_HEADER_LINE:  # what the SDKs send, byte for byte: skip parsing it
+        return parse_document(body), body
     try:
         parsed_header = json.loads(header)
     except (ValueError, UnicodeDecodeError):

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -127,7 +128,10 @@ def facts(summary: dict[str, Any], segments: list[dict[str, Any]]) -> TraceFacts
 
 class Operations:
     def __init__(
-        self, store: TraceStore, service_graph_page: int | None = None, on_documents: Any = None
+        self,
+        store: TraceStore,
+        service_graph_page: int | None = None,
+        on_documents: Callable[[int, int], None] | None = None,
     ) -> None:
         self.store = store
         self.service_graph_page = service_graph_page
@@ -158,9 +162,10 @@ class Operations:
         found = self.store.documents_of(trace_ids)
         traces = []
         for trace_id in dict.fromkeys(trace_ids):
-            if trace_id not in found:
+            segments = assemble(found.get(trace_id, []))
+            if not segments:  # unknown, or only subsegments whose segment has not arrived
+                found.pop(trace_id, None)
                 continue
-            segments = assemble(found[trace_id])
             start = min(s["start_time"] for s in segments)
             end = max(end_of(s) for s in segments)
             traces.append(

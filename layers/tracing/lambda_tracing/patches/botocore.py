@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 _PATCHED = "_lambda_tracing_patched"
 _HANDLERS_REGISTERED = "_lambda_tracing_handlers"
 DEFAULT_EVENT_BUS = "default"
+MAX_RECORDED_RECORDS = 50
 
 
 def patch() -> None:
@@ -48,12 +49,17 @@ def patch() -> None:
 
 
 def _around_api_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    if instance._service_model.endpoint_prefix == "xray":
+    try:
+        to_xray = instance._service_model.endpoint_prefix == "xray"
+        events = instance.meta.events
+        if not to_xray and not getattr(events, _HANDLERS_REGISTERED, False):
+            _register_propagation(events)
+    except Exception:
+        log.debug("botocore call not instrumented", exc_info=True)
+        to_xray = False
+    if to_xray:
         with untraced():  # nor by the urllib3 patch underneath
             return wrapped.__wrapped__(*args, **kwargs)  # the call without the SDK's subsegment
-    events = instance.meta.events
-    if not getattr(events, _HANDLERS_REGISTERED, False):
-        _register_propagation(events)
     return wrapped(*args, **kwargs)
 
 
@@ -129,6 +135,11 @@ def resource_names(
         elif operation == "PutRecords":
             names["record_count"] = len(params.get("Records") or ())
             names.update(_present(response, failed_record_count="FailedRecordCount"))
+            written = [r for r in response.get("Records") or () if "SequenceNumber" in r]
+            names["records"] = [  # what Kinesis consumers' links name (bounded: UDP datagrams)
+                {"shard_id": r.get("ShardId"), "sequence_number": r["SequenceNumber"]}
+                for r in written[:MAX_RECORDED_RECORDS]
+            ]
         return names
     return {}
 

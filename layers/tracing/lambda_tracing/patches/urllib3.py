@@ -44,10 +44,10 @@ def _traced_urlopen(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     try:
         recorder = trace_header.layer_recorder()
         entity = recorder.get_trace_entity() if recorder is not None else None
+        if entity is None or getattr(entity, "namespace", None) in _OUTBOUND_NAMESPACES:
+            return wrapped(*args, **kwargs)  # untraced, or already a node with headers sent
         if trace_header.for_entity(entity) is None:
             return wrapped(*args, **kwargs)  # no trace: nothing to record or propagate
-        if getattr(entity, "namespace", None) in _OUTBOUND_NAMESPACES:
-            return wrapped(*args, **kwargs)  # already a node, headers already sent
         if not getattr(entity, "sampled", False):
             args, kwargs = _with_trace_header(instance, args, kwargs, entity)  # Sampled=0
             return wrapped(*args, **kwargs)

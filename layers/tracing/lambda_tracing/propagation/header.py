@@ -79,8 +79,11 @@ def for_entity(entity: Any) -> TraceHeader | None:
 def layer_recorder() -> Any:
     """The layer backend's aws-xray-sdk recorder, or None when tracing is off."""
     from lambda_tracing.backend import get_backend
+    from lambda_tracing.task_local import install_on
 
-    return getattr(get_backend(), "recorder", None)
+    backend = get_backend()
+    install_on(backend)  # patched calls in concurrent tasks must not cross parents (#164)
+    return getattr(backend, "recorder", None)
 
 
 def current_entity() -> Any:
