@@ -25,7 +25,7 @@ class Workload:
 WORKLOADS = (
     Workload("plain", "warm: no-op handler", True, 1000),
     Workload("subsegment", "warm: + 1 custom subsegment", True, 1000),
-    Workload("botocore", "warm: + 1 botocore call (DynamoDB GetItem, moto in-process)", True, 200),
+    Workload("botocore", "warm: + 1 botocore call (DynamoDB GetItem, moto in-process)", True, 400),
     Workload("http", "warm: + 1 HTTP call (requests, local server)", True, 300),
     Workload("plain", "unsampled (Sampled=0): no-op handler", False, 2000),
     Workload("subsegment", "unsampled (Sampled=0): + 1 custom subsegment", False, 2000),
@@ -55,11 +55,11 @@ def start_workers(
     return workers, failed
 
 
-def warm_up(workers: dict[str, Worker], section: Section, workload: Workload) -> None:
+def warm_up(workers: dict[str, Worker], section: Section, workload: Workload, n: int) -> None:
     """The first invocations of each workload, unmeasured; a failing one marks its row n/a."""
     for key, worker in workers.items():
         try:
-            reply = worker.measure(workload.key, workload.sampled, WARMUP_INVOCATIONS)
+            reply = worker.measure(workload.key, workload.sampled, n)
         except WorkerError as error:
             section.mark_unavailable(key, str(error))
             continue
@@ -83,7 +83,7 @@ def measure_warm(
             for key in workers:
                 section.series[key] = Series()
         for workload, section in zip(WORKLOADS, sections, strict=True):
-            warm_up(workers, section, workload)
+            warm_up(workers, section, workload, max(5, int(WARMUP_INVOCATIONS * scale)))
         counts = listener.settled_counts()
         for run in range(runs):
             for workload, section in zip(WORKLOADS, sections, strict=True):

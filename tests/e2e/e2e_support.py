@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,20 @@ def by_origin(documents: list[dict[str, Any]], origin: str) -> dict[str, Any]:
     found = [doc for doc in documents if doc.get("origin") == origin]
     assert len(found) == 1, (origin, documents)
     return found[0]
+
+
+def assemble_tracing_layer(target: Path) -> dict[str, Path]:
+    """The TracingLayer as /opt would hold it, without pip: the package and the wrapper script.
+
+    Its third-party dependencies are already importable from this venv, which runs the
+    functions; building with `make ... HOST=1` would fetch them from the package index, and
+    tests stay off the network.
+    """
+    source = ROOT / "layers" / "tracing"
+    layer = target / "TracingLayer"
+    shutil.copytree(
+        source / "lambda_tracing", layer / "python" / "lambda_tracing",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copy2(source / "lambda-tracing", layer / "lambda-tracing")
+    return {"TracingLayer": layer}

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from e2e_support import ROOT
+from e2e_support import ROOT, assemble_tracing_layer
 from lambda_tracing_local.demo import checks
 from lambda_tracing_local.demo.flow import PAYMENT_HOST, DemoSettings, run_demo
-from lambda_tracing_local.runtime.layers import build_layers
-from lambda_tracing_local.runtime.template import load_template
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +20,7 @@ def _node(summary: dict, kind: str, name: str | None = None) -> dict:
 
 def test_demo_at_small_scale(tmp_path: Path) -> None:
     template = ROOT / "template.yaml"
-    layers = build_layers(load_template(template), ROOT, tmp_path / "layers")
+    layers = assemble_tracing_layer(tmp_path / "layers")
     settings = DemoSettings(
         template=template, output=tmp_path / "out", requests=24, concurrency=3,
         throttle_every=3, drain_timeout=60, layer_dirs=layers, progress=None,

@@ -62,6 +62,12 @@ def test_invocation_context_environment_and_warm_reuse(
     assert "Initialization" not in _subsegments(by_origin(warm, "AWS::Lambda::Function"))
 
 
+def test_client_context_reaches_the_handler(fixture_lambda: LocalLambda) -> None:
+    context = json.dumps({"custom": {"tenant": "t-1"}, "client": {}, "env": {}})
+    result = fixture_lambda.invoke("EchoFunction", {}, client_context=context)
+    assert result.payload["client_custom"] == {"tenant": "t-1"}
+
+
 def test_caller_trace_is_continued(fixture_lambda: LocalLambda, xray: LocalXRay) -> None:
     result = fixture_lambda.invoke("EchoFunction", {}, upstream_trace=CALLER)
     assert result.trace.trace_id == "1-5759e988-bd862e3fe1be46a994272793"

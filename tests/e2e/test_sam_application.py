@@ -18,7 +18,7 @@ CHECKOV = ROOT / ".tools/checkov/bin/checkov"
 ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
 
 needs_sam = pytest.mark.skipif(not SAM.exists(), reason="sam not installed: run `make tools`")
-needs_checkov = pytest.mark.skipif(not CHECKOV.exists(), reason="checkov not installed: `make tools`")
+needs_checkov = pytest.mark.skipif(not CHECKOV.exists(), reason="no checkov: `make tools`")
 
 
 def run(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -90,7 +90,11 @@ def test_functions_are_built_with_their_code(built: tuple[Path, str]) -> None:
 def test_size_gate_fails_an_oversized_artefact(tmp_path: Path) -> None:
     (tmp_path / "blob.bin").write_bytes(os.urandom(20_000))
     gate = ROOT / "scripts/check_artefact_size.py"
-    over = subprocess.run([sys.executable, gate, tmp_path, "10000"], capture_output=True, text=True)
+    def gate_at(limit: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, gate, tmp_path, limit], capture_output=True,
+                              text=True)
+
+    over = gate_at("10000")
     assert over.returncode == 1 and "TOO BIG" in over.stdout
-    under = subprocess.run([sys.executable, gate, tmp_path, "100000"], capture_output=True, text=True)
+    under = gate_at("100000")
     assert under.returncode == 0 and ": ok" in under.stdout

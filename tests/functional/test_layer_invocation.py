@@ -16,8 +16,6 @@ from lambda_tracing import startup as layer_handler
 if TYPE_CHECKING:
     from lambda_tracing.testing import CapturedTraces
 
-pytest_plugins = ["lambda_tracing.testing"]  # what users enable (or via the pytest11 entry point)
-
 
 class Context:
     aws_request_id = "req-1"

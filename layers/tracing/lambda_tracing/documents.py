@@ -33,9 +33,10 @@ def safe_name(name: str, limit: int = 200) -> str:
     return cleaned or "unnamed"
 
 
-# Same encoding as aws-xray-sdk's Entity.serialize (ASCII JSON, unknown objects as str), so
-# len() is bytes; one encoder for the process instead of one per json.dumps(default=...) call.
-_ENCODER = json.JSONEncoder(default=str)
+# As aws-xray-sdk's Entity.serialize (ASCII JSON, unknown objects as str), so len() is bytes,
+# but compact (no spaces after separators: fewer bytes to encode and send); one encoder for the
+# process instead of one per json.dumps(default=...) call.
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 
 
 def serialize(document: dict[str, Any]) -> str:

@@ -48,7 +48,7 @@ def wrap(handler: Handler, settings: Settings, name: str | None = None) -> Handl
         header = environ_get(TRACE_HEADER_VARIABLE)
         if header is None or _SAMPLED not in header or inside():
             return handler(*args, **kwargs)
-        return invocation(args, kwargs, cold)
+        return invocation(args, kwargs, cold, header)
 
     setattr(traced_handler, WRAPPED_MARK, True)
     return traced_handler
@@ -73,13 +73,15 @@ class _TracedInvocation:
         namespace = settings.service
         self.namespace = f"service {namespace}" if namespace.startswith("AWS.") else namespace
         self._capturer: Any = None
+        self._alias_of: tuple[Any, str | None] = (None, None)  # (last ARN, its alias)
 
-    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any], cold: bool) -> Any:
+    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any], cold: bool,
+                 header: str | None = None) -> Any:
         token = _inside_traced_handler.set(True)
         try:
             event = args[0] if args else kwargs.get("event")
             context = args[1] if len(args) > 1 else kwargs.get("context")
-            backend, span = self._begin(event, context, cold)
+            backend, span = self._begin(event, context, cold, header)
             try:
                 result = self.handler(*args, **kwargs)
             except BaseException as error:
@@ -92,15 +94,21 @@ class _TracedInvocation:
 
     # --- instrumentation steps: each guarded, none may raise ---
 
-    def _begin(self, event: Any, context: Any, cold: bool) -> tuple[Any, Any]:
+    def _begin(self, event: Any, context: Any, cold: bool,
+               header: str | None) -> tuple[Any, Any]:
         backend: Any = None
         span: Any = None
         try:
             backend = _get_backend()
-            init = coldstart.take_init() if cold else None
-            if init is not None and self.settings.cold_start_breakdown:
-                coldstart.emit(backend, init)
-            span = backend.begin_subsegment(self.name)
+            if cold:
+                init = coldstart.take_init()
+                if init is not None and self.settings.cold_start_breakdown:
+                    coldstart.emit(backend, init)
+            begin = getattr(backend, "begin_invocation", None)
+            if begin is None:
+                span = backend.begin_subsegment(self.name)
+            else:
+                span = begin(self.name, header)
             if span is not None:
                 self._annotate(span, context, cold)
                 if self.settings.capture_event:
@@ -118,7 +126,11 @@ class _TracedInvocation:
             "AWS_LAMBDA_FUNCTION_VERSION")
         if isinstance(version, str) and version:
             annotations["FunctionVersion"] = version[:64]
-        alias = _alias(getattr(context, "invoked_function_arn", None))
+        arn = getattr(context, "invoked_function_arn", None)
+        last_arn, alias = self._alias_of
+        if arn != last_arn:  # the same for every invocation of an execution environment
+            alias = _alias(arn)
+            self._alias_of = (arn, alias)
         if alias:
             annotations["FunctionAlias"] = alias
         request_id = getattr(context, "aws_request_id", None)
@@ -137,9 +149,11 @@ class _TracedInvocation:
 
             self._capturer = Capturer(self.settings)
         copy, truncated = self._capturer.capture(value)
-        span.put_metadata(key, copy, self.namespace)
+        # The copy is JSON-safe: a span that can take it as it is need not convert it again.
+        put = getattr(span, "put_json_metadata", None) or span.put_metadata
+        put(key, copy, self.namespace)
         if truncated:
-            span.put_metadata(f"{key}_truncated", True, self.namespace)
+            put(f"{key}_truncated", True, self.namespace)
 
     def _end_with_error(self, backend: Any, span: Any, error: BaseException) -> None:
         if span is None:
@@ -171,9 +185,11 @@ class _TracedInvocation:
 
 
 def _get_backend() -> Any:
-    from lambda_tracing import backend
+    global _get_backend
+    from lambda_tracing.backend import get_backend
 
-    return backend.get_backend()
+    _get_backend = get_backend  # later calls skip the import statement
+    return get_backend()
 
 
 def _alias(function_arn: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -49,8 +50,7 @@ class MotoServer:
 
 
 def _base_env() -> dict[str, str]:
-    import os
-
+    """Our environment minus AWS settings, which must not leak into moto's own behaviour."""
     return {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
 
 

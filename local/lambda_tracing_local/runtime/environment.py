@@ -123,12 +123,8 @@ class Environment:
                 return self._time_out(
                     invocation, invoke_started, cold_start, init_started, init_ended
                 )
-        if invocation.error is not None:
-            error_payload: dict[str, Any] | None = invocation.error
-        else:
-            error_payload = None
         outcome = self._outcome(
-            request_id, error_payload, invoke_started, cold_start, init_started, init_ended,
+            request_id, invocation.error, invoke_started, cold_start, init_started, init_ended,
             invocation,
         )
         outcome.ready_at = self._wait_until_ready(polls_before)

@@ -22,6 +22,10 @@ class Span(Protocol):
 
 
 class TracingBackend(Protocol):
+    def begin_invocation(self, name: str, header: str | None) -> Span | None:
+        """Open the handler's span for the invocation whose trace header (Lambda's
+        `_X_AMZN_TRACE_ID`) is `header`; None if that invocation is not traced."""
+
     def begin_subsegment(
         self, name: str, namespace: str = "local", start_time: float | None = None
     ) -> Span | None:

@@ -20,7 +20,9 @@ import time
 from typing import Any
 
 # Attributes an SDK Entity keeps that never go into a document.
-_NOT_IN_DOCUMENT = frozenset({"sampled", "parent_segment", "_origin_trace_header", "_trace_data"})
+_NOT_IN_DOCUMENT = frozenset(
+    {"sampled", "parent_segment", "_origin_trace_header", "_trace_data", "_foreign_metadata"}
+)
 
 
 def make_classes() -> tuple[type, type]:
@@ -71,10 +73,9 @@ def make_classes() -> tuple[type, type]:
     class Span(Subsegment):  # type: ignore[misc]
         """A subsegment made in one step. `name` must already be X-Ray-safe."""
 
-        __slots__ = ("_foreign_metadata",)
+        _foreign_metadata = False  # set on the instance by put_metadata
 
         def __init__(self, name: str, namespace: str, segment: Any) -> None:
-            self._foreign_metadata = False
             self.id = urandom(8).hex()
             self.name = name
             self.start_time = now()

@@ -30,6 +30,7 @@ TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"
 _ROOT = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
 _PARENT = re.compile(r"^[0-9a-f]{16}$")
 _MAX_HEADER = 1024
+_HEADER_BYTES = PROTOCOL_HEADER.encode("ascii")
 _LAMBDA_HEADER = re.compile(
     r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])((?:;[^;=]+=[^;=]*)*)$"
 )
@@ -62,12 +63,16 @@ def _parse(header: str | None) -> Any:
     return parsed
 
 
-def _make_context_class() -> type:
+def _make_context_class(facade_class: type) -> type:
     from aws_xray_sdk import global_sdk_config
     from aws_xray_sdk.core.exceptions.exceptions import SegmentNotFoundException
     from aws_xray_sdk.core.lambda_launcher import LambdaContext
     from aws_xray_sdk.core.models.dummy_entities import DummySegment
     from aws_xray_sdk.core.models.trace_header import TraceHeader
+
+    environ_get = os.environ.get
+    sdk_enabled = global_sdk_config.sdk_enabled
+    canonical = _LAMBDA_HEADER.match
 
     class InvocationContext(LambdaContext):  # type: ignore[misc]
         """aws-xray-sdk's LambdaContext, plus: the trace header is parsed once per invocation
@@ -79,7 +84,10 @@ def _make_context_class() -> type:
             self._missing = context_missing
 
         def _refresh_context(self) -> None:
-            header = os.environ.get(TRACE_HEADER_VARIABLE)
+            self.enter(environ_get(TRACE_HEADER_VARIABLE))
+
+        def enter(self, header: str | None) -> None:
+            """Make `header`'s trace current (a no-op if it already is)."""
             local = self._local
             if header == getattr(local, "header", False) and hasattr(local, "segment"):
                 return
@@ -87,10 +95,27 @@ def _make_context_class() -> type:
             # A new header is a new invocation: always a fresh segment. (The SDK keeps the old
             # one when the new header has no Root, filing this invocation's subsegments under
             # the previous trace.)
-            self._initialize_context(_parse(header))
+            match = canonical(header) if header and len(header) <= _MAX_HEADER else None
+            if match is not None and sdk_enabled():  # the form Lambda sets
+                local.segment = facade_class(match[1], match[2], match[3] == "1", match[4])
+                local.entities = []
+            else:
+                self._initialize_context(_parse(header))
+
+        def get_trace_entity(self) -> Any:
+            self.enter(environ_get(TRACE_HEADER_VARIABLE))
+            local = self._local
+            entities = getattr(local, "entities", None)
+            return entities[-1] if entities else local.segment
+
+        def current_entity(self) -> Any:
+            """The innermost open entity, without re-reading the trace header."""
+            local = self._local
+            entities = getattr(local, "entities", None)
+            return entities[-1] if entities else getattr(local, "segment", None)
 
         def _initialize_context(self, trace_header: Any) -> None:
-            if not global_sdk_config.sdk_enabled():
+            if not sdk_enabled():
                 trace_header = TraceHeader()
             super()._initialize_context(trace_header)
 
@@ -101,14 +126,18 @@ def _make_context_class() -> type:
                 logger.warning("lambda_tracing: %s outside a traced invocation; discarded", what)
 
         def put_subsegment(self, subsegment: Any) -> None:
-            entity = self.get_trace_entity()
+            self.attach(self.get_trace_entity(), subsegment)
+
+        def attach(self, entity: Any, subsegment: Any) -> bool:
+            """Open `subsegment` under `entity` (the current entity); False if outside a trace."""
             if not self._is_subsegment(entity) and (
                 getattr(entity, "initializing", None) or isinstance(entity, DummySegment)
             ):
                 self._outside_trace(f"subsegment {subsegment.name}")
-                return
+                return False
             entity.add_subsegment(subsegment)
             self._local.entities.append(subsegment)
+            return True
 
         def end_subsegment(self, end_time: float | None = None) -> bool:
             entity = self.get_trace_entity()
@@ -158,10 +187,14 @@ def _make_emitter_class() -> type:
         def send_entity(self, entity: Any) -> None:
             try:
                 document = entity.to_dict()
-                text = serialize(document)
-                documents = [text] if len(text) <= DOCUMENT_LIMIT else fit(document)
-                for document in documents:
-                    self._send_data(PROTOCOL_HEADER + document)
+                text = serialize(document)  # ASCII: len() is the byte count
+                if len(text) <= DOCUMENT_LIMIT:
+                    target = self._target if self._resolved else self._resolve()
+                    if target is not None:
+                        self._socket.sendto(_HEADER_BYTES + text.encode("ascii"), target)
+                    return
+                for text in fit(document):
+                    self._send_data(PROTOCOL_HEADER + text)
             except Exception as error:  # noqa: BLE001 - an emitter must never raise
                 log_failure("sending a segment document", error)
 
@@ -209,20 +242,21 @@ class XRayBackend:
     to aws-xray-sdk patchers so their subsegments join the handler's."""
 
     def __init__(self, settings: Settings) -> None:
-        from aws_xray_sdk.core.models.subsegment import Subsegment
+        from lambda_tracing.backend.entities import make_classes
 
+        facade_class, span_class = make_classes()
         self.settings = settings
         recorder = _make_recorder_class()()
         recorder.configure(
             sampling=False,  # Lambda decided: the facade segment carries the decision
             plugins=(),
-            context=_make_context_class()(settings.context_missing),
+            context=_make_context_class(facade_class)(settings.context_missing),
             emitter=_make_emitter_class()(settings.daemon_address),
             streaming_threshold=0,  # send each finished subsegment tree at once, as in Lambda
         )
         self.recorder: AWSXRayRecorder = recorder
         self._context: Any = recorder.context
-        self._subsegment_class: Any = Subsegment
+        self._span_class: Any = span_class
 
     # --- emitter access, for the pytest plugin ---
     @property
@@ -241,24 +275,34 @@ class XRayBackend:
             log_failure("is_sampled", error)
             return False
 
-    def begin_subsegment(self, name: str, namespace: str = "local",
-                         start_time: float | None = None) -> Any:
-        # Straight on the SDK's context and models: the recorder's helper would re-read the
-        # trace header three more times per call, which is most of the per-invocation cost.
+    def begin_invocation(self, name: str, header: str | None) -> Any:
+        """begin_subsegment for the handler, with the trace header the caller already read."""
         try:
             context = self._context
-            entity = context.get_trace_entity()
-            if entity is None or not entity.sampled:
-                return None
-            segment = getattr(entity, "parent_segment", entity)
-            span = self._subsegment_class(safe_name(name), namespace, segment)
-            if start_time is not None:
-                span.start_time = start_time
-            context.put_subsegment(span)
-            return span
+            context.enter(header)
+            return self._open(context.current_entity(), name, "local", None)
         except Exception as error:  # noqa: BLE001
             log_failure("begin_subsegment", error)
             return None
+
+    def begin_subsegment(self, name: str, namespace: str = "local",
+                         start_time: float | None = None) -> Any:
+        # Straight on the SDK's context and models: the recorder's helper would re-read the
+        # trace header three more times per call.
+        try:
+            return self._open(self._context.get_trace_entity(), name, namespace, start_time)
+        except Exception as error:  # noqa: BLE001
+            log_failure("begin_subsegment", error)
+            return None
+
+    def _open(self, entity: Any, name: str, namespace: str, start_time: float | None) -> Any:
+        if entity is None or not entity.sampled:
+            return None
+        span = self._span_class(safe_name(name), namespace,
+                                getattr(entity, "parent_segment", entity))
+        if start_time is not None:
+            span.start_time = start_time
+        return span if self._context.attach(entity, span) else None
 
     def end_subsegment(self, span: Any, end_time: float | None = None) -> None:
         """Close `span`; a top-level one (child of Lambda's facade) is sent with its subtree at
@@ -268,8 +312,11 @@ class XRayBackend:
             return
         try:
             end_time = time.time() if end_time is None else end_time
-            entities = getattr(self._context._local, "entities", None)
-            if entities and span in entities:  # identity: entities define no __eq__
+            local = self._context._local
+            entities = getattr(local, "entities", None)
+            if entities and entities[-1] is span:
+                entities.pop()
+            elif entities and span in entities:  # identity: entities define no __eq__
                 while entities[-1] is not span:
                     leaked = entities.pop()
                     if leaked.in_progress:
@@ -343,6 +390,9 @@ class NoopBackend:
 
     def is_sampled(self) -> bool:
         return False
+
+    def begin_invocation(self, name: str, header: str | None) -> None:
+        return None
 
     def begin_subsegment(self, name: str, namespace: str = "local",
                          start_time: float | None = None) -> None:

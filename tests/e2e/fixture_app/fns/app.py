@@ -17,6 +17,7 @@ def echo(event, context):
         "greeting": os.environ.get("GREETING"),
         "memory": os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
         "endpoint": os.environ.get("AWS_ENDPOINT_URL"),
+        "client_custom": context.client_context.custom if context.client_context else None,
     }
     if isinstance(event, dict) and "httpMethod" in event:  # behind the API: a proxy response
         return {"statusCode": 200, "headers": {"X-Echo": "yes"}, "body": json.dumps(seen)}
