@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
 
+import jsonschema
 import pytest
 from e2e_support import ROOT, assemble_tracing_layer
 from lambda_tracing_local.demo import checks
@@ -53,7 +61,10 @@ def test_demo_at_small_scale(tmp_path: Path) -> None:
     assert result.full_trace is not None  # one trace id: API -> orders -> SQS -> worker -> payment
     assert checks.hops(result.full_trace, PAYMENT_HOST) == checks.FULL_PATH
     assert result.problems == []
-    assert (settings.output / "summary.json").exists()
+    schema_path = ROOT / "functions/service_map/service_map/summary.schema.json"
+    written = json.loads((settings.output / "summary.json").read_text())
+    jsonschema.validate(written, json.loads(schema_path.read_text()))
+    assert written == summary
     assert (settings.output / "service-map.html").read_text().startswith("<!")
     assert (settings.output / "flame.html").exists()
 
@@ -80,3 +91,61 @@ def test_window_covering_holds_the_whole_run() -> None:
     minutes, end = window_covering(24 * hour - 60, 24 * hour + 60)  # crosses midnight
     start = end.timestamp() - minutes * 60
     assert start <= 24 * hour - 60 and 24 * hour + 60 <= end.timestamp()
+
+
+def _processes_with(text: str) -> dict[int, str]:
+    """pid -> command line of every process whose environment contains `text`."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if text.encode() in (proc / "environ").read_bytes():
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+                found[int(proc.name)] = cmdline.decode()
+        except OSError:
+            continue
+    return found
+
+
+def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
+    marker = f"LAMBDA_TRACING_DEMO_TEST={uuid.uuid4()}"
+    layers = assemble_tracing_layer(tmp_path / "layers")["TracingLayer"].parent
+    command = [
+        sys.executable, "-c", "import sys; from lambda_tracing_local.demo import main; "
+        "sys.exit(main(sys.argv[1:]))",
+        "--template", str(ROOT / "template.yaml"), "--output", str(tmp_path / "out"),
+        "--requests", "2000", "--concurrency", "2", "--prebuilt-layers", str(layers),
+    ]
+    env = {**os.environ, marker.split("=")[0]: marker.split("=")[1]}
+    demo = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    started: dict[int, str] = {}
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            if "sending" in line:
+                break
+        deadline = time.monotonic() + 20
+        functions_seen = False
+        while time.monotonic() < deadline and not functions_seen:
+            time.sleep(0.5)
+            moto = {p: c for p, c in _processes_with(marker).items() if "moto.server" in c}
+            started.update(moto)
+            for cmdline in moto.values():
+                port = cmdline.split()[-1]
+                started.update(_processes_with(f"AWS_ENDPOINT_URL=http://127.0.0.1:{port}\0"))
+            functions_seen = any("awslambdaric" in c for c in started.values())
+        assert any("moto.server" in c for c in started.values()), started
+        assert any("awslambdaric" in c for c in started.values()), started
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=60) == 130
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+    time.sleep(0.5)
+    alive = [pid for pid in started if Path(f"/proc/{pid}").exists()]
+    assert alive == [], {pid: started[pid] for pid in alive}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from e2e_support import ROOT, by_origin, trace_documents
+from e2e_support import FIXTURE_TEMPLATE, FIXTURE_VALUES, ROOT, by_origin, trace_documents
 from lambda_tracing_local.runtime.local_lambda import LocalLambda
 from lambda_tracing_local.xray import LocalXRay
 
@@ -144,6 +144,18 @@ def test_init_error_is_reported_like_lambda(fixture_lambda: LocalLambda, xray: L
         "Invocation"
     ].get("fault")
     assert fixture_lambda.invoke("BrokenFunction", {}).outcome.cold_start  # init is retried
+
+
+def test_missing_exec_wrapper_is_an_init_failure(xray: LocalXRay) -> None:
+    overrides = {"EchoFunction": {"AWS_LAMBDA_EXEC_WRAPPER": "/nonexistent/wrapper"}}
+    with LocalLambda(
+        FIXTURE_TEMPLATE, FIXTURE_VALUES, "http://127.0.0.1:9", {},
+        xray_daemon=xray.udp_address, overrides=overrides,
+    ) as local_lambda:
+        result = local_lambda.invoke("EchoFunction", {})
+    assert result.function_error == "Unhandled"
+    assert result.payload["errorType"] == "Runtime.InvalidEntrypoint"
+    assert "/nonexistent/wrapper" in result.payload["errorMessage"]
 
 
 def test_exec_wrapper_runs_around_the_runtime(fixture_lambda: LocalLambda) -> None:

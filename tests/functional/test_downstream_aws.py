@@ -34,7 +34,7 @@ def run() -> dict[str, Any]:
                 },
             )
         expected = len(result["ids"]) - 3  # keys that are not calls: 2 sequence, 1 error
-        documents = daemon.wait_for(lambda docs: len(flatten(docs)) >= expected)
+        documents = daemon.wait_for(lambda docs: len(flatten(docs)) >= expected, timeout=30)
     finally:
         daemon.close()
     return {**result, "documents": documents, "root": root, "parent": parent}

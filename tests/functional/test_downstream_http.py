@@ -61,7 +61,9 @@ def calls(http_server: Any, sampled: int, w3c: bool) -> dict[str, Any]:
         }
         result = run_function("http_calls", env)
         wanted = 5 if sampled else 0
-        documents = daemon.wait_for(lambda docs: len(docs) >= wanted, timeout=5 if sampled else 0.5)
+        documents = daemon.wait_for(
+            lambda docs: len(docs) >= wanted, timeout=30 if sampled else 0.5
+        )
     finally:
         daemon.close()
     return {**result, "documents": documents, "root": root, "parent": parent, "seen": list(seen)}

@@ -120,3 +120,25 @@ def test_libraries_first_imported_by_aws_xray_sdk_itself_are_still_patched() -> 
         "botocore": "FunctionWrapper",
         "urllib3": "FunctionWrapper",
     }
+
+
+def test_x_ray_api_calls_work_with_the_sdk_disabled() -> None:
+    # AWS_XRAY_SDK_ENABLED=false: aws-xray-sdk leaves botocore alone, ours still wraps it and
+    # must call botocore's own method for X-Ray's API (not what its decorator wraps).
+    result = run_python(
+        """
+        import json, os
+        os.environ["AWS_XRAY_SDK_ENABLED"] = "false"
+        from lambda_tracing.patches import patch_configured
+        patch_configured(["botocore"])
+        import boto3
+        from botocore.stub import Stubber
+        xray = boto3.client("xray", region_name="us-east-1", aws_access_key_id="k",
+                            aws_secret_access_key="s")
+        with Stubber(xray) as stubber:
+            stubber.add_response("get_trace_summaries", {"TraceSummaries": []})
+            answer = xray.get_trace_summaries(StartTime=0, EndTime=1)
+        print(json.dumps({"summaries": answer["TraceSummaries"]}))
+        """
+    )
+    assert result == {"summaries": []}

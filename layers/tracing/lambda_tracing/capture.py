@@ -28,7 +28,7 @@ class Capturer:
         keys = [re.escape(key) for key in settings.redact_keys if key]
         self._secret_key = re.compile("|".join(keys), re.IGNORECASE) if keys else None
         self._secret_value = _one_pattern(settings.redact_patterns)
-        self._key_verdicts: dict[str, bool] = {}
+        self._keys: dict[str, tuple[bool, int]] = {}
 
     def capture(self, value: Any) -> tuple[Any, bool]:
         """(JSON-safe copy, whether anything was cut for size)."""
@@ -36,13 +36,16 @@ class Capturer:
         copy = walk.clean(value, 0)
         return copy, walk.truncated
 
-    def is_secret_key(self, key: str) -> bool:
-        verdict = self._key_verdicts.get(key)
-        if verdict is None:
-            verdict = bool(self._secret_key and self._secret_key.search(key))
-            if len(self._key_verdicts) < _KEY_CACHE_LIMIT:
-                self._key_verdicts[key] = verdict
-        return verdict
+    def key_info(self, key: str) -> tuple[bool, int]:
+        """(whether `key` names a secret, bytes of `"key":` in JSON); cached, as the same keys
+        come back on every invocation."""
+        info = self._keys.get(key)
+        if info is None:
+            secret = bool(self._secret_key and self._secret_key.search(key))
+            info = (secret, _json_length(key) + 2)
+            if len(self._keys) < _KEY_CACHE_LIMIT:
+                self._keys[key] = info
+        return info
 
     def clean_string(self, text: str) -> str:
         limit = self.max_value_length
@@ -50,7 +53,8 @@ class Capturer:
         # a bounded prefix of huge strings.
         head = text[: limit + 512] if len(text) > limit + 512 else text
         for pattern in self._secret_value:
-            head = pattern.sub(REDACTED, head)
+            if pattern.search(head) is not None:  # a search allocates nothing when none match
+                head = pattern.sub(REDACTED, head)
         if len(head) > limit:
             return head[:limit] + f"...[truncated {len(text) - limit} chars]"
         return head
@@ -90,6 +94,27 @@ class _Walk:
         return True
 
     def clean(self, value: Any, depth: int) -> Any:
+        kind = type(value)  # the common exact types first; subclasses go the long way
+        if kind is str:
+            return self._string(value)
+        if kind is int or kind is bool or value is None:
+            self.budget -= 5 if kind is not int else 20
+            if self.budget < 0:
+                self.truncated = True
+            return value if kind is not int or -(1 << 63) < value < 1 << 63 else str(value)[:40]
+        if kind is dict and depth < _MAX_DEPTH:
+            return self._clean_dict(value, depth)
+        return self._clean_other(value, depth)
+
+    def _string(self, value: str) -> str:
+        text = self.capturer.clean_string(value)
+        cost = _json_length(text)
+        if not self._spend(cost):
+            room = max(0, self.budget + cost - 20) // (1 if text.isascii() else 12)
+            return text[:room] + "...[truncated]"
+        return text
+
+    def _clean_other(self, value: Any, depth: int) -> Any:
         if value is None or isinstance(value, bool):
             self._spend(5)
             return value
@@ -100,12 +125,7 @@ class _Walk:
             self._spend(24)
             return float(value) if math.isfinite(value) else str(value)
         if isinstance(value, str):
-            text = self.capturer.clean_string(value)
-            cost = _json_length(text)
-            if not self._spend(cost):
-                room = max(0, self.budget + cost - 20) // (1 if text.isascii() else 12)
-                return text[:room] + "...[truncated]"
-            return text
+            return self._string(value)
         if depth >= _MAX_DEPTH:
             self.truncated = True
             return "[too deep]"
@@ -121,6 +141,7 @@ class _Walk:
 
     def _clean_dict(self, value: dict[Any, Any], depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        key_info = self.capturer.key_info
         for key, item in value.items():
             if self.budget <= 0:
                 out["..."] = "[truncated]"
@@ -128,12 +149,16 @@ class _Walk:
                 break
             name = key if isinstance(key, str) else str(key) if isinstance(
                 key, int | float | bool | None) else f"<{type(key).__name__}>"
-            name = name[:200]
-            self._spend(_json_length(name) + 2)
-            if self.capturer.is_secret_key(name):
+            if len(name) > 200:
+                name = name[:200]
+            secret, cost = key_info(name)
+            if secret:
                 out[name] = REDACTED
-                self._spend(len(REDACTED) + 2)
-            else:
+                cost += len(REDACTED) + 2
+            self.budget -= cost
+            if self.budget < 0:
+                self.truncated = True
+            if not secret:
                 out[name] = self.clean(item, depth + 1)
         return out
 

@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("demo-output"))
     parser.add_argument("--requests", type=int, default=300, help="orders to send (default 300)")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--prebuilt-layers", type=Path, default=None, metavar="DIR",
+        help="use DIR/<LayerId> as the built layers instead of building them",
+    )
     args = parser.parse_args(argv)
     if args.requests < 1 or args.concurrency < 1:
         parser.exit(2, "lambda-tracing demo: --requests and --concurrency must be at least 1\n")
@@ -35,6 +39,14 @@ def main(argv: list[str] | None = None) -> int:
         template=args.template, output=args.output, requests=args.requests,
         concurrency=args.concurrency,
     )
+    if args.prebuilt_layers is not None:
+        from lambda_tracing_local.runtime import template as tpl
+
+        layer_ids = tpl.layer_dirs(tpl.load_template(args.template), args.template.parent)
+        settings.layer_dirs = {name: args.prebuilt_layers / name for name in layer_ids}
+        missing = [str(path) for path in settings.layer_dirs.values() if not path.is_dir()]
+        if missing:
+            parser.exit(2, f"lambda-tracing demo: no prebuilt layer at {', '.join(missing)}\n")
     started = time.monotonic()
 
     def say(line: str) -> None:

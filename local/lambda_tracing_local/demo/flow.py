@@ -78,6 +78,9 @@ def run_demo(settings: DemoSettings, say: Callable[[str], None] = print) -> Demo
         result.traffic = send_orders(
             app.api.url, settings.requests, settings.concurrency, settings.progress
         )
+        broken = result.traffic.statuses[500] + result.traffic.statuses[0]
+        if broken:
+            result.problems.append(f"{broken} orders failed in the local API itself (see above)")
         say("letting the queue drain ...")
         if not app.wait_until_drained(settings.drain_timeout):
             result.problems.append(f"the orders queue did not drain in {settings.drain_timeout}s")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import logging
 import re
 import threading
 import time
@@ -24,6 +26,7 @@ from lambda_tracing_local.runtime.xray_segments import (
 )
 
 INTERNAL_ERROR = {"message": "Internal server error"}
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -94,6 +97,7 @@ class ApiFront(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ApiFront
+    _replied = False
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Quiet: the demo prints a progress bar instead."""
@@ -114,6 +118,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
+        try:
+            self._proxy()
+        except Exception as error:  # our failure, not the function's: answer as API Gateway
+            log.exception("API front: %s %s failed", self.command, self.path)
+            if self._replied:
+                return
+            with contextlib.suppress(OSError):
+                self._reply(500, {"message": f"Internal server error ({error})"}, {})
+
+    def _proxy(self) -> None:
         started = time.time()
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         split = urlsplit(self.path)
@@ -215,6 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
     def _reply(self, status: int, body: bytes | dict[str, Any], headers: dict[str, str]) -> None:
+        self._replied = True
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         headers.setdefault("Content-Type", "application/json")

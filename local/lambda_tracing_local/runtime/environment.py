@@ -38,7 +38,11 @@ class Outcome:
     error_type: str | None = None
 
     def json(self) -> Any:
-        return json.loads(self.payload) if self.payload else None
+        """The payload decoded; text as is when a runtime answered something other than JSON."""
+        try:
+            return json.loads(self.payload) if self.payload else None
+        except ValueError:
+            return self.payload.decode(errors="replace")
 
 
 class Environment:
@@ -66,15 +70,19 @@ class Environment:
         self.initialised = False
         self.alive = True
         self.init_started: float | None = None
+        self.start_error: str | None = None
 
     def start(self) -> None:
         self.server.start()
         env = {**self._env, "AWS_LAMBDA_RUNTIME_API": self.server.address}
         self.init_started = time.time()
         fileno = self._log.fileno() if self._log is not None else None
-        self.process = processes.start(
-            self._command, env=env, cwd=self._cwd, stdout=fileno, stderr=fileno
-        )
+        try:
+            self.process = processes.start(
+                self._command, env=env, cwd=self._cwd, stdout=fileno, stderr=fileno
+            )
+        except OSError as error:  # e.g. an exec wrapper that is missing or not executable
+            self.start_error = f"fork/exec {self._command[0]}: {error.strerror or error}"
 
     def stop(self) -> None:
         self.alive = False
@@ -135,6 +143,10 @@ class Environment:
         limit = time.time() + INIT_TIMEOUT_SECONDS
         with self.server.changed:
             while True:
+                if self.start_error is not None:
+                    self.stop()
+                    message = f"RequestId: {request_id} Error: {self.start_error}"
+                    return _error("Runtime.InvalidEntrypoint", message)
                 if self.server.init_error is not None:
                     self.stop()
                     return self.server.init_error

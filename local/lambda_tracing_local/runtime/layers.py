@@ -25,6 +25,7 @@ class LayerBuildError(RuntimeError):
 def build_layers(template: Mapping[str, Any], template_dir: Path, out_dir: Path) -> dict[str, Path]:
     """Run each layer's makefile target `build-<Id>` with HOST=1 into out_dir/<Id>."""
     built = {}
+    out_dir = out_dir.resolve()  # make runs in the layer's directory
     for logical_id, content_dir in tpl.layer_dirs(template, template_dir).items():
         if not (content_dir / "Makefile").exists():
             raise LayerBuildError(f"{logical_id}: {content_dir} has no Makefile to build it with")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from lambda_tracing_local.runtime import template as tpl
 from lambda_tracing_local.runtime.aws_resources import MotoServer
 from lambda_tracing_local.runtime.local_lambda import LocalLambda
+
+log = logging.getLogger(__name__)
 
 
 class SqsEventSource:
@@ -89,9 +92,10 @@ class SqsEventSource:
                     finally:
                         with self._lock:
                             self._busy -= 1
-            except Exception:  # moto gone at shutdown, or a transient error: back off, retry
+            except Exception as error:  # moto gone at shutdown, or transient: back off, retry
                 if self._stopping.wait(0.5):
                     return
+                log.warning("SQS event source for %s: %s", self.function, error)
 
     def _deliver(self, messages: list[dict[str, Any]]) -> None:
         records = [self._record(message) for message in messages]

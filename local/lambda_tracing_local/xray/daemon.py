@@ -1,7 +1,7 @@
 """The X-Ray daemon's UDP side: receive datagrams, validate, store in batches.
 
-Datagrams are drained from the socket in bursts, validated, and written one transaction per
-burst, so a burst is stored whole or counted as rejected whole.
+Datagrams are drained from the socket in bursts of up to BATCH_LIMIT, validated, and written
+one transaction per batch, so a batch is stored whole or counted as rejected whole.
 """
 
 from __future__ import annotations
@@ -14,17 +14,22 @@ import socket
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from .documents import MAX_DATAGRAM_BYTES, InvalidDocument, parse_datagram, warm_up
+from .documents import MAX_DATAGRAM_BYTES, warm_up
 from .gcpause import gc_paused
-from .store import TraceStore, row_for
+from .ingest import BatchResult, IngestPool, ingest_batch
+from .store import TraceStore
 
 log = logging.getLogger(__name__)
 # The kernel counts ~2.5 KiB per small datagram: 128 MiB holds a burst of ~50,000 segments
 # while the ingest thread catches up (the memory is only used while the backlog exists).
 RECEIVE_BUFFER_BYTES = 128 * 1024 * 1024
 BATCH_LIMIT = 2000
+POOL_START_BATCH = 500  # a drained burst this big starts the ingest workers
+# Worker processes for bursts: one per core (the receiving thread needs little).
+DEFAULT_PROCESSES = min(os.cpu_count() or 1, 4)
 SO_RCVBUFFORCE = 33  # <asm-generic/socket.h>
 PURGE_EVERY_SECONDS = 60.0
 
@@ -46,14 +51,16 @@ class Stats:
 
 
 class Daemon:
-    """Receives and ingests on one thread: draining the socket in bursts between batches keeps
-    the GIL from ping-ponging per datagram, and the kernel buffer absorbs a burst meanwhile."""
+    """Receives on one thread, draining the socket in bursts; a big burst's batches go to
+    worker processes (see ingest.py) while this thread goes back to receiving, so the
+    kernel buffer rarely fills. Counts are updated once a batch is stored."""
 
     def __init__(
         self,
         address: tuple[str, int],
         store: TraceStore,
         receive_buffer_bytes: int = RECEIVE_BUFFER_BYTES,
+        processes: int = DEFAULT_PROCESSES,
     ) -> None:
         self.store = store
         self.stats = Stats()
@@ -65,7 +72,12 @@ class Daemon:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._logged_rejections = 0
-        self._busy = False  # set while a drained burst is being ingested
+        self._busy = False  # set while a drained burst is being ingested here
+        self._pool: IngestPool | None = None
+        if processes:
+            self._pool = IngestPool(store.path, store.retention_seconds, processes)
+        self._pending = 0  # batches handed to the pool and not yet counted
+        self._pending_limit = 2 * processes
 
     @property
     def address(self) -> tuple[str, int]:
@@ -93,6 +105,8 @@ class Daemon:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._pool is not None:
+            self._pool.shutdown()  # every batch handed over is stored and counted first
         self.socket.close()
 
     def _serve(self) -> None:
@@ -104,22 +118,21 @@ class Daemon:
             if readable:
                 self._busy = True
                 try:
-                    with gc_paused():
-                        self._ingest(self._drain())
+                    self._dispatch(self._drain())
                 finally:
                     self._busy = False
             elif stopping:
-                return  # everything that had arrived before stop() is stored
+                return  # everything that had arrived before stop() is stored or handed over
             if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
                 last_purge = time.monotonic()
                 self._purge()
 
     def idle(self) -> bool:
         """Nothing waits in the socket and no burst is being ingested."""
-        # Socket first, then the flag: a burst drained between the two checks sets the flag
-        # before it leaves the socket, so it is never missed.
+        # Socket first, then the flags: a burst drained between the two checks sets _busy
+        # before it leaves the socket, and _pending before _busy is cleared.
         readable, _, _ = select.select([self.socket], [], [], 0)
-        return not readable and not self._busy
+        return not readable and not self._busy and self._pending == 0
 
     def _drain(self) -> list[bytes]:
         receive, datagrams = self.socket.recv, list[bytes]()
@@ -133,40 +146,65 @@ class Daemon:
                 break
         return datagrams
 
-    def _ingest(self, datagrams: list[bytes]) -> None:
-        rows, rejected = list[tuple](), collections.Counter[str]()
-        now = time.time()
-        for datagram in datagrams:
+    def _dispatch(self, datagrams: list[bytes]) -> None:
+        pool, now = self._pool, time.time()
+        if (
+            pool is not None
+            and (pool.started or len(datagrams) >= POOL_START_BATCH)
+            and self._pending < self._pending_limit
+        ):
+            with self.changed:
+                self._pending += 1
             try:
-                document, text = parse_datagram(datagram)
-                rows.append(row_for(document, now, text))
-            except InvalidDocument as error:
-                rejected[error.kind] += 1
-                self._log_rejection(error)
+                future = pool.submit(datagrams, now)
+            except Exception:  # e.g. no processes allowed here: ingest in this thread
+                log.exception("local X-Ray daemon: ingest workers unavailable")
+                with self.changed:
+                    self._pending -= 1
+                self._pool = None
+            else:
+                count = len(datagrams)
+                future.add_done_callback(lambda done: self._finished(done, count))
+                return
+        with gc_paused():
+            self._record(ingest_batch(self.store, datagrams, now))
+
+    def _finished(self, future: Future[BatchResult], count: int) -> None:
         try:
-            if rows:
-                self.store.write_rows(rows)
-        except Exception:  # e.g. disk full: count the batch as rejected, keep serving
-            log.exception("local X-Ray daemon could not store %d documents", len(rows))
-            rejected["store"] += len(rows)
-            rows = []
-        with self.changed:
-            self.stats.received += len(datagrams)
-            self.stats.stored += len(rows)
-            self.stats.rejected += sum(rejected.values())
+            result = future.result()
+        except Exception as error:  # a worker died: its batch is lost, and counted
+            log.error("local X-Ray daemon: an ingest worker lost %d datagrams: %r", count, error)
+            result = BatchResult(count, rejected=collections.Counter(internal=count))
+            if self._pool is not None:
+                self._pool.discard()
+        self._record(result, finished_batch=True)
+
+    def _record(self, result: BatchResult, finished_batch: bool = False) -> None:
+        rejected = sum(result.rejected.values())
+        with self.changed:  # batches finish on this thread and on the pool's
+            if result.store_error:
+                log.error("local X-Ray daemon: %s", result.store_error)
+            for message in result.messages:
+                self._log_rejection(message)
+            self._logged_rejections += rejected - len(result.messages)  # counted, not described
+            self.stats.received += result.received
+            self.stats.stored += result.stored
+            self.stats.rejected += rejected
             reasons = self.stats.rejected_by_reason
-            for kind, count in rejected.items():
+            for kind, count in result.rejected.items():
                 reasons[kind] = reasons.get(kind, 0) + count
+            if finished_batch:
+                self._pending -= 1
             self.changed.notify_all()
 
-    def _log_rejection(self, error: InvalidDocument) -> None:
+    def _log_rejection(self, reason: str) -> None:
         # A flood of garbage must not become a flood of log lines.
         self._logged_rejections += 1
         if self._logged_rejections <= 100 or self._logged_rejections % 10_000 == 0:
             log.warning(
                 "local X-Ray daemon rejected a datagram (%d so far): %s",
                 self._logged_rejections,
-                error,
+                reason,
             )
 
     def _purge(self) -> None:

@@ -15,13 +15,14 @@ computed once at ingest, so a graph over 100,000 segments does not re-parse whol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from . import statistics
 from .documents import Document
 from .statistics import CallStatistics, clipped_span, histogram
-from .traces import OUTCOMES, classify
+from .traces import OUTCOME_INDEX, classify
 
 NodeKey = tuple[str, str, str | None]  # (Name, Type, AccountId): unique across responses
 Window = tuple[float, float] | None
@@ -91,9 +92,17 @@ def inferred_identity(subsegment: Document) -> tuple[str, str] | None:
         return service, f"AWS::{service}"
     if namespace == "remote":
         url = ((subsegment.get("http") or {}).get("request") or {}).get("url")
-        host = urlsplit(url).hostname if isinstance(url, str) else None
+        host = _hostname(url) if isinstance(url, str) else None
         return str(host or subsegment["name"]), "remote"
     return None
+
+
+@lru_cache(maxsize=4096)  # a service calls few distinct URLs; parsing one costs ~5 us
+def _hostname(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # e.g. "http://[not-ipv6": the subsegment's name stands in
+        return None
 
 
 PROJECTION_VERSION = 1  # bump when the layout above changes: stores rebuild projections
@@ -105,7 +114,7 @@ def _entry(element: Document, infer: bool) -> Entry:
         element["id"],
         element["start_time"],
         element.get("end_time"),
-        OUTCOMES.index(classify(element)),
+        OUTCOME_INDEX[classify(element)],
         1 if element.get("in_progress") else 0,
         *(identity or (None, None)),
     ]

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from .api import XRayHTTPServer
-from .daemon import RECEIVE_BUFFER_BYTES, Daemon
+from .daemon import DEFAULT_PROCESSES, RECEIVE_BUFFER_BYTES, Daemon
 from .operations import Operations
 from .store import DEFAULT_RETENTION_SECONDS, TraceStore
 
@@ -44,7 +44,9 @@ class LocalXRay:
     """`with LocalXRay() as xr:` runs the daemon and the API in background threads.
 
     Ports 0 pick free ones; db=None keeps the store in a temporary directory removed on exit;
-    service_graph_page limits Services per GetServiceGraph page (NextToken for the rest).
+    service_graph_page limits Services per GetServiceGraph page (NextToken for the rest);
+    ingest_processes is how many worker processes validate and store bursts of datagrams
+    (started on the first burst; 0 keeps all the work in this process).
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class LocalXRay:
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
         service_graph_page: int | None = None,
         udp_receive_buffer: int = RECEIVE_BUFFER_BYTES,
+        ingest_processes: int = DEFAULT_PROCESSES,
     ) -> None:
         self._udp, self._api = parse_address(udp), parse_address(api)
         self._temporary: str | None = None
@@ -66,6 +69,7 @@ class LocalXRay:
         self._retention = retention_seconds
         self._page = service_graph_page
         self._receive_buffer = udp_receive_buffer
+        self._processes = ingest_processes
         self.store: TraceStore | None = None
         self.daemon: Daemon | None = None
         self.http: XRayHTTPServer | None = None
@@ -73,7 +77,7 @@ class LocalXRay:
     def start(self) -> LocalXRay:
         self.store = TraceStore(self.db_path, self._retention)
         try:
-            self.daemon = Daemon(self._udp, self.store, self._receive_buffer)
+            self.daemon = Daemon(self._udp, self.store, self._receive_buffer, self._processes)
             operations = Operations(self.store, self._page, self.daemon.record_api_documents)
             self.http = XRayHTTPServer(self._api, operations)
         except BaseException:

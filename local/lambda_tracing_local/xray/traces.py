@@ -69,11 +69,19 @@ def end_of(element: Document) -> float:
 
 
 def status_of(element: Document) -> int | None:
-    status = ((element.get("http") or {}).get("response") or {}).get("status")
-    return int(status) if isinstance(status, int | float) else None
+    """The HTTP response status as an integer, if the element has a finite one."""
+    http = element.get("http")
+    response = http.get("response") if http else None
+    status = response.get("status") if response else None
+    if status.__class__ is int:  # the common case, checked without building a tuple
+        return status  # type: ignore[no-any-return]
+    if isinstance(status, float) and -1e18 < status < 1e18:  # never NaN or infinity
+        return int(status)
+    return None
 
 
 OUTCOMES = ("ok", "error", "throttle", "fault")
+OUTCOME_INDEX = {name: number for number, name in enumerate(OUTCOMES)}
 
 
 def classify(element: Document) -> str:
@@ -97,7 +105,7 @@ def root_segment(segments: list[Document]) -> Document | None:
 def annotation_value(value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"BooleanValue": value}
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         return {"NumberValue": float(value)}
     return {"StringValue": str(value)}
 

@@ -31,6 +31,7 @@ _ROOT = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
 _PARENT = re.compile(r"^[0-9a-f]{16}$")
 _MAX_HEADER = 1024
 _HEADER_BYTES = PROTOCOL_HEADER.encode("ascii")
+_HEADER_ATTRIBUTE = "_lambda_tracing_header"  # on a facade: the trace header it was made for
 _LAMBDA_HEADER = re.compile(
     r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])((?:;[^;=]+=[^;=]*)*)$"
 )
@@ -86,27 +87,32 @@ def _make_context_class(facade_class: type) -> type:
         def _refresh_context(self) -> None:
             self.enter(environ_get(TRACE_HEADER_VARIABLE))
 
-        def enter(self, header: str | None) -> None:
-            """Make `header`'s trace current (a no-op if it already is)."""
-            local = self._local
-            if header == getattr(local, "header", False) and hasattr(local, "segment"):
-                return
-            local.header = header
+        def enter(self, header: str | None) -> tuple[Any, bool]:
+            """Make `header`'s trace current: (its segment, whether it is new). The header a
+            segment was made for is kept on it, so the check costs one lookup."""
+            segment = getattr(self._local, "segment", None)
+            if segment is not None and getattr(segment, _HEADER_ATTRIBUTE, False) == header:
+                return segment, False
             # A new header is a new invocation: always a fresh segment. (The SDK keeps the old
             # one when the new header has no Root, filing this invocation's subsegments under
             # the previous trace.)
             match = canonical(header) if header and len(header) <= _MAX_HEADER else None
             if match is not None and sdk_enabled():  # the form Lambda sets
-                local.segment = facade_class(match[1], match[2], match[3] == "1", match[4])
+                segment = facade_class(match[1], match[2], match[3] == "1", match[4])
+                setattr(segment, _HEADER_ATTRIBUTE, header)
+                local = self._local
+                local.segment = segment
                 local.entities = []
-            else:
-                self._initialize_context(_parse(header))
+                return segment, True
+            self._initialize_context(_parse(header))
+            segment = self._local.segment
+            setattr(segment, _HEADER_ATTRIBUTE, header)
+            return segment, True
 
         def get_trace_entity(self) -> Any:
-            self.enter(environ_get(TRACE_HEADER_VARIABLE))
-            local = self._local
-            entities = getattr(local, "entities", None)
-            return entities[-1] if entities else local.segment
+            segment = self.enter(environ_get(TRACE_HEADER_VARIABLE))[0]
+            entities = getattr(self._local, "entities", None)
+            return entities[-1] if entities else segment
 
         def current_entity(self) -> Any:
             """The innermost open entity, without re-reading the trace header."""
@@ -279,8 +285,15 @@ class XRayBackend:
         """begin_subsegment for the handler, with the trace header the caller already read."""
         try:
             context = self._context
-            context.enter(header)
-            return self._open(context.current_entity(), name, "local", None)
+            segment, new = context.enter(header)
+            if not new:  # the same invocation again (a test, nested handlers): the general way
+                return self._open(context.current_entity(), name, "local", None)
+            if not segment.sampled or getattr(segment, "initializing", False):
+                return None
+            span = self._span_class(safe_name(name), "local", segment)
+            segment.add_subsegment(span)
+            context._local.entities = [span]
+            return span
         except Exception as error:  # noqa: BLE001
             log_failure("begin_subsegment", error)
             return None

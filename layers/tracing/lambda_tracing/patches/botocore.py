@@ -59,8 +59,16 @@ def _around_api_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any
         to_xray = False
     if to_xray:
         with untraced():  # nor by the urllib3 patch underneath
-            return wrapped.__wrapped__(*args, **kwargs)  # the call without the SDK's subsegment
+            return _without_sdk_wrapper(wrapped)(*args, **kwargs)
     return wrapped(*args, **kwargs)
+
+
+def _without_sdk_wrapper(wrapped: Any) -> Any:
+    """The call under aws-xray-sdk's wrapper, if there is one (there is not when the SDK is
+    disabled); botocore's own decorated method also has a `__wrapped__`, which must stay."""
+    import wrapt
+
+    return wrapped.__wrapped__ if isinstance(wrapped, wrapt.BoundFunctionWrapper) else wrapped
 
 
 def _register_propagation(events: Any) -> None:

@@ -34,7 +34,13 @@ def is_untraced() -> bool:
 
 
 class LayerRecorder:
-    """The recorder methods aws-xray-sdk's patchers use, delegated to `layer_recorder()`."""
+    """The recorder methods aws-xray-sdk's patchers use, delegated to `layer_recorder()`.
+
+    When the invocation is not sampled (Sampled=0, or no trace at all) the call runs without
+    any subsegment, not even the SDK's dummy; `current_subsegment` then answers the current
+    entity, because the patchers ask it only to write the outbound header, which must still say
+    Sampled=0 so downstream services do not start a trace of their own.
+    """
 
     def record_subsegment(
         self,
@@ -47,7 +53,7 @@ class LayerRecorder:
         meta_processor: Any,
     ) -> Any:
         recorder = layer_recorder()
-        if recorder is None:
+        if recorder is None or not _sampled(recorder):
             return wrapped(*args, **kwargs)
         return recorder.record_subsegment(
             wrapped, instance, args, kwargs, name, namespace, meta_processor
@@ -55,7 +61,12 @@ class LayerRecorder:
 
     def current_subsegment(self) -> Any:
         recorder = layer_recorder()
-        return recorder.current_subsegment() if recorder is not None else None
+        if recorder is None:
+            return None
+        subsegment = recorder.current_subsegment()
+        if subsegment is None and not _sampled(recorder):
+            return recorder.get_trace_entity()
+        return subsegment
 
     def get_trace_entity(self) -> Any:
         recorder = layer_recorder()
@@ -79,6 +90,13 @@ class LayerRecorder:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(layer_recorder(), name)
+
+
+def _sampled(recorder: Any) -> bool:
+    try:
+        return bool(getattr(recorder.get_trace_entity(), "sampled", False))
+    except Exception:  # no trace and context_missing=RUNTIME_ERROR
+        return False
 
 
 LAYER_RECORDER = LayerRecorder()
