@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,20 @@ def test_short_forms_sub_and_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("Resources: [1, 2")
     with pytest.raises(tpl.TemplateError, match="cannot read template"):
         tpl.load_template(tmp_path / "bad.yaml")
+
+
+def test_a_ready_event_for_every_function() -> None:
+    document = tpl.load_template(ROOT / "template.yaml")
+    for name, spec in tpl.functions(document, ROOT).items():
+        file_name = re.sub(r"(?<!^)(?=[A-Z])", "_", name.removesuffix("Function")).lower()
+        event = json.loads((ROOT / "events" / f"{file_name}.json").read_text())
+        kinds = {e.get("Type") for e in spec.events.values()}
+        if "Api" in kinds:
+            route = spec.events_of_type("Api")[0]
+            assert (event["httpMethod"], event["path"]) == (route["Method"].upper(), route["Path"])
+            assert json.loads(event["body"])  # the orders API takes a JSON body
+        elif "SQS" in kinds:
+            assert event["Records"][0]["eventSource"] == "aws:sqs"
+            assert json.loads(event["Records"][0]["body"])["orderId"]
+        else:
+            assert event["detail-type"] == "Scheduled Event" and event["time"].endswith("Z")

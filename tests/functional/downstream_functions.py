@@ -142,6 +142,18 @@ def aws_calls() -> dict[str, Any]:
     }
 
 
+def unsampled_aws() -> dict[str, Any]:
+    import boto3
+
+    sent: list[dict[str, Any]] = []
+    sqs = capture_requests(boto3.client("sqs", region_name="us-east-1"), sent)
+    queue_url = sqs.create_queue(QueueName="unsampled")["QueueUrl"]
+    sent.clear()
+    start_invocation()
+    sqs.send_message(QueueUrl=queue_url, MessageBody="quiet")
+    return {"sent": sent}
+
+
 def http_calls() -> dict[str, Any]:
     import httpx
     import requests

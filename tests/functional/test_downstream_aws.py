@@ -217,3 +217,29 @@ def test_nothing_but_the_calls_is_recorded(run: dict[str, Any]) -> None:
     entities = flatten(run["documents"])
     assert all(e.get("namespace") == "aws" for e in entities), [e["name"] for e in entities]
     assert run["patched"] == ["botocore", "requests", "httpx", "urllib3"]
+
+
+def test_sampled_0_records_nothing_and_still_propagates_the_decision() -> None:
+    daemon = UdpDaemon()
+    header, root, parent = new_trace_header(sampled=0, extra=f";{LINEAGE}")
+    try:
+        with moto_server() as endpoint:
+            result = run_function(
+                "unsampled_aws",
+                {
+                    "_X_AMZN_TRACE_ID": header,
+                    "AWS_XRAY_DAEMON_ADDRESS": daemon.address,
+                    "AWS_ENDPOINT_URL": endpoint,
+                },
+            )
+        documents = daemon.wait_for(lambda docs: False, timeout=0.5)
+    finally:
+        daemon.close()
+    assert documents == []
+    (request,) = result["sent"]
+    expected = {"Root": root, "Parent": parent, "Sampled": "0", "Lineage": "a87bd80c:1"}
+    assert parse_header(request["headers"]["X-Amzn-Trace-Id"]) == expected
+    body = json.loads(request["body"])
+    assert (
+        parse_header(body["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"]) == expected
+    )

@@ -13,7 +13,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -87,12 +87,14 @@ def _make_context_class(facade_class: type) -> type:
         def _refresh_context(self) -> None:
             self.enter(environ_get(TRACE_HEADER_VARIABLE))
 
-        def enter(self, header: str | None) -> tuple[Any, bool]:
-            """Make `header`'s trace current: (its segment, whether it is new). The header a
-            segment was made for is kept on it, so the check costs one lookup."""
+        def enter(self, header: str | None,
+                  opening: Callable[[Any], Any] | None = None) -> tuple[Any, Any]:
+            """Make `header`'s trace current: (its segment, None) if it already was, else (the
+            new segment, `opening(segment)`: the invocation's first open entity, or None). The
+            header a segment was made for is kept on it, so the check costs one lookup."""
             segment = getattr(self._local, "segment", None)
             if segment is not None and getattr(segment, _HEADER_ATTRIBUTE, False) == header:
-                return segment, False
+                return segment, None
             # A new header is a new invocation: always a fresh segment. (The SDK keeps the old
             # one when the new header has no Root, filing this invocation's subsegments under
             # the previous trace.)
@@ -100,14 +102,18 @@ def _make_context_class(facade_class: type) -> type:
             if match is not None and sdk_enabled():  # the form Lambda sets
                 segment = facade_class(match[1], match[2], match[3] == "1", match[4])
                 setattr(segment, _HEADER_ATTRIBUTE, header)
-                local = self._local
+                first = opening(segment) if opening is not None else None
+                local = self._local  # two writes: each costs a copy when it is task-local
                 local.segment = segment
-                local.entities = []
-                return segment, True
+                local.entities = [] if first is None else [first]
+                return segment, first
             self._initialize_context(_parse(header))
             segment = self._local.segment
             setattr(segment, _HEADER_ATTRIBUTE, header)
-            return segment, True
+            first = opening(segment) if opening is not None else None
+            if first is not None:
+                self._local.entities = [first]
+            return segment, first
 
         def get_trace_entity(self) -> Any:
             segment = self.enter(environ_get(TRACE_HEADER_VARIABLE))[0]
@@ -192,14 +198,14 @@ def _make_emitter_class() -> type:
 
         def send_entity(self, entity: Any) -> None:
             try:
-                document = entity.to_dict()
-                text = serialize(document)  # ASCII: len() is the byte count
-                if len(text) <= DOCUMENT_LIMIT:
+                to_json = getattr(entity, "to_json", None)  # the layer's own spans have it
+                text = to_json() if to_json is not None else serialize(entity.to_dict())
+                if len(text) <= DOCUMENT_LIMIT:  # ASCII: len() is the byte count
                     target = self._target if self._resolved else self._resolve()
                     if target is not None:
                         self._socket.sendto(_HEADER_BYTES + text.encode("ascii"), target)
                     return
-                for text in fit(document):
+                for text in fit(entity.to_dict()):
                     self._send_data(PROTOCOL_HEADER + text)
             except Exception as error:  # noqa: BLE001 - an emitter must never raise
                 log_failure("sending a segment document", error)
@@ -285,14 +291,18 @@ class XRayBackend:
         """begin_subsegment for the handler, with the trace header the caller already read."""
         try:
             context = self._context
-            segment, new = context.enter(header)
-            if not new:  # the same invocation again (a test, nested handlers): the general way
+
+            def opening(segment: Any) -> Any:  # a new invocation: the span opens its stack
+                if not segment.sampled or getattr(segment, "initializing", False):
+                    return None
+                span = self._span_class(safe_name(name), "local", segment)
+                segment.add_subsegment(span)
+                return span
+
+            segment, span = context.enter(header, opening)
+            if span is None and segment is not None and segment.sampled:
+                # The same invocation again (a test, nested handlers): the general way.
                 return self._open(context.current_entity(), name, "local", None)
-            if not segment.sampled or getattr(segment, "initializing", False):
-                return None
-            span = self._span_class(safe_name(name), "local", segment)
-            segment.add_subsegment(span)
-            context._local.entities = [span]
             return span
         except Exception as error:  # noqa: BLE001
             log_failure("begin_subsegment", error)

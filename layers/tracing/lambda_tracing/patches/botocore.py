@@ -33,6 +33,7 @@ def patch() -> None:
     if getattr(botocore.client, _PATCHED, False):
         return
     import aws_xray_sdk.ext.boto_utils as boto_utils
+
     # importlib: the package attribute `patch` is the function, shadowing the module
     xray_botocore = importlib.import_module("aws_xray_sdk.ext.botocore.patch")
     import wrapt

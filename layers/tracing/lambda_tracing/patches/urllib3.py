@@ -74,7 +74,12 @@ def _traced_urlopen(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 def _http_meta(url: str) -> Any:
     def processor(
-        args: Any, kwargs: Any, return_value: Any, exception: Any, subsegment: Any, stack: Any,
+        args: Any,
+        kwargs: Any,
+        return_value: Any,
+        exception: Any,
+        subsegment: Any,
+        stack: Any,
         **_: Any,
     ) -> None:
         from aws_xray_sdk.core.models import http as xray_http

@@ -23,6 +23,7 @@ def record_links(event: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], 
 
     proxy = APIGatewayProxyEventV2(dict(event))
     context = proxy.request_context
-    yield event, request_link(
-        NAME, proxy, safe(lambda: context.request_id), safe(lambda: context.api_id)
+    yield (
+        event,
+        request_link(NAME, proxy, safe(lambda: context.request_id), safe(lambda: context.api_id)),
     )

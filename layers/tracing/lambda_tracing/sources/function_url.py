@@ -22,6 +22,9 @@ def record_links(event: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], 
 
     proxy = LambdaFunctionUrlEvent(dict(event))
     context = proxy.request_context
-    yield event, request_link(
-        NAME, proxy, safe(lambda: context.request_id), safe(lambda: context.domain_name)
+    yield (
+        event,
+        request_link(
+            NAME, proxy, safe(lambda: context.request_id), safe(lambda: context.domain_name)
+        ),
     )
