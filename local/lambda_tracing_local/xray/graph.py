@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from . import statistics
 from .documents import Document
-from .statistics import CallStatistics, clipped_span, histogram
+from .statistics import CallStatistics, clipped_span, histogram, histogram_of, timing
 from .traces import OUTCOME_INDEX, classify
 
 NodeKey = tuple[str, str, str | None]  # (Name, Type, AccountId): unique across responses
@@ -46,13 +46,19 @@ UNTYPED_SERVICE = "service"  # type for a segment that names no origin
 
 
 # A projection is a list, for speed and size. An entry is one timed element:
-#   [id, start, end, outcome, in_progress, inferred name, inferred type]
+#   [id, start, end, outcome, in_progress, inferred name, inferred type,
+#    stop, duration, millis]   (see statistics.timing)
 # a segment:  ["s", entry, parent_id, name, type, account, inferred, links, entries]
 # a streamed subsegment: ["u", parent_id, entries] (its own entry first)
 Entry = list[Any]
 Projection = list[Any]
-ID, START, END, OUTCOME, IN_PROGRESS, INFERRED_NAME, INFERRED_TYPE = range(7)
-assert (START, END, OUTCOME) == (statistics.START, statistics.END, statistics.OUTCOME)
+ID, START, END, OUTCOME, IN_PROGRESS, INFERRED_NAME, INFERRED_TYPE, STOP = range(8)
+assert (START, END, OUTCOME, STOP) == (
+    statistics.START,
+    statistics.END,
+    statistics.OUTCOME,
+    statistics.STOP,
+)
 QUEUE_TYPE = "AWS::SQS::Queue"
 
 
@@ -105,18 +111,20 @@ def _hostname(url: str) -> str | None:
         return None
 
 
-PROJECTION_VERSION = 1  # bump when the layout above changes: stores rebuild projections
+PROJECTION_VERSION = 2  # bump when the layout above changes: stores rebuild projections
 
 
 def _entry(element: Document, infer: bool) -> Entry:
     identity = inferred_identity(element) if infer and "namespace" in element else None
+    start, end = element["start_time"], element.get("end_time")
     return [
         element["id"],
-        element["start_time"],
-        element.get("end_time"),
+        start,
+        end,
         OUTCOME_INDEX[classify(element)],
         1 if element.get("in_progress") else 0,
         *(identity or (None, None)),
+        *timing(start, end),
     ]
 
 
@@ -340,7 +348,7 @@ class ServiceGraph:
             shape["EdgeType"] = "link"
             shape["ReceivedEventAgeHistogram"] = histogram(edge.ages)
         else:
-            shape["ResponseTimeHistogram"] = histogram(stats.durations)
+            shape["ResponseTimeHistogram"] = histogram_of(stats.millis)
         return shape
 
     def _node_shape(
@@ -366,7 +374,7 @@ class ServiceGraph:
             shape["SummaryStatistics"] = {}  # a client's numbers live on its edges
         else:
             shape["SummaryStatistics"] = stats.summary()
-            shape["DurationHistogram"] = histogram(stats.durations)
+            shape["DurationHistogram"] = histogram_of(stats.millis)
             shape["ResponseTimeHistogram"] = shape["DurationHistogram"]
         return shape
 

@@ -17,14 +17,26 @@ from typing import Any
 from .traces import OUTCOMES
 
 OK, ERROR, THROTTLE, FAULT = (OUTCOMES.index(name) for name in ("ok", "error", "throttle", "fault"))
-# Entry positions shared with graph.py: [id, start, end, outcome, ...]
-START, END, OUTCOME = 1, 2, 3
+# Entry positions shared with graph.py: [id, start, end, outcome, ..., stop, duration, millis]
+# where stop is the end (the start while unfinished: unfinished calls count as instant),
+# duration is stop - start (never negative: clock skew) and millis that rounded to whole ms.
+START, END, OUTCOME, STOP, DURATION, MILLIS = 1, 2, 3, 7, 8, 9
+
+
+def timing(start: float, end: float | None) -> tuple[float, float, int]:
+    """(stop, duration, millis) of a call, computed once at ingest."""
+    stop = start if end is None else end
+    duration = max(0.0, stop - start)
+    return stop, duration, round(duration * 1000.0)
 
 
 def histogram(values: list[float]) -> list[dict[str, Any]]:
     """X-Ray's {Value, Count} list: one entry per distinct millisecond-rounded value."""
     # map() over C functions keeps the per-value work out of the interpreter loop.
-    millis = Counter(map(round, map(operator.mul, values, repeat(1000.0))))
+    return histogram_of(Counter(map(round, map(operator.mul, values, repeat(1000.0)))))
+
+
+def histogram_of(millis: Counter[int]) -> list[dict[str, Any]]:
     return [{"Value": value / 1000, "Count": count} for value, count in millis.items()]
 
 
@@ -32,31 +44,34 @@ def histogram(values: list[float]) -> list[dict[str, Any]]:
 class CallStatistics:
     outcomes: Counter[int]
     durations: list[float]
+    millis: Counter[int]  # calls per millisecond-rounded duration: the histograms
     first: float
     last: float
 
     @classmethod
     def of(cls, calls: list[list[Any]]) -> CallStatistics:
-        starts = list(map(itemgetter(START), calls))
-        ends = list(map(itemgetter(END), calls))
-        if None in ends:  # unfinished subsegments count as instant
-            ends = [start if end is None else end for start, end in zip(starts, ends, strict=True)]
-        durations = list(map(operator.sub, ends, starts))
-        if durations and min(durations) < 0:  # clock skew: never report negative times
-            durations = [max(0.0, duration) for duration in durations]
-        outcomes = Counter(map(itemgetter(OUTCOME), calls))
-        return cls(outcomes, durations, min(starts, default=math.inf), max(ends, default=-math.inf))
+        # One C-level pass per figure over entries whose timings were computed at ingest.
+        return cls(
+            Counter(map(itemgetter(OUTCOME), calls)),
+            list(map(itemgetter(DURATION), calls)),
+            Counter(map(itemgetter(MILLIS), calls)),
+            min(map(itemgetter(START), calls), default=math.inf),
+            max(map(itemgetter(STOP), calls), default=-math.inf),
+        )
 
     @classmethod
     def merged(cls, parts: list[CallStatistics]) -> CallStatistics:
         outcomes: Counter[int] = Counter()
         durations: list[float] = []
+        millis: Counter[int] = Counter()
         for part in parts:
             outcomes.update(part.outcomes)
             durations.extend(part.durations)
+            millis.update(part.millis)
         return cls(
             outcomes,
             durations,
+            millis,
             min((p.first for p in parts), default=math.inf),
             max((p.last for p in parts), default=-math.inf),
         )

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from json.encoder import encode_basestring_ascii as quote
 from typing import Any
-
-from lambda_tracing.documents import serialize
 
 # Attributes an SDK Entity keeps that never go into a document.
 _NOT_IN_DOCUMENT = frozenset(
@@ -120,56 +117,16 @@ def make_classes() -> tuple[type, type]:
                     continue
                 if key in _NOT_IN_DOCUMENT:
                     continue
-                document[key] = self._document_value(key, value)
+                if key == "subsegments":
+                    value = [child.to_dict() for child in value]
+                elif key == "metadata":
+                    if self._foreign_metadata:
+                        value = metadata_to_dict(value)
+                elif key == "cause" and isinstance(value, dict):
+                    value = {"working_directory": value["working_directory"],
+                             "exceptions": [error.to_dict() for error in value["exceptions"]]}
+                document[key] = value
             return document
-
-        def _document_value(self, key: str, value: Any) -> Any:
-            if key == "subsegments":
-                return [child.to_dict() for child in value]
-            if key == "metadata":
-                return metadata_to_dict(value) if self._foreign_metadata else value
-            if key == "cause" and isinstance(value, dict):
-                return {"working_directory": value["working_directory"],
-                        "exceptions": [error.to_dict() for error in value["exceptions"]]}
-            return value
-
-        def to_json(self) -> str:
-            """`to_dict()` as compact ASCII JSON, times to the microsecond (X-Ray's advice).
-            Strings, flags and times are written directly; the rest (annotations, metadata,
-            http, children...) goes through one encoder call. Same document, less work than
-            encoding the whole dict: its keys are fixed and floats are costly to shorten."""
-            parts: list[str] = []
-            rest: dict[str, Any] = {}
-            for key, value in vars(self).items():
-                if not value and value is not False:
-                    continue
-                if key in _NOT_IN_DOCUMENT:
-                    continue
-                kind = type(value)
-                if kind is str:
-                    parts.append(_key(key) + quote(value))
-                elif kind is bool:
-                    parts.append(_key(key) + ("true" if value else "false"))
-                elif kind is float and key in _TIMES:
-                    parts.append(f"{_key(key)}{value:.6f}")
-                else:
-                    rest[key] = self._document_value(key, value)
-            if rest:
-                parts.append(serialize(rest)[1:-1])
-            return "{" + ",".join(parts) + "}"
 
     return Facade, Span
 
-
-_TIMES = frozenset({"start_time", "end_time"})
-_KEYS: dict[str, str] = {}
-
-
-def _key(name: str) -> str:
-    """`"name":` as JSON, cached (an entity has a handful of attribute names)."""
-    text = _KEYS.get(name)
-    if text is None:
-        text = quote(name) + ":"
-        if len(_KEYS) < 256:
-            _KEYS[name] = text
-    return text

@@ -198,14 +198,14 @@ def _make_emitter_class() -> type:
 
         def send_entity(self, entity: Any) -> None:
             try:
-                to_json = getattr(entity, "to_json", None)  # the layer's own spans have it
-                text = to_json() if to_json is not None else serialize(entity.to_dict())
+                document = entity.to_dict()
+                text = serialize(document)
                 if len(text) <= DOCUMENT_LIMIT:  # ASCII: len() is the byte count
                     target = self._target if self._resolved else self._resolve()
                     if target is not None:
                         self._socket.sendto(_HEADER_BYTES + text.encode("ascii"), target)
                     return
-                for text in fit(entity.to_dict()):
+                for text in fit(document):
                     self._send_data(PROTOCOL_HEADER + text)
             except Exception as error:  # noqa: BLE001 - an emitter must never raise
                 log_failure("sending a segment document", error)
