@@ -47,6 +47,8 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy layers/tracing/lambda_tracing functions/service_map/service_map \
 		local/lambda_tracing_local scripts benchmarks
+	$(BIN)/mypy functions/orders/app.py
+	$(BIN)/mypy functions/worker/app.py
 
 build: tools
 	$(TOOLS)/sam/bin/sam build --parameter-overrides Architecture=$(LAMBDA_ARCH)

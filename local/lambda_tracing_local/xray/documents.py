@@ -109,12 +109,16 @@ def validate(document: Any) -> Document:
     return document
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_document(text: str | bytes) -> Document:
     """A validated document from its JSON text."""
     if len(text) > MAX_DOCUMENT_BYTES:
         raise InvalidDocument("oversize", f"document of {len(text)} bytes exceeds 64 kB")
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidDocument("json", f"document is not JSON: {error}") from None
     return validate(document)

@@ -198,6 +198,8 @@ class ServiceGraph:
         messages: dict[tuple[str, str], Entry] = {}  # SQS sends, for links from other traces
         linking: list[tuple[Projection, NodeKey]] = []  # consumers waiting for those
         for trace_id, projections in traces.items():
+            if len(projections) == 1 and self._add_lone_root(trace_id, projections[0], messages):
+                continue
             owners: dict[str, tuple[Entry, NodeKey]] = {}
             segments: list[tuple[Projection, NodeKey]] = []
             owned: list[tuple[NodeKey, list[Entry]]] = []
@@ -219,6 +221,45 @@ class ServiceGraph:
             if not found:
                 self._add_root(projection, key)
         return self
+
+    def _add_lone_root(
+        self, trace_id: str, projection: Projection, messages: dict[tuple[str, str], Entry]
+    ) -> bool:
+        """The common trace, one root segment with its subsegments, added as the general
+        path below would add it but without its bookkeeping; False for any other trace."""
+        if projection[0] != "s" or projection[2] is not None or projection[6] or projection[7]:
+            return False
+        nodes, edges = self.nodes, self.edges
+        entry = projection[1]
+        key: NodeKey = (projection[3], projection[4], projection[5])
+        if not entry[IN_PROGRESS]:
+            node = nodes.get(key) or self._node(key, "active")
+            assert node.calls is not None
+            node.calls.append(entry)
+            node.root = True
+            client: NodeKey = (projection[3], "client", None)
+            edge = edges.get((client, key))
+            if edge is None:
+                self._node(client, "unknown", False)
+                edge = self._edge(client, key)
+            edge.calls.append(entry)
+        for element in projection[8]:
+            target_name = element[INFERRED_NAME]
+            if target_name is None:
+                continue
+            target_type = element[INFERRED_TYPE]
+            if target_type == QUEUE_TYPE:
+                messages[(trace_id, element[ID])] = element
+            if element[IN_PROGRESS]:
+                continue
+            target: NodeKey = (target_name, target_type, None)
+            edge = edges.get((key, target))
+            if edge is None:
+                if target not in nodes:
+                    self._node(target, "unknown", False).inferred = True
+                edge = self._edge(key, target)
+            edge.calls.append(element)
+        return True
 
     @staticmethod
     def _own(

@@ -14,6 +14,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
+from .documents import InvalidDocument
 from .traces import OUTCOMES
 
 OK, ERROR, THROTTLE, FAULT = (OUTCOMES.index(name) for name in ("ok", "error", "throttle", "fault"))
@@ -26,7 +27,11 @@ START, END, OUTCOME, STOP, DURATION, MILLIS = 1, 2, 3, 7, 8, 9
 def timing(start: float, end: float | None) -> tuple[float, float, int]:
     """(stop, duration, millis) of a call, computed once at ingest."""
     stop = start if end is None else end
-    duration = max(0.0, stop - start)
+    duration = stop - start
+    if not -1e15 < duration < 1e15:  # also false for NaN: from 1e400, which JSON allows
+        raise InvalidDocument("schema", f"times must be finite numbers: {start!r}, {end!r}")
+    if duration < 0.0:  # clock skew: never report negative times
+        duration = 0.0
     return stop, duration, round(duration * 1000.0)
 
 

@@ -213,8 +213,13 @@ def _grouped(
     rows: Iterable[tuple[str, Any]], loads: Callable[[Any], Any] = json.loads
 ) -> dict[str, list[Any]]:
     grouped: dict[str, list[Any]] = {}
+    found = grouped.get
     for trace_id, text in rows:
-        grouped.setdefault(trace_id, []).append(loads(text))
+        documents = found(trace_id)
+        if documents is None:
+            grouped[trace_id] = [loads(text)]
+        else:
+            documents.append(loads(text))
     return grouped
 
 
