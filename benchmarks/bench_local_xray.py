@@ -1,8 +1,9 @@
 """Local X-Ray benchmark: UDP ingest rate and GetServiceGraph time over a burst of segments.
 
-One process sends the burst as fast as it can; the daemon runs in this process. Prints sent,
-stored, rejected and kernel drops (stored must equal sent - drops), the ingest rate, and the
-GetServiceGraph time through boto3. Goals: >= 20,000 segments/s, GetServiceGraph < 2 s.
+One process sends the burst as fast as it can; the daemon runs in this process, with its
+ingest worker processes. Prints sent, stored, rejected and kernel drops (stored must equal
+sent - drops), the ingest rate and the daemon's CPU time (this process and its workers), and
+the GetServiceGraph time through boto3. Goals: >= 20,000 segments/s, GetServiceGraph < 2 s.
 
     python benchmarks/bench_local_xray.py [--quick] [--count N]
 """

@@ -36,17 +36,34 @@ def test_libraries_are_patched_when_first_imported_and_only_once() -> None:
         loaded = lambda: [n for n in {LIBRARIES!r} if n in sys.modules]
         accepted = patch_configured(["botocore", "Requests", "httpx", "urllib3", "grpc", "httpx"])
         after_patching = loaded()
-        import httpx, requests, urllib3, botocore.client
+        import requests, urllib3, boto3, botocore.client
         again = patch_configured(["botocore", "requests", "httpx", "urllib3"])
+        sdk_before_first_call = "aws_xray_sdk" in sys.modules
+        deferred = [getattr(requests.Session.request, "lambda_tracing_deferred", False),
+                    getattr(botocore.client.BaseClient._make_api_call, "lambda_tracing_deferred",
+                            False)]
+        # First calls apply the real patches (no network: a prepared request, a stubbed call).
+        requests.Session().prepare_request(requests.Request("GET", "http://example.invalid/"))
+        from botocore.stub import Stubber
+        sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="k",
+                           aws_secret_access_key="s")
+        with Stubber(sqs) as stubber:
+            stubber.add_response("list_queues", {{"QueueUrls": []}})
+            sqs.list_queues()
+        import httpx
         urlopen = urllib3.connectionpool.HTTPConnectionPool.__dict__["urlopen"]
         api_call = botocore.client.BaseClient.__dict__["_make_api_call"]
         print(json.dumps({{
             "accepted": accepted,
             "after_patching": after_patching,
             "again": again,
+            "sdk_before_first_call": sdk_before_first_call,
+            "deferred": deferred,
             "httpx_client": httpx.Client.__name__,
-            "requests_wrapped": hasattr(requests.Session.request, "__wrapped__"),
-            "urlopen_wrappers": [type(urlopen).__name__, type(urlopen.__wrapped__).__name__],
+            "requests_wrappers": [type(requests.Session.__dict__[name]).__name__
+                                  for name in ("request", "prepare_request")],
+            "urlopen_wrapped_once": [callable(urlopen.__wrapped__),
+                                     hasattr(urlopen.__wrapped__, "__wrapped__")],
             "api_call_wrappers": [type(api_call).__name__, type(api_call.__wrapped__).__name__,
                                   type(api_call.__wrapped__.__wrapped__).__name__],
         }}))
@@ -55,9 +72,12 @@ def test_libraries_are_patched_when_first_imported_and_only_once() -> None:
     assert result["accepted"] == ["botocore", "requests", "httpx", "urllib3"]  # grpc: unknown
     assert result["after_patching"] == []  # nothing imported just to patch it
     assert result["again"] == ["botocore", "requests", "httpx", "urllib3"]
+    # boto3, requests, urllib3 imported and patched, yet the SDK waits for their first call.
+    assert result["sdk_before_first_call"] is False
+    assert result["deferred"] == [True, True]
     assert result["httpx_client"] == "_InstrumentedClient"
-    assert result["requests_wrapped"] is True
-    assert result["urlopen_wrappers"] == ["FunctionWrapper", "function"]  # wrapped once
+    assert result["requests_wrappers"] == ["FunctionWrapper", "FunctionWrapper"]
+    assert result["urlopen_wrapped_once"] == [True, False]
     # Ours around aws-xray-sdk's around botocore's: each once.
     assert result["api_call_wrappers"] == ["FunctionWrapper", "FunctionWrapper", "function"]
 
@@ -111,14 +131,14 @@ def test_libraries_first_imported_by_aws_xray_sdk_itself_are_still_patched() -> 
         api_call = botocore.client.BaseClient.__dict__["_make_api_call"]
         urlopen = urllib3.connectionpool.HTTPConnectionPool.__dict__["urlopen"]
         print(json.dumps({"accepted": accepted,
-                          "botocore": type(api_call.__wrapped__).__name__,
-                          "urllib3": type(urlopen).__name__}))
+                          "botocore": getattr(api_call, "lambda_tracing_deferred", False),
+                          "urllib3": hasattr(urlopen, "__wrapped__")}))
         """
     )
     assert result == {
         "accepted": ["botocore", "urllib3"],
-        "botocore": "FunctionWrapper",
-        "urllib3": "FunctionWrapper",
+        "botocore": True,  # instrumented on its first call
+        "urllib3": True,
     }
 
 
@@ -142,3 +162,104 @@ def test_x_ray_api_calls_work_with_the_sdk_disabled() -> None:
         """
     )
     assert result == {"summaries": []}
+
+
+def test_patching_at_start_up_loads_neither_wrapt_asyncio_nor_the_sdk() -> None:
+    # What start-up costs a function: the post-import hook is the layer's own, and the SDK (with
+    # wrapt and asyncio, which its core imports) waits for a patched library's first call.
+    result = run_python(
+        """
+        import json, sys
+        heavy = lambda: [n for n in ("wrapt", "asyncio", "aws_xray_sdk") if n in sys.modules]
+        import lambda_tracing
+        from lambda_tracing.patches import patch_configured
+        accepted = patch_configured(["botocore", "requests", "urllib3"])
+        at_start_up = heavy()
+        import urllib3, requests, botocore.client  # imported after start-up, as user code does
+        after_imports = heavy()
+        urlopen = urllib3.connectionpool.HTTPConnectionPool.urlopen
+        prepare = requests.Session.prepare_request
+        api_call = botocore.client.BaseClient._make_api_call
+        requests.Session().prepare_request(requests.Request("GET", "http://example.invalid/"))
+        print(json.dumps({
+            "accepted": accepted,
+            "at_start_up": at_start_up,
+            "after_imports": after_imports,
+            "urllib3": urlopen.__code__.co_filename.endswith("patches/urllib3.py"),
+            "deferred": [getattr(f, "lambda_tracing_deferred", False) for f in (prepare, api_call)],
+            "requests_after_first_call": type(requests.Session.__dict__["request"]).__name__,
+            "after_first_call": heavy(),
+        }))
+        """
+    )
+    assert result == {
+        "accepted": ["botocore", "requests", "urllib3"],
+        "at_start_up": [],
+        "after_imports": [],
+        "urllib3": True,
+        "deferred": [True, True],
+        "requests_after_first_call": "FunctionWrapper",  # aws-xray-sdk's patcher, applied now
+        "after_first_call": ["wrapt", "asyncio", "aws_xray_sdk"],
+    }
+
+
+def test_the_post_import_hook_sees_the_finished_module_and_leaves_no_trace(tmp_path: Any) -> None:
+    package = tmp_path / "lt_hook_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text("VALUE = 42\n")
+    result = run_python(
+        f"""
+        import json, sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        from lambda_tracing.patches.hooks import when_imported
+        seen = []
+        when_imported("lt_hook_pkg.mod", lambda m: seen.append(m.VALUE))
+        when_imported("lt_hook_pkg.mod", lambda m: 1 / 0)  # a failing hook: logged, not raised
+        before = list(seen)
+        from lt_hook_pkg import mod
+        import lt_hook_pkg.mod
+        when_imported("lt_hook_pkg.mod", lambda m: seen.append(-m.VALUE))  # already imported
+        print(json.dumps({{"before": before, "seen": seen,
+                          "loader": type(mod.__loader__).__name__,
+                          "spec_loader": type(mod.__spec__.loader).__name__}}))
+        """
+    )
+    assert result == {
+        "before": [],
+        "seen": [42, -42],  # once, after the module's body; then at once
+        "loader": "SourceFileLoader",
+        "spec_loader": "SourceFileLoader",
+    }
+
+
+def test_deferred_patches_apply_once_and_call_through() -> None:
+    from lambda_tracing.patches.hooks import on_first_call
+
+    calls: list[tuple[str, int]] = []
+    applied: list[int] = []
+
+    class Base:
+        def work(self, x: int) -> int:
+            calls.append(("base", x))
+            return x * 2
+
+    class Child(Base):
+        def work(self, x: int) -> int:
+            calls.append(("child", x))
+            return super().work(x) + 1
+
+    original = Base.__dict__["work"]
+    on_first_call(Base, ("work",), lambda: applied.append(1))
+    assert Base.__dict__["work"] is not original
+    assert Child().work(3) == 7 and Base().work(4) == 8
+    assert calls == [("child", 3), ("base", 3), ("base", 4)]  # the override ran once
+    assert applied == [1]
+    assert Base.__dict__["work"] is original
+
+    def broken() -> None:
+        raise RuntimeError("patch failed")
+
+    on_first_call(Base, ("work",), broken)
+    assert Base().work(5) == 10  # a failing patch: the original runs, nothing raised
+    assert Base.__dict__["work"] is original

@@ -233,3 +233,32 @@ def test_wait_for_times_out_honestly(xray: LocalXRay) -> None:
     started = time.monotonic()
     assert xray.wait_for(1, timeout=0.2) is False
     assert time.monotonic() - started >= 0.2
+
+
+def test_a_burst_through_the_ingest_workers_is_counted_and_logged_as_inline(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every drained burst goes to the worker processes, however small.
+    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
+    with LocalXRay(ingest_processes=2) as xray:
+        udp = sender(xray)
+        documents = [segment(n) for n in range(1500)]
+        for number, document in enumerate(documents):
+            udp.send(datagram(document))
+            if number % 100 == 0:
+                udp.send(b"not a daemon datagram")
+        udp.close()
+        stats = xray.wait_until_idle(timeout=60)
+        drops = xray.kernel_drops() or 0
+        assert xray.daemon is not None and xray.daemon.workers_started
+        assert stats["received"] == 1500 + 15 - drops
+        assert stats["stored"] + stats["rejected"] == stats["received"]
+        assert stats["rejected_by_reason"] == {"header": stats["rejected"]}
+        assert "local X-Ray daemon rejected a datagram" in caplog.text  # logged here
+        assert xray.store is not None
+        stored = xray.store.documents_between(0, 2e9)
+        originals = {d["id"]: d for d in documents}
+        assert sum(len(docs) for docs in stored.values()) == stats["stored"]
+        for docs in stored.values():
+            for document in docs:
+                assert document == originals[document["id"]]

@@ -108,3 +108,38 @@ def test_any_value_gives_strict_json_within_budget(value: Any) -> None:
     copy, _ = capture(value, max_metadata_bytes=512)
     text = json.dumps(copy, allow_nan=False)
     assert len(text) < 512 + 1500
+
+
+flat_keys = st.one_of(st.sampled_from(["statusCode", "body", "password", "X-Api-Key", "ok"]),
+                      st.text(max_size=12))
+flat_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=2**62, max_value=2**70),
+    st.text(max_size=40), st.sampled_from(["Bearer abcdefghijklmnop", "x" * 300, "é" * 30]),
+    st.floats(), st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(flat_keys, flat_values, max_size=8),
+       st.sampled_from([64, 200, 16384]), st.sampled_from([16, 1024]))
+def test_flat_dict_shortcut_equals_the_walk(value: dict[str, Any], budget: int,
+                                            limit: int) -> None:
+    """The one-loop copy of small flat dicts is only a shortcut: same copy, same flag."""
+    from lambda_tracing.capture import _Walk
+
+    capturer = Capturer(load({}, max_metadata_bytes=budget, max_value_length=limit))
+    walk = _Walk(capturer)
+    expected = walk.clean(value, 0)
+    assert capturer.capture(value) == (expected, walk.truncated)
+    shortcut = capturer.flat_copy(value)
+    if shortcut is not None:
+        assert shortcut == expected and not walk.truncated
+
+
+def test_flat_dict_shortcut_takes_the_usual_response() -> None:
+    capturer = Capturer(load({}))
+    response = {"statusCode": 200, "body": '{"ok": true}', "isBase64Encoded": False,
+                "headers_count": 2, "Authorization": "Bearer abcdefghijklmnop"}
+    assert capturer.flat_copy(response) == {**response, "Authorization": REDACTED}
+    assert capturer.flat_copy({"note": "Bearer abcdefghijklmnop"}) is None  # pattern: walk
+    assert capturer.flat_copy({"nested": {"a": 1}}) is None

@@ -87,9 +87,17 @@ def test_projections_are_rebuilt_when_their_format_changes(tmp_path: Path) -> No
     with connection:
         connection.execute("UPDATE documents SET graph = x'00'")
         connection.execute("UPDATE settings SET value = 'an older layout'")
+        # An older version stored this one; an infinite time cannot be projected now.
+        infinite = '{"name":"app","id":"b000000000000000","trace_id":"%s","start_time":1e400}'
+        connection.execute(
+            "INSERT INTO documents VALUES (?, 'b000000000000000', NULL, 0, 1e300, NULL, 0, 0,"
+            " ?, x'00')",
+            (TRACE, infinite % TRACE),
+        )
     connection.close()
     reopened = TraceStore(path)
     assert reopened.projections_of([TRACE])[TRACE] == [project(segment())]
+    assert reopened.count() == 1
     reopened.close()
 
 

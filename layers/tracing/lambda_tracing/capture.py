@@ -17,6 +17,7 @@ from lambda_tracing.config import Settings
 REDACTED = "[REDACTED]"
 _MAX_DEPTH = 32
 _KEY_CACHE_LIMIT = 4096
+_FLAT_MAX_ITEMS = 16
 
 
 class Capturer:
@@ -32,9 +33,47 @@ class Capturer:
 
     def capture(self, value: Any) -> tuple[Any, bool]:
         """(JSON-safe copy, whether anything was cut for size)."""
+        if type(value) is dict and len(value) <= _FLAT_MAX_ITEMS:
+            copy = self.flat_copy(value)
+            if copy is not None:
+                return copy, False
         walk = _Walk(self)
         copy = walk.clean(value, 0)
         return copy, walk.truncated
+
+    def flat_copy(self, value: dict[Any, Any]) -> dict[str, Any] | None:
+        """What the walk makes of a small dict of short strings, numbers and flags (the usual
+        `{"statusCode": 200, "body": "..."}`), in one loop; None if anything in it needs the
+        walk: nesting, a long or secret-bearing string, a key to convert, or a tight budget."""
+        out: dict[str, Any] = {}
+        cost = 0
+        keys = self._keys
+        patterns = self._secret_value
+        for key, item in value.items():
+            if type(key) is not str or len(key) > 200:
+                return None
+            secret, key_cost = keys.get(key) or self.key_info(key)
+            kind = type(item)
+            if secret:
+                item = REDACTED
+                cost += key_cost + len(REDACTED) + 2
+            elif kind is str:
+                if len(item) > self.max_value_length:
+                    return None
+                for pattern in patterns:
+                    if pattern.search(item) is not None:
+                        return None
+                cost += key_cost + _json_length(item)
+            elif kind is int:
+                if not -(1 << 63) < item < 1 << 63:
+                    return None
+                cost += key_cost + 20
+            elif kind is bool or item is None:
+                cost += key_cost + 5
+            else:
+                return None
+            out[key] = item
+        return out if cost < self.max_bytes else None
 
     def key_info(self, key: str) -> tuple[bool, int]:
         """(whether `key` names a secret, bytes of `"key":` in JSON); cached, as the same keys

@@ -12,12 +12,14 @@ One object is a decorator (sync and async functions) and a context manager (`wit
 aws-xray-sdk's `put_http_meta` keys (url, method, user_agent, client_ip, status, content_length);
 `sql` the segment document's sql fields. An exception is recorded (as remote for remote/aws
 namespaces) and re-raised unchanged. Parents follow the current thread/asyncio task (see
-task_local); when nothing is traced the span is None and the call runs untouched.
+task_local); when nothing is traced the span is None and the call runs untouched: an invocation
+whose header lacks Sampled=1 costs a string test, the X-Ray SDK is not consulted.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from types import TracebackType
@@ -26,6 +28,16 @@ from typing import Any, TypeVar
 from lambda_tracing.failures import log_failure
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Lambda's header for the invocation: without Sampled=1 nothing is recorded, which a substring
+# test tells at once (the handler wrapper makes the same test, see invocation.py).
+TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"
+_SAMPLED = "Sampled=1"
+_environ_get = os.environ.get
+
+# (Subsegment, span or None) for each `with` open in this thread/asyncio task, innermost last:
+# one object may be entered by many tasks at once, and each task sees only its own entries.
+_open: ContextVar[tuple[tuple[Any, Any], ...]] = ContextVar("lambda_tracing_open", default=())
 
 NAMESPACES = ("local", "remote", "aws")
 HTTP_KEYS = ("url", "method", "user_agent", "client_ip", "status", "content_length")
@@ -56,13 +68,10 @@ class Subsegment:
     ) -> None:
         self.name = name
         self.namespace = namespace if namespace in NAMESPACES else "local"
-        self.http = dict(http or {})
-        self.sql = {key: value for key, value in (sql or {}).items() if key in SQL_KEYS}
-        self.annotations = dict(annotations or {})
-        self.metadata = dict(metadata or {})
-        # Spans this object opened in the current thread/task, innermost last: the same object
-        # may be entered by many tasks at once.
-        self._open: ContextVar[tuple[Any, ...]] = ContextVar("lambda_tracing_open", default=())
+        self.http = dict(http) if http else {}
+        self.sql = {key: value for key, value in sql.items() if key in SQL_KEYS} if sql else {}
+        self.annotations = dict(annotations) if annotations else {}
+        self.metadata = dict(metadata) if metadata else {}
 
     # --- decorator ---
     def __call__(self, function: F) -> F:
@@ -122,6 +131,10 @@ class Subsegment:
     # --- the work, guarded: instrumentation never breaks the call ---
     def _begin(self) -> Any:
         span = None
+        header = _environ_get(TRACE_HEADER_VARIABLE)
+        if header is None or _SAMPLED not in header:  # nothing recorded: not even the SDK's
+            _open.set((*_open.get(), (self, None)))  # context is asked (a string test)
+            return None
         try:
             from lambda_tracing.backend import get_backend
             from lambda_tracing.task_local import install_on
@@ -133,7 +146,7 @@ class Subsegment:
                 self._describe(span)
         except Exception as failure:  # noqa: BLE001
             log_failure("opening a custom subsegment", failure)
-        self._open.set((*self._open.get(), span))
+        _open.set((*_open.get(), (self, span)))
         return span
 
     def _describe(self, span: Any) -> None:
@@ -148,11 +161,16 @@ class Subsegment:
             span.put_metadata(key, value)
 
     def _end(self, error: BaseException | None) -> None:
-        opened = self._open.get()
-        if not opened:
-            return
-        span = opened[-1]
-        self._open.set(opened[:-1])
+        opened = _open.get()
+        if opened and opened[-1][0] is self:
+            span = opened[-1][1]
+            _open.set(opened[:-1])
+        else:  # exits out of order (a generator's `with`, records()): this object's innermost
+            index = next((i for i in range(len(opened) - 1, -1, -1) if opened[i][0] is self), -1)
+            if index < 0:
+                return
+            span = opened[index][1]
+            _open.set(opened[:index] + opened[index + 1 :])
         if span is None:
             return
         if isinstance(error, Exception):

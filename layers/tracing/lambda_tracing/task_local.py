@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
-from types import MappingProxyType
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-_EMPTY: MappingProxyType[str, Any] = MappingProxyType({})
+# The values of one context: never changed in place (a change makes a new dict), so a copied
+# context keeps what it saw. A plain dict: copying a mapping proxy takes the slow path.
+_EMPTY: dict[str, Any] = {}
 
 
 class _EntityStack(list[Any]):
@@ -48,21 +49,23 @@ class ContextLocal:
         object.__setattr__(self, "_var", ContextVar(f"lambda_tracing_{id(self):x}", default=_EMPTY))
 
     def __getattr__(self, name: str) -> Any:
-        values = self._var.get()
-        if name not in values:
-            raise AttributeError(name)
-        value = values[name]
+        try:
+            value = self._var.get()[name]
+        except KeyError:
+            raise AttributeError(name) from None
         return _EntityStack(self, value) if name == "entities" else value
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "entities":
             value = tuple(value)
-        self._var.set(MappingProxyType({**self._var.get(), name: value}))
+        values = self._var.get().copy()
+        values[name] = value
+        self._var.set(values)
 
     def __delattr__(self, name: str) -> None:
-        values = dict(self._var.get())
+        values = self._var.get().copy()
         if values.pop(name, None) is not None:
-            self._var.set(MappingProxyType(values))
+            self._var.set(values)
 
     @property
     def __dict__(self) -> Any:  # type: ignore[override]

@@ -9,7 +9,8 @@
 
 `main(argv)` is `lambda-tracing local xray [--udp HOST:PORT] [--api HOST:PORT] [--db FILE]`.
 
-Modules: documents (datagram framing, schema validation), daemon (UDP), store (SQLite),
+Modules: documents (datagram framing, schema validation), daemon (UDP), ingest (batches
+validated and stored, in worker processes during bursts), store (SQLite),
 traces (assembly, summaries), graph + statistics (service graph), filters (filter
 expressions), operations (the X-Ray operations), api (HTTP), server (LocalXRay, main).
 """

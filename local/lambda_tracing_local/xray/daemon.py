@@ -28,8 +28,13 @@ log = logging.getLogger(__name__)
 RECEIVE_BUFFER_BYTES = 128 * 1024 * 1024
 BATCH_LIMIT = 2000
 POOL_START_BATCH = 500  # a drained burst this big starts the ingest workers
-# Worker processes for bursts: one per core (the receiving thread needs little).
-DEFAULT_PROCESSES = min(os.cpu_count() or 1, 4)
+POOL_MIN_BATCH = 200  # once they run, batches for them gather this many when they can
+GATHER_SECONDS = 0.002  # waiting at most this long for each next datagram
+PENDING_BYTES_LIMIT = 64 * 1024 * 1024  # of datagrams waiting in memory for the workers
+# Worker processes for bursts: one per core (the receiving thread needs little); none on a
+# single core, where they would only add the cost of handing batches over.
+CORES = os.cpu_count() or 1
+DEFAULT_PROCESSES = min(CORES, 4) if CORES > 1 else 0
 SO_RCVBUFFORCE = 33  # <asm-generic/socket.h>
 PURGE_EVERY_SECONDS = 60.0
 
@@ -77,12 +82,17 @@ class Daemon:
         if processes:
             self._pool = IngestPool(store.path, store.retention_seconds, processes)
         self._pending = 0  # batches handed to the pool and not yet counted
-        self._pending_limit = 2 * processes
+        self._pending_bytes = 0  # their size
 
     @property
     def address(self) -> tuple[str, int]:
         host, port = self.socket.getsockname()[:2]
         return str(host), int(port)
+
+    @property
+    def workers_started(self) -> bool:
+        """Whether a burst has started the ingest worker processes."""
+        return self._pool is not None and self._pool.started
 
     def _grow_receive_buffer(self, size: int) -> None:
         # SO_RCVBUFFORCE passes rmem_max when we are allowed to (CAP_NET_ADMIN); otherwise
@@ -136,11 +146,17 @@ class Daemon:
 
     def _drain(self) -> list[bytes]:
         receive, datagrams = self.socket.recv, list[bytes]()
+        # Handing a batch to the workers costs ~0.1 ms: during a burst, wait a moment for a
+        # batch worth sending rather than send every few datagrams that have arrived.
+        gather = self.workers_started
         while len(datagrams) < BATCH_LIMIT:
             try:
                 datagrams.append(receive(MAX_DATAGRAM_BYTES))
             except BlockingIOError:
-                break
+                if not gather or len(datagrams) >= POOL_MIN_BATCH:
+                    break
+                if not select.select([self.socket], [], [], GATHER_SECONDS)[0]:
+                    break
             except OSError:
                 log.exception("local X-Ray daemon: receive failed")
                 break
@@ -148,28 +164,34 @@ class Daemon:
 
     def _dispatch(self, datagrams: list[bytes]) -> None:
         pool, now = self._pool, time.time()
+        # Batches queue for the workers in this process's memory (up to PENDING_BYTES_LIMIT)
+        # while this thread goes on receiving; past that it ingests here, which slows the
+        # receiving down and leaves the rest of the burst to the kernel buffer.
+        size = sum(map(len, datagrams))
         if (
             pool is not None
             and (pool.started or len(datagrams) >= POOL_START_BATCH)
-            and self._pending < self._pending_limit
+            and self._pending_bytes + size <= PENDING_BYTES_LIMIT
         ):
             with self.changed:
                 self._pending += 1
+                self._pending_bytes += size
             try:
                 future = pool.submit(datagrams, now)
             except Exception:  # e.g. no processes allowed here: ingest in this thread
                 log.exception("local X-Ray daemon: ingest workers unavailable")
                 with self.changed:
                     self._pending -= 1
+                    self._pending_bytes -= size
                 self._pool = None
             else:
                 count = len(datagrams)
-                future.add_done_callback(lambda done: self._finished(done, count))
+                future.add_done_callback(lambda done: self._finished(done, count, size))
                 return
         with gc_paused():
             self._record(ingest_batch(self.store, datagrams, now))
 
-    def _finished(self, future: Future[BatchResult], count: int) -> None:
+    def _finished(self, future: Future[BatchResult], count: int, size: int) -> None:
         try:
             result = future.result()
         except Exception as error:  # a worker died: its batch is lost, and counted
@@ -177,9 +199,9 @@ class Daemon:
             result = BatchResult(count, rejected=collections.Counter(internal=count))
             if self._pool is not None:
                 self._pool.discard()
-        self._record(result, finished_batch=True)
+        self._record(result, finished_size=size)
 
-    def _record(self, result: BatchResult, finished_batch: bool = False) -> None:
+    def _record(self, result: BatchResult, finished_size: int | None = None) -> None:
         rejected = sum(result.rejected.values())
         with self.changed:  # batches finish on this thread and on the pool's
             if result.store_error:
@@ -193,8 +215,9 @@ class Daemon:
             reasons = self.stats.rejected_by_reason
             for kind, count in result.rejected.items():
                 reasons[kind] = reasons.get(kind, 0) + count
-            if finished_batch:
+            if finished_size is not None:
                 self._pending -= 1
+                self._pending_bytes -= finished_size
             self.changed.notify_all()
 
     def _log_rejection(self, reason: str) -> None:

@@ -359,10 +359,18 @@ class ServiceGraph:
         reference = {key: number for number, key in enumerate(order)}
         outgoing: dict[NodeKey, list[dict[str, Any]]] = {key: [] for key in order}
         incoming: dict[NodeKey, list[CallStatistics]] = {key: [] for key in order}
+        own = {key: CallStatistics.of(node.calls) for key, node in self.nodes.items() if node.calls}
         for (source, target), edge in sorted(
             self.edges.items(), key=lambda item: reference[item[0][1]]
         ):
-            edge_stats = CallStatistics.of(edge.calls)
+            # A service's client edge often carries exactly its node's calls (compared by
+            # identity, without reading them): their statistics are computed once.
+            calls = self.nodes[target].calls
+            same = target in own and calls is not None and len(calls) == len(edge.calls)
+            if same and calls == edge.calls:
+                edge_stats = own[target]
+            else:
+                edge_stats = CallStatistics.of(edge.calls)
             outgoing[source].append(self._edge_shape(reference[target], edge, edge_stats))
             if edge.ages is None:
                 incoming[target].append(edge_stats)
@@ -372,7 +380,7 @@ class ServiceGraph:
             if node.inferred:  # an inferred node's calls are exactly those on its edges
                 stats: CallStatistics | None = CallStatistics.merged(incoming[key])
             else:
-                stats = CallStatistics.of(node.calls) if node.calls else None
+                stats = own.get(key)
             services.append(self._node_shape(reference[key], node, outgoing[key], stats))
         return services
 

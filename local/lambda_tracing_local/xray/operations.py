@@ -209,8 +209,12 @@ class Operations:
         start, end = time_range(request)
         self._check_group(request)
         with gc_paused():
-            projections = self.store.projections_between(start, end)
-            services = ServiceGraph((start, end)).add_projections(projections).services()
+            graph = ServiceGraph((start, end))
+            graph.add_projections(self.store.projections_between(start, end))
+            services = graph.services()
+            # Free the projections while the collector is still paused: resumed with them
+            # alive, its next pass would scan all of them (~0.3 s over 100,000 segments).
+            del graph
         chosen, token = page(services, request.get("NextToken"), self.service_graph_page)
         response: dict[str, Any] = {
             "StartTime": start,

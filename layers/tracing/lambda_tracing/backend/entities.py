@@ -15,9 +15,13 @@ aws-xray-sdk is imported by `make_classes()`, never at import of this module.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 # Attributes an SDK Entity keeps that never go into a document.
 _NOT_IN_DOCUMENT = frozenset(
@@ -35,6 +39,11 @@ def make_classes() -> tuple[type, type]:
 
     urandom = os.urandom
     now = time.time
+    # A facade counts its subsegments for the SDK's streaming under one lock shared by all
+    # facades (the updates are a few per invocation), not two AtomicCounters made per facade;
+    # FacadeSegment never reads its ref_counter, so all share one.
+    count_lock = threading.Lock()
+    unused_counter = AtomicCounter()
 
     class Facade(FacadeSegment):  # type: ignore[misc]
         """Lambda's segment for one invocation, from an already validated header's parts;
@@ -56,9 +65,35 @@ def make_classes() -> tuple[type, type]:
             self.subsegments: list[Any] = []
             self.trace_id = trace_id
             self.user = None
-            self.ref_counter = AtomicCounter()
-            self._subsegments_counter = AtomicCounter()
+            self.ref_counter = unused_counter
+            self._subsegment_count = 0
             self._trace_data = data
+
+        def add_subsegment(self, subsegment: Any) -> None:
+            subsegment.parent_id = self.id
+            if not self.sampled and subsegment.sampled:
+                logger.warning("lambda_tracing: a sampled subsegment under an unsampled "
+                               "segment will be orphaned")
+            self.subsegments.append(subsegment)
+            with count_lock:
+                self._subsegment_count += 1
+
+        def remove_subsegment(self, subsegment: Any) -> None:
+            self.subsegments.remove(subsegment)
+            with count_lock:
+                self._subsegment_count -= 1
+
+        def increment(self) -> None:
+            with count_lock:
+                self._subsegment_count += 1
+
+        def decrement_subsegments_size(self) -> int:
+            with count_lock:
+                self._subsegment_count -= 1
+                return self._subsegment_count
+
+        def get_total_subsegments_size(self) -> int:
+            return self._subsegment_count
 
         def get_origin_trace_header(self) -> Any:
             header = self.__dict__.get("_origin_trace_header")
@@ -93,6 +128,12 @@ def make_classes() -> tuple[type, type]:
             self.type = "subsegment"
             self.namespace = namespace
             self.sql: dict[str, Any] = {}
+
+        def close(self, end_time: float | None = None) -> None:
+            self._check_ended()
+            self.end_time = end_time or now()
+            self.in_progress = False
+            self.parent_segment.decrement_ref_counter()
 
         def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
             self._foreign_metadata = True

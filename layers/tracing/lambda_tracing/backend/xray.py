@@ -221,9 +221,13 @@ def _make_emitter_class() -> type:
 def _make_recorder_class() -> type:
     import copy
 
+    from aws_xray_sdk import global_sdk_config
+    from aws_xray_sdk.core.models.subsegment import Subsegment
     from aws_xray_sdk.core.recorder import XRAY_META, AWSXRayRecorder
     from aws_xray_sdk.core.sampling.local.sampler import LocalSampler
     from aws_xray_sdk.core.streaming.default_streaming import DefaultStreaming
+
+    sdk_enabled = global_sdk_config.sdk_enabled
 
     class LayerRecorder(AWSXRayRecorder):  # type: ignore[misc]
         """AWSXRayRecorder set up as the SDK sets itself up inside Lambda (local sampler, no
@@ -245,6 +249,35 @@ def _make_recorder_class() -> type:
             self._aws_metadata = copy.deepcopy(XRAY_META)
             self._origin = None
             self._stream_sql = True
+
+        # The SDK's patchers call these once per recorded call. The SDK's versions look the
+        # current entity up (re-reading the trace header) three times each; these look it up
+        # once and otherwise do the same.
+        def begin_subsegment(self, name: str, namespace: str = "local") -> Any:
+            if not sdk_enabled():
+                return super().begin_subsegment(name, namespace)
+            context = self.context
+            entity = context.get_trace_entity()
+            if entity is None or not entity.sampled:  # the SDK's warning or dummy subsegment
+                return super().begin_subsegment(name, namespace)
+            subsegment = Subsegment(name, namespace, getattr(entity, "parent_segment", entity))
+            context.attach(entity, subsegment)
+            return subsegment
+
+        def end_subsegment(self, end_time: float | None = None) -> None:
+            if not sdk_enabled():
+                return
+            context = self.context
+            entity = context.get_trace_entity()
+            if not context._is_subsegment(entity):
+                return
+            entity.close(end_time)
+            context._local.entities.pop()
+            segment = entity.parent_segment
+            if segment.ready_to_send():
+                self._send_segment()
+            elif self.streaming.is_eligible(segment):
+                self.streaming.stream(segment, self._stream_subsegment_out)
 
     return LayerRecorder
 

@@ -1,11 +1,18 @@
 """Auto-instrumentation: one module per library, each with an idempotent `patch()`.
 
 `patch_configured(names)` is called once at layer start-up. A library already imported is patched
-at once; one not imported yet is patched right after its first import (a wrapt post-import hook),
-so start-up never imports a library only to patch it.
+at once; one not imported yet is patched right after its first import (patches.hooks, a small
+post-import hook on the standard library), so start-up never imports a library only to patch it.
 
-aws-xray-sdk itself imports botocore and urllib3: when that is how they are first imported, their
-patches (which need the SDK) wait until the SDK's own import has finished.
+Patching itself is cheap: botocore and requests get stand-ins that load aws-xray-sdk and apply
+its patchers on their first call (patches.hooks.on_first_call), urllib3 a plain function; so
+start-up imports neither aws-xray-sdk nor wrapt nor asyncio, even for a function that imports
+boto3 at init. httpx is the exception: the SDK swaps its client classes, which must happen before
+user code takes references to them.
+
+aws-xray-sdk itself imports botocore and urllib3: their patches never need the SDK at import
+time, and a library first imported while the SDK's own import runs has its patch wait for the
+end of that import all the same (a patch that needed the SDK then would deadlock or fail).
 """
 
 from __future__ import annotations
@@ -33,16 +40,16 @@ def patch_configured(names: Iterable[str]) -> list[str]:
     """
     accepted: list[str] = []
     try:
-        import wrapt
+        from lambda_tracing.patches.hooks import when_imported
 
-        wrapt.register_post_import_hook(_patch_waiting, _XRAY_SDK)
+        when_imported(_XRAY_SDK, _patch_waiting)
         for name in dict.fromkeys(str(name).strip().lower() for name in names):
             if name not in SUPPORTED:
                 log.warning("lambda_tracing: no instrumentation for %r; ignored", name)
                 continue
             if name not in _accepted:
                 _accepted.add(name)
-                wrapt.register_post_import_hook(_patcher_for(name), name)
+                when_imported(name, _patcher_for(name))
             if name in _accepted:
                 accepted.append(name)
     except Exception:

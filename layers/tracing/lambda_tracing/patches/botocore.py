@@ -6,6 +6,9 @@ stream, shard and sequence number) are recorded; trace headers are written by pr
 (256-character limit, Sampled=0, W3C) and trace context goes into messages through botocore
 `before-parameter-build` handlers (propagation.aws), registered on each client's event emitter on
 its first call, so clients created before patching (module-level, at import) get them too.
+
+All of that is applied on botocore's first API call (patches.hooks.on_first_call): a function that
+imports boto3 at init loads none of aws-xray-sdk until it makes a call.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lambda_tracing.patches.hooks import on_first_call
 from lambda_tracing.patches.layer_recorder import point_at_layer, untraced
-from lambda_tracing.propagation import aws
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +30,16 @@ MAX_RECORDED_RECORDS = 50
 
 
 def patch() -> None:
-    """Instrument botocore (idempotent)."""
+    """Instrument botocore (idempotent): aws-xray-sdk is loaded and applied on the first call."""
     import botocore.client
 
     if getattr(botocore.client, _PATCHED, False):
         return
+    setattr(botocore.client, _PATCHED, True)
+    on_first_call(botocore.client.BaseClient, ("_make_api_call",), _patch_now)
+
+
+def _patch_now() -> None:
     import aws_xray_sdk.ext.boto_utils as boto_utils
 
     # importlib: the package attribute `patch` is the function, shadowing the module
@@ -46,7 +54,6 @@ def patch() -> None:
     patcher.patch(("botocore",))
     # Applied after the SDK's wrapper, so it runs first and can step around it.
     wrapt.wrap_function_wrapper("botocore.client", "BaseClient._make_api_call", _around_api_call)
-    setattr(botocore.client, _PATCHED, True)
 
 
 def _around_api_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -74,6 +81,8 @@ def _without_sdk_wrapper(wrapped: Any) -> Any:
 
 def _register_propagation(events: Any) -> None:
     try:
+        from lambda_tracing.propagation import aws
+
         for event_name, handler in aws.HANDLERS:
             events.register(event_name, handler, unique_id=f"lambda_tracing:{event_name}")
         setattr(events, _HANDLERS_REGISTERED, True)

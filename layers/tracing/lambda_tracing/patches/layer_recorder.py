@@ -9,12 +9,17 @@ replaced backend is followed) and passes calls straight through when tracing is 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from types import ModuleType
 from typing import Any
 
 from lambda_tracing.propagation.header import layer_recorder
+
+TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"  # Lambda's, for the invocation
+_SAMPLED = "Sampled=1"
+_environ_get = os.environ.get
 
 _untraced: ContextVar[bool] = ContextVar("lambda_tracing_untraced", default=False)
 
@@ -52,6 +57,9 @@ class LayerRecorder:
         namespace: str,
         meta_processor: Any,
     ) -> Any:
+        header = _environ_get(TRACE_HEADER_VARIABLE)
+        if header is None or _SAMPLED not in header:  # not recorded: a string test tells
+            return wrapped(*args, **kwargs)
         recorder = layer_recorder()
         if recorder is None or not _sampled(recorder):
             return wrapped(*args, **kwargs)

@@ -1,6 +1,7 @@
 """requests calls as `namespace: remote` subsegments: aws-xray-sdk's requests patcher, recording
 through the layer's recorder, with headers written by propagation.http and the method recorded
-upper-case (`requests.get` passes "get"), as X-Ray expects it."""
+upper-case (`requests.get` passes "get"), as X-Ray expects it. Applied on the first call, so a
+function that imports requests at init loads none of aws-xray-sdk until it makes a request."""
 
 from __future__ import annotations
 
@@ -8,11 +9,24 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from lambda_tracing.patches.hooks import on_first_call
 from lambda_tracing.patches.layer_recorder import point_at_layer
+
+_PATCHED = "_lambda_tracing_patched"
 
 
 def patch() -> None:
-    """Instrument requests (idempotent: aws-xray-sdk's patcher patches a module once)."""
+    """Instrument requests (idempotent): aws-xray-sdk is loaded and applied on the first call
+    of `Session.request` or `Session.prepare_request` (the two methods its patcher wraps)."""
+    import requests
+
+    if getattr(requests, _PATCHED, False):
+        return
+    setattr(requests, _PATCHED, True)
+    on_first_call(requests.Session, ("request", "prepare_request"), _patch_now)
+
+
+def _patch_now() -> None:
     from aws_xray_sdk.core import patcher
 
     # importlib: the package attribute `patch` is the function, shadowing the module

@@ -4,11 +4,13 @@
 A call made inside another outbound subsegment (botocore, requests, or a custom remote
 subsegment) is already a node: it is left entirely alone (botocore's signed headers must not be
 touched). Retries and redirects, which re-enter `urlopen`, follow the same rule. An untraced
-caller's headers are copied, never mutated, to add the trace header.
+caller's headers are copied, never mutated, to add the trace header. The patch is a plain function
+around `urlopen` (no wrapt): urllib3 is imported at init by boto3 and requests.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -30,11 +32,14 @@ def patch() -> None:
 
     if getattr(urllib3.connectionpool, _PATCHED, False):
         return
-    import wrapt
+    pool_class = urllib3.connectionpool.HTTPConnectionPool
+    urlopen = pool_class.__dict__["urlopen"]
 
-    wrapt.wrap_function_wrapper(
-        "urllib3.connectionpool", "HTTPConnectionPool.urlopen", _traced_urlopen
-    )
+    @functools.wraps(urlopen)
+    def traced_urlopen(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _traced_urlopen(functools.partial(urlopen, self), self, args, kwargs)
+
+    setattr(pool_class, "urlopen", traced_urlopen)  # noqa: B010 - mypy: method assignment
     setattr(urllib3.connectionpool, _PATCHED, True)
 
 

@@ -1,0 +1,153 @@
+"""backend.entities: the lean Facade and Span must be, to the SDK and to X-Ray, the SDK's own
+FacadeSegment and Subsegment: same attributes, same documents, same streaming counts. These
+tests compare them with the real aws-xray-sdk classes, so they fail if either side drifts."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from aws_xray_sdk.core.models.facade_segment import FacadeSegment
+from aws_xray_sdk.core.models.subsegment import Subsegment
+from aws_xray_sdk.core.models.trace_header import TraceHeader
+from lambda_tracing.backend.entities import make_classes
+from lambda_tracing.documents import serialize
+
+Facade, Span = make_classes()
+ROOT = "1-5759e988-bd862e3fe1be46a994272793"
+PARENT = "53995c3f42cd8ad8"
+HEADER = f"Root={ROOT};Parent={PARENT};Sampled=1;Lineage=1:abcd1234:0"
+
+
+def pair() -> tuple[Any, Any, Any, Any]:
+    """(sdk facade, sdk subsegment, our facade, our span) for the same trace."""
+    sdk_facade = FacadeSegment("facade", PARENT, ROOT, True)
+    ours_facade = Facade(ROOT, PARENT, True, ";Lineage=1:abcd1234:0")
+    sdk = Subsegment("## handler", "local", sdk_facade)
+    ours = Span("## handler", "local", ours_facade)
+    sdk_facade.add_subsegment(sdk)
+    ours_facade.add_subsegment(ours)
+    return sdk_facade, sdk, ours_facade, ours
+
+
+def comparable(document: dict[str, Any]) -> dict[str, Any]:
+    """A document with what differs by construction (random id, clock) taken out."""
+    out = dict(document)
+    for key in ("id", "start_time", "end_time"):
+        assert key in out or key == "end_time"
+        out.pop(key, None)
+    out["subsegments"] = [
+        {key: value for key, value in child.items()
+         if key not in ("id", "parent_id", "start_time", "end_time")}
+        for child in out.get("subsegments", [])
+    ]
+    for error in out.get("cause", {}).get("exceptions", []):
+        error.pop("id")
+    return out
+
+
+def test_same_attributes_as_the_sdk_classes() -> None:
+    sdk_facade, sdk, ours_facade, ours = pair()
+    assert isinstance(ours, Subsegment) and isinstance(ours_facade, FacadeSegment)
+    assert set(vars(ours)) == set(vars(sdk))
+    # The facade counts under a shared lock instead of keeping an AtomicCounter per instance.
+    ours_facade_keys = set(vars(ours_facade)) - {"_subsegment_count", "_trace_data"}
+    assert ours_facade_keys == set(vars(sdk_facade)) - {"_subsegments_counter"}
+    for name in ("trace_id", "id", "sampled", "in_progress", "initializing", "name"):
+        assert getattr(ours_facade, name) == getattr(sdk_facade, name)
+    assert ours.parent_id == sdk.parent_id == PARENT
+    assert ours.trace_id == sdk.trace_id == ROOT
+
+
+def test_same_document_as_the_sdk_subsegment() -> None:
+    sdk_facade, sdk, ours_facade, ours = pair()
+    for span in (sdk, ours):
+        span.put_annotation("ColdStart", True)
+        span.put_http_meta("status", 503)
+        span.put_metadata("response", {"statusCode": 503, "when": object}, "svc")
+        span.put_metadata("other", [1, 2.5, None], "default")
+        try:
+            raise ValueError("boom")
+        except ValueError as error:
+            span.add_exception(error, [])
+        child_facade = span.parent_segment
+        child = Subsegment("child", "remote", child_facade)
+        span.add_subsegment(child)
+        child.close()
+        span.close()
+    mine, theirs = ours.to_dict(), sdk.to_dict()
+    assert comparable(json.loads(serialize(mine))) == comparable(json.loads(serialize(theirs)))
+    assert len(mine["subsegments"]) == 1 and mine["fault"] is True
+
+
+def test_json_metadata_is_sent_as_put() -> None:
+    _, _, _, ours = pair()
+    copy = {"statusCode": 200, "body": "ok", "nested": {"list": [1, "a", None, True]}}
+    ours.put_json_metadata("response", copy, "svc")
+    ours.put_json_metadata("response_truncated", True, "svc")
+    ours.close()
+    document = ours.to_dict()
+    assert document["metadata"] == {"svc": {"response": copy, "response_truncated": True}}
+    assert "_foreign_metadata" not in document
+
+
+def test_streaming_counts_follow_the_sdk() -> None:
+    sdk_facade, _, ours_facade, _ = pair()
+    for facade in (sdk_facade, ours_facade):
+        extra = Subsegment("extra", "local", facade)
+        facade.add_subsegment(extra)
+        assert facade.get_total_subsegments_size() == 2
+        facade.remove_subsegment(extra)
+        facade.decrement_subsegments_size()
+        assert facade.get_total_subsegments_size() == 0
+        assert facade.ready_to_send() is False
+
+
+def test_counts_are_exact_under_threads() -> None:
+    facade = Facade(ROOT, PARENT, True, "")
+
+    def add_and_remove() -> None:
+        for _ in range(2000):
+            span = Span("t", "local", facade)
+            facade.add_subsegment(span)
+            facade.remove_subsegment(span)
+
+    threads = [threading.Thread(target=add_and_remove) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert facade.get_total_subsegments_size() == 0 and facade.subsegments == []
+
+
+def test_origin_header_is_parsed_when_asked_as_the_sdk_would() -> None:
+    facade = Facade(ROOT, PARENT, True, ";Lineage=1:abcd1234:0;Self=1-00000000-x")
+    origin = facade.get_origin_trace_header()
+    sdk = TraceHeader.from_header_str(HEADER + ";Self=1-00000000-x")
+    assert (origin.root, origin.parent, origin.sampled, origin.data) == (
+        sdk.root, sdk.parent, sdk.sampled, sdk.data)
+    assert facade.get_origin_trace_header() is origin  # parsed once
+
+
+def test_ended_span_refuses_changes_like_the_sdk() -> None:
+    from aws_xray_sdk.core.exceptions.exceptions import AlreadyEndedException
+
+    _, _, _, ours = pair()
+    ours.close(123.0)
+    assert ours.end_time == 123.0 and ours.in_progress is False
+    with pytest.raises(AlreadyEndedException):
+        ours.close()
+    with pytest.raises(AlreadyEndedException):
+        ours.put_json_metadata("k", 1, "svc")
+
+
+def test_compact_documents_parse_back_identically() -> None:
+    _, _, _, ours = pair()
+    ours.put_annotation("Service", "svc")
+    ours.put_json_metadata("response", {"a": [1, {"b": "é"}]}, "svc")
+    ours.close()
+    text = serialize(ours.to_dict())
+    assert text.isascii() and ", " not in text and ": " not in text
+    assert json.loads(text) == json.loads(json.dumps(ours.to_dict()))

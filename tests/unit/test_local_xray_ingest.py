@@ -1,0 +1,81 @@
+"""A batch of daemon datagrams into the store: whole documents stored, every bad one counted
+with its reason, a failed transaction rejecting the batch whole, never an exception out."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from lambda_tracing_local.xray.ingest import ingest_batch
+from lambda_tracing_local.xray.store import TraceStore
+
+HEADER = b'{"format": "json", "version": 1}\n'
+TRACE = "1-5f000000-0123456789abcdef01234567"
+
+
+def segment(number: int, **fields: object) -> dict:
+    return {
+        "name": "app",
+        "id": f"{number:016x}",
+        "trace_id": TRACE,
+        "start_time": 1_600_000_000.0,
+        "end_time": 1_600_000_001.0,
+        **fields,
+    }
+
+
+def datagram(document: dict | str) -> bytes:
+    text = document if isinstance(document, str) else json.dumps(document)
+    return HEADER + text.encode()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    opened = TraceStore(tmp_path / "xray.sqlite3")
+    yield opened
+    opened.close()
+
+
+def test_valid_documents_are_stored_whole_and_bad_ones_counted_by_reason(
+    store: TraceStore,
+) -> None:
+    remote = {
+        "name": "odd-url",
+        "id": "b000000000000000",
+        "namespace": "remote",
+        "start_time": 1_600_000_000.1,
+        "end_time": 1_600_000_000.2,
+        "http": {"request": {"url": "http://[not-an-ipv6-host/"}},  # urlsplit raises on it
+    }
+    good = [segment(1), segment(2, subsegments=[remote])]
+    batch = [
+        datagram(good[0]),
+        b"garbage without a header line",
+        datagram('{"name": "app", "start_time": NaN}'),  # NaN is not JSON
+        datagram(json.dumps(segment(3)).replace("1600000001.0", "1e400")),  # infinite time
+        datagram({"name": "app"}),  # misses id, trace_id, start_time
+        datagram(good[1]),
+    ]
+    result = ingest_batch(store, batch, now=1_600_000_002.0)
+    assert (result.received, result.stored) == (6, 2)
+    assert result.rejected == {"header": 1, "json": 1, "schema": 2}
+    assert len(result.messages) == 4 and result.store_error is None
+    assert any("finite" in message for message in result.messages)
+    assert store.documents_of([TRACE])[TRACE] == good
+
+
+def test_a_failed_transaction_rejects_the_batch_whole(store: TraceStore) -> None:
+    connection = sqlite3.connect(store.path)
+    connection.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON documents BEGIN "
+        "SELECT RAISE(ABORT, 'disk full, say'); END"
+    )
+    connection.commit()
+    result = ingest_batch(store, [datagram(segment(1)), datagram(segment(2))], now=0.0)
+    assert (result.received, result.stored) == (2, 0)
+    assert result.rejected == {"store": 2}
+    assert result.store_error is not None and "disk full" in result.store_error
+    assert store.count() == 0
+    connection.close()
