@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .documents import MAX_DATAGRAM_BYTES, warm_up
 from .gcpause import gc_paused
-from .ingest import BatchResult, IngestPool, ingest_batch
+from .ingest import BatchResult, IngestPool, ingest_batch, prepare_workers
 from .store import TraceStore
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,11 @@ class Daemon:
         self.socket.close()
 
     def _serve(self) -> None:
+        if self._pool is not None:
+            try:
+                prepare_workers()  # boots beside the warm-up below
+            except Exception:  # then the first burst starts it, or is ingested here
+                log.exception("local X-Ray daemon: could not prepare ingest workers")
         warm_up()  # datagrams wait in the kernel buffer meanwhile
         last_purge = time.monotonic()
         while True:

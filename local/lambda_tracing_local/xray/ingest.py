@@ -11,13 +11,14 @@ worker costs far more than a few documents.
 from __future__ import annotations
 
 import collections
+import importlib
 import multiprocessing
+import multiprocessing.context
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from .documents import InvalidDocument, parse_datagram, warm_up
-from .gcpause import gc_paused
+from .documents import InvalidDocument, parse_datagram
 from .store import TraceStore, row_for
 
 MAX_REJECTION_MESSAGES = 100  # per batch; the rest are counted, not described
@@ -62,29 +63,28 @@ def ingest_batch(store: TraceStore, datagrams: list[bytes], now: float) -> Batch
 
 # -- worker processes -----------------------------------------------------------------------
 
-_worker_store: TraceStore | None = None
-
-
-def _start_worker(path: str, retention_seconds: float) -> None:
-    global _worker_store
-    warm_up()
-    _worker_store = TraceStore(path, retention_seconds)
-
-
-def _work(datagrams: list[bytes], now: float) -> BatchResult:
-    assert _worker_store is not None, "ingest worker used before its initializer ran"
-    with gc_paused():
-        return ingest_batch(_worker_store, datagrams, now)
+WORKER_MODULE = f"{__package__}.workers"
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    # forkserver: workers fork from a clean server with this module loaded (fast, and never
-    # a fork of a process with threads); spawn where there is none.
+    # forkserver: workers fork from a clean server process (never from this one, which has
+    # threads) that has already imported the worker module and compiled the schema, so a
+    # worker is ready in milliseconds; spawn where there is no fork server.
     if sys.platform.startswith("linux"):
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
+        context.set_forkserver_preload([WORKER_MODULE])
         return context
     return multiprocessing.get_context("spawn")
+
+
+def prepare_workers() -> None:
+    """Start the fork server now (it loads in the background; once per process), so that
+    the first burst does not wait ~1 s for it."""
+    if sys.platform.startswith("linux"):
+        _context()
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 class IngestPool:
@@ -100,14 +100,16 @@ class IngestPool:
         return self._executor is not None
 
     def submit(self, datagrams: list[bytes], now: float) -> Future[BatchResult]:
+        workers = importlib.import_module(WORKER_MODULE)
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
                 self.processes,
                 mp_context=_context(),
-                initializer=_start_worker,
+                initializer=workers.start,
                 initargs=self._arguments,
             )
-        return self._executor.submit(_work, datagrams, now)
+        future: Future[BatchResult] = self._executor.submit(workers.work, datagrams, now)
+        return future
 
     def discard(self) -> None:
         """Forget a broken pool (a worker died); the next submit starts a new one."""
