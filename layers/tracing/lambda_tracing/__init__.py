@@ -15,12 +15,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# Bound eagerly (a few definitions): the function shares its module's name, and a lazy binding
+# would be replaced by the module object as soon as anything imports lambda_tracing.records.
+from lambda_tracing.records import records
+
 if TYPE_CHECKING:
     from lambda_tracing.backend import get_backend
     from lambda_tracing.config import Settings
     from lambda_tracing.config import load as load_settings
+    from lambda_tracing.subsegments import Subsegment, subsegment
 
-__all__ = ["Settings", "get_backend", "load_settings", "trace_handler"]
+__all__ = ["Settings", "Subsegment", "get_backend", "load_settings", "records", "subsegment",
+           "trace_handler"]
 
 
 def trace_handler(handler: Any = None, /, *, name: str | None = None, **settings: Any) -> Any:
@@ -57,4 +63,8 @@ def __getattr__(name: str) -> Any:
         from lambda_tracing.config import Settings
 
         return Settings
+    if name in ("subsegment", "Subsegment"):
+        from lambda_tracing import subsegments
+
+        return getattr(subsegments, name)
     raise AttributeError(f"module 'lambda_tracing' has no attribute {name!r}")

@@ -111,6 +111,10 @@ class _TracedInvocation:
                 span = begin(self.name, header)
             if span is not None:
                 self._annotate(span, context, cold)
+                if _carries_upstream_traces(event):
+                    from lambda_tracing.sources import record_inbound
+
+                    record_inbound(span, event)
                 if self.settings.capture_event:
                     self._put_captured(span, "event", event)
         except Exception as error:  # noqa: BLE001
@@ -190,6 +194,13 @@ def _get_backend() -> Any:
 
     _get_backend = get_backend  # later calls skip the import statement
     return get_backend()
+
+
+def _carries_upstream_traces(event: Any) -> bool:
+    """Batch and event-bus sources whose records each carry their producer's trace. HTTP
+    sources need no link: Lambda already continues their caller's trace, and skipping them
+    keeps Powertools' event classes off the API path."""
+    return isinstance(event, dict) and ("Records" in event or "detail-type" in event)
 
 
 def _alias(function_arn: Any) -> str | None:

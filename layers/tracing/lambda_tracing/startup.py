@@ -35,6 +35,11 @@ def split_handler_name(name: str) -> tuple[str, str]:
 def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
     """Import the user's handler; record the import's timing for the first traced invocation."""
     module_name, function_name = split_handler_name(settings.handler)
+    # Patch before the user's import: patches wait for each library's first import, and some
+    # (httpx) replace classes a module-level client would otherwise be built from unpatched.
+    patch_started = time.time()
+    if settings.enabled:
+        _patch(settings)
     started = time.time()
     timer = None
     try:
@@ -53,15 +58,13 @@ def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
                      module_name)
         raise
     if settings.enabled:
-        _start_instrumentation(settings, timer, started, imported, module_name)
+        _start_instrumentation(settings, timer, (patch_started, started, imported), module_name)
     return function, function_name
 
 
 def _start_instrumentation(settings: config.Settings, timer: coldstart.ImportTimer | None,
-                           started: float, imported: float, module_name: str) -> None:
-    patch_started = time.time()
-    _patch(settings)
-    patched = time.time()
+                           times: tuple[float, float, float], module_name: str) -> None:
+    patch_started, started, imported = times
     if settings.log_trace_id:  # again after the user's import: it may have added handlers
         try:
             from lambda_tracing import logs
@@ -74,9 +77,9 @@ def _start_instrumentation(settings: config.Settings, timer: coldstart.ImportTim
             children = timer.slowest(settings.slow_imports) if settings.slow_imports else []
             if not children:
                 children = [coldstart.Span(f"import {module_name}", started, imported)]
-            children.append(coldstart.Span("## lambda_tracing patch", patch_started, patched))
-            coldstart.remember_init(coldstart.Span(f"## init {module_name}", started, patched,
-                                                   children))
+            children.append(coldstart.Span("## lambda_tracing patch", patch_started, started))
+            coldstart.remember_init(coldstart.Span(f"## init {module_name}", patch_started,
+                                                   imported, children))
         except Exception as error:  # noqa: BLE001
             log_failure("measuring the cold start", error)
 

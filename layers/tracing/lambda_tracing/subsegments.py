@@ -107,6 +107,10 @@ class Subsegment:
 
     # --- context managers ---
     def __enter__(self) -> Any:
+        header = _environ_get(TRACE_HEADER_VARIABLE)
+        if header is None or _SAMPLED not in header:  # the unsampled path, inlined
+            _open.set((*_open.get(), (self, None)))
+            return None
         return self._begin()
 
     def __exit__(
