@@ -7,13 +7,14 @@ import copy
 import json
 from typing import TYPE_CHECKING, Any
 
+from pathlib import Path
+
 import lambda_tracing
-from conftest import FIXTURES
 
 if TYPE_CHECKING:
     from lambda_tracing.testing import CapturedTraces
 
-EVENTS = FIXTURES.parent.parent / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 @lambda_tracing.trace_handler
