@@ -63,3 +63,17 @@ def test_downstream_helpers_are_exported() -> None:
     assert lambda_tracing.Subsegment is Subsegment
     assert lambda_tracing.records is records
     assert lambda_tracing.records is records  # still the function after the module import
+
+
+def test_a_wrong_subsegment_argument_never_breaks_the_call(
+        lambda_tracing_capture: CapturedTraces) -> None:
+    @lambda_tracing.trace_handler
+    def handler(event: Any, context: Any) -> str:
+        with lambda_tracing.subsegment("db", sql=["not", "a", "mapping"],  # type: ignore[arg-type]
+                                       annotations={"table": "orders"}):
+            return "done"
+
+    assert handler({}, None) == "done"
+    (custom,) = lambda_tracing_capture.subsegments("db")
+    assert custom["annotations"] == {"table": "orders"}
+    assert "sql" not in custom

@@ -68,10 +68,10 @@ class Subsegment:
     ) -> None:
         self.name = name
         self.namespace = namespace if namespace in NAMESPACES else "local"
-        self.http = dict(http) if http else {}
-        self.sql = {key: value for key, value in sql.items() if key in SQL_KEYS} if sql else {}
-        self.annotations = dict(annotations) if annotations else {}
-        self.metadata = dict(metadata) if metadata else {}
+        self.http = _mapping(http, "http")
+        self.sql = {key: value for key, value in _mapping(sql, "sql").items() if key in SQL_KEYS}
+        self.annotations = _mapping(annotations, "annotations")
+        self.metadata = _mapping(metadata, "metadata")
 
     # --- decorator ---
     def __call__(self, function: F) -> F:
@@ -191,6 +191,18 @@ class Subsegment:
             get_backend().end_subsegment(span)
         except Exception as failure:  # noqa: BLE001
             log_failure("closing a custom subsegment", failure)
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    """A copy of an optional mapping argument; anything else is logged and dropped, so a wrong
+    argument costs the subsegment's details, never the user's call."""
+    if not value:
+        return {}
+    try:
+        return dict(value)
+    except Exception as failure:  # noqa: BLE001
+        log_failure(f"reading the custom subsegment's {what}", failure)
+        return {}
 
 
 def subsegment(
