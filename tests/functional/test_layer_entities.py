@@ -1,14 +1,15 @@
-"""backend.entities: the lean Facade and Span must be, to the SDK and to X-Ray, the SDK's own
-FacadeSegment and Subsegment: same attributes, same documents, same streaming counts. These
-tests compare them with the real aws-xray-sdk classes, so they fail if either side drifts."""
+"""backend.entities: the lean Span must be, to the SDK's patchers and to X-Ray, the SDK's own
+Subsegment (same attributes, same document), and the Facade must carry what the SDK's
+FacadeSegment carries for propagation. These tests compare them with the real aws-xray-sdk
+classes, so they fail if either side drifts."""
 
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import pytest
+from aws_xray_sdk.core.models.entity import Entity
 from aws_xray_sdk.core.models.facade_segment import FacadeSegment
 from aws_xray_sdk.core.models.subsegment import Subsegment
 from aws_xray_sdk.core.models.trace_header import TraceHeader
@@ -28,7 +29,6 @@ def pair() -> tuple[Any, Any, Any, Any]:
     sdk = Subsegment("## handler", "local", sdk_facade)
     ours = Span("## handler", "local", ours_facade)
     sdk_facade.add_subsegment(sdk)
-    ours_facade.add_subsegment(ours)
     return sdk_facade, sdk, ours_facade, ours
 
 
@@ -50,15 +50,27 @@ def comparable(document: dict[str, Any]) -> dict[str, Any]:
 
 def test_same_attributes_as_the_sdk_classes() -> None:
     sdk_facade, sdk, ours_facade, ours = pair()
-    assert isinstance(ours, Subsegment) and isinstance(ours_facade, FacadeSegment)
-    assert set(vars(ours)) == set(vars(sdk))
-    # The facade counts under a shared lock instead of keeping an AtomicCounter per instance.
-    ours_facade_keys = set(vars(ours_facade)) - {"_subsegment_count", "_trace_data"}
-    assert ours_facade_keys == set(vars(sdk_facade)) - {"_subsegments_counter"}
-    for name in ("trace_id", "id", "sampled", "in_progress", "initializing", "name"):
+    assert isinstance(ours, Entity)
+    # What a Span keeps beside the Subsegment's attributes: its parent object (the facade or
+    # a span), so the backend can tell a top-level span without a lookup.
+    assert set(vars(ours)) - {"_parent"} == set(vars(sdk))
+    for name in ("trace_id", "id", "sampled", "in_progress", "name"):
         assert getattr(ours_facade, name) == getattr(sdk_facade, name)
     assert ours.parent_id == sdk.parent_id == PARENT
     assert ours.trace_id == sdk.trace_id == ROOT
+    assert ours.top_level and ours.top() is ours
+    child = Span("child", "remote", ours)
+    assert child.parent_id == ours.id and child.parent_segment is ours_facade
+    assert not child.top_level and child.top() is ours
+
+
+def test_the_facade_records_nothing_like_the_sdk_dummy() -> None:
+    facade = Facade(ROOT, PARENT, False, "")
+    facade.put_http_meta("status", 200)
+    facade.put_annotation("k", "v")
+    facade.put_metadata("k", "v")
+    facade.add_exception(ValueError("x"), [])
+    assert not hasattr(facade, "to_dict")  # Lambda sends the function's segment, never us
 
 
 def test_same_document_as_the_sdk_subsegment() -> None:
@@ -72,8 +84,8 @@ def test_same_document_as_the_sdk_subsegment() -> None:
             raise ValueError("boom")
         except ValueError as error:
             span.add_exception(error, [])
-        child_facade = span.parent_segment
-        child = Subsegment("child", "remote", child_facade)
+        child = (Span("child", "remote", span) if span is ours
+                 else Subsegment("child", "remote", span.parent_segment))
         span.add_subsegment(child)
         child.close()
         span.close()
@@ -91,35 +103,6 @@ def test_json_metadata_is_sent_as_put() -> None:
     document = ours.to_dict()
     assert document["metadata"] == {"svc": {"response": copy, "response_truncated": True}}
     assert "_foreign_metadata" not in document
-
-
-def test_streaming_counts_follow_the_sdk() -> None:
-    sdk_facade, _, ours_facade, _ = pair()
-    for facade in (sdk_facade, ours_facade):
-        extra = Subsegment("extra", "local", facade)
-        facade.add_subsegment(extra)
-        assert facade.get_total_subsegments_size() == 2
-        facade.remove_subsegment(extra)
-        facade.decrement_subsegments_size()
-        assert facade.get_total_subsegments_size() == 0
-        assert facade.ready_to_send() is False
-
-
-def test_counts_are_exact_under_threads() -> None:
-    facade = Facade(ROOT, PARENT, True, "")
-
-    def add_and_remove() -> None:
-        for _ in range(2000):
-            span = Span("t", "local", facade)
-            facade.add_subsegment(span)
-            facade.remove_subsegment(span)
-
-    threads = [threading.Thread(target=add_and_remove) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert facade.get_total_subsegments_size() == 0 and facade.subsegments == []
 
 
 def test_origin_header_is_parsed_when_asked_as_the_sdk_would() -> None:

@@ -167,7 +167,6 @@ def fault(name: str, monkeypatch: pytest.MonkeyPatch, daemon_address: str,
           closed_address: str) -> Iterator[dict[str, Any]]:
     """Set up one fault; yields the settings overrides for the traced handler."""
     from aws_xray_sdk.core.models.entity import Entity
-    from aws_xray_sdk.core.models.subsegment import Subsegment
 
     overrides: dict[str, Any] = {}
     monkeypatch.setenv("_X_AMZN_TRACE_ID", new_trace_header())
@@ -188,17 +187,17 @@ def fault(name: str, monkeypatch: pytest.MonkeyPatch, daemon_address: str,
     reset_backend(None)
     backend = get_backend()
     if name == "SDK raises in begin":
-        monkeypatch.setattr(backend._context, "put_subsegment", _raise)
+        monkeypatch.setattr(backend._context, "attach", _raise)
     elif name == "SDK raises in end":
-        monkeypatch.setattr(Subsegment, "close", _raise)
+        monkeypatch.setattr(backend._span_class, "close", _raise)
     elif name == "SDK raises in emit":
         backend.emitter = RaisingEmitter()
     elif name == "SDK raises in to_dict":
-        monkeypatch.setattr(Entity, "to_dict", _raise)
+        monkeypatch.setattr(backend._span_class, "to_dict", _raise)
     elif name == "SDK raises in add_exception":
         monkeypatch.setattr(Entity, "add_exception", _raise)
     elif name == "SDK raises in put_metadata":
-        monkeypatch.setattr(Entity, "put_metadata", _raise)
+        monkeypatch.setattr(backend._span_class, "put_metadata", _raise)
     elif name == "SDK raises in trace entity lookup":
         monkeypatch.setattr(backend._context, "get_trace_entity", _raise)
     try:

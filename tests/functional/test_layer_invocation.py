@@ -176,13 +176,22 @@ def test_in_subsegment_records_and_reraises(lambda_tracing_capture: CapturedTrac
     assert doc["fault"] is True and doc["cause"]["exceptions"][0]["type"] == "ZeroDivisionError"
 
 
-def test_layer_recorder_matches_the_sdk_recorder_shape(monkeypatch: pytest.MonkeyPatch) -> None:
-    """LayerRecorder mirrors the SDK's own in-Lambda set-up; fail loudly if the SDK drifts."""
-    from aws_xray_sdk.core.recorder import AWSXRayRecorder
-    from lambda_tracing.backend.xray import _make_recorder_class
+def test_recorder_takes_the_calls_the_sdk_patchers_make() -> None:
+    """The SDK's patchers call these recorder methods with the SDK's parameter names; fail
+    loudly if the SDK's recorder drifts from ours."""
+    import inspect
 
-    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/tmp")
-    assert set(vars(_make_recorder_class()())) == set(vars(AWSXRayRecorder()))
+    from aws_xray_sdk.core.recorder import AWSXRayRecorder
+    from lambda_tracing.backend.recorder import Recorder
+
+    for name in ("record_subsegment", "current_subsegment", "get_trace_entity",
+                 "begin_subsegment", "end_subsegment", "is_sampled"):
+        theirs = list(inspect.signature(getattr(AWSXRayRecorder, name)).parameters)
+        ours = list(inspect.signature(getattr(Recorder, name)).parameters)
+        assert ours == theirs, name
+    for name in ("in_subsegment", "in_subsegment_async"):
+        ours = inspect.signature(getattr(Recorder, name)).parameters
+        assert "name" in ours and "namespace" in ours, name
 
 
 # --- the wrapper's handler module, in-process ---

@@ -15,7 +15,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lambda_tracing import config
 from lambda_tracing.backend import reset_backend
-from lambda_tracing.backend.xray import XRayBackend, _parse, valid_ids
+from lambda_tracing.backend.context import parse_header, valid_ids
+from lambda_tracing.backend.entities import Facade
+from lambda_tracing.backend.xray import XRayBackend
 
 HEX = "0123456789abcdef"
 roots = st.builds(lambda a, b: f"1-{a}-{b}", st.text(HEX, min_size=8, max_size=8),
@@ -89,6 +91,8 @@ def test_fast_parse_agrees_with_the_sdk_parser(root: str, parent: str, sampled: 
                                                extra: list[tuple[str, str]]) -> None:
     header = f"Root={root};Parent={parent};Sampled={sampled}" + "".join(
         f";{key}={value}" for key, value in extra)
-    ours, sdk = _parse(header), TraceHeader.from_header_str(header)
-    assert (ours.root, ours.parent, ours.sampled, ours.data) == (
+    parsed, sdk = parse_header(header), TraceHeader.from_header_str(header)
+    assert parsed is not None
+    origin = Facade(*parsed).get_origin_trace_header()  # what propagation sends on
+    assert (origin.root, origin.parent, origin.sampled, origin.data) == (
         sdk.root, sdk.parent, sdk.sampled, sdk.data)

@@ -61,7 +61,7 @@ class LayerRecorder:
         if header is None or _SAMPLED not in header:  # not recorded: a string test tells
             return wrapped(*args, **kwargs)
         recorder = layer_recorder()
-        if recorder is None or not _sampled(recorder):
+        if recorder is None:
             return wrapped(*args, **kwargs)
         return recorder.record_subsegment(
             wrapped, instance, args, kwargs, name, namespace, meta_processor
@@ -87,14 +87,10 @@ class LayerRecorder:
         return recorder.in_subsegment(name, **kwargs)
 
     def in_subsegment_async(self, name: str | None = None, **kwargs: Any) -> Any:
-        # The layer's recorder is the synchronous AWSXRayRecorder; the SDK's async context
-        # manager works over any recorder (begin/end happen in the awaiting task).
         recorder = layer_recorder()
         if recorder is None:
             return contextlib.nullcontext()
-        from aws_xray_sdk.core.async_recorder import AsyncSubsegmentContextManager
-
-        return AsyncSubsegmentContextManager(recorder, name=name, **kwargs)
+        return recorder.in_subsegment_async(name, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(layer_recorder(), name)

@@ -22,11 +22,17 @@ _NOOP_ROOT_SUFFIX = "-00000000-000000000000000000000000"
 _NOOP_ID = "0000000000000000"
 
 
+def _trace_header_class() -> type[TraceHeader]:
+    from lambda_tracing.backend import sdk_models
+
+    return sdk_models.model("aws_xray_sdk.core.models.trace_header").TraceHeader  # type: ignore[no-any-return]
+
+
 def parse(value: object) -> TraceHeader | None:
     """The trace header in `value`, or None when it is missing or malformed (never raises)."""
     if not isinstance(value, str) or not value or len(value) > 4 * MAX_HEADER_LENGTH:
         return None
-    from aws_xray_sdk.core.models.trace_header import TraceHeader
+    TraceHeader = _trace_header_class()  # noqa: N806
 
     # TraceHeader gives up on a whole header for one empty part ("...;Sampled=1;"), so tidy first.
     parts = [part.strip() for part in value.split(";") if "=" in part]
@@ -42,7 +48,7 @@ def parse(value: object) -> TraceHeader | None:
 
 def render(header: TraceHeader) -> str:
     """`header` as a string of at most 256 characters, dropping extra keys (last first) to fit."""
-    from aws_xray_sdk.core.models.trace_header import TraceHeader
+    TraceHeader = _trace_header_class()  # noqa: N806
 
     text = header.to_header_str()
     data = dict(header.data or {})
@@ -60,7 +66,7 @@ def for_entity(entity: Any) -> TraceHeader | None:
     """
     if entity is None:
         return None
-    from aws_xray_sdk.core.models.trace_header import TraceHeader
+    TraceHeader = _trace_header_class()  # noqa: N806
 
     trace_id = getattr(entity, "trace_id", None)
     if not isinstance(trace_id, str) or trace_id.endswith(_NOOP_ROOT_SUFFIX):

@@ -1,0 +1,91 @@
+"""aws-xray-sdk's entity model without the rest of the SDK, for the per-invocation path.
+
+Importing any `aws_xray_sdk.core.*` module first runs the package's `__init__`, which builds the
+SDK's global AsyncAWSXRayRecorder and imports its recorder, patcher, wrapt and asyncio: about
+30 ms of a cold start, none of it needed to record a handler subsegment. `entity_class()` puts
+the package in `sys.modules` unexecuted (its `__path__` is all submodule imports need), imports
+just `models.entity`, and leaves the package to finish itself, the real `__init__` run into the
+same module object, the first time anything asks it for an attribute it lacks (`xray_recorder`,
+`patch`, ...): an SDK patcher loaded on a patched library's first call, or user code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+import threading
+from types import ModuleType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PACKAGE = "aws_xray_sdk.core"
+_lock = threading.RLock()
+_finishing: set[str] = set()
+
+
+def entity_class() -> type:
+    """aws-xray-sdk's Entity (the base of its Segment and Subsegment)."""
+    return model("aws_xray_sdk.core.models.entity").Entity  # type: ignore[no-any-return]
+
+
+def model(name: str) -> ModuleType:
+    """An `aws_xray_sdk.core` submodule that needs nothing from the package's `__init__`
+    (models, utils, exceptions), imported without running that `__init__`."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    with _lock:
+        if PACKAGE not in sys.modules:
+            _install_unfinished()
+    return importlib.import_module(name)
+
+
+def _install_unfinished() -> None:
+    import aws_xray_sdk
+
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{PACKAGE} not found")
+    package = importlib.util.module_from_spec(spec)
+
+    def finish_on_first_use(name: str) -> Any:  # PEP 562: only for attributes not yet set
+        if name.startswith("__") or PACKAGE in _finishing:
+            raise AttributeError(name)
+        finish(package)
+        return package.__dict__[name] if name in package.__dict__ else _missing(name)
+
+    setattr(package, "__getattr__", finish_on_first_use)  # noqa: B010 - mypy: a module method
+    sys.modules[PACKAGE] = package
+    aws_xray_sdk.core = package  # type: ignore[attr-defined]
+
+
+def finish(package: ModuleType | None = None) -> None:
+    """Run the package's real `__init__` if it has not run yet (idempotent, thread-safe)."""
+    package = package or sys.modules.get(PACKAGE)
+    if package is None or "__getattr__" not in package.__dict__:
+        return
+    with _lock:
+        if "__getattr__" not in package.__dict__ or PACKAGE in _finishing:
+            return
+        _finishing.add(PACKAGE)
+        spec = package.__spec__
+        spec._initializing = True  # type: ignore[union-attr]  # as the import system marks it
+        try:
+            spec.loader.exec_module(package)  # type: ignore[union-attr]
+            del package.__getattr__  # type: ignore[attr-defined]
+        finally:
+            spec._initializing = False  # type: ignore[union-attr]
+            _finishing.discard(PACKAGE)
+
+
+def _missing(name: str) -> Any:
+    raise AttributeError(f"module {PACKAGE!r} has no attribute {name!r}")
+
+
+def import_finished(name: str) -> ModuleType:
+    """`importlib.import_module(name)` for an SDK module that needs the finished package."""
+    finish()
+    return importlib.import_module(name)
