@@ -21,7 +21,6 @@ from lambda_tracing import config
 from lambda_tracing.backend import reset_backend
 from lambda_tracing.backend.xray import XRayBackend
 from lambda_tracing.subsegments import subsegment
-from lambda_tracing.task_local import install, install_on
 
 
 class MemoryEmitter:
@@ -54,7 +53,6 @@ def traced_invocation(monkeypatch: pytest.MonkeyPatch, sampled: int = 1) -> Iter
     header, root, parent = new_trace_header(sampled=sampled)
     monkeypatch.setenv("_X_AMZN_TRACE_ID", header)
     backend = XRayBackend(config.load(environ={}, context_missing="IGNORE_ERROR"))
-    install(backend.recorder)
     emitter = MemoryEmitter()
     backend.recorder.emitter = emitter
     previous = reset_backend(backend)
@@ -127,10 +125,24 @@ def test_a_plain_thread_attaches_to_the_functions_segment(traced: Traced) -> Non
     assert traced.named("handler-work")["parent_id"] == traced.parent
 
 
+class ThreadWideState:
+    """A ContextVar look-alike shared by every task of the thread, as the SDK's
+    threading.local stack is."""
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    def get(self) -> Any:
+        return self.value
+
+    def set(self, value: Any) -> None:
+        self.value = value
+
+
 def test_without_task_local_storage_the_sdk_crosses_parents(traced: Traced) -> None:
-    """The scenario above is sensitive: on the SDK's thread-local stack (#164) it goes wrong."""
-    install_on(traced.backend)  # so subsegment() leaves the swapped-back storage alone
-    traced.backend.recorder.context._local = threading.local()
+    """The scenario above is sensitive: on a thread-wide stack, as the SDK's (#164), it goes
+    wrong."""
+    traced.backend._context._state = ThreadWideState()
 
     async def task(number: int) -> None:
         async with subsegment(f"task-{number}"):

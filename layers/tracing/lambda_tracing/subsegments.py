@@ -12,7 +12,7 @@ One object is a decorator (sync and async functions) and a context manager (`wit
 aws-xray-sdk's `put_http_meta` keys (url, method, user_agent, client_ip, status, content_length);
 `sql` the segment document's sql fields. An exception is recorded (as remote for remote/aws
 namespaces) and re-raised unchanged. Parents follow the current thread/asyncio task (see
-task_local); when nothing is traced the span is None and the call runs untouched: an invocation
+backend.context); when nothing is traced the span is None and the call runs untouched: an invocation
 whose header lacks Sampled=1 costs a string test, the X-Ray SDK is not consulted.
 """
 
@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, TypeVar
 
+from lambda_tracing.backend import get_backend
 from lambda_tracing.failures import log_failure
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -111,7 +112,7 @@ class Subsegment:
         if header is None or _SAMPLED not in header:  # the unsampled path, inlined
             _open.set((*_open.get(), (self, None)))
             return None
-        return self._begin()
+        return self._open_span()
 
     def __exit__(
         self,
@@ -134,18 +135,16 @@ class Subsegment:
 
     # --- the work, guarded: instrumentation never breaks the call ---
     def _begin(self) -> Any:
-        span = None
         header = _environ_get(TRACE_HEADER_VARIABLE)
         if header is None or _SAMPLED not in header:  # nothing recorded: not even the SDK's
             _open.set((*_open.get(), (self, None)))  # context is asked (a string test)
             return None
-        try:
-            from lambda_tracing.backend import get_backend
-            from lambda_tracing.task_local import install_on
+        return self._open_span()
 
-            backend = get_backend()
-            install_on(backend)  # concurrent tasks must not cross subsegments (#164)
-            span = backend.begin_subsegment(self.name or "subsegment", self.namespace)
+    def _open_span(self) -> Any:
+        span = None
+        try:
+            span = get_backend().begin_subsegment(self.name or "subsegment", self.namespace)
             if span is not None:
                 self._describe(span)
         except Exception as failure:  # noqa: BLE001
@@ -186,8 +185,6 @@ class Subsegment:
             except Exception as failure:  # noqa: BLE001
                 log_failure("recording an exception on a custom subsegment", failure)
         try:
-            from lambda_tracing.backend import get_backend
-
             get_backend().end_subsegment(span)
         except Exception as failure:  # noqa: BLE001
             log_failure("closing a custom subsegment", failure)

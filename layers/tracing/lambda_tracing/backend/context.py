@@ -1,10 +1,17 @@
-"""Which invocation and which open span the current thread (or asyncio task) is in.
+"""Which invocation and which open span the current thread or asyncio task is in.
 
-Per thread: the facade of the invocation whose trace header it last saw, and the stack of open
-spans. The trace header is parsed once per invocation (a new header is a new invocation, with a
-fresh facade and an empty stack), not on every lookup; hostile headers mean "no trace". Outside
-a trace, an attempt to open a span follows AWS_XRAY_CONTEXT_MISSING. `_local` is a
-threading.local that task_local can swap for a task-local one.
+Per `contextvars` context: the facade of the invocation whose trace header it last saw, and the
+stack of open spans, as one immutable tuple. The trace header is parsed once per invocation (a
+new header is a new invocation, with a fresh facade and an empty stack), not on every lookup;
+hostile headers mean "no trace". Outside a trace, an attempt to open a span follows
+AWS_XRAY_CONTEXT_MISSING.
+
+Being context-local is what keeps concurrent work apart: aws-xray-sdk keeps its stack in a
+`threading.local`, so asyncio tasks of one thread share it and become each other's parents
+(aws-xray-sdk-python#164). Here each task, running in a copy of its creator's context, sees its
+creator's open span as parent and pushes its own spans only into its own copy; so does a thread
+started under `contextvars.copy_context().run`. A plain new thread starts with an empty context:
+its spans go under the invocation's facade.
 """
 
 from __future__ import annotations
@@ -12,8 +19,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -56,6 +63,10 @@ def parse_header(header: str | None) -> tuple[str, str, bool, str] | None:
     return root, parent, sampled, tail  # type: ignore[return-value]
 
 
+# (trace header, facade or None, open spans innermost last)
+State = tuple[str | None, Any, tuple[Any, ...]]
+
+
 class InvocationContext:
     def __init__(self, facade_class: type, context_missing: str) -> None:
         # aws-xray-sdk's global switch (AWS_XRAY_SDK_ENABLED, or set in code); its top package
@@ -65,44 +76,46 @@ class InvocationContext:
         self._sdk_enabled = global_sdk_config.sdk_enabled
         self._facade_class = facade_class
         self._missing = context_missing
-        self._local: Any = threading.local()
+        self._state: ContextVar[State | None] = ContextVar(
+            f"lambda_tracing_context_{id(self):x}", default=None)
 
     def enter(self, header: str | None,
               opening: Callable[[Any], Any] | None = None) -> tuple[Any, Any]:
         """Make `header`'s trace current: (its facade, None) if it already was, else (the new
         facade or None if no trace, `opening(facade)`: the invocation's first open span, or
-        None). The header a facade was made for is kept with it, so the check is one lookup."""
-        local = self._local
-        facade = getattr(local, "segment", None)
-        if facade is not None and getattr(local, "header", None) == header:
-            return facade, None
+        None)."""
+        state = self._state.get()
+        if state is not None and state[0] == header:
+            return state[1], None
         parts = parse_header(header)
         facade = None
         if parts is not None:
             root, parent, sampled, tail = parts
             facade = self._facade_class(root, parent, sampled and self._sdk_enabled(), tail)
         first = opening(facade) if opening is not None and facade is not None else None
-        # Three writes: each costs a copy when the storage is task-local.
-        local.segment = facade
-        local.header = header
-        local.entities = [] if first is None else [first]
+        self._state.set((header, facade, () if first is None else (first,)))
         return facade, first
 
     def get_trace_entity(self) -> Any:
         """The innermost open span of this thread/task, else the invocation's facade, else None
         (no trace)."""
-        facade = self.enter(_environ_get(TRACE_HEADER_VARIABLE))[0]
-        entities = getattr(self._local, "entities", None)
-        return entities[-1] if entities else facade
+        header = _environ_get(TRACE_HEADER_VARIABLE)
+        state = self._state.get()
+        if state is None or state[0] != header:
+            return self.enter(header)[0]
+        spans = state[2]
+        return spans[-1] if spans else state[1]
 
     def current_entity(self) -> Any:
         """get_trace_entity without re-reading the trace header."""
-        local = self._local
-        entities = getattr(local, "entities", None)
-        return entities[-1] if entities else getattr(local, "segment", None)
+        state = self._state.get()
+        if state is None:
+            return None
+        return state[2][-1] if state[2] else state[1]
 
     def open_spans(self) -> list[Any]:
-        return list(getattr(self._local, "entities", None) or ())
+        state = self._state.get()
+        return list(state[2]) if state is not None else []
 
     def attach(self, entity: Any, span_factory: Callable[[Any], Any], what: str) -> Any:
         """`span_factory(entity)` opened under `entity` (the current entity) and made the current
@@ -113,25 +126,30 @@ class InvocationContext:
         if not entity.sampled:
             return None
         span = span_factory(entity)
-        if entity is not getattr(span, "parent_segment", None):
+        if entity is not span.parent_segment:
             entity.add_subsegment(span)
-        self._local.entities.append(span)
+        state = self._state.get()
+        if state is not None:
+            self._state.set((state[0], state[1], (*state[2], span)))
         return span
 
     def pop(self, span: Any, end_time: float) -> None:
-        """Take `span` off this thread's stack; spans opened after it and left open by user code
-        are closed with it."""
-        entities = getattr(self._local, "entities", None)
-        if not entities:
+        """Take `span` off this thread's/task's stack; spans opened after it and left open by
+        user code are closed with it."""
+        state = self._state.get()
+        if state is None or not state[2]:
             return
-        if entities[-1] is span:
-            entities.pop()
-        elif any(entity is span for entity in entities):  # identity: no __eq__ on entities
-            while entities[-1] is not span:
-                leaked = entities.pop()
-                if leaked.in_progress:
-                    leaked.close(end_time)
-            entities.pop()
+        spans = state[2]
+        if spans[-1] is span:
+            self._state.set((state[0], state[1], spans[:-1]))
+            return
+        for index in range(len(spans) - 1, -1, -1):
+            if spans[index] is span:  # identity: entities define no __eq__
+                for leaked in spans[index + 1:]:
+                    if leaked.in_progress:
+                        leaked.close(end_time)
+                self._state.set((state[0], state[1], spans[:index]))
+                return
 
     def _outside_trace(self, what: str) -> None:
         if self._missing == "RUNTIME_ERROR":

@@ -92,7 +92,7 @@ class Recorder:
 
 class _SpanScope:
     """`with` / `async with recorder.in_subsegment(...)`: a span opened and closed in the
-    caller's thread or task (so concurrent tasks keep their own parents: task_local). In an
+    caller's thread or task (so concurrent tasks keep their own parents: backend.context). In an
     unsampled trace it gives the facade, whose recording methods do nothing, so the caller
     still writes a Sampled=0 header downstream, as it would with the SDK's dummy segment."""
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from lambda_tracing.backend import get_backend
+
 if TYPE_CHECKING:
     from aws_xray_sdk.core.models.trace_header import TraceHeader
 
@@ -83,13 +85,9 @@ def for_entity(entity: Any) -> TraceHeader | None:
 
 
 def layer_recorder() -> Any:
-    """The layer backend's aws-xray-sdk recorder, or None when tracing is off."""
-    from lambda_tracing.backend import get_backend
-    from lambda_tracing.task_local import install_on
-
-    backend = get_backend()
-    install_on(backend)  # patched calls in concurrent tasks must not cross parents (#164)
-    return getattr(backend, "recorder", None)
+    """The layer backend's recorder (what aws-xray-sdk's patchers call), or None when tracing
+    is off."""
+    return getattr(get_backend(), "recorder", None)
 
 
 def current_entity() -> Any:
