@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from importlib.machinery import ExtensionFileLoader, SourceFileLoader, SourcelessFileLoader
 from typing import Any
 
@@ -42,22 +41,32 @@ class FirstTime:
 cold_start = FirstTime()
 
 
-@dataclass
+# Plain classes, not dataclasses: this module loads at every cold start, and making a dataclass
+# costs about a millisecond.
 class Span:
     """A timed piece of init, in epoch seconds, with the pieces inside it."""
 
-    name: str
-    start: float
-    end: float
-    children: list[Span] = field(default_factory=list)
+    __slots__ = ("name", "start", "end", "children")
+
+    def __init__(self, name: str, start: float, end: float,
+                 children: list[Span] | None = None) -> None:
+        self.name = name
+        self.start = start
+        self.end = end
+        self.children: list[Span] = [] if children is None else children
+
+    def __repr__(self) -> str:
+        return f"Span({self.name!r}, {self.start!r}, {self.end!r}, {self.children!r})"
 
 
-@dataclass
 class _Record:
-    name: str
-    start: float
-    end: float = 0.0
-    parent: int = -1
+    __slots__ = ("name", "start", "end", "parent")
+
+    def __init__(self, name: str, start: float, end: float = 0.0, parent: int = -1) -> None:
+        self.name = name
+        self.start = start
+        self.end = end
+        self.parent = parent
 
 
 class ImportTimer:

@@ -5,15 +5,13 @@ environment; a bad value (from either) falls back to the default with one warnin
 typo in a tracing setting must never stop the user's function from starting.
 """
 
-from __future__ import annotations
 
 import json
 import logging
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +47,9 @@ class InvalidSetting(ValueError):
     """A value that a setting's parser rejects."""
 
 
-@dataclass(frozen=True)
-class Settings:
+# NamedTuples, not dataclasses: this module loads at every cold start, and making a dataclass
+# costs about a millisecond.
+class Settings(NamedTuple):
     enabled: bool = True
     service: str = "service_undefined"
     capture_response: bool = True
@@ -175,8 +174,7 @@ def parse_handler(value: Any) -> str:
     return str(value).strip()
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     name: str
     env: tuple[str, ...]
     parse: Callable[[Any], Any]
@@ -278,19 +276,18 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
     """Settings from `overrides` (explicit arguments), else the environment, else defaults."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    for field in fields(Settings):
-        setting = _BY_NAME[field.name]
-        if field.name in overrides and overrides[field.name] is not None:
+    for name in Settings._fields:
+        setting = _BY_NAME[name]
+        if name in overrides and overrides[name] is not None:
             try:
-                values[field.name] = setting.parse(overrides[field.name])
+                values[name] = setting.parse(overrides[name])
                 continue
             except (InvalidSetting, TypeError, ValueError) as error:
-                _warn_once(field.name, overrides[field.name], error,
-                           getattr(_DEFAULTS, field.name))
-        if field.name == "enabled":
-            values[field.name] = _enabled_from_environment(environ)
+                _warn_once(name, overrides[name], error, getattr(_DEFAULTS, name))
+        if name == "enabled":
+            values[name] = _enabled_from_environment(environ)
         else:
-            values[field.name] = _from_environment(setting, environ)
+            values[name] = _from_environment(setting, environ)
     for unknown in sorted(set(overrides) - set(_BY_NAME)):
         _warn_once(unknown, overrides[unknown], InvalidSetting("unknown setting"), None)
     return Settings(**values)
