@@ -41,6 +41,7 @@ class UDPEmitter:
                 info = socket.getaddrinfo(self._ip, self._port, socket.AF_INET, socket.SOCK_DGRAM)
                 host, port = info[0][4][:2]
                 self._target = (str(host), int(port))
+                self._socket.connect(self._target)
             except OSError as error:
                 log_failure(f"resolving daemon address {self._ip}", error)
         return self._target
@@ -56,6 +57,6 @@ class UDPEmitter:
             if target is None:
                 return
             for text in texts:
-                self._socket.sendto(_HEADER_BYTES + text.encode("ascii"), target)
+                self._socket.send(_HEADER_BYTES + text.encode("ascii"))
         except Exception as error:  # noqa: BLE001 - an emitter must never raise
             log_failure("sending a segment document", error)

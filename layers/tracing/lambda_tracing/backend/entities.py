@@ -14,7 +14,7 @@ aws-xray-sdk is imported by `make_classes()` (its entity model only: backend.sdk
 from __future__ import annotations
 
 import logging
-import os
+import random
 import time
 from typing import Any
 
@@ -72,7 +72,7 @@ def make_classes() -> tuple[type, type]:
     """(Facade, Span), Span built on the installed aws-xray-sdk's Entity."""
     entity_class = sdk_models.entity_class()
     metadata_to_dict = sdk_models.model("aws_xray_sdk.core.utils.conversion").metadata_to_dict
-    urandom = os.urandom
+    random_bits = random.getrandbits  # ids need uniqueness, not secrecy: no syscall per id
     now = time.time
 
     class Span(entity_class):  # type: ignore[misc, valid-type]
@@ -83,7 +83,7 @@ def make_classes() -> tuple[type, type]:
         _sent = False  # set on a top-level span once its document has gone out
 
         def __init__(self, name: str, namespace: str, parent: Any) -> None:
-            self.id = urandom(8).hex()
+            self.id = f"{random_bits(64):016x}"
             self.name = name
             self.start_time = now()
             self.parent_id = parent.id
