@@ -12,6 +12,7 @@ from lambda_tracing_local.xray.documents import (
     HEADER,
     SCHEMA_PATH,
     InvalidDocument,
+    loads_json,
     parse_datagram,
     parse_document,
 )
@@ -115,3 +116,55 @@ def test_any_bytes_either_parse_or_raise_invalid_document(datagram: bytes) -> No
     except InvalidDocument:
         return
     assert isinstance(document, dict)
+
+
+# The datagram parser takes orjson's fast path only where it yields what json.loads would:
+# these are the texts where the two differ or orjson refuses, each decided as json decides.
+SAME_AS_JSON = [
+    b'{"n": 123456789012345678901234567890}',  # orjson: a float; json: the exact integer
+    b'{"n": [1, -9223372036854775809]}',  # just below int64: likewise
+    b'{"n":\n 18446744073709551616}',  # just above uint64, after whitespace
+    b'{"n": 1e400}',  # orjson refuses; json: infinity
+    b'\xef\xbb\xbf{"n": 1}',  # a UTF-8 byte order mark: orjson refuses, json skips it
+    b'{"n": "\\ud800"}',  # a lone surrogate escape: orjson refuses
+    '{"n": 1}'.encode("utf-16"),  # json detects UTF-16 and UTF-32
+    b'{"n": "000000000000000000000000 0000000000000000000"}',  # digits in strings only
+]
+
+
+@pytest.mark.parametrize("text", SAME_AS_JSON)
+def test_documents_parse_exactly_as_json_would(text: bytes) -> None:
+    expected = json.loads(text)
+    parsed = loads_json(text)
+    assert parsed == expected
+    assert [type(v) for v in parsed.values()] == [type(v) for v in expected.values()]
+    if isinstance(expected["n"], list):
+        assert type(parsed["n"][1]) is type(expected["n"][1])
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_nan_and_infinity_are_not_json(constant: bytes) -> None:
+    with pytest.raises(InvalidDocument) as caught:
+        parse_document(b'{"name": "x", "start_time": ' + constant + b"}")
+    assert caught.value.kind == "json"
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_any_json_parses_to_the_same_values_and_types(value: object) -> None:
+    text = json.dumps({"v": value}, ensure_ascii=False).encode()
+    parsed = loads_json(text)
+    assert parsed == json.loads(text)
+    assert json.dumps(parsed) == json.dumps(json.loads(text))  # ints stay ints, floats floats

@@ -79,3 +79,28 @@ def test_a_failed_transaction_rejects_the_batch_whole(store: TraceStore) -> None
     assert result.store_error is not None and "disk full" in result.store_error
     assert store.count() == 0
     connection.close()
+
+
+def test_the_write_lock_is_held_for_the_write_only(store: TraceStore) -> None:
+    # The ingest workers share one: each parses beside the others and takes turns to write.
+    held_while_writing: list[bool] = []
+    held = False
+
+    class Lock:
+        def __enter__(self) -> None:
+            nonlocal held
+            held = True
+
+        def __exit__(self, *_: object) -> None:
+            nonlocal held
+            held = False
+
+    write_rows = store.write_rows
+
+    def writing(rows: list[tuple]) -> None:
+        held_while_writing.append(held)
+        write_rows(rows)
+
+    store.write_rows = writing  # type: ignore[method-assign]
+    result = ingest_batch(store, [datagram(segment(1)), b"bad"], now=0.0, write_lock=Lock())
+    assert result.stored == 1 and held_while_writing == [True] and not held

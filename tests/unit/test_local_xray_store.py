@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from lambda_tracing_local.xray.graph import project
-from lambda_tracing_local.xray.store import TraceStore
+from lambda_tracing_local.xray.store import TraceStore, row_for
 
 TRACE = "1-5f000000-0123456789abcdef01234567"
 
@@ -108,3 +108,18 @@ def test_a_store_from_an_older_layout_is_refused_with_advice(tmp_path: Path) -> 
     connection.close()
     with pytest.raises(RuntimeError, match="delete it or choose another --db"):
         TraceStore(path)
+
+
+def test_a_store_without_autocheckpoint_leaves_the_wal_until_asked(tmp_path: Path) -> None:
+    path = tmp_path / "xray.sqlite3"
+    writer = TraceStore(path, autocheckpoint=False)
+    reader = sqlite3.connect(path)  # holds the WAL open, as the daemon's connections do
+    reader.execute("SELECT count(*) FROM documents").fetchone()
+    writer.write_rows([row_for(segment(id=f"{n:016x}"), 0.0) for n in range(50)])
+    assert writer._connect().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    db_bytes = path.stat().st_size
+    writer.checkpoint()
+    assert path.stat().st_size > db_bytes  # the rows were copied into the database
+    assert reader.execute("SELECT count(*) FROM documents").fetchone()[0] == 50
+    reader.close()
+    writer.close()

@@ -12,6 +12,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+try:  # parses segments ~4x faster than json; a local-mode dependency, so optional
+    import orjson
+except ImportError:  # pragma: no cover - the stdlib parser gives the same documents
+    orjson = None  # type: ignore[assignment]
+
 SCHEMA_PATH = Path(__file__).with_name("segment-document-schema-v1.0.0.json")
 HEADER = {"format": "json", "version": 1}
 SDK_HEADER_LINE = b'{"format": "json", "version": 1}'
@@ -92,17 +97,19 @@ def validate(document: Any) -> Document:
     if not isinstance(document, dict):
         raise InvalidDocument("schema", "a segment document must be a JSON object")
     segment_validator, item_validator, streamed_validator, schema_error = _validators()
-    where = "document"
+    index = -1  # the subsegment being checked; its path is only formatted for an error
     try:
         if document.get("type") == "subsegment":
             streamed_validator(document)
         else:
             segment_validator(document)
-            for index, subsegment in enumerate(document.get("subsegments") or ()):
-                where = f"subsegments[{index}]"
-                item_validator(subsegment)
+            subsegments = document.get("subsegments")
+            if subsegments:
+                for index in range(len(subsegments)):
+                    item_validator(subsegments[index])
     except schema_error as error:
         message = getattr(error, "message", None) or str(error)  # jsonschema: the short form
+        where = "document" if index < 0 else f"subsegments[{index}]"
         raise InvalidDocument("schema", f"{where}: {message}"[:500]) from None
     if "end_time" not in document and document.get("in_progress") is not True:
         raise InvalidDocument("schema", "a document needs end_time unless in_progress is true")
@@ -113,12 +120,33 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+# orjson reads an integer beyond 64 bits as a float, where json keeps it exact. Such a number
+# is 19+ digits after ":", "," or "[" (and whitespace): with digits mapped to "0" and those
+# to ":", the text then holds one of _LONG_NUMBERS (or a string does: json parses it then).
+_NUMBER_SHAPES = bytes.maketrans(b"0123456789,[ \t\n\r", b"0000000000::::::")
+_LONG_NUMBERS = (b":" + b"0" * 19, b":-" + b"0" * 19)
+
+
+def loads_json(text: str | bytes) -> Any:
+    """json.loads(text) rejecting NaN and Infinity, through orjson where that gives the same
+    document: anything orjson rejects (NaN, 1e400, other encodings...) goes to json, whose
+    verdict and message stand."""
+    if orjson is not None and isinstance(text, bytes):
+        shapes = text.translate(_NUMBER_SHAPES)
+        if _LONG_NUMBERS[0] not in shapes and _LONG_NUMBERS[1] not in shapes:
+            try:
+                return orjson.loads(text)
+            except orjson.JSONDecodeError:
+                pass
+    return json.loads(text, parse_constant=_not_json)
+
+
 def parse_document(text: str | bytes) -> Document:
     """A validated document from its JSON text."""
     if len(text) > MAX_DOCUMENT_BYTES:
         raise InvalidDocument("oversize", f"document of {len(text)} bytes exceeds 64 kB")
     try:
-        document = json.loads(text, parse_constant=_not_json)
+        document = loads_json(text)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidDocument("json", f"document is not JSON: {error}") from None
     return validate(document)

@@ -3,7 +3,7 @@
 The work per datagram (JSON parsing, schema validation, the graph projection: ~50 us on
 CPython) holds the GIL, so one thread tops out near 15,000 segments/s. A burst is therefore
 spread over worker processes, each validating its batches and writing them to the store in
-one transaction per batch (SQLite's WAL serialises the writers); the daemon's thread only
+one transaction per batch (taking turns to write: see workers.py); the daemon's thread only
 receives and keeps the counts. Small batches are ingested where they arrive: starting a
 worker costs far more than a few documents.
 """
@@ -11,17 +11,21 @@ worker costs far more than a few documents.
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib
 import multiprocessing
 import multiprocessing.context
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
 from .documents import InvalidDocument, parse_datagram
 from .store import TraceStore, row_for
 
 MAX_REJECTION_MESSAGES = 100  # per batch; the rest are counted, not described
+NO_LOCK: AbstractContextManager[Any] = contextlib.nullcontext()  # writing alone
 
 
 @dataclass
@@ -33,8 +37,14 @@ class BatchResult:
     store_error: str | None = None  # set when the batch's transaction failed
 
 
-def ingest_batch(store: TraceStore, datagrams: list[bytes], now: float) -> BatchResult:
-    """Validate every datagram and store the valid ones in one transaction."""
+def ingest_batch(
+    store: TraceStore,
+    datagrams: list[bytes],
+    now: float,
+    write_lock: AbstractContextManager[Any] = NO_LOCK,
+) -> BatchResult:
+    """Validate every datagram and store the valid ones in one transaction, holding
+    `write_lock` (if given) only while writing."""
     result = BatchResult(len(datagrams))
     rows: list[tuple] = []
     rejected, messages = result.rejected, result.messages
@@ -52,7 +62,8 @@ def ingest_batch(store: TraceStore, datagrams: list[bytes], now: float) -> Batch
                 messages.append(f"internal: {error!r}"[:500])
     if rows:
         try:
-            store.write_rows(rows)
+            with write_lock:
+                store.write_rows(rows)
         except Exception as error:  # e.g. disk full: the batch is rejected whole
             result.store_error = f"could not store {len(rows)} documents: {error!r}"
             rejected["store"] += len(rows)
@@ -102,11 +113,15 @@ class IngestPool:
     def submit(self, datagrams: list[bytes], now: float) -> Future[BatchResult]:
         workers = importlib.import_module(WORKER_MODULE)
         if self._executor is None:
+            context = _context()
+            # Workers take turns to write through this lock: one waiting on SQLite's own
+            # lock sleeps in steps of 1 to 100 ms, long after the other has committed.
+            write_lock = context.Lock()
             self._executor = ProcessPoolExecutor(
                 self.processes,
-                mp_context=_context(),
+                mp_context=context,
                 initializer=workers.start,
-                initargs=self._arguments,
+                initargs=(*self._arguments, write_lock),
             )
         future: Future[BatchResult] = self._executor.submit(workers.work, datagrams, now)
         return future
