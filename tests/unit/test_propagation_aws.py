@@ -16,7 +16,6 @@ import boto3
 import lambda_tracing.propagation.aws as aws
 import lambda_tracing.propagation.header as header
 import pytest
-from aws_xray_sdk.core.models.trace_header import TraceHeader
 from botocore.stub import Stubber
 
 VALUE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
@@ -25,7 +24,7 @@ TRACE = {"DataType": "String", "StringValue": VALUE}
 
 @pytest.fixture(autouse=True)
 def current_trace(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(header, "current", lambda: TraceHeader.from_header_str(VALUE))
+    monkeypatch.setattr(header, "current_text", lambda: VALUE)
 
 
 sent: list[dict[str, Any]] = []
@@ -161,7 +160,7 @@ def test_invoke_adds_to_the_client_context_within_its_limit() -> None:
 
 
 def test_without_a_trace_nothing_is_added(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(header, "current", lambda: None)
+    monkeypatch.setattr(header, "current_text", lambda: None)
     sqs, stubber = client("sqs")
     stubber.add_response("send_message", {"MessageId": "m"})
     sqs.send_message(QueueUrl=QUEUE, MessageBody="b")
@@ -174,7 +173,7 @@ def test_a_failing_handler_never_breaks_the_call(
     def broken() -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(header, "current", broken)
+    monkeypatch.setattr(header, "current_text", broken)
     sqs, stubber = client("sqs")
     stubber.add_response("send_message", {"MessageId": "m"})
     assert sqs.send_message(QueueUrl=QUEUE, MessageBody="b")["MessageId"] == "m"

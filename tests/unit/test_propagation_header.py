@@ -8,7 +8,7 @@ from aws_xray_sdk.core.models.dummy_entities import DummySegment, DummySubsegmen
 from aws_xray_sdk.core.models.segment import Segment
 from aws_xray_sdk.core.models.subsegment import Subsegment
 from aws_xray_sdk.core.models.trace_header import TraceHeader
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from lambda_tracing.propagation import header
 
@@ -105,3 +105,22 @@ def test_traceparent_carries_the_same_trace_and_parent() -> None:
     unsampled = TraceHeader(ROOT, PARENT, 0)
     assert header.to_traceparent(unsampled) == f"00-5759e988bd862e3fe1be46a994272793-{PARENT}-00"
     assert header.to_traceparent(TraceHeader(ROOT, None, 1)) is None
+
+
+tails = st.lists(st.tuples(st.sampled_from(["Lineage", "Self", "Foo", "x"]),
+                           st.text("abc:019", max_size=80)), max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.booleans(), tails, st.booleans())
+def test_text_for_entity_is_the_rendered_header(sampled: bool, fields: list[tuple[str, str]],
+                                                on_span: bool) -> None:
+    """The fast path writes exactly what TraceHeader would, for facades and spans alike."""
+    from lambda_tracing.backend.entities import Facade, make_classes
+
+    tail = "".join(f";{key}={value}" for key, value in fields)
+    facade = Facade(ROOT, PARENT, sampled, tail)
+    entity = make_classes()[1]("call", "remote", facade) if on_span and sampled else facade
+    expected = header.render(header.for_entity(entity))
+    assert header.text_for_entity(entity) == expected
+    assert len(expected) <= header.MAX_HEADER_LENGTH

@@ -37,11 +37,6 @@ LAMBDA_MAX_CLIENT_CONTEXT_BYTES = 3583
 Entry = dict[str, Any]
 
 
-def _current_header() -> str | None:
-    header = trace_header.current()
-    return trace_header.render(header) if header is not None else None
-
-
 def with_sqs_trace(message: Entry, value: str) -> Entry:
     attributes = message.get("MessageSystemAttributes") or {}
     if not isinstance(attributes, dict) or TRACE_ATTRIBUTE in attributes:
@@ -93,7 +88,7 @@ def with_invoke_trace(params: Entry, value: str) -> Entry:
 def _single(transform: Callable[[Entry, str], Entry]) -> Callable[..., None]:
     def handler(params: Entry, **_: Any) -> None:
         try:
-            value = _current_header()
+            value = trace_header.current_text()
             if value:
                 params.update(transform(params, value))
         except Exception:
@@ -106,7 +101,7 @@ def _batch(key: str, transform: Callable[[Entry, str], Entry]) -> Callable[..., 
     def handler(params: Entry, **_: Any) -> None:
         try:
             entries = params.get(key)
-            value = _current_header() if isinstance(entries, list) else None
+            value = trace_header.current_text() if isinstance(entries, list) else None
             if value and isinstance(entries, list):
                 params[key] = [transform(e, value) if isinstance(e, dict) else e for e in entries]
         except Exception:

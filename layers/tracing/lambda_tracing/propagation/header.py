@@ -84,6 +84,27 @@ def for_entity(entity: Any) -> TraceHeader | None:
     return TraceHeader(root=trace_id, parent=parent, sampled=1 if sampled else 0, data=data)
 
 
+def text_for_entity(entity: Any) -> str | None:
+    """`render(for_entity(entity))`, written straight from the layer's own entities when it can
+    be (the per-call path of every patched call): same text, no TraceHeader objects."""
+    segment = getattr(entity, "parent_segment", None) or entity
+    tail = getattr(segment, "data", None)  # the layer's Facade: Lambda's header after Sampled
+    trace_id = getattr(entity, "trace_id", None)
+    # Lambda's own tail is at most one field (";Lineage=..."): more go the general way, which
+    # drops repeated keys and Self as TraceHeader does.
+    if (isinstance(tail, str) and tail.count(";") <= 1 and not tail.startswith(";Self=")
+            and isinstance(trace_id, str)
+            and not trace_id.endswith(_NOOP_ROOT_SUFFIX)):
+        sampled = bool(entity.sampled)
+        parent = entity.id if sampled else segment.id
+        if isinstance(parent, str) and parent != _NOOP_ID:
+            text = f"Root={trace_id};Parent={parent};Sampled={1 if sampled else 0}{tail}"
+            if len(text) <= MAX_HEADER_LENGTH:
+                return text
+    header = for_entity(entity)
+    return render(header) if header is not None else None
+
+
 def layer_recorder() -> Any:
     """The layer backend's recorder (what aws-xray-sdk's patchers call), or None when tracing
     is off."""
@@ -102,6 +123,12 @@ def current_entity() -> Any:
 def current() -> TraceHeader | None:
     """The header for a call made now, from the current entity."""
     return for_entity(current_entity())
+
+
+def current_text() -> str | None:
+    """The header for a call made now, as text (text_for_entity of the current entity)."""
+    entity = current_entity()
+    return text_for_entity(entity) if entity is not None else None
 
 
 def to_traceparent(header: TraceHeader) -> str | None:

@@ -40,12 +40,13 @@ def w3c_enabled() -> bool:
 def inject(headers: MutableMapping[str, Any], entity: Any) -> None:
     """Write the trace headers for a call made inside `entity`; never raises."""
     try:
-        header = trace_header.for_entity(entity)
-        if header is None:
+        text = trace_header.text_for_entity(entity)
+        if text is None:
             return
-        headers[trace_header.XRAY_HEADER] = trace_header.render(header)
+        headers[trace_header.XRAY_HEADER] = text
         if w3c_enabled():
-            traceparent = trace_header.to_traceparent(header)
+            header = trace_header.for_entity(entity)
+            traceparent = trace_header.to_traceparent(header) if header is not None else None
             if traceparent:
                 headers[TRACEPARENT] = traceparent
     except Exception:
