@@ -19,6 +19,7 @@ Modes:
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -42,18 +43,38 @@ def invoke_once(handler, workload: str, sampled: bool) -> None:  # type: ignore[
 
 def measure(handler, workload: str, sampled: bool, n: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Mean handler time over n invocations: wall clock around each handler call only, and the
-    process's CPU time (all threads, so background exporters count) over the whole loop."""
+    process's CPU time (all threads, so background exporters count) over the whole loop.
+
+    The garbage collector is paused during the loop, as timeit does: a collection's cost depends
+    on the whole heap (moto's most of all), not on the tracer, and would otherwise dominate the
+    spread of the botocore rows. Each variant's garbage is collected before its next batch."""
     from lambda_env import new_context, new_trace_header
 
     headers = [new_trace_header(sampled) for _ in range(n)]
     contexts = [new_context() for _ in range(n)]
     event = {"workload": workload}
+    gc.collect()
+    gc.disable()
+    cpu_started = time.process_time_ns()
+    try:
+        total, errors, first_error = _loop(handler, event, headers, contexts)
+    finally:
+        cpu = time.process_time_ns() - cpu_started
+        gc.enable()
+    return {
+        "mean_ns": total / n,
+        "cpu_mean_ns": cpu / n,
+        "errors": errors,
+        "first_error": first_error,
+    }
+
+
+def _loop(handler, event, headers, contexts) -> tuple[int, int, str]:  # type: ignore[no-untyped-def]
     environ = os.environ
     clock = time.perf_counter_ns
     total = 0
     errors = 0
     first_error = ""
-    cpu_started = time.process_time_ns()
     for header, context in zip(headers, contexts, strict=True):
         environ["_X_AMZN_TRACE_ID"] = header
         started = clock()
@@ -63,13 +84,7 @@ def measure(handler, workload: str, sampled: bool, n: int) -> dict[str, object]:
             errors += 1
             first_error = first_error or f"{type(error).__name__}: {error}"[:200]
         total += clock() - started
-    cpu = time.process_time_ns() - cpu_started
-    return {
-        "mean_ns": total / n,
-        "cpu_mean_ns": cpu / n,
-        "errors": errors,
-        "first_error": first_error,
-    }
+    return total, errors, first_error
 
 
 def serve(handler) -> None:  # type: ignore[no-untyped-def]
