@@ -47,10 +47,8 @@ class UDPEmitter:
         return self._target
 
     def send_entity(self, entity: Any) -> None:
-        self.send_document(entity.to_dict())
-
-    def send_document(self, document: dict[str, Any]) -> None:
         try:
+            document = entity.to_dict()
             text = serialize(document)
             texts = [text] if len(text) <= DOCUMENT_LIMIT else fit(document)  # ASCII: len = bytes
             target = self._target if self._resolved else self._resolve()
