@@ -113,6 +113,13 @@ def descendants_cpu_seconds(exclude: Collection[int] = ()) -> float:
     return total
 
 
+def wal_size(database: str) -> int:
+    try:
+        return os.path.getsize(database + "-wal")
+    except OSError:  # no WAL: everything is in the database file
+        return 0
+
+
 def run(quick: bool = False, count: int | None = None) -> list[dict]:
     """Rows for the benchmark runner: one per measurement."""
     import boto3
@@ -154,6 +161,7 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
             aws_secret_access_key="local",
         )
         xray.get_groups()  # warm the client and connection: time the graph, not boto3's setup
+        wal_bytes = wal_size(xr.store.path) if xr.store else -1
         started, cpu_started = time.perf_counter(), time.process_time()
         services = xray.get_service_graph(StartTime=now - 3600, EndTime=now + 3600)["Services"]
         graph_seconds = time.perf_counter() - started
@@ -182,6 +190,7 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
             "services": len(services),
             "seconds": round(graph_seconds, 3),
             "cpu_seconds": round(graph_cpu_seconds, 3),  # server and client, one process
+            "wal_bytes_at_start": wal_bytes,  # the query reads through what the WAL holds
             "load_average_1m": os.getloadavg()[0],
             "goal_seconds": 2.0,
         },
