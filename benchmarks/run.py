@@ -81,7 +81,7 @@ def main() -> int:
     parser.add_argument("--json", metavar="FILE", help="also write every per-run figure as JSON")
     args = parser.parse_args()
 
-    runs, scale, cold_repetitions = (3, 0.1, 2) if args.quick else (9, 1.0, 10)
+    runs, scale, cold_repetitions = (2, 0.1, 2) if args.quick else (9, 1.0, 10)
     started = time.monotonic()
     labels = {variant.key: variant.label for variant in ALL_VARIANTS}
     sections: list[Section] = []

@@ -75,43 +75,24 @@ def measure_warm(
     scale: float,
 ) -> list[Section]:
     sections = [Section(workload.title, "us") for workload in WORKLOADS]
-    workers, failed = start_workers(variants, listener, extra_env)
-    try:
-        for section in sections:
-            for key, reason in failed.items():
-                section.mark_unavailable(key, reason)
-            for key in workers:
-                section.series[key] = Series()
-        for workload, section in zip(WORKLOADS, sections, strict=True):
-            warm_up(workers, section, workload, max(5, int(WARMUP_INVOCATIONS * scale)))
-        counts = listener.settled_counts()
-        for run in range(runs):
+    for section in sections:
+        for variant in variants:
+            section.series[variant.key] = Series()
+    for run in range(runs):
+        # Fresh execution environments every run: one process can be a few percent faster or
+        # slower than another for its whole life (hash seeds, memory layout, moto's state), more
+        # than a tracer's per-call cost on a 2-3 ms call; across runs that averages out.
+        workers, failed = start_workers(variants, listener, extra_env)
+        try:
+            for section in sections:
+                for key, reason in failed.items():
+                    section.mark_unavailable(key, reason)
             for workload, section in zip(WORKLOADS, sections, strict=True):
-                order = list(workers)
-                shift = run % len(order) if order else 0
-                for key in order[shift:] + order[:shift]:
-                    series = section.series[key]
-                    if series.unavailable:
-                        continue
-                    n = max(5, int(workload.invocations * scale))
-                    try:
-                        reply = workers[key].measure(workload.key, workload.sampled, n)
-                    except WorkerError as error:
-                        section.mark_unavailable(key, str(error))
-                        continue
-                    after = listener.settled_counts()
-                    if reply["errors"]:
-                        section.mark_unavailable(key, f"handler raised: {reply['first_error']}")
-                        counts = after
-                        continue
-                    series.values.append(reply["mean_ns"] / 1000)
-                    series.cpu_values.append(reply["cpu_mean_ns"] / 1000)
-                    series.datagrams_per_invocation.append((after[0] - counts[0]) / n)
-                    series.bytes_per_invocation.append((after[1] - counts[1]) / n)
-                    counts = after
-    finally:
-        for worker in workers.values():
-            worker.stop()
+                warm_up(workers, section, workload, max(5, int(WARMUP_INVOCATIONS * scale)))
+            _one_run(workers, listener, sections, run, scale)
+        finally:
+            for worker in workers.values():
+                worker.stop()
     by_title = {section.title: section for section in sections}
     no_op = by_title[WORKLOADS[0].title]
     sections.append(
@@ -123,3 +104,32 @@ def measure_warm(
         difference("per HTTP call (HTTP row minus no-op row)", by_title[WORKLOADS[3].title], no_op)
     )
     return sections
+
+
+def _one_run(workers: dict[str, Worker], listener: DaemonListener, sections: list[Section],
+             run: int, scale: float) -> None:
+    """Every workload once in every environment, the variants' order rotated run by run."""
+    counts = listener.settled_counts()
+    for workload, section in zip(WORKLOADS, sections, strict=True):
+        order = list(workers)
+        shift = run % len(order) if order else 0
+        for key in order[shift:] + order[:shift]:
+            series = section.series[key]
+            if series.unavailable:
+                continue
+            n = max(5, int(workload.invocations * scale))
+            try:
+                reply = workers[key].measure(workload.key, workload.sampled, n)
+            except WorkerError as error:
+                section.mark_unavailable(key, str(error))
+                continue
+            after = listener.settled_counts()
+            if reply["errors"]:
+                section.mark_unavailable(key, f"handler raised: {reply['first_error']}")
+                counts = after
+                continue
+            series.values.append(reply["mean_ns"] / 1000)
+            series.cpu_values.append(reply["cpu_mean_ns"] / 1000)
+            series.datagrams_per_invocation.append((after[0] - counts[0]) / n)
+            series.bytes_per_invocation.append((after[1] - counts[1]) / n)
+            counts = after
