@@ -149,7 +149,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--variant", default="ours", choices=[v.key for v in ALL_VARIANTS])
     parser.add_argument(
-        "--workload", default="plain", choices=("plain", "subsegment", "botocore", "http")
+        "--workload",
+        default="plain",
+        choices=("plain", "subsegment", "botocore", "botocore_stub", "http"),
     )
     parser.add_argument("-n", type=int, default=20000)
     parser.add_argument("--unsampled", action="store_true")

@@ -27,6 +27,8 @@ WORKLOADS = (
     Workload("subsegment", "warm: + 1 custom subsegment", True, 1000),
     Workload("botocore", "warm: + 1 botocore call (DynamoDB GetItem, moto in-process)", True, 400),
     Workload("http", "warm: + 1 HTTP call (requests, local server)", True, 300),
+    Workload("botocore_stub", "warm: + 1 botocore call (DynamoDB GetItem, botocore Stubber)", True,
+             1000),
     Workload("plain", "unsampled (Sampled=0): no-op handler", False, 2000),
     Workload("subsegment", "unsampled (Sampled=0): + 1 custom subsegment", False, 2000),
 )
@@ -102,6 +104,13 @@ def measure_warm(
     )
     sections.append(
         difference("per HTTP call (HTTP row minus no-op row)", by_title[WORKLOADS[3].title], no_op)
+    )
+    sections.append(
+        difference(
+            "per botocore call, Stubber (Stubber row minus no-op row)",
+            by_title[WORKLOADS[4].title],
+            no_op,
+        )
     )
     return sections
 
