@@ -40,8 +40,9 @@ class UDPEmitter:
             try:
                 info = socket.getaddrinfo(self._ip, self._port, socket.AF_INET, socket.SOCK_DGRAM)
                 host, port = info[0][4][:2]
-                self._target = (str(host), int(port))
-                self._socket.connect(self._target)
+                target = (str(host), int(port))
+                self._socket.connect(target)
+                self._target = target  # only once connected: send() needs the connection
             except OSError as error:
                 log_failure(f"resolving daemon address {self._ip}", error)
         return self._target

@@ -120,11 +120,6 @@ def current_entity() -> Any:
         return None
 
 
-def current() -> TraceHeader | None:
-    """The header for a call made now, from the current entity."""
-    return for_entity(current_entity())
-
-
 def current_text() -> str | None:
     """The header for a call made now, as text (text_for_entity of the current entity)."""
     entity = current_entity()
