@@ -1,0 +1,77 @@
+"""Instructions per invocation and per cold start under callgrind: the deterministic cross-check of
+`make bench` (not part of it; about 15 minutes). Other tenants of a shared host move wall and CPU
+times; they do not move instruction counts.
+
+    python benchmarks/count_instructions.py [--workloads plain,botocore_stub,http] [--cold]
+
+Warm: each variant runs through the mini runtime's `loop` mode (through the layer's exec wrapper
+for ours) with N1 and N2 invocations; (count(N2) - count(N1)) / (N2 - N1) is one invocation's
+cost, the imports and warm-up cancelling out. Cold: one whole cold start (`cold` mode). Both are
+printed as added over the bare handler, and as a ratio to Powertools Tracer's added count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+
+from downstream import Downstream
+from udp_listener import DaemonListener
+from variants import BARE, OURS, POWERTOOLS, Variant
+
+N1, N2 = 50, 550
+_COLLECTED = re.compile(r"Collected : ([\d,]+)")
+
+
+def instructions(variant: Variant, args: list[str], env: dict[str, str]) -> int:
+    """Instructions of the whole process tree (the exec wrapper's exec included)."""
+    command = ["valgrind", "--tool=callgrind", "--trace-children=yes",
+               "--callgrind-out-file=/dev/null", *variant.command(*args)]
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+    counts = _COLLECTED.findall(finished.stderr)
+    if finished.returncode != 0 or not counts:
+        raise SystemExit(f"{variant.key} failed under valgrind:\n{finished.stderr[-2000:]}")
+    return sum(int(count.replace(",", "")) for count in counts)
+
+
+def report(title: str, counts: dict[str, float], unit: float) -> None:
+    bare = counts[BARE.key]
+    anchor = counts[POWERTOOLS.key] - bare
+    print(title)
+    for key, count in counts.items():
+        added = count - bare
+        ratio = f"{added / anchor:5.2f}x Powertools" if key != BARE.key and anchor else ""
+        print(f"  {key:12} {count / unit:10.1f}  added {added / unit:10.1f}  {ratio}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--workloads", default="plain,botocore_stub,http")
+    parser.add_argument("--cold", action="store_true", help="also count whole cold starts")
+    args = parser.parse_args()
+    variants = (BARE, POWERTOOLS, OURS)
+    with DaemonListener() as listener, Downstream() as downstream:
+        extra = {"BENCH_HTTP_URL": downstream.http_url, "PYTHONHASHSEED": "0"}
+        for workload in args.workloads.split(","):
+            counts = {}
+            for variant in variants:
+                env = variant.environment(listener.address, extra)
+                low = instructions(variant, ["loop", workload, str(N1), "1"], env)
+                high = instructions(variant, ["loop", workload, str(N2), "1"], env)
+                counts[variant.key] = (high - low) / (N2 - N1)
+            report(f"warm, {workload}: instructions per invocation (thousands)", counts, 1e3)
+        if args.cold:
+            for downstream_flag in ("1", "0"):
+                counts = {}
+                for variant in variants:
+                    env = variant.environment(listener.address,
+                                              {**extra, "BENCH_DOWNSTREAM": downstream_flag})
+                    counts[variant.key] = float(instructions(variant, ["cold", "plain"], env))
+                what = "imports boto3" if downstream_flag == "1" else "imports neither"
+                report(f"cold start, function {what}: instructions (millions)", counts, 1e6)
+
+
+if __name__ == "__main__":
+    main()
