@@ -125,6 +125,40 @@ def test_a_plain_thread_attaches_to_the_functions_segment(traced: Traced) -> Non
     assert traced.named("handler-work")["parent_id"] == traced.parent
 
 
+def test_a_span_closed_after_its_parent_was_sent_goes_out_on_its_own(
+    traced: Traced, segment_validator: Any
+) -> None:
+    """A thread that outlives the subsegment it started under: its span is still sent,
+    as a streamed subsegment of the parent that has already gone."""
+    opened, release = threading.Event(), threading.Event()
+
+    def background() -> None:
+        with subsegment("late-work", namespace="remote"):
+            opened.set()
+            release.wait(5)
+
+    with subsegment("request") as request:
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(background,))
+        thread.start()
+        assert opened.wait(5)
+    assert request is not None and request._sent
+    (sent_with_parent,) = traced.emitter.documents
+    # The parent's document shows the span as X-Ray shows an unfinished call.
+    (unfinished,) = sent_with_parent["subsegments"]
+    assert unfinished["name"] == "late-work" and unfinished["in_progress"] is True
+    release.set()
+    thread.join(5)
+
+    late_documents = traced.emitter.documents[1:]
+    assert [d["name"] for d in late_documents] == ["late-work"]
+    (late,) = late_documents
+    assert late["type"] == "subsegment"  # a document of its own, as X-Ray streams them
+    assert late["parent_id"] == request.id and late["trace_id"] == traced.root
+    assert late["end_time"] >= late["start_time"] and not late.get("in_progress")
+    for document in traced.emitter.documents:
+        assert [e.message for e in segment_validator.iter_errors(document)] == []
+
+
 class ThreadWideState:
     """A ContextVar look-alike shared by every task of the thread, as the SDK's
     threading.local stack is."""
