@@ -237,10 +237,17 @@ def test_put_trace_segments_stores_the_good_and_reports_the_bad(xray: LocalXRay)
             "end_time": 1499480001.0,
         }
     )
+    # Nested past what the store allows (and past json's recursion limit): one entry too.
+    deep = '{"id": "cccccccccccccccc"}'
+    for _ in range(600):
+        deep = f'{{"id": "dddddddddddddddd", "subsegments": [{deep}]}}'
+    deep = f'{{"id": "eeeeeeeeeeeeeeee", "subsegments": [{deep}]}}'
     parsed, raw = call(
-        xray.api_url, "PutTraceSegments", TraceSegmentDocuments=[good, no_id, "{truncated"]
+        xray.api_url, "PutTraceSegments", TraceSegmentDocuments=[good, no_id, "{truncated", deep]
     )
-    assert [u["ErrorCode"] for u in parsed["UnprocessedTraceSegments"]] == ["schema", "json"]
+    unprocessed = parsed["UnprocessedTraceSegments"]
+    assert [u["ErrorCode"] for u in unprocessed] == ["schema", "json", "json"]
+    assert unprocessed[2]["Id"] == ""  # too deep for json to read even its id
     stored, _ = call(
         xray.api_url,
         "BatchGetTraces",

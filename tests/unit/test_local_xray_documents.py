@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lambda_tracing_local.xray import documents as documents_module
 from lambda_tracing_local.xray.documents import (
     HEADER,
+    MAX_NESTING,
     SCHEMA_PATH,
     InvalidDocument,
     loads_json,
@@ -100,6 +102,42 @@ def test_a_bad_nested_subsegment_is_rejected_with_its_place() -> None:
     del document["subsegments"][1]["subsegments"][0]["start_time"]
     with pytest.raises(InvalidDocument, match="start_time"):
         parse_document(json.dumps(document))
+
+
+@pytest.mark.parametrize("bad_id", [["x"], {"a": 1}, 5, "short"])
+def test_a_subsegment_id_at_any_depth_must_be_a_16_character_string(bad_id: object) -> None:
+    document = json.loads(awsdocs_documents()[1])
+    document["subsegments"][1]["subsegments"][0]["id"] = bad_id
+    with pytest.raises(InvalidDocument, match=r"subsegments\[1\].*id"):
+        parse_document(json.dumps(document))
+
+
+def nested(levels: int) -> bytes:
+    """A segment whose subsegments nest `levels` deep (2 JSON levels each), built as text:
+    json.dumps itself cannot write the deepest."""
+    times = '"name": "n", "start_time": 1.0, "end_time": 2.0'
+    inner = f'{{"id": "{"b" * 16}", {times}}}'
+    for number in range(levels - 1):
+        inner = f'{{"id": "{number:016x}", {times}, "subsegments": [{inner}]}}'
+    segment = f'"id": "{"a" * 16}", "trace_id": "{STREAMED["trace_id"]}", {times}'
+    return f'{{{segment}, "subsegments": [{inner}]}}'.encode()
+
+
+@pytest.mark.parametrize("with_orjson", [True, False], ids=["orjson", "json"])
+def test_documents_nested_past_the_limit_are_rejected_by_either_parser(
+    with_orjson: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever is stored, json can read back and the queries can walk; the same rule holds
+    with or without orjson, and for text as for bytes."""
+    if not with_orjson:
+        monkeypatch.setattr(documents_module, "orjson", None)
+    fine = nested(MAX_NESTING // 2 - 1)
+    assert parse_document(fine)["id"] == "a" * 16
+    for levels in (MAX_NESTING // 2 + 1, 600):  # 600: past json's own recursion limit
+        for text in (nested(levels), nested(levels).decode()):
+            with pytest.raises(InvalidDocument, match="nests more than") as caught:
+                parse_document(text)
+            assert caught.value.kind == "json"
 
 
 def test_in_progress_segment_needs_no_end_time_but_a_finished_one_does() -> None:

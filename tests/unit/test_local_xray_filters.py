@@ -60,9 +60,20 @@ def test_expressions(expression: str, matches: bool) -> None:
         "bogus",
         "fault fault",
         "http.status = 5 $",
+        'annotation.k = "\\x"',  # an escape JSON does not know
+        "(" * 3000 + "ok" + ")" * 3000,
+        "!" * 5000 + "ok",
+        "service(5)",
+        'responsetime > "a"',
     ],
 )
 def test_bad_expressions_say_what_is_wrong(expression: str) -> None:
+    """Each raises FilterError (the API's InvalidRequestException), never another error."""
     with pytest.raises(FilterError) as caught:
         compile_filter(expression)
     assert str(caught.value)
+
+
+def test_nesting_is_fine_up_to_the_limit() -> None:
+    assert compile_filter("(" * 50 + "error" + ")" * 50)(FACTS) is True
+    assert compile_filter("!" * 51 + "error")(FACTS) is False

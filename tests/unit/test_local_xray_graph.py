@@ -193,6 +193,41 @@ def test_in_progress_segments_add_no_statistics() -> None:
     assert service_graph({"1-x": [started]}) == []
 
 
+def test_calls_finished_under_a_segment_still_in_progress_are_drawn_from_it() -> None:
+    """The segment counts no call of its own until it ends, but its node exists for the
+    calls it has finished: a downstream table, and a traced service it called."""
+    table = doc("DynamoDB", "b000000000000001", 0.1, 0.2, namespace="aws",
+                aws={"operation": "GetItem", "table_name": "orders"})
+    started = doc("app", "a000000000000000", subsegments=[table], in_progress=True)
+    del started["end_time"]
+    call = doc("billing", "b000000000000002", 0.3, 0.4, namespace="remote")
+    caller = doc("web", "c000000000000000", subsegments=[call], in_progress=True)
+    del caller["end_time"]
+    billing = doc("billing", "d000000000000000", 0.31, 0.39, parent_id=call["id"])
+    services = service_graph({"1-a": [started], "1-b": [caller, billing]})
+    nodes, edges = topology(services)
+    assert nodes == {("app", "service"), ("orders", "AWS::DynamoDB::Table"), ("web", "service"),
+                     ("billing", "service")}
+    assert edges == {
+        (("app", "service"), ("orders", "AWS::DynamoDB::Table"), None),
+        (("web", "service"), ("billing", "service"), None),
+    }
+    by_name = {s["Name"]: s for s in services}
+    assert by_name["app"]["SummaryStatistics"] == {}  # its own call has not ended
+    assert by_name["web"]["SummaryStatistics"] == {}
+    assert by_name["app"]["Edges"][0]["SummaryStatistics"]["TotalCount"] == 1
+    assert by_name["billing"]["SummaryStatistics"]["TotalCount"] == 1
+
+
+def test_a_429_is_an_error_and_a_throttle_in_the_trace_summary() -> None:
+    throttled = doc("app", "a000000000000000", http={"response": {"status": 429}},
+                    error=True, throttle=True)
+    summary = summarise("1-x", [throttled])
+    assert (summary["HasError"], summary["HasThrottle"], summary["HasFault"]) == (True, True, False)
+    plain = summarise("1-y", [doc("app", "a000000000000001", http={"response": {"status": 404}})])
+    assert (plain["HasError"], plain["HasThrottle"]) == (True, False)
+
+
 @given(
     st.lists(st.sampled_from([None, 200, 201, 400, 404, 429, 500, 502]), min_size=1, max_size=40),
     st.lists(st.floats(min_value=0, max_value=5), min_size=40, max_size=40),

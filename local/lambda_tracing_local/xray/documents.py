@@ -24,6 +24,9 @@ SDK_HEADER_LINE = b'{"format": "json", "version": 1}'
 # carry more than 65,507 bytes anyway, so the receive buffer is sized for any datagram.
 MAX_DOCUMENT_BYTES = 64_000
 MAX_DATAGRAM_BYTES = 65_535
+# Arrays and objects within arrays and objects: ~60 levels of subsegments (each level is an
+# array and an object) with room inside each; far past what tracers send.
+MAX_NESTING = 128
 
 Document = dict[str, Any]
 
@@ -58,10 +61,23 @@ def _subsegment_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return definition
 
 
+def _with_typed_subsegment_ids(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema requires a subsegment's id but gives it no type; the developer guide says
+    it is 16 hexadecimal digits, as a segment's. Ids are what a trace is assembled by, so an
+    object or a number there would break every query over its trace: held to the segment
+    id's rule."""
+    definitions = dict(schema["definitions"])
+    subsegment = dict(definitions["subsegment"])
+    subsegment["properties"] = {**subsegment["properties"], "id": schema["properties"]["id"]}
+    definitions["subsegment"] = subsegment
+    return {**schema, "definitions": definitions}
+
+
 def _split_schemas(schema: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     """The same rules in three parts: a segment whose subsegments are checked one by one
     with the subsegment definition (fastjsonschema's nested calls format an error-path
     string for every item, which costs ~30% of the validation), and a streamed subsegment."""
+    schema = _with_typed_subsegment_ids(schema)
     segment = dict(schema)
     segment["properties"] = {**schema["properties"], "subsegments": {"type": "array"}}
     item = {**schema["definitions"]["subsegment"], "definitions": schema["definitions"]}
@@ -141,6 +157,25 @@ def loads_json(text: str | bytes) -> Any:
     return json.loads(text, parse_constant=_not_json)
 
 
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest in `value` more than `limit` levels (walked with a
+    stack, not recursion, so any depth orjson accepted can be measured)."""
+    pending = [(value, 1)] if type(value) in (dict, list) else []
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = item.values() if type(item) is dict else item
+        pending.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+    return False
+
+
+def _brackets(text: str | bytes) -> int:
+    if isinstance(text, bytes):
+        return text.count(b"[") + text.count(b"{")
+    return text.count("[") + text.count("{")
+
+
 def parse_document(text: str | bytes) -> Document:
     """A validated document from its JSON text."""
     if len(text) > MAX_DOCUMENT_BYTES:
@@ -149,6 +184,13 @@ def parse_document(text: str | bytes) -> Document:
         document = loads_json(text)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidDocument("json", f"document is not JSON: {error}") from None
+    except RecursionError:  # json's own limit, about 1,000 levels: past ours anyway
+        raise InvalidDocument("json", f"document nests more than {MAX_NESTING} levels") from None
+    # No stored document nests deeper than MAX_NESTING, whichever parser read it: json reads
+    # back whatever was stored, and walking one recursively stays safe. Only a text with that
+    # many brackets can be that deep, and counting them costs ~1 us.
+    if _brackets(text) > MAX_NESTING and nested_deeper_than(document, MAX_NESTING):
+        raise InvalidDocument("json", f"document nests more than {MAX_NESTING} levels")
     return validate(document)
 
 

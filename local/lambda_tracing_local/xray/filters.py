@@ -36,6 +36,8 @@ COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "ENDSWITH": lambda a, b: str(a).endswith(str(b)),
 }
 FLAGS = {"ok", "error", "fault", "throttle", "partial"}
+NUMERIC_FIELDS = {"responsetime", "duration", "http.status"}
+MAX_NESTING = 100
 
 
 class FilterError(ValueError):
@@ -68,7 +70,10 @@ def tokenize(expression: str) -> list[tuple[str, Any]]:
         assert kind is not None
         text = match.group(kind)
         if kind == "string":
-            tokens.append(("value", json.loads(text)))
+            try:
+                tokens.append(("value", json.loads(text)))
+            except json.JSONDecodeError as error:  # e.g. "\x": an escape JSON does not know
+                raise FilterError(f"bad string {text[:40]}: {error.msg}") from None
         elif kind == "number":
             tokens.append(("value", float(text)))
         elif kind == "word" and text.upper() in {"AND", "OR", "NOT", *COMPARISONS}:
@@ -84,6 +89,14 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, Any]]) -> None:
         self.tokens = tokens
         self.position = 0
+        self.depth = 0  # parentheses and negations open around the current token
+
+    def nest(self) -> None:
+        # The parser and the predicate it builds recurse once per level: bounded, so an
+        # expression such as "((((...))))" gets an answer, not a RecursionError.
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise FilterError(f"expression nests more than {MAX_NESTING} levels")
 
     def peek(self) -> tuple[str, Any] | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -117,14 +130,18 @@ class _Parser:
 
     def negation(self) -> Predicate:
         if self.accept("!", "NOT"):
+            self.nest()
             inner = self.negation()
+            self.depth -= 1
             return lambda facts: not inner(facts)
         return self.primary()
 
     def primary(self) -> Predicate:
         if self.accept("("):
+            self.nest()
             inner = self.expression()
             self.take("op", ")")
+            self.depth -= 1
             return inner
         word = self.take("word")
         if word in FLAGS:
@@ -132,6 +149,8 @@ class _Parser:
         if word == "service":
             self.take("op", "(")
             name = self.take("value")
+            if not isinstance(name, str):
+                raise FilterError(f'service takes a quoted name, as service("orders"): {name!r}')
             self.take("op", ")")
             return lambda facts: name in facts.services
         if word.startswith("annotation."):
@@ -148,6 +167,8 @@ class _Parser:
             if comparison is None:
                 raise FilterError(f"{word} needs a comparison, such as {word} > 1")
             compare, expected = comparison
+            if word in NUMERIC_FIELDS and type(expected) is not float:
+                raise FilterError(f"{word} compares with a number: {expected!r}")
             return lambda facts: (
                 word in facts.fields and _safe(compare, facts.fields[word], expected)
             )

@@ -194,6 +194,11 @@ class ServiceGraph:
     def _edge(self, source: NodeKey, target: NodeKey, link: bool = False) -> Edge:
         edge = self.edges.get((source, target))
         if edge is None:
+            # An edge's ends are always nodes: a segment still in progress counts no call of
+            # its own yet, but the calls it has finished (or a caller's) draw it, unmeasured.
+            for end in (source, target):
+                if end not in self.nodes:
+                    self._node(end, "active")
             edge = self.edges[(source, target)] = Edge(ages=[] if link else None)
         return edge
 

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .documents import InvalidDocument, parse_document
+from .documents import InvalidDocument, loads_json, parse_document
 from .filters import FilterError, TraceFacts, compile_filter
 from .gcpause import gc_paused
 from .graph import ServiceGraph, inferred_identity
 from .store import TraceStore, row_for
-from .traces import assemble, classify, end_of, summarise, walk
+from .traces import assemble, end_of, summarise, walk
 
 DEFAULT_GROUP = {
     "GroupName": "Default",
@@ -93,12 +93,11 @@ def page(items: list, token: str | None, size: int | None) -> tuple[list, str | 
     return items[offset:end], encode_token(end) if end < len(items) else None
 
 
+SUMMARY_FLAGS = (("fault", "HasFault"), ("error", "HasError"), ("throttle", "HasThrottle"))
+
+
 def facts(summary: dict[str, Any], segments: list[dict[str, Any]]) -> TraceFacts:
-    flags = {classify(element) for segment in segments for element in walk(segment)}
-    if flags == {"ok"} or not flags:
-        flags = {"ok"}
-    else:
-        flags.discard("ok")
+    flags = {flag for flag, key in SUMMARY_FLAGS if summary[key]} or {"ok"}
     if summary["IsPartial"]:
         flags.add("partial")
     services = {segment["name"] for segment in segments}
@@ -244,17 +243,18 @@ class Operations:
 
     @staticmethod
     def _check_group(request: dict[str, Any]) -> None:
-        name, arn = request.get("GroupName"), request.get("GroupARN")
-        if name not in (None, DEFAULT_GROUP["GroupName"]) or arn not in (
-            None,
-            DEFAULT_GROUP["GroupARN"],
-        ):
-            raise invalid(f"Group not found: {name or arn} (local X-Ray has only 'Default')")
+        for parameter in ("GroupName", "GroupARN"):
+            value = request.get(parameter)
+            if value not in (None, DEFAULT_GROUP[parameter]):
+                raise invalid(
+                    f"Group not found: {parameter} {value!r} (local X-Ray has only the group"
+                    f" {DEFAULT_GROUP['GroupName']!r}, {DEFAULT_GROUP['GroupARN']})"
+                )
 
 
 def _document_id(text: Any) -> str:
     try:
-        identifier = json.loads(text).get("id")
-    except (ValueError, TypeError, AttributeError):
+        identifier = loads_json(text).get("id")
+    except (ValueError, TypeError, AttributeError, RecursionError):
         return ""
     return identifier if isinstance(identifier, str) else ""

@@ -146,7 +146,7 @@ def summarise(trace_id: str, segments: list[Document]) -> dict[str, Any]:
         "Duration": round(end - start, 3),
         "ResponseTime": round(root.get("end_time", root["start_time"]) - root["start_time"], 3),
         "HasFault": "fault" in classes,
-        "HasError": "error" in classes,
+        "HasError": "error" in classes or "throttle" in classes,  # a 429 is a 4xx too
         "HasThrottle": "throttle" in classes,
         "IsPartial": any(s.get("in_progress") for s in segments),
         "Http": http,
