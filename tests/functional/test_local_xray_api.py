@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 
 import boto3
@@ -264,6 +265,10 @@ def test_both_listeners_bind_loopback_by_default(xray: LocalXRay) -> None:
     assert xray.daemon.socket.getsockname()[0] == "127.0.0.1"
     assert xray.http.socket.getsockname()[0] == "127.0.0.1"
     assert xray.daemon.socket.type == socket.SOCK_DGRAM
+    # The sampling rules, over TCP on the daemon's own address, as the X-Ray daemon serves them.
+    assert xray.sampling_server is not None
+    assert xray.sampling_server.socket.getsockname() == xray.daemon.socket.getsockname()
+    assert xray.sampling_server.socket.type == socket.SOCK_STREAM
 
 
 ROUTES = [
@@ -274,6 +279,8 @@ ROUTES = [
     "/TraceGraph",
     "/Groups",
     "/GetGroup",
+    "/GetSamplingRules",
+    "/SamplingTargets",
 ]
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -289,6 +296,8 @@ JSON_VALUES = st.recursive(
                     "GroupName",
                     "FilterExpression",
                     "TraceSegmentDocuments",
+                    "SamplingStatisticsDocuments",
+                    "RuleName",
                     "x",
                 ]
             ),
@@ -384,3 +393,21 @@ def test_sqs_link_edge_through_the_api_follows_the_service_model() -> None:
     assert link["ReceivedEventAgeHistogram"] == [{"Value": 0.95, "Count": 1}]
     assert ((("shop", "service"), (queue, "AWS::SQS::Queue"))) in edges
     assert (("fulfil", "AWS::Lambda"), ("fulfil", "AWS::Lambda::Function")) in edges
+
+
+def test_sampling_rules_and_targets_follow_the_service_model(xray: LocalXRay) -> None:
+    rules, raw = call(xray.api_url, "GetSamplingRules")
+    assert_valid_response("GetSamplingRules", raw, rules)
+    (record,) = rules["SamplingRuleRecords"]
+    assert record["SamplingRule"]["RuleName"] == "Default"
+    assert record["SamplingRule"]["FixedRate"] == 1.0  # local default: every request
+    now = time.time()
+    statistics = [
+        {"RuleName": name, "ClientID": "c" * 24, "Timestamp": now, "RequestCount": 10,
+         "SampledCount": 10, "BorrowCount": 0}
+        for name in ("Default", "Missing")
+    ]
+    targets, raw = call(xray.api_url, "GetSamplingTargets", SamplingStatisticsDocuments=statistics)
+    assert_valid_response("GetSamplingTargets", raw, targets)
+    assert [t["RuleName"] for t in targets["SamplingTargetDocuments"]] == ["Default"]
+    assert [u["RuleName"] for u in targets["UnprocessedStatistics"]] == ["Missing"]

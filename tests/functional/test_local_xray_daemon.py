@@ -200,6 +200,7 @@ def test_cli_main_prints_where_it_listens_and_stops_on_sigterm(tmp_path) -> None
         assert process.stdout is not None
         line = process.stdout.readline()
         assert "udp://127.0.0.1:" in line and "http://127.0.0.1:" in line, line
+        assert "and tcp (sampling rules)" in line, line
         api_url = line.split("AWS_ENDPOINT_URL_XRAY=")[1].split(")")[0]
         groups, _ = call(api_url, "GetGroups")
         assert groups["Groups"][0]["GroupName"] == "Default"

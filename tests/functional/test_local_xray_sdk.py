@@ -127,3 +127,59 @@ def test_streamed_subsegments_are_assembled_into_their_segment(tmp_path: Path) -
     assert xr.stats["stored"] == 3
     streamed = [sub for sub in segment["subsegments"] if sub["name"] in ("dynamodb", "sqs")]
     assert all("trace_id" not in sub and "type" not in sub for sub in streamed)
+
+
+def test_the_sdks_sampling_poller_gets_rules_and_targets_from_the_daemon_address() -> None:
+    """aws-xray-sdk's own connector, pointed where AWS_XRAY_DAEMON_ADDRESS points, as its
+    centralised sampler polls: over TCP on the daemon's address, as the X-Ray daemon serves."""
+    from aws_xray_sdk.core.sampling.connector import ServiceConnector
+
+    with LocalXRay(sampling_rate=0.25) as xr:
+        host, port = xr.udp_address.rsplit(":", 1)
+        connector = ServiceConnector()
+        connector.setup_xray_client(host, port, None)
+        (rule,) = connector.fetch_sampling_rules()
+        assert (rule.name, rule.rate, rule.can_borrow) == ("Default", 0.25, True)
+        assert rule.is_default()  # the catch-all, matched last
+        assert rule.match({"host": "any", "method": "GET", "path": "/x", "service": "svc"})
+        targets, modified = connector.fetch_sampling_target([rule])
+        assert targets["Default"]["rate"] == 0.25 and targets["Default"]["quota"] == 1
+        assert targets["Default"]["TTL"] > time.time() and targets["Default"]["interval"] == 10
+        assert modified <= time.time()
+
+
+SAMPLED_SCRIPT = textwrap.dedent(
+    """
+    import json, time
+    from aws_xray_sdk.core import xray_recorder
+
+    xray_recorder.configure(context_missing="LOG_ERROR")  # centralised sampling, the default
+    sampler = xray_recorder.sampler
+    sampler.start()
+    deadline = time.time() + 15
+    while not sampler._cache.rules and time.time() < deadline:
+        time.sleep(0.05)
+    sampled = 0
+    for number in range(40):
+        segment = xray_recorder.begin_segment(f"request-{number}")
+        sampled += segment.sampled
+        xray_recorder.end_segment()
+    print(json.dumps({"rules": [r.name for r in sampler._cache.rules], "sampled": sampled}))
+    """
+)
+
+
+def test_an_sdk_with_default_sampling_samples_by_the_local_rule(tmp_path: Path) -> None:
+    """Without the rule the SDK logs a polling error and samples 1 a second and 5%: here
+    every request is sampled, and stored."""
+    script = tmp_path / "sampled_app.py"
+    script.write_text(SAMPLED_SCRIPT)
+    with LocalXRay() as xr:
+        env = {**os.environ, "AWS_XRAY_DAEMON_ADDRESS": xr.udp_address}
+        env.pop("AWS_XRAY_SDK_ENABLED", None)
+        done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                              text=True, timeout=60, check=True)
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert result == {"rules": ["Default"], "sampled": 40}, done.stderr
+        assert "polling sampling" not in done.stderr, done.stderr
+        assert xr.wait_for(40, timeout=10), xr.stats

@@ -7,12 +7,15 @@
         xr.wait_for(3, timeout=10)               # until 3 documents are stored
         boto3.client("xray").get_service_graph(StartTime=..., EndTime=...)
 
-`main(argv)` is `lambda-tracing local xray [--udp HOST:PORT] [--api HOST:PORT] [--db FILE]`.
+`main(argv)` is `lambda-tracing local xray [--udp HOST:PORT] [--api HOST:PORT] [--db FILE]
+[--sampling-rate RATE]`.
 
 Modules: documents (datagram framing, schema validation), daemon (UDP), ingest (batches
 validated and stored, in worker processes during bursts), store (SQLite),
 traces (assembly, summaries), graph + statistics (service graph), filters (filter
-expressions), operations (the X-Ray operations), api (HTTP), server (LocalXRay, main).
+expressions), operations (the X-Ray operations), sampling (the sampling rule the SDKs poll,
+over TCP on the daemon's address as well as through the API), api (HTTP), server
+(LocalXRay, main).
 """
 
 from .server import LocalXRay, main

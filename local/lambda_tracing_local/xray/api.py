@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .operations import ApiError, Operations, invalid
+from .sampling import SamplingRules
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -23,6 +24,10 @@ ROUTES = {  # request URI -> (botocore operation name, Operations method)
     "/TraceGraph": ("GetTraceGraph", "get_trace_graph"),
     "/Groups": ("GetGroups", "get_groups"),
     "/GetGroup": ("GetGroup", "get_group"),
+}
+SAMPLING_ROUTES = {  # served by SamplingRules, here and on the daemon's TCP address
+    "/GetSamplingRules": ("GetSamplingRules", "get_sampling_rules"),
+    "/SamplingTargets": ("GetSamplingTargets", "get_sampling_targets"),
 }
 
 
@@ -76,14 +81,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> dict[str, Any]:
         path = self.path.split("?", 1)[0]
-        route = ROUTES.get(path)
-        if route is None:
+        server = self.server
+        route = SAMPLING_ROUTES.get(path)
+        target: Operations | SamplingRules | None = server.sampling
+        if route is None and server.operations is not None:
+            route, target = ROUTES.get(path), server.operations
+        if route is None or target is None:
             self._discard_body()
             raise ApiError("UnknownOperationException", f"no X-Ray operation at {path}", 404)
         operation, method = route
         request = self._read_json()
         check_request(operation, request)
-        result: dict[str, Any] = getattr(self.server.operations, method)(request)
+        result: dict[str, Any] = getattr(target, method)(request)
         return result
 
     def _read_json(self) -> Any:
@@ -126,13 +135,23 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class XRayHTTPServer(ThreadingHTTPServer):
+    """The API (operations and sampling), or with operations=None what the daemon serves
+    on its TCP address: the sampling operations alone."""
+
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], operations: Operations) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        operations: Operations | None,
+        sampling: SamplingRules | None = None,
+    ) -> None:
         self.operations = operations
+        self.sampling = sampling
         super().__init__(address, _Handler)
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="local-xray-api", daemon=True)
+        name = "local-xray-api" if self.operations is not None else "local-xray-sampling"
+        thread = threading.Thread(target=self.serve_forever, name=name, daemon=True)
         thread.start()
         return thread

@@ -18,6 +18,7 @@ from typing import Any
 from .api import XRayHTTPServer
 from .daemon import DEFAULT_PROCESSES, RECEIVE_BUFFER_BYTES, Daemon
 from .operations import Operations
+from .sampling import LOCAL_FIXED_RATE, SamplingRules
 from .store import DEFAULT_RETENTION_SECONDS, TraceStore
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,9 @@ class LocalXRay:
     Ports 0 pick free ones; db=None keeps the store in a temporary directory removed on exit;
     service_graph_page limits Services per GetServiceGraph page (NextToken for the rest);
     ingest_processes is how many worker processes validate and store bursts of datagrams
-    (started on the first burst; 0 keeps all the work in this process).
+    (started on the first burst; 0 keeps all the work in this process); sampling_rate is
+    the sampling rule's fixed rate, served to the SDKs on the daemon's address over TCP, as
+    the X-Ray daemon serves it (see sampling.py).
     """
 
     def __init__(
@@ -58,7 +61,9 @@ class LocalXRay:
         service_graph_page: int | None = None,
         udp_receive_buffer: int = RECEIVE_BUFFER_BYTES,
         ingest_processes: int = DEFAULT_PROCESSES,
+        sampling_rate: float = LOCAL_FIXED_RATE,
     ) -> None:
+        self.sampling = SamplingRules(sampling_rate)
         self._udp, self._api = parse_address(udp), parse_address(api)
         self._temporary: str | None = None
         if db is None:
@@ -73,25 +78,51 @@ class LocalXRay:
         self.store: TraceStore | None = None
         self.daemon: Daemon | None = None
         self.http: XRayHTTPServer | None = None
+        self.sampling_server: XRayHTTPServer | None = None  # TCP, on the daemon's address
 
     def start(self) -> LocalXRay:
         self.store = TraceStore(self.db_path, self._retention)
         try:
-            self.daemon = Daemon(self._udp, self.store, self._receive_buffer, self._processes)
+            self.daemon, self.sampling_server = self._daemon_with_sampling(self.store)
             operations = Operations(self.store, self._page, self.daemon.record_api_documents)
-            self.http = XRayHTTPServer(self._api, operations)
+            self.http = XRayHTTPServer(self._api, operations, self.sampling)
         except BaseException:
             self.stop()
             raise
         self.daemon.start()
         self.http.start()
+        if self.sampling_server is not None:
+            self.sampling_server.start()
         return self
 
+    def _daemon_with_sampling(self, store: TraceStore) -> tuple[Daemon, XRayHTTPServer | None]:
+        """The daemon on its UDP address, and the sampling server on the same address over
+        TCP. With port 0 the pair is tried again until the kernel's free UDP port is free for
+        TCP too; with a given port that is taken for TCP, the daemon runs without it (the SDKs
+        then log that and sample by their built-in rule)."""
+        for attempt in range(20):
+            daemon = Daemon(self._udp, store, self._receive_buffer, self._processes)
+            try:
+                return daemon, XRayHTTPServer(daemon.address, None, self.sampling)
+            except OSError as error:
+                if self._udp[1] == 0 and attempt < 19:
+                    daemon.stop()
+                    continue
+                log.warning(
+                    "local X-Ray: sampling rules not served on tcp://%s:%d (%s); SDKs will"
+                    " use their built-in rule",
+                    *daemon.address,
+                    error.strerror or error,
+                )
+                return daemon, None
+        raise AssertionError("unreachable")
+
     def stop(self) -> None:
-        if self.http is not None:
-            self.http.shutdown()
-            self.http.server_close()
-            self.http = None
+        for server in (self.http, self.sampling_server):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        self.http = self.sampling_server = None
         if self.daemon is not None:
             self.daemon.stop()
         if self.store is not None:
@@ -163,11 +194,18 @@ class LocalXRay:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lambda-tracing local xray",
-        description="Run a local X-Ray daemon (UDP) and X-Ray API (HTTP) in the foreground.",
+        description="Run a local X-Ray daemon (UDP, with the sampling rules over TCP on the"
+        " same address) and X-Ray API (HTTP) in the foreground.",
     )
     parser.add_argument("--udp", default="127.0.0.1:2000", help="daemon address (HOST:PORT)")
     parser.add_argument("--api", default="127.0.0.1:2001", help="API address (HOST:PORT)")
     parser.add_argument("--db", default=str(default_db_path()), help="SQLite file for traces")
+    parser.add_argument(
+        "--sampling-rate",
+        type=float,
+        default=LOCAL_FIXED_RATE,
+        help="fixed rate of the sampling rule served to SDKs (default: every request)",
+    )
     parser.add_argument(
         "--retention-hours",
         type=float,
@@ -182,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             arguments.api,
             arguments.db,
             retention_seconds=arguments.retention_hours * 3600,
+            sampling_rate=arguments.sampling_rate,
         )
         server.start()
     except (ValueError, OSError, RuntimeError, sqlite3.Error) as error:
@@ -193,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(
             f"local X-Ray: daemon on udp://{server.udp_address} "
-            f"(AWS_XRAY_DAEMON_ADDRESS={server.udp_address}), "
+            + ("and tcp (sampling rules) " if server.sampling_server is not None else "")
+            + f"(AWS_XRAY_DAEMON_ADDRESS={server.udp_address}), "
             f"API on {server.api_url} (AWS_ENDPOINT_URL_XRAY={server.api_url}), "
             f"store {server.db_path}",
             flush=True,
