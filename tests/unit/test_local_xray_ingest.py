@@ -55,14 +55,17 @@ def test_valid_documents_are_stored_whole_and_bad_ones_counted_by_reason(
         b"garbage without a header line",
         datagram('{"name": "app", "start_time": NaN}'),  # NaN is not JSON
         datagram(json.dumps(segment(3)).replace("1600000001.0", "1e400")),  # infinite time
+        # Past the year 9999, and before 1970: no timestamp botocore can parse.
+        datagram(json.dumps(segment(4)).replace("1600000001.0", "1e300")),
+        datagram(json.dumps(segment(5)).replace("1600000001.0", "-5.0")),
         datagram({"name": "app"}),  # misses id, trace_id, start_time
         datagram(good[1]),
     ]
     result = ingest_batch(store, batch, now=1_600_000_002.0)
-    assert (result.received, result.stored) == (6, 2)
-    assert result.rejected == {"header": 1, "json": 1, "schema": 2}
-    assert len(result.messages) == 4 and result.store_error is None
-    assert any("finite" in message for message in result.messages)
+    assert (result.received, result.stored) == (8, 2)
+    assert result.rejected == {"header": 1, "json": 1, "schema": 4}
+    assert len(result.messages) == 6 and result.store_error is None
+    assert sum("year 10000" in message for message in result.messages) == 3
     assert store.documents_of([TRACE])[TRACE] == good
 
 

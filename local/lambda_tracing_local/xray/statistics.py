@@ -25,12 +25,19 @@ START, END, OUTCOME, STOP, DURATION, MILLIS = 1, 2, 3, 7, 8, 9
 _FIGURES = operator.itemgetter(START, OUTCOME, STOP, DURATION, MILLIS)
 
 
+# Times are seconds since the epoch that a timestamp can hold (botocore's parser, like
+# datetime, stops at the year 9999): a document past them would break every response with it.
+LATEST_TIME = 253_402_300_799.0
+
+
 def timing(start: float, end: float | None) -> tuple[float, float, int]:
     """(stop, duration, millis) of a call, computed once at ingest."""
     stop = start if end is None else end
     duration = stop - start
-    if not -1e15 < duration < 1e15:  # also false for NaN: from 1e400, which JSON allows
-        raise InvalidDocument("schema", f"times must be finite numbers: {start!r}, {end!r}")
+    if not (0.0 <= start <= LATEST_TIME and 0.0 <= stop <= LATEST_TIME):  # and not NaN
+        raise InvalidDocument(
+            "schema", f"times must be seconds since 1970 before the year 10000: {start!r}, {end!r}"
+        )
     if duration < 0.0:  # clock skew: never report negative times
         duration = 0.0
     return stop, duration, round(duration * 1000.0)
