@@ -10,10 +10,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from lambda_tracing_local.xray import LocalXRay
 from test_local_xray_support import call
+
+CLI = [  # lambda-tracing local xray, without needing the console script on PATH
+    sys.executable,
+    "-c",
+    "import sys; from lambda_tracing_local.xray import main; sys.exit(main(sys.argv[1:]))",
+]
 
 HEADER = b'{"format": "json", "version": 1}\n'
 TRACE_ID = "1-5f000000-0123456789abcdef01234567"
@@ -182,9 +189,7 @@ def test_cli_main_prints_where_it_listens_and_stops_on_sigterm(tmp_path) -> None
     database = tmp_path / "cli.sqlite3"
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-c",
-            "import sys; from lambda_tracing_local.xray import main; sys.exit(main(sys.argv[1:]))",
+            *CLI,
             "--udp",
             "127.0.0.1:0",
             "--api",
@@ -217,9 +222,7 @@ def test_cli_main_prints_where_it_listens_and_stops_on_sigterm(tmp_path) -> None
 def test_cli_rejects_a_bad_address() -> None:
     done = subprocess.run(
         [
-            sys.executable,
-            "-c",
-            "import sys; from lambda_tracing_local.xray import main; sys.exit(main(sys.argv[1:]))",
+            *CLI,
             "--udp",
             "nowhere",
         ],
@@ -228,6 +231,30 @@ def test_cli_rejects_a_bad_address() -> None:
         timeout=30,
     )
     assert done.returncode == 2 and "HOST:PORT" in done.stderr
+
+
+def test_cli_with_a_taken_api_port_says_so_and_exits(tmp_path: Path) -> None:
+    """Start fails after the daemon and its sampling server are up: both are released, and
+    the CLI answers at once (stopping a server that never started must not wait)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [
+                *CLI,
+                "--udp",
+                "127.0.0.1:0",
+                "--api",
+                f"127.0.0.1:{port}",
+                "--db",
+                str(tmp_path / "xray.sqlite3"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 2 and "Address already in use" in done.stderr, done.stderr
 
 
 def test_wait_for_times_out_honestly(xray: LocalXRay) -> None:

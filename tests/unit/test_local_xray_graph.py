@@ -87,6 +87,19 @@ def test_sqs_triggered_lambda_matches_the_grafana_topology(linked: bool) -> None
     assert not any(s.get("Root") for s in services if s["Name"] == "ProcessSQSRecord")
 
 
+def test_a_queue_whose_send_is_still_in_progress_stays_an_inferred_node() -> None:
+    traces = sqs_to_lambda_traces(linked=True)
+    (send,) = traces["1-a-producer"][0]["subsegments"]
+    del send["end_time"]
+    send["in_progress"] = True
+    services = service_graph(traces)
+    (queue,) = [s for s in services if s["Type"] == "AWS::SQS::Queue"]
+    assert queue["State"] == "unknown"  # as every inferred node: not a traced service
+    assert queue["SummaryStatistics"] == {}  # no call to it has ended yet
+    (link,) = queue["Edges"]
+    assert link["EdgeType"] == "link"
+
+
 def test_malformed_links_are_ignored_not_fatal() -> None:
     segment = doc("app", "a000000000000000", links=[{"trace_id": [1], "id": {}}, "x", None])
     nodes, edges = topology(service_graph({"1-x": [segment]}))
@@ -185,6 +198,33 @@ def test_assemble_places_nested_streamed_subsegments_and_prefers_complete_ones()
     assert placed_inner["end_time"] == inner["end_time"]
     summary = summarise("1-x", [assembled])
     assert summary["IsPartial"] is True
+
+
+def test_a_chain_of_1000_streamed_subsegments_assembles_within_bounds() -> None:
+    """Each document is bounded at ingest, but streamed subsegments chain by parent_id to any
+    length: past MAX_PLACED_DEPTH they go under their segment, keeping parent_id, and none
+    is lost. (Nested 1,000 deep, json.dumps and the summaries' walks would overflow.)"""
+    from lambda_tracing_local.xray.traces import MAX_PLACED_DEPTH, walk
+
+    segment = doc("app", "a000000000000000", trace_id="1-x")
+    chain, parent = [], segment["id"]
+    for number in range(1000):
+        link = doc("work", f"{number:016x}", 0.01, 0.02, type="subsegment", trace_id="1-x",
+                   parent_id=parent)
+        chain.append(link)
+        parent = link["id"]
+    (assembled,) = assemble([segment, *reversed(chain)])
+    elements = list(walk(assembled))
+    assert sorted(e["id"] for e in elements[1:]) == sorted(link["id"] for link in chain)
+    depth, element = 0, assembled
+    while element.get("subsegments"):
+        element = element["subsegments"][0]
+        depth += 1
+    assert depth == MAX_PLACED_DEPTH
+    moved = assembled["subsegments"][1:]
+    assert moved and all(e["parent_id"] == f"{int(e['id'], 16) - 1:016x}" for e in moved)
+    assert json.loads(json.dumps(assembled))["id"] == segment["id"]
+    assert summarise("1-x", [assembled])["Duration"] >= 0
 
 
 def test_in_progress_segments_add_no_statistics() -> None:

@@ -148,10 +148,19 @@ class XRayHTTPServer(ThreadingHTTPServer):
     ) -> None:
         self.operations = operations
         self.sampling = sampling
+        self._thread: threading.Thread | None = None
         super().__init__(address, _Handler)
 
     def start(self) -> threading.Thread:
         name = "local-xray-api" if self.operations is not None else "local-xray-sampling"
-        thread = threading.Thread(target=self.serve_forever, name=name, daemon=True)
-        thread.start()
-        return thread
+        self._thread = threading.Thread(target=self.serve_forever, name=name, daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def close(self) -> None:
+        """Stop serving (if started: shutdown() would wait forever for a loop never begun)
+        and release the socket."""
+        if self._thread is not None:
+            self.shutdown()
+            self._thread = None
+        self.server_close()

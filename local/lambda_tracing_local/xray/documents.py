@@ -62,10 +62,10 @@ def _subsegment_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _with_typed_subsegment_ids(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema requires a subsegment's id but gives it no type; the developer guide says
-    it is 16 hexadecimal digits, as a segment's. Ids are what a trace is assembled by, so an
-    object or a number there would break every query over its trace: held to the segment
-    id's rule."""
+    """The schema requires a subsegment's id but gives it no type (the developer guide: 16
+    hexadecimal digits, as a segment's). Ids are what a trace is assembled by, so an object
+    or a number there would break every query over its trace: held to the schema's rule for
+    a segment's id, a string of 16 characters."""
     definitions = dict(schema["definitions"])
     subsegment = dict(definitions["subsegment"])
     subsegment["properties"] = {**subsegment["properties"], "id": schema["properties"]["id"]}

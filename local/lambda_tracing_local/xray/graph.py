@@ -360,6 +360,8 @@ class ServiceGraph:
 
     def _link(self, message: Entry, consumer: Entry, consumer_key: NodeKey) -> None:
         queue: NodeKey = (message[INFERRED_NAME], message[INFERRED_TYPE], None)
+        if queue not in self.nodes:  # the send still in progress: the queue is drawn anyway
+            self._node(queue, "unknown", False).inferred = True
         edge = self._edge(queue, consumer_key, link=True)
         edge.calls.append(consumer)
         assert edge.ages is not None
@@ -392,7 +394,8 @@ class ServiceGraph:
         for key in order:
             node = self.nodes[key]
             if node.inferred:  # an inferred node's calls are exactly those on its edges
-                stats: CallStatistics | None = CallStatistics.merged(incoming[key])
+                calls_in = incoming[key]  # none if every call to it is still in progress
+                stats: CallStatistics | None = CallStatistics.merged(calls_in) if calls_in else None
             else:
                 stats = own.get(key)
             services.append(self._node_shape(reference[key], node, outgoing[key], stats))

@@ -120,8 +120,7 @@ class LocalXRay:
     def stop(self) -> None:
         for server in (self.http, self.sampling_server):
             if server is not None:
-                server.shutdown()
-                server.server_close()
+                server.close()
         self.http = self.sampling_server = None
         if self.daemon is not None:
             self.daemon.stop()

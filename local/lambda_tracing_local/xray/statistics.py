@@ -26,8 +26,9 @@ _FIGURES = operator.itemgetter(START, OUTCOME, STOP, DURATION, MILLIS)
 
 
 # Times are seconds since the epoch that a timestamp can hold (botocore's parser, like
-# datetime, stops at the year 9999): a document past them would break every response with it.
-LATEST_TIME = 253_402_300_799.0
+# datetime, stops at the year 9999, in the reader's time zone): a document past them would
+# break every response with it. The last day of 9999 is left out for the time zones.
+LATEST_TIME = 253_402_214_400.0  # 9999-12-31T00:00:00Z
 
 
 def timing(start: float, end: float | None) -> tuple[float, float, int]:

@@ -10,6 +10,7 @@ from .documents import Document
 
 # Fields a streamed subsegment carries only to find its place; X-Ray drops them on assembly.
 STREAMING_FIELDS = ("type", "trace_id", "parent_id")
+MAX_PLACED_DEPTH = 64  # subsegment levels under which streamed subsegments are nested
 
 
 def walk(element: Document) -> Iterator[Document]:
@@ -29,7 +30,9 @@ def assemble(documents: list[Document]) -> list[Document]:
     pending = sorted(
         (d for d in documents if d.get("type") == "subsegment"), key=lambda d: d["start_time"]
     )
-    index = {element["id"]: element for segment in segments for element in walk(segment)}
+    index: dict[str, Placed] = {}
+    for segment in segments:
+        _index(segment, 0, segment, index)
     # Streamed subsegments may nest in each other: place them until no more find a parent.
     while pending:
         placed_any = False
@@ -47,9 +50,27 @@ def assemble(documents: list[Document]) -> list[Document]:
     return segments
 
 
-def _place(parent: Document, streamed: Document, index: dict[str, Document]) -> None:
+Placed = tuple[Document, int, Document]  # an element, its depth below its segment, the segment
+
+
+def _index(element: Document, depth: int, segment: Document, index: dict[str, Placed]) -> None:
+    stack = [(element, depth)]
+    while stack:
+        element, depth = stack.pop()
+        index[element["id"]] = (element, depth, segment)
+        stack.extend((child, depth + 1) for child in element.get("subsegments") or ())
+
+
+def _place(parent: Placed, streamed: Document, index: dict[str, Placed]) -> None:
+    element, depth, segment = parent
     child = {k: v for k, v in streamed.items() if k not in STREAMING_FIELDS}
-    siblings: list[Document] = parent.setdefault("subsegments", [])
+    if depth >= MAX_PLACED_DEPTH:
+        # A chain of streamed subsegments can be any length: past this depth its links are
+        # placed under their segment instead, keeping parent_id, so that a trace stays within
+        # what json writes and the queries walk (a document itself nests ~60 levels at most).
+        child["parent_id"] = streamed["parent_id"]
+        element, depth = segment, 0
+    siblings: list[Document] = element.setdefault("subsegments", [])
     for position, sibling in enumerate(siblings):
         if sibling["id"] == child["id"]:
             # The complete version wins over an in-progress one, whichever came first.
@@ -59,8 +80,7 @@ def _place(parent: Document, streamed: Document, index: dict[str, Document]) -> 
             return
     else:
         siblings.append(child)
-    for element in walk(child):
-        index[element["id"]] = element
+    _index(child, depth + 1, segment, index)
 
 
 def end_of(element: Document) -> float:
