@@ -7,6 +7,7 @@ covered by the other test_downstream_* tests).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import random
@@ -171,6 +172,39 @@ class ThreadWideState:
 
     def set(self, value: Any) -> None:
         self.value = value
+
+
+@pytest.mark.parametrize("parent_depth", ["top-level", "nested"])
+def test_a_span_opened_after_its_parent_ended_is_still_sent(
+    traced: Traced, segment_validator: Any, parent_depth: str
+) -> None:
+    """The thread starts under `step` and opens its span only after `step` has ended: the
+    SDK's add_subsegment refuses an ended parent, so the span goes out as its own document,
+    whether or not `step`'s top-level span has been sent by then."""
+    ended, opened = threading.Event(), threading.Event()
+
+    def background() -> None:
+        ended.wait(5)
+        with subsegment("after-the-fact") as span:
+            assert span is not None
+        opened.set()
+
+    outer = subsegment("handler-work") if parent_depth == "nested" else contextlib.nullcontext()
+    with outer:
+        with subsegment("step") as step:
+            thread = threading.Thread(target=contextvars.copy_context().run, args=(background,))
+            thread.start()
+        ended.set()
+        assert opened.wait(5)
+    thread.join(5)
+    assert step is not None
+    late = traced.named("after-the-fact")
+    assert late["parent_id"] == step.id and late["trace_id"] == traced.root
+    assert late["type"] == "subsegment" and not late.get("in_progress")
+    sent_alone = [d for d in traced.emitter.documents if d["name"] == "after-the-fact"]
+    assert sent_alone == [late]  # its own document, not inside step's
+    for document in traced.emitter.documents:
+        assert [e.message for e in segment_validator.iter_errors(document)] == []
 
 
 def test_without_task_local_storage_the_sdk_crosses_parents(traced: Traced) -> None:

@@ -127,7 +127,10 @@ class InvocationContext:
             return None
         span = span_factory(entity)
         if entity is not span.parent_segment:
-            entity.add_subsegment(span)
+            if entity.in_progress:
+                entity.add_subsegment(span)
+            else:  # a thread or task outliving the span it started under: the SDK's
+                span._detached = True  # add_subsegment would refuse it; it goes out alone
         state = self._state.get()
         if state is not None:
             self._state.set((state[0], state[1], (*state[2], span)))

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 # Attributes a Span keeps that never go into a document.
 _NOT_IN_DOCUMENT = frozenset({"sampled", "parent_segment", "_parent", "_foreign_metadata",
-                              "_sent"})
+                              "_sent", "_detached"})
 
 
 class Facade:
@@ -81,6 +81,7 @@ def make_classes() -> tuple[type, type]:
 
         _foreign_metadata = False  # set on the instance by put_metadata
         _sent = False  # set on a top-level span once its document has gone out
+        _detached = False  # set on a span opened under one already ended: sent on its own
 
         def __init__(self, name: str, namespace: str, parent: Any) -> None:
             self.id = f"{random_bits(64):016x}"

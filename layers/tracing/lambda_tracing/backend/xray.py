@@ -96,7 +96,8 @@ class XRayBackend:
     def end_subsegment(self, span: Any, end_time: float | None = None) -> None:
         """Close `span`. A top-level one (child of Lambda's facade) is sent with its subtree at
         once; a child is sent with its top-level span, or on its own if that has already gone
-        (a thread outliving the handler). Children left open by user code are closed with it."""
+        or its parent had ended when it opened (a thread outliving the handler, or the span it
+        started under). Children left open by user code are closed with it."""
         if span is None:
             return
         try:
@@ -107,7 +108,7 @@ class XRayBackend:
             if span.top_level:
                 span._sent = True
                 self.recorder.emitter.send_entity(span)
-            elif span.top()._sent:
+            elif span._detached or span.top()._sent:
                 self.recorder.emitter.send_entity(span)
         except Exception as error:  # noqa: BLE001
             log_failure("end_subsegment", error)
