@@ -176,6 +176,47 @@ def http_calls() -> dict[str, Any]:
     return {"patched": PATCHED, "statuses": statuses}
 
 
+def http_unusual_calls() -> dict[str, Any]:
+    """Calls that requests and httpx accept in forms the SDK's patchers did not expect; each
+    outcome as requests/httpx give it, and the caller's dicts as they are afterwards."""
+    import httpx
+    import requests
+
+    class UrlObject:  # requests calls str() on whatever url it is given
+        def __init__(self, url: str) -> None:
+            self.url = url
+
+        def __str__(self) -> str:
+            return self.url
+
+    target = os.environ["TARGET_URL"]
+    own = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    reused = {"Accept": "application/json"}
+    start_invocation()
+    outcomes: dict[str, Any] = {}
+    calls = {
+        "empty url": lambda: requests.get("", timeout=5),
+        "url object": lambda: requests.get(UrlObject(f"{target}/url-object"), timeout=5),
+        "prepare_request by keyword": lambda: requests.Session().prepare_request(
+            request=requests.Request("GET", f"{target}/x")
+        ),
+        "requests, own header": lambda: requests.get(
+            f"{target}/own-requests", headers={"X-Amzn-Trace-Id": own}, timeout=5
+        ),
+        "httpx, own header": lambda: httpx.get(
+            f"{target}/own-httpx", headers={"X-Amzn-Trace-Id": own}, timeout=5
+        ),
+        "reused headers": lambda: requests.get(f"{target}/reused", headers=reused, timeout=5),
+    }
+    for name, call in calls.items():
+        try:
+            answer = call()
+            outcomes[name] = ["ok", getattr(answer, "status_code", None)]
+        except Exception as error:
+            outcomes[name] = ["raised", type(error).__name__]
+    return {"outcomes": outcomes, "reused_after": reused, "own": own}
+
+
 def sqs_producer() -> dict[str, Any]:
     import boto3
 

@@ -140,3 +140,36 @@ def test_sampled_0_records_nothing_and_propagates_the_decision(http_server: Any)
         assert sent["Sampled"] == "0"
         assert sent["Parent"] == run["parent"]  # nothing recorded here, so the caller's segment
         assert "traceparent" not in headers
+
+
+def test_unusual_calls_behave_as_without_the_layer(http_server: Any) -> None:
+    """requests raises its own MissingSchema for url "", takes a url object and request= by
+    keyword; a trace header the caller set reaches the server as set; the caller's headers
+    dict comes back unchanged (a header left in it would carry this trace into the next)."""
+    url, seen = http_server
+    seen.clear()
+    daemon = UdpDaemon()
+    header, root, _ = new_trace_header(sampled=1)
+    try:
+        env = {"_X_AMZN_TRACE_ID": header, "AWS_XRAY_DAEMON_ADDRESS": daemon.address,
+               "TARGET_URL": url}
+        result = run_function("http_unusual_calls", env)
+        documents = daemon.wait_for(lambda docs: len(flatten(docs)) >= 4, timeout=30)
+    finally:
+        daemon.close()
+    assert result["outcomes"] == {
+        "empty url": ["raised", "MissingSchema"],
+        "url object": ["ok", 200],
+        "prepare_request by keyword": ["ok", None],
+        "requests, own header": ["ok", 200],
+        "httpx, own header": ["ok", 200],
+        "reused headers": ["ok", 200],
+    }
+    assert result["reused_after"] == {"Accept": "application/json"}
+    for path in ("/own-requests", "/own-httpx"):
+        assert request_to({"seen": list(seen)}, path)[1]["X-Amzn-Trace-Id"] == result["own"]
+    _, reused = request_to({"seen": list(seen)}, "/reused")
+    assert header_of(reused)["Root"] == root  # ours, on the request, not in the caller's dict
+    recorded = [e for e in flatten(documents) if e.get("namespace") == "remote"]
+    assert [e["http"]["request"]["url"] for e in recorded if "url-object" in
+            e["http"]["request"]["url"]] == [f"{url}/url-object"]

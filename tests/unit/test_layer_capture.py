@@ -45,6 +45,14 @@ def test_configured_keys_and_patterns_replace_the_defaults() -> None:
     assert copy == {"card": REDACTED, "password": "p", "memo": REDACTED}
 
 
+def test_a_pattern_with_a_backreference_works_beside_others() -> None:
+    """Joined into one alternation, `\\1` would name the first pattern's group."""
+    patterns = [r"(pin|pwd)=\d+", r"(['\"])sk_live_[A-Za-z0-9]+\1", r"token-[0-9]+"]
+    capturer = Capturer(load(environ={}, redact_patterns=patterns))
+    cleaned = capturer.clean_string("pin=1234 config='sk_live_abc123XYZ' token-99 ok")
+    assert cleaned == f"{REDACTED} config={REDACTED} {REDACTED} ok"
+
+
 def test_long_strings_are_truncated_and_say_so() -> None:
     copy, _ = capture({"body": "x" * 5000}, max_value_length=100)
     assert copy["body"].startswith("x" * 100)

@@ -107,14 +107,21 @@ def _json_length(text: str) -> int:
 
 
 def _one_pattern(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
-    """One alternation (one scan per string) when the patterns combine, else one each (a
-    pattern with global inline flags cannot be part of an alternation)."""
+    """The patterns without groups as one alternation (one scan per string); a pattern with
+    groups on its own, since joined its backreferences would count another's groups, and
+    likewise one that cannot be joined (global inline flags)."""
     if not patterns:
         return []
+    compiled = [re.compile(pattern) for pattern in patterns]
+    plain = [pattern.pattern for pattern in compiled if pattern.groups == 0]
+    rest = [pattern for pattern in compiled if pattern.groups]
+    if len(plain) < 2:
+        return compiled
     try:
-        return [re.compile("|".join(f"(?:{pattern})" for pattern in patterns))]
+        joined = re.compile("|".join(f"(?:{pattern})" for pattern in plain))
     except re.error:
-        return [re.compile(pattern) for pattern in patterns]
+        return compiled
+    return [joined, *rest]
 
 
 class _Walk:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 from lambda_tracing.patches.layer_recorder import point_at_layer
+from lambda_tracing.propagation import http
 
 
 def patch() -> None:
@@ -19,4 +20,7 @@ def patch() -> None:
     from aws_xray_sdk.core import patcher
 
     point_at_layer(xray_httpx)
+    # A trace header the caller set on the request stands, as in the requests and urllib3
+    # patches (the SDK's always overwrites it).
+    xray_httpx.inject_trace_header = http.inject_unless_present  # type: ignore[attr-defined]
     patcher.patch(("httpx",))

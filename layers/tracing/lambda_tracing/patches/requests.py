@@ -1,16 +1,21 @@
-"""requests calls as `namespace: remote` subsegments: aws-xray-sdk's requests patcher, recording
-through the layer's recorder, with headers written by propagation.http and the method recorded
-upper-case (`requests.get` passes "get"), as X-Ray expects it. Applied on the first call, so a
-function that imports requests at init loads none of aws-xray-sdk until it makes a request."""
+"""requests calls as `namespace: remote` subsegments: aws-xray-sdk's requests patcher and
+processor, recording through the layer's recorder, with headers written by propagation.http
+onto the prepared request, and the method recorded upper-case, as X-Ray expects it. Applied on
+the first call, so a function that imports requests at init loads none of aws-xray-sdk until
+it makes a request."""
 
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from lambda_tracing.patches.hooks import on_first_call
-from lambda_tracing.patches.layer_recorder import point_at_layer
+from lambda_tracing.patches.layer_recorder import LAYER_RECORDER, point_at_layer
+from lambda_tracing.propagation import http
+
+log = logging.getLogger(__name__)
 
 _PATCHED = "_lambda_tracing_patched"
 
@@ -32,21 +37,63 @@ def _patch_now() -> None:
     # importlib: the package attribute `patch` is the function, shadowing the module
     xray_requests = importlib.import_module("aws_xray_sdk.ext.requests.patch")
     point_at_layer(xray_requests)
-    processor = _upper_case_method(xray_requests.requests_processor)  # type: ignore[attr-defined]
+    # The SDK's two wrappers read arguments in ways requests itself does not (url="" or
+    # request= by keyword raise IndexError, a url object breaks urlparse) and write the
+    # header into the caller's own dict: its patch() wraps with these instead.
+    xray_requests._xray_traced_requests = _traced_request  # type: ignore[attr-defined]
+    xray_requests._inject_header = _header_on_prepared  # type: ignore[attr-defined]
+    processor = _described(xray_requests.requests_processor)  # type: ignore[attr-defined]
     xray_requests.requests_processor = processor  # type: ignore[attr-defined]
     patcher.patch(("requests",))
 
 
-def _upper_case_method(original: Callable[..., None]) -> Callable[..., None]:
-    if getattr(original, "upper_cases_method", False):
+def _text(value: Any) -> str:
+    """What requests makes of a method or url it is given: str, or bytes decoded."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _argument(args: Any, kwargs: Any, name: str, position: int) -> Any:
+    return kwargs[name] if name in kwargs else args[position]
+
+
+def _traced_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """Session.request inside a `remote` span named after the url's host; a call whose
+    arguments cannot be read here is made untraced, and requests answers it as it would."""
+    from aws_xray_sdk.ext.util import get_hostname
+
+    try:
+        name = get_hostname(_text(_argument(args, kwargs, "url", 1)))
+        processor = importlib.import_module("aws_xray_sdk.ext.requests.patch").requests_processor
+    except Exception:  # noqa: BLE001
+        return wrapped(*args, **kwargs)
+    return LAYER_RECORDER.record_subsegment(
+        wrapped, instance, args, kwargs, name=name, namespace="remote", meta_processor=processor
+    )
+
+
+def _header_on_prepared(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """Session.prepare_request, then the trace header on the prepared request's own headers
+    (a copy: the caller's dict and Request stay as they were, and an invocation's header
+    cannot linger in a dict reused by the next). A trace header the caller set stands."""
+    prepared = wrapped(*args, **kwargs)
+    try:
+        http.inject_unless_present(prepared.headers, LAYER_RECORDER.current_subsegment())
+    except Exception:  # noqa: BLE001
+        log.debug("trace header not added to a requests call", exc_info=True)
+    return prepared
+
+
+def _described(original: Callable[..., None]) -> Callable[..., None]:
+    """The SDK's processor, given the method and url as text (upper-case method, as X-Ray
+    expects; `requests.get` passes "get") however the call passed them."""
+    if getattr(original, "normalises_arguments", False):
         return original
 
     def processor(**kwargs: Any) -> None:
-        original(**kwargs)
-        subsegment = kwargs["subsegment"]
-        request = getattr(subsegment, "http", {}).get("request") or {}
-        if isinstance(request.get("method"), str):
-            request["method"] = request["method"].upper()
+        args, call_kwargs = kwargs["args"], kwargs["kwargs"]
+        method = _text(_argument(args, call_kwargs, "method", 0)).upper()
+        url = _text(_argument(args, call_kwargs, "url", 1))
+        original(**{**kwargs, "args": (method, url), "kwargs": {}})
 
-    processor.upper_cases_method = True  # type: ignore[attr-defined]
+    processor.normalises_arguments = True  # type: ignore[attr-defined]
     return processor

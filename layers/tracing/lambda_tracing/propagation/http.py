@@ -53,6 +53,19 @@ def inject(headers: MutableMapping[str, Any], entity: Any) -> None:
         log.debug("trace header not injected", exc_info=True)
 
 
+def inject_unless_present(headers: MutableMapping[str, Any], entity: Any) -> None:
+    """`inject`, unless the caller set a trace header of its own on this request: theirs
+    stands (HTTP clients; the botocore patch overwrites the header botocore copies from
+    Lambda's environment)."""
+    try:
+        if has_trace_header(headers):
+            return
+    except Exception:
+        log.debug("trace header not checked", exc_info=True)
+        return
+    inject(headers, entity)
+
+
 def has_trace_header(headers: Any) -> bool:
     """True if a header (any case) already carries a trace, so a lower layer leaves it alone."""
     if not headers:
