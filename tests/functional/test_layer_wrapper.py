@@ -157,3 +157,54 @@ def test_wrapper_keeps_variables_the_user_set(layer: tuple[Path, Path]) -> None:
     assert seen["AWS_XRAY_CONTEXT_MISSING"] == "LOG_ERROR"
     assert seen["LAMBDA_TRACING_LOG_TRACE_ID"] == "true"
     assert seen["PYTHONPATH"] == f"{task}:{wrapper.parent / 'python'}"
+
+
+POWERTOOLS_APP = textwrap.dedent('''
+    import httpx  # noqa: F401 - patch_all patches it too
+    import boto3
+    from aws_lambda_powertools import Tracer
+    from botocore.stub import Stubber
+
+    tracer = Tracer(service="orders")  # runs aws-xray-sdk's patch_all at import
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    stubber = Stubber(sqs)
+    for _ in range(6):
+        stubber.add_response("list_queues", {"QueueUrls": []})
+    stubber.activate()
+
+    def handler(event, context):
+        sqs.list_queues()
+        sqs.list_queues()
+        return {"ok": True}
+''')
+
+
+def test_beside_powertools_tracer_every_aws_call_is_recorded_once(
+    layer: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A function still creating Powertools' Tracer (mid-migration): its patch_all wraps the
+    layer's deferred botocore patch, which must neither remove that wrapper nor trace twice,
+    and the httpx patch waits for the SDK's own httpx import to finish."""
+    wrapper, _ = layer
+    (tmp_path / "pt_app.py").write_text(POWERTOOLS_APP)
+    headers = [new_trace_header() for _ in range(3)]
+    with udp_listener() as daemon:
+        report = run_through_wrapper(
+            wrapper, tmp_path, "pt_app.handler",
+            {"AWS_XRAY_DAEMON_ADDRESS": daemon.address, "AWS_ACCESS_KEY_ID": "x",
+             "AWS_SECRET_ACCESS_KEY": "x"},
+            [{"event": {}, "trace_header": header} for header in headers],
+        )
+        documents = daemon.receive()
+    assert [r.get("return") for r in report["results"]] == [{"ok": True}] * 3
+
+    def aws_calls(document: dict[str, Any]) -> list[str]:
+        own = [document["name"]] if document.get("namespace") == "aws" else []
+        return own + [n for child in document.get("subsegments", []) for n in aws_calls(child)]
+
+    for header in headers:
+        root = header.split(";")[0].removeprefix("Root=")
+        calls = [n for d in documents if d["trace_id"] == root for n in aws_calls(d)]
+        assert calls == ["sqs", "sqs"], (calls, report["stderr"])
+    assert "could not instrument" not in report["stderr"], report["stderr"]
+    assert "Traceback" not in report["stderr"], report["stderr"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 import time
 from typing import Any
 
@@ -51,6 +52,8 @@ def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
                      type(error).__name__, error)
         raise
     imported = time.time()
+    if settings.enabled and settings.patch:
+        _apply_waiting_patches()
     try:
         function = getattr(module, function_name)
     except AttributeError:
@@ -95,6 +98,18 @@ def _patch(settings: config.Settings) -> None:
         return
     try:
         patch_configured(settings.patch)
+    except Exception as error:  # noqa: BLE001
+        log_failure("patching libraries", error)
+
+
+def _apply_waiting_patches() -> None:
+    """Patches that waited for an import of aws-xray-sdk's inside the user's module (a
+    patch_all at init) to finish."""
+    patches = sys.modules.get("lambda_tracing.patches")
+    if patches is None:
+        return
+    try:
+        patches.apply_waiting()
     except Exception as error:  # noqa: BLE001
         log_failure("patching libraries", error)
 

@@ -60,7 +60,7 @@ def patch_configured(names: Iterable[str]) -> list[str]:
 def _patcher_for(name: str) -> Callable[[ModuleType], None]:
     def patch_when_imported(_module: ModuleType) -> None:
         # Runs inside the user's import statement: it must never raise.
-        if _sdk_initializing():
+        if _sdk_initializing(name):
             _waiting_for_sdk.append(name)
         else:
             _apply(name)
@@ -68,12 +68,23 @@ def _patcher_for(name: str) -> Callable[[ModuleType], None]:
     return patch_when_imported
 
 
-def _sdk_initializing() -> bool:
-    module = sys.modules.get(_XRAY_SDK)
-    return bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
+def _sdk_initializing(name: str) -> bool:
+    """Whether the SDK's core, or its own patch module for `name`, is being imported: the
+    SDK's patch_all (Powertools' Tracer runs it) imports each library from inside those."""
+    for module_name in (_XRAY_SDK, f"aws_xray_sdk.ext.{name}", f"aws_xray_sdk.ext.{name}.patch"):
+        module = sys.modules.get(module_name)
+        if getattr(getattr(module, "__spec__", None), "_initializing", False):
+            return True
+    return False
 
 
 def _patch_waiting(_module: ModuleType) -> None:
+    apply_waiting()
+
+
+def apply_waiting() -> None:
+    """Apply the patches that waited for an import of the SDK's to finish; start-up calls it
+    again once the user's module is imported, by when any patch_all in it has finished."""
     while _waiting_for_sdk:
         _apply(_waiting_for_sdk.pop(0))
 

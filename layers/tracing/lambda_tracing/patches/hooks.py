@@ -118,8 +118,14 @@ class _NotifyingLoader:
 
 
 def on_first_call(owner: Any, names: Sequence[str], apply: Callable[[], None]) -> None:
-    """Stand-ins for `owner.<name>` that run `apply()` once, on the first call of any of them."""
+    """Stand-ins for `owner.<name>` that run `apply()` once, on the first call of any of them.
+
+    A stand-in still on `owner` is replaced by the original before `apply()`. One that someone
+    has wrapped meanwhile (aws-xray-sdk's patch_all, run by Powertools' Tracer) stays inside
+    that wrapper, passing calls straight to the original: taking it out would take their
+    wrapper out with it, and `apply()` then wraps on top of theirs."""
     originals = {name: owner.__dict__[name] for name in names}
+    stand_ins: dict[str, Any] = {}
     done = threading.Lock()
     state = {"applied": False}
 
@@ -129,7 +135,8 @@ def on_first_call(owner: Any, names: Sequence[str], apply: Callable[[], None]) -
                 return
             state["applied"] = True
             for name, original in originals.items():
-                setattr(owner, name, original)
+                if owner.__dict__.get(name) is stand_ins[name]:
+                    setattr(owner, name, original)
             try:
                 apply()
             except Exception:
@@ -137,16 +144,34 @@ def on_first_call(owner: Any, names: Sequence[str], apply: Callable[[], None]) -
                             exc_info=True)
 
     for name, original in originals.items():
-        setattr(owner, name, _stand_in(owner, name, original, apply_once))
+        stand_ins[name] = _stand_in(owner, name, original, apply_once)
+        setattr(owner, name, stand_ins[name])
 
 
 def _stand_in(owner: Any, name: str, original: Any, apply_once: Callable[[], None]) -> Any:
     def stand_in(self: Any, *args: Any, **kwargs: Any) -> Any:
         apply_once()
+        current = owner.__dict__.get(name)
+        if current is stand_in or _wraps(current, stand_in):
+            # Called through someone's wrapper around this stand-in: it has done its part,
+            # so this goes to the original (what `owner` holds would call the wrapper again).
+            return original.__get__(self, type(self))(*args, **kwargs)
         # What `owner` now holds, bound to `self` (not `getattr(self, name)`: a subclass's
         # override calling super() would run twice).
-        return owner.__dict__[name].__get__(self, type(self))(*args, **kwargs)
+        return current.__get__(self, type(self))(*args, **kwargs)
 
     functools.update_wrapper(stand_in, original)
     stand_in.lambda_tracing_deferred = True  # type: ignore[attr-defined]
     return stand_in
+
+
+def _wraps(candidate: Any, target: Any) -> bool:
+    """Whether `target` lies under `candidate`'s chain of wrappers (`__wrapped__`, as
+    functools and wrapt set it)."""
+    seen = 0
+    while candidate is not None and seen < 32:
+        if candidate is target:
+            return True
+        candidate = getattr(candidate, "__wrapped__", None)
+        seen += 1
+    return False
