@@ -142,6 +142,42 @@ def test_libraries_first_imported_by_aws_xray_sdk_itself_are_still_patched() -> 
     }
 
 
+def test_an_address_the_sdk_refuses_still_leaves_aws_calls_traced() -> None:
+    """A stray space in AWS_XRAY_DAEMON_ADDRESS: the layer's emitter strips it, but the SDK's
+    recorder (built when its patchers load) refuses the address, which left every AWS call
+    untraced; the patchers must still record through the layer."""
+    result = run_python(
+        """
+        import json, os, socket
+        listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.settimeout(5)
+        address = "127.0.0.1:%d" % listener.getsockname()[1]
+        os.environ["AWS_XRAY_DAEMON_ADDRESS"] = address + " "
+        from lambda_tracing.patches import patch_configured
+        patch_configured(["botocore"])
+        import boto3, lambda_tracing
+        from botocore.stub import Stubber
+        sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="k",
+                           aws_secret_access_key="s")
+        stubber = Stubber(sqs)
+        stubber.add_response("list_queues", {"QueueUrls": []})
+        stubber.activate()
+        handler = lambda_tracing.trace_handler(lambda event, context: sqs.list_queues())
+        os.environ["_X_AMZN_TRACE_ID"] = (
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+        handler({}, None)
+        document = json.loads(listener.recv(65536).split(b"\\n", 1)[1])
+        print(json.dumps({
+            "aws": [s["name"] for s in document.get("subsegments", [])],
+            "address_after": os.environ["AWS_XRAY_DAEMON_ADDRESS"],
+        }))
+        """
+    )
+    assert result["aws"] == ["sqs"]
+    assert result["address_after"].endswith(" ")  # the user's environment as it was
+
+
 def test_x_ray_api_calls_work_with_the_sdk_disabled() -> None:
     # AWS_XRAY_SDK_ENABLED=false: aws-xray-sdk leaves botocore alone, ours still wraps it and
     # must call botocore's own method for X-Ray's API (not what its decorator wraps).

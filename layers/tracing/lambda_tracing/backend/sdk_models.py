@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 import threading
 from types import ModuleType
@@ -22,6 +23,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PACKAGE = "aws_xray_sdk.core"
+DAEMON_ADDRESS = "AWS_XRAY_DAEMON_ADDRESS"
 _lock = threading.RLock()
 _finishing: set[str] = set()
 
@@ -74,11 +76,31 @@ def finish(package: ModuleType | None = None) -> None:
         spec = package.__spec__
         spec._initializing = True  # type: ignore[union-attr]  # as the import system marks it
         try:
-            spec.loader.exec_module(package)  # type: ignore[union-attr]
+            _run_init(package)
             del package.__getattr__  # type: ignore[attr-defined]
         finally:
             spec._initializing = False  # type: ignore[union-attr]
             _finishing.discard(PACKAGE)
+
+
+def _run_init(package: ModuleType) -> None:
+    """The package's `__init__`. It builds the SDK's recorder, which refuses daemon addresses
+    the layer's emitter copes with (it strips a stray space, and replaces what it cannot read
+    by the default, saying so): without that recorder no patcher works, so it is built on the
+    SDK's default address instead. The layer never sends through it."""
+    try:
+        package.__spec__.loader.exec_module(package)  # type: ignore[union-attr]
+    except Exception as error:
+        if type(error).__name__ != "InvalidDaemonAddressException":
+            raise
+        address = os.environ.pop(DAEMON_ADDRESS, None)
+        try:
+            package.__spec__.loader.exec_module(package)  # type: ignore[union-attr]
+        finally:
+            if address is not None:
+                os.environ[DAEMON_ADDRESS] = address
+        log.warning("lambda_tracing: aws-xray-sdk refuses %s=%r (%s); its recorder uses its "
+                    "default address", DAEMON_ADDRESS, address, error)
 
 
 def _missing(name: str) -> Any:
