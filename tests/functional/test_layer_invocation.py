@@ -277,3 +277,41 @@ def test_keyword_calls_and_odd_signatures_pass_through(lambda_tracing_capture: C
     with pytest.raises(TypeError):
         handler(nope=1)
     assert lambda_tracing_capture.names().count("## handler") == 3
+
+
+@lambda_tracing.trace_handler
+async def async_handler(event: Any, context: Any) -> Any:
+    import asyncio
+
+    with lambda_tracing.subsegment("inside-await"):
+        await asyncio.sleep(0.01)
+    if event.get("fail"):
+        raise LookupError("not found")
+    return {"statusCode": 200}
+
+
+def test_an_async_handler_is_traced_over_its_await(
+    lambda_tracing_capture: CapturedTraces,
+) -> None:
+    """The decorator keeps an `async def` handler a coroutine function, and its span covers
+    the awaited work: the response, an exception, and subsegments opened inside."""
+    import asyncio
+    import inspect
+
+    assert inspect.iscoroutinefunction(async_handler)
+    assert asyncio.run(async_handler({"requestContext": {}}, Context())) == {"statusCode": 200}
+    lambda_tracing_capture.new_trace()
+    error = None
+    try:
+        asyncio.run(async_handler({"fail": True}, Context()))
+    except LookupError as raised:
+        error = raised
+    assert error is not None and str(error) == "not found"
+    ok, failed = lambda_tracing_capture.subsegments("## async_handler")
+    assert ok["http"]["response"]["status"] == 200
+    assert ok["metadata"]["service_undefined"]["response"] == {"statusCode": 200}
+    assert ok["end_time"] - ok["start_time"] >= 0.01
+    inner = [s for s in ok.get("subsegments", []) if s["name"] == "inside-await"]
+    assert len(inner) == 1
+    (exception,) = failed["cause"]["exceptions"]
+    assert exception["type"] == "LookupError" and failed["fault"] is True
