@@ -8,12 +8,22 @@ validate against AWS's segment-document schema.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
-from layer_support import build_layer, new_trace_header, run_through_wrapper, udp_listener
+from layer_support import (
+    LAYER_SOURCE,
+    build_layer,
+    new_trace_header,
+    run_through_wrapper,
+    udp_listener,
+)
 
 APP = textwrap.dedent('''
     import json
@@ -208,3 +218,48 @@ def test_beside_powertools_tracer_every_aws_call_is_recorded_once(
         assert calls == ["sqs", "sqs"], (calls, report["stderr"])
     assert "could not instrument" not in report["stderr"], report["stderr"]
     assert "Traceback" not in report["stderr"], report["stderr"]
+
+
+INIT_FAULT_PROBE = textwrap.dedent('''
+    import json, os, sys
+    from awslambdaric.bootstrap import _get_handler
+
+    def fault(handler):
+        try:
+            _get_handler(handler)
+            return "loaded"
+        except Exception as error:
+            return [type(error).__name__, getattr(error, "exception_type", None),
+                    getattr(error, "msg", str(error))]
+
+    user = sys.argv[1]
+    without = fault(user)
+    os.environ["LAMBDA_TRACING_HANDLER"] = user
+    print(json.dumps({"without": without, "with": fault("lambda_tracing.handler.handler")}))
+''')
+
+
+@pytest.mark.parametrize("user_handler", [
+    "ok_app.missing", "syntax_app.handler", "nodots", "no_such_app.handler", "ok_app.handler",
+])
+def test_init_faults_are_the_runtimes_own_with_the_layer(tmp_path: Path,
+                                                         user_handler: str) -> None:
+    """awslambdaric loads `lambda_tracing.handler`; a user handler it cannot load must fail
+    with the fault awslambdaric gives without the layer (type and message naming the user's
+    module), not one naming ours."""
+    (tmp_path / "ok_app.py").write_text("def handler(event, context):\n    return 1\n")
+    (tmp_path / "syntax_app.py").write_text("def handler(event, context):\n    return (\n")
+    (tmp_path / "probe.py").write_text(INIT_FAULT_PROBE)
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": f"{LAYER_SOURCE}{os.pathsep}{tmp_path}",
+        "LAMBDA_TASK_ROOT": str(tmp_path),
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",
+    }
+    done = subprocess.run([sys.executable, str(tmp_path / "probe.py"), user_handler],
+                          env=environment, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["with"] == result["without"], done.stderr
+    if user_handler != "ok_app.handler":
+        assert result["without"][0] == "FaultException"

@@ -34,8 +34,13 @@ def split_handler_name(name: str) -> tuple[str, str]:
 
 
 def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
-    """Import the user's handler; record the import's timing for the first traced invocation."""
-    module_name, function_name = split_handler_name(settings.handler)
+    """Import the user's handler; record the import's timing for the first traced invocation.
+    A handler that cannot be loaded fails as the runtime would fail it without the layer."""
+    try:
+        module_name, function_name = split_handler_name(settings.handler)
+    except HandlerNameError:
+        _fail_as_the_runtime(settings.handler)
+        raise
     # Patch before the user's import: patches wait for each library's first import, and some
     # (httpx) replace classes a module-level client would otherwise be built from unpatched.
     patch_started = time.time()
@@ -50,6 +55,8 @@ def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
         logger.error("lambda_tracing: unable to import the function's handler module %r "
                      "(LAMBDA_TRACING_HANDLER=%s): %s: %s", module_name, settings.handler,
                      type(error).__name__, error)
+        if isinstance(error, (ImportError, SyntaxError)):
+            _fail_as_the_runtime(settings.handler)
         raise
     imported = time.time()
     if settings.enabled and settings.patch:
@@ -59,10 +66,29 @@ def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
     except AttributeError:
         logger.error("lambda_tracing: handler %r missing on module %r", function_name,
                      module_name)
+        _fail_as_the_runtime(settings.handler)
         raise
     if settings.enabled:
         _start_instrumentation(settings, timer, (patch_started, started, imported), module_name)
     return function, function_name
+
+
+def _fail_as_the_runtime(user_handler: str) -> None:
+    """Raise the Lambda runtime's own init fault for the user's handler (Runtime.ImportModule
+    Error, Runtime.UserCodeSyntaxError, Runtime.HandlerNotFound, Runtime.MalformedHandlerName,
+    naming the user's module, not ours), by asking the runtime interface client that is
+    importing us to load that handler itself. Without one (tests, other runtimes), returns,
+    and the caller raises the original error."""
+    bootstrap = sys.modules.get("awslambdaric.bootstrap")
+    get_handler = getattr(bootstrap, "_get_handler", None)
+    if get_handler is None:
+        return
+    try:
+        get_handler(user_handler)
+    except Exception as fault:
+        if type(fault).__name__ == "FaultException":
+            raise fault from None
+        logger.debug("lambda_tracing: runtime's handler loader failed", exc_info=True)
 
 
 def _start_instrumentation(settings: config.Settings, timer: coldstart.ImportTimer | None,
