@@ -18,6 +18,7 @@ from lambda_tracing.propagation import http
 log = logging.getLogger(__name__)
 
 _PATCHED = "_lambda_tracing_patched"
+_sdk_parts: dict[str, Any] = {}  # the SDK's processor and get_hostname, bound once patched
 
 
 def patch() -> None:
@@ -44,6 +45,8 @@ def _patch_now() -> None:
     xray_requests._inject_header = _header_on_prepared  # type: ignore[attr-defined]
     processor = _described(xray_requests.requests_processor)  # type: ignore[attr-defined]
     xray_requests.requests_processor = processor  # type: ignore[attr-defined]
+    _sdk_parts["processor"] = processor
+    _sdk_parts["hostname"] = importlib.import_module("aws_xray_sdk.ext.util").get_hostname
     patcher.patch(("requests",))
 
 
@@ -59,15 +62,13 @@ def _argument(args: Any, kwargs: Any, name: str, position: int) -> Any:
 def _traced_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     """Session.request inside a `remote` span named after the url's host; a call whose
     arguments cannot be read here is made untraced, and requests answers it as it would."""
-    from aws_xray_sdk.ext.util import get_hostname
-
     try:
-        name = get_hostname(_text(_argument(args, kwargs, "url", 1)))
-        processor = importlib.import_module("aws_xray_sdk.ext.requests.patch").requests_processor
+        name = _sdk_parts["hostname"](_text(_argument(args, kwargs, "url", 1)))
     except Exception:  # noqa: BLE001
         return wrapped(*args, **kwargs)
     return LAYER_RECORDER.record_subsegment(
-        wrapped, instance, args, kwargs, name=name, namespace="remote", meta_processor=processor
+        wrapped, instance, args, kwargs, name=name, namespace="remote",
+        meta_processor=_sdk_parts["processor"],
     )
 
 
