@@ -10,6 +10,7 @@ import sys
 import textwrap
 from typing import Any
 
+import pytest
 from downstream_support import PROJECT_ROOT
 
 LIBRARIES = ("botocore", "requests", "httpx", "urllib3", "aws_xray_sdk")
@@ -299,3 +300,49 @@ def test_deferred_patches_apply_once_and_call_through() -> None:
     on_first_call(Base, ("work",), broken)
     assert Base().work(5) == 10  # a failing patch: the original runs, nothing raised
     assert Base.__dict__["work"] is original
+
+
+@pytest.mark.parametrize("kind", ["plain closure", "functools.wraps", "wrapt"])
+def test_a_wrapper_put_over_a_deferred_patch_stays_and_each_call_runs_once(kind: str) -> None:
+    """Another patcher wraps the stand-in before the first call (aws-xray-sdk's patch_all, an
+    APM agent's monkeypatch): its wrapper stays, ours goes on top, and each call reaches the
+    original once, with or without a `__wrapped__` to follow."""
+    import functools
+
+    import wrapt
+    from lambda_tracing.patches.hooks import on_first_call
+
+    calls: list[str] = []
+
+    class Base:
+        def work(self, x: int) -> int:
+            calls.append("original")
+            return x * 2
+
+    def ours() -> None:
+        def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            calls.append("ours")
+            return wrapped(*args, **kwargs)
+
+        wrapt.wrap_function_wrapper(Base, "work", wrapper)
+
+    on_first_call(Base, ("work",), ours)
+    stand_in = Base.__dict__["work"]
+
+    def theirs(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append("theirs")
+        return stand_in(self, *args, **kwargs)
+
+    if kind == "functools.wraps":
+        theirs = functools.wraps(stand_in)(theirs)
+    if kind == "wrapt":
+        wrapt.wrap_function_wrapper(
+            Base, "work", lambda wrapped, instance, args, kwargs: (
+                calls.append("theirs"), wrapped(*args, **kwargs))[1])
+    else:
+        Base.work = theirs  # type: ignore[method-assign]
+    assert Base().work(3) == 6
+    assert calls == ["theirs", "original"]  # the first call: theirs, then the original
+    calls.clear()
+    assert Base().work(4) == 8
+    assert calls == ["ours", "theirs", "original"]

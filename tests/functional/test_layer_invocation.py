@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 import textwrap
@@ -315,3 +316,32 @@ def test_an_async_handler_is_traced_over_its_await(
     assert len(inner) == 1
     (exception,) = failed["cause"]["exceptions"]
     assert exception["type"] == "LookupError" and failed["fault"] is True
+
+
+async def _async_work(event: Any, context: Any, *, answer: int) -> Any:
+    import asyncio
+
+    await asyncio.sleep(0.01)
+    return {"answer": answer}
+
+
+class _AsyncCallable:
+    async def __call__(self, event: Any, context: Any) -> Any:
+        return await _async_work(event, context, answer=2)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: functools.partial(_async_work, answer=2), _AsyncCallable,
+], ids=["partial", "async __call__"])
+def test_other_async_handlers_are_traced_over_their_await_too(
+    lambda_tracing_capture: CapturedTraces, make: Any,
+) -> None:
+    import asyncio
+    import inspect
+
+    traced = lambda_tracing.trace_handler(make(), name="async-variant")
+    assert inspect.iscoroutinefunction(traced)
+    assert asyncio.run(traced({}, Context())) == {"answer": 2}
+    (span,) = lambda_tracing_capture.subsegments("## async-variant")
+    assert span["end_time"] - span["start_time"] >= 0.01
+    assert span["metadata"]["service_undefined"]["response"] == {"answer": 2}

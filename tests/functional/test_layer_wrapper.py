@@ -172,8 +172,10 @@ def test_wrapper_keeps_variables_the_user_set(layer: tuple[Path, Path]) -> None:
 POWERTOOLS_APP = textwrap.dedent('''
     import httpx  # noqa: F401 - patch_all patches it too
     import boto3
+    import requests
     from aws_lambda_powertools import Tracer
     from botocore.stub import Stubber
+    from requests.adapters import BaseAdapter
 
     tracer = Tracer(service="orders")  # runs aws-xray-sdk's patch_all at import
     sqs = boto3.client("sqs", region_name="us-east-1")
@@ -182,10 +184,29 @@ POWERTOOLS_APP = textwrap.dedent('''
         stubber.add_response("list_queues", {"QueueUrls": []})
     stubber.activate()
 
+    class Answer(BaseAdapter):  # an HTTP service without a network
+        def send(self, request, **kwargs):
+            response = requests.Response()
+            response.status_code, response.request, response.url = 200, request, request.url
+            return response
+
+        def close(self):
+            pass
+
+    session = requests.Session()
+    session.mount("http://", Answer())
+
     def handler(event, context):
         sqs.list_queues()
         sqs.list_queues()
-        return {"ok": True}
+        headers = {"Accept": "text/plain"}
+        session.get("http://inventory.internal/stock", headers=headers)
+        try:
+            session.get("")
+            empty = "no error"
+        except Exception as error:
+            empty = type(error).__name__
+        return {"ok": True, "headers_after": headers, "empty_url": empty}
 ''')
 
 
@@ -206,16 +227,18 @@ def test_beside_powertools_tracer_every_aws_call_is_recorded_once(
             [{"event": {}, "trace_header": header} for header in headers],
         )
         documents = daemon.receive()
-    assert [r.get("return") for r in report["results"]] == [{"ok": True}] * 3
+    expected = {"ok": True, "headers_after": {"Accept": "text/plain"}, "empty_url": "MissingSchema"}
+    assert [r.get("return") for r in report["results"]] == [expected] * 3
 
-    def aws_calls(document: dict[str, Any]) -> list[str]:
-        own = [document["name"]] if document.get("namespace") == "aws" else []
-        return own + [n for child in document.get("subsegments", []) for n in aws_calls(child)]
+    def calls(document: dict[str, Any]) -> list[str]:
+        own = [document["name"]] if document.get("namespace") in ("aws", "remote") else []
+        return own + [n for child in document.get("subsegments", []) for n in calls(child)]
 
-    for header in headers:
+    for header in headers:  # the first invocation's calls too, all in the layer's documents
         root = header.split(";")[0].removeprefix("Root=")
-        calls = [n for d in documents if d["trace_id"] == root for n in aws_calls(d)]
-        assert calls == ["sqs", "sqs"], (calls, report["stderr"])
+        made = sorted(n for d in documents if d["trace_id"] == root for n in calls(d))
+        # The failed call is recorded too, as the SDK names a call with no host.
+        assert made == ["UNKNOWN HOST", "inventory.internal", "sqs", "sqs"], (made, report)
     assert "could not instrument" not in report["stderr"], report["stderr"]
     assert "Traceback" not in report["stderr"], report["stderr"]
 
@@ -230,10 +253,11 @@ INIT_FAULT_PROBE = textwrap.dedent('''
             return "loaded"
         except Exception as error:
             return [type(error).__name__, getattr(error, "exception_type", None),
-                    getattr(error, "msg", str(error))]
+                    getattr(error, "msg", str(error)), getattr(error, "trace", None)]
 
     user = sys.argv[1]
     without = fault(user)
+    sys.modules.pop(user.rsplit(".", 1)[0], None)  # as in a fresh process
     os.environ["LAMBDA_TRACING_HANDLER"] = user
     print(json.dumps({"without": without, "with": fault("lambda_tracing.handler.handler")}))
 ''')
@@ -241,6 +265,7 @@ INIT_FAULT_PROBE = textwrap.dedent('''
 
 @pytest.mark.parametrize("user_handler", [
     "ok_app.missing", "syntax_app.handler", "nodots", "no_such_app.handler", "ok_app.handler",
+    "side_effect_app.handler",
 ])
 def test_init_faults_are_the_runtimes_own_with_the_layer(tmp_path: Path,
                                                          user_handler: str) -> None:
@@ -250,6 +275,9 @@ def test_init_faults_are_the_runtimes_own_with_the_layer(tmp_path: Path,
     (tmp_path / "ok_app.py").write_text("def handler(event, context):\n    return 1\n")
     (tmp_path / "syntax_app.py").write_text("def handler(event, context):\n    return (\n")
     (tmp_path / "probe.py").write_text(INIT_FAULT_PROBE)
+    runs = tmp_path / "runs.txt"  # one line per run of the module's body
+    (tmp_path / "side_effect_app.py").write_text(
+        f"open({str(runs)!r}, 'a').write('ran\\n')\nimport no_such_dependency\n")
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": f"{LAYER_SOURCE}{os.pathsep}{tmp_path}",
@@ -263,3 +291,5 @@ def test_init_faults_are_the_runtimes_own_with_the_layer(tmp_path: Path,
     assert result["with"] == result["without"], done.stderr
     if user_handler != "ok_app.handler":
         assert result["without"][0] == "FaultException"
+    if user_handler.startswith("side_effect_app"):  # once each way: never imported again
+        assert runs.read_text() == "ran\nran\n"

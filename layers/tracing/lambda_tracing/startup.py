@@ -38,8 +38,8 @@ def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
     A handler that cannot be loaded fails as the runtime would fail it without the layer."""
     try:
         module_name, function_name = split_handler_name(settings.handler)
-    except HandlerNameError:
-        _fail_as_the_runtime(settings.handler)
+    except HandlerNameError as error:
+        _fail_as_the_runtime(settings.handler, error)
         raise
     # Patch before the user's import: patches wait for each library's first import, and some
     # (httpx) replace classes a module-level client would otherwise be built from unpatched.
@@ -55,40 +55,48 @@ def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
         logger.error("lambda_tracing: unable to import the function's handler module %r "
                      "(LAMBDA_TRACING_HANDLER=%s): %s: %s", module_name, settings.handler,
                      type(error).__name__, error)
-        if isinstance(error, (ImportError, SyntaxError)):
-            _fail_as_the_runtime(settings.handler)
+        _fail_as_the_runtime(settings.handler, error)
         raise
     imported = time.time()
     if settings.enabled and settings.patch:
         _apply_waiting_patches()
     try:
         function = getattr(module, function_name)
-    except AttributeError:
+    except AttributeError as error:
         logger.error("lambda_tracing: handler %r missing on module %r", function_name,
                      module_name)
-        _fail_as_the_runtime(settings.handler)
+        _fail_as_the_runtime(settings.handler, error)
         raise
     if settings.enabled:
         _start_instrumentation(settings, timer, (patch_started, started, imported), module_name)
     return function, function_name
 
 
-def _fail_as_the_runtime(user_handler: str) -> None:
-    """Raise the Lambda runtime's own init fault for the user's handler (Runtime.ImportModule
-    Error, Runtime.UserCodeSyntaxError, Runtime.HandlerNotFound, Runtime.MalformedHandlerName,
-    naming the user's module, not ours), by asking the runtime interface client that is
-    importing us to load that handler itself. Without one (tests, other runtimes), returns,
-    and the caller raises the original error."""
-    bootstrap = sys.modules.get("awslambdaric.bootstrap")
-    get_handler = getattr(bootstrap, "_get_handler", None)
-    if get_handler is None:
+def _fail_as_the_runtime(user_handler: str, error: BaseException) -> None:
+    """Raise the Lambda runtime's own init fault for the user's handler, as its handler
+    loader words it (Runtime.ImportModuleError, Runtime.UserCodeSyntaxError,
+    Runtime.HandlerNotFound, Runtime.MalformedHandlerName, naming the user's module, not
+    ours), when that runtime interface client is the one importing us. Without it (tests,
+    other runtimes) this returns, and the caller raises `error` as it is."""
+    runtime_exceptions = sys.modules.get("awslambdaric.lambda_runtime_exception")
+    fault = getattr(runtime_exceptions, "FaultException", None)
+    if fault is None:
         return
     try:
-        get_handler(user_handler)
-    except Exception as fault:
-        if type(fault).__name__ == "FaultException":
-            raise fault from None
-        logger.debug("lambda_tracing: runtime's handler loader failed", exc_info=True)
+        modname, fname = user_handler.rsplit(".", 1)
+    except ValueError as malformed:
+        raise fault(fault.MALFORMED_HANDLER_NAME,
+                    f"Bad handler '{user_handler}': {malformed}") from None
+    if isinstance(error, ImportError):
+        raise fault(fault.IMPORT_MODULE_ERROR,
+                    f"Unable to import module '{modname}': {error}") from None
+    if isinstance(error, SyntaxError):
+        trace = [f'  File "{error.filename}" Line {error.lineno}\n    {error.text}']
+        raise fault(fault.USER_CODE_SYNTAX_ERROR,
+                    f"Syntax error in module '{modname}': {error}", trace) from None
+    if isinstance(error, AttributeError):
+        raise fault(fault.HANDLER_NOT_FOUND,
+                    f"Handler '{fname}' missing on module '{modname}'", None) from None
 
 
 def _start_instrumentation(settings: config.Settings, timer: coldstart.ImportTimer | None,

@@ -16,14 +16,16 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 
-from lambda_tracing.patches.hooks import on_first_call
+from lambda_tracing.patches.hooks import on_first_call, when_imported
 from lambda_tracing.patches.layer_recorder import point_at_layer, untraced
 
 log = logging.getLogger(__name__)
 
 _PATCHED = "_lambda_tracing_patched"
+SDK_MODULE = "aws_xray_sdk.ext.botocore.patch"
 _HANDLERS_REGISTERED = "_lambda_tracing_handlers"
 DEFAULT_EVENT_BUS = "default"
 MAX_RECORDED_RECORDS = 50
@@ -37,23 +39,31 @@ def patch() -> None:
         return
     setattr(botocore.client, _PATCHED, True)
     on_first_call(botocore.client.BaseClient, ("_make_api_call",), _patch_now)
+    # Should the SDK patch botocore itself first (patch_all, run by Powertools' Tracer), its
+    # patch module records through the layer from its first call.
+    when_imported(SDK_MODULE, prepare_sdk_module)
 
 
 def _patch_now() -> None:
-    import aws_xray_sdk.ext.boto_utils as boto_utils
-
     # importlib: the package attribute `patch` is the function, shadowing the module
-    xray_botocore = importlib.import_module("aws_xray_sdk.ext.botocore.patch")
+    xray_botocore = importlib.import_module(SDK_MODULE)
     import wrapt
     from aws_xray_sdk.core import patcher
 
+    prepare_sdk_module(xray_botocore)
+    patcher.patch(("botocore",))
+    # Applied after the SDK's wrapper, so it runs first and can step around it.
+    wrapt.wrap_function_wrapper("botocore.client", "BaseClient._make_api_call", _around_api_call)
+
+
+def prepare_sdk_module(xray_botocore: ModuleType) -> None:
+    """Make aws-xray-sdk's botocore patch module record through the layer, with the resource
+    names its processor lacks (idempotent)."""
+    boto_utils = importlib.import_module("aws_xray_sdk.ext.boto_utils")
     point_at_layer(xray_botocore)
     point_at_layer(boto_utils)
     processor = _with_resource_names(xray_botocore.aws_meta_processor)  # type: ignore[attr-defined]
     xray_botocore.aws_meta_processor = processor  # type: ignore[attr-defined]
-    patcher.patch(("botocore",))
-    # Applied after the SDK's wrapper, so it runs first and can step around it.
-    wrapt.wrap_function_wrapper("botocore.client", "BaseClient._make_api_call", _around_api_call)
 
 
 def _around_api_call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:

@@ -126,6 +126,7 @@ def on_first_call(owner: Any, names: Sequence[str], apply: Callable[[], None]) -
     wrapper out with it, and `apply()` then wraps on top of theirs."""
     originals = {name: owner.__dict__[name] for name in names}
     stand_ins: dict[str, Any] = {}
+    restored: dict[str, bool] = {}
     done = threading.Lock()
     state = {"applied": False}
 
@@ -133,10 +134,11 @@ def on_first_call(owner: Any, names: Sequence[str], apply: Callable[[], None]) -
         with done:
             if state["applied"]:
                 return
-            state["applied"] = True
             for name, original in originals.items():
-                if owner.__dict__.get(name) is stand_ins[name]:
+                restored[name] = owner.__dict__.get(name) is stand_ins[name]
+                if restored[name]:
                     setattr(owner, name, original)
+            state["applied"] = True
             try:
                 apply()
             except Exception:
@@ -144,34 +146,22 @@ def on_first_call(owner: Any, names: Sequence[str], apply: Callable[[], None]) -
                             exc_info=True)
 
     for name, original in originals.items():
-        stand_ins[name] = _stand_in(owner, name, original, apply_once)
+        stand_ins[name] = _stand_in(owner, name, original, apply_once, restored)
         setattr(owner, name, stand_ins[name])
 
 
-def _stand_in(owner: Any, name: str, original: Any, apply_once: Callable[[], None]) -> Any:
+def _stand_in(owner: Any, name: str, original: Any, apply_once: Callable[[], None],
+              restored: dict[str, bool]) -> Any:
     def stand_in(self: Any, *args: Any, **kwargs: Any) -> Any:
         apply_once()
-        current = owner.__dict__.get(name)
-        if current is stand_in or _wraps(current, stand_in):
-            # Called through someone's wrapper around this stand-in: it has done its part,
-            # so this goes to the original (what `owner` holds would call the wrapper again).
+        if not restored.get(name, True):
+            # Someone's wrapper holds this stand-in and called it: it has done its part, and
+            # what `owner` holds now leads back to it, so this goes to the original.
             return original.__get__(self, type(self))(*args, **kwargs)
         # What `owner` now holds, bound to `self` (not `getattr(self, name)`: a subclass's
         # override calling super() would run twice).
-        return current.__get__(self, type(self))(*args, **kwargs)
+        return owner.__dict__[name].__get__(self, type(self))(*args, **kwargs)
 
     functools.update_wrapper(stand_in, original)
     stand_in.lambda_tracing_deferred = True  # type: ignore[attr-defined]
     return stand_in
-
-
-def _wraps(candidate: Any, target: Any) -> bool:
-    """Whether `target` lies under `candidate`'s chain of wrappers (`__wrapped__`, as
-    functools and wrapt set it)."""
-    seen = 0
-    while candidate is not None and seen < 32:
-        if candidate is target:
-            return True
-        candidate = getattr(candidate, "__wrapped__", None)
-        seen += 1
-    return False

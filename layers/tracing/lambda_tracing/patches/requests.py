@@ -9,16 +9,19 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
-from lambda_tracing.patches.hooks import on_first_call
+from lambda_tracing.patches.hooks import on_first_call, when_imported
 from lambda_tracing.patches.layer_recorder import LAYER_RECORDER, point_at_layer
 from lambda_tracing.propagation import http
 
 log = logging.getLogger(__name__)
 
 _PATCHED = "_lambda_tracing_patched"
-_sdk_parts: dict[str, Any] = {}  # the SDK's processor and get_hostname, bound once patched
+SDK_MODULE = "aws_xray_sdk.ext.requests.patch"
+# The SDK's processor and get_hostname, bound once patched; "theirs": its own wrappers.
+_sdk_parts: dict[str, Any] = {}
 
 
 def patch() -> None:
@@ -30,24 +33,52 @@ def patch() -> None:
         return
     setattr(requests, _PATCHED, True)
     on_first_call(requests.Session, ("request", "prepare_request"), _patch_now)
+    # Should the SDK patch requests itself first (patch_all, run by Powertools' Tracer), its
+    # patch module is set up as ours would be the moment it loads, before it wraps anything.
+    when_imported(SDK_MODULE, prepare_sdk_module)
 
 
 def _patch_now() -> None:
     from aws_xray_sdk.core import patcher
 
     # importlib: the package attribute `patch` is the function, shadowing the module
-    xray_requests = importlib.import_module("aws_xray_sdk.ext.requests.patch")
+    xray_requests = importlib.import_module(SDK_MODULE)
+    prepare_sdk_module(xray_requests)
+    patcher.patch(("requests",))
+    _replace_wrappers_already_applied(_sdk_parts["theirs"], _OURS)
+
+
+def prepare_sdk_module(xray_requests: ModuleType) -> None:
+    """Make aws-xray-sdk's requests patch module record through the layer and wrap with
+    our functions (idempotent), keeping the ones it had. The SDK's two wrappers read
+    arguments in ways requests itself does not (url="" or request= by keyword raise
+    IndexError, a url object breaks urlparse) and write the header into the caller's own
+    dict: its patch() wraps with ours instead."""
     point_at_layer(xray_requests)
-    # The SDK's two wrappers read arguments in ways requests itself does not (url="" or
-    # request= by keyword raise IndexError, a url object breaks urlparse) and write the
-    # header into the caller's own dict: its patch() wraps with these instead.
-    xray_requests._xray_traced_requests = _traced_request  # type: ignore[attr-defined]
-    xray_requests._inject_header = _header_on_prepared  # type: ignore[attr-defined]
+    _sdk_parts.setdefault("theirs", {
+        "request": xray_requests._xray_traced_requests,  # type: ignore[attr-defined]
+        "prepare_request": xray_requests._inject_header,  # type: ignore[attr-defined]
+    })
+    xray_requests._xray_traced_requests = _OURS["request"]  # type: ignore[attr-defined]
+    xray_requests._inject_header = _OURS["prepare_request"]  # type: ignore[attr-defined]
     processor = _described(xray_requests.requests_processor)  # type: ignore[attr-defined]
     xray_requests.requests_processor = processor  # type: ignore[attr-defined]
     _sdk_parts["processor"] = processor
     _sdk_parts["hostname"] = importlib.import_module("aws_xray_sdk.ext.util").get_hostname
-    patcher.patch(("requests",))
+
+
+def _replace_wrappers_already_applied(theirs: dict[str, Any], ours: dict[str, Any]) -> None:
+    """If the SDK had already patched requests (patch_all, run by Powertools' Tracer), its
+    wrappers hold its own functions, not the ones above: swap in ours around the same call."""
+    import requests
+    import wrapt
+
+    for name, function in ours.items():
+        current = requests.Session.__dict__.get(name)
+        sdk_function = theirs[name]
+        if (sdk_function is not function and isinstance(current, wrapt.FunctionWrapper)
+                and current._self_wrapper is sdk_function):
+            setattr(requests.Session, name, wrapt.FunctionWrapper(current.__wrapped__, function))
 
 
 def _text(value: Any) -> str:
@@ -98,3 +129,6 @@ def _described(original: Callable[..., None]) -> Callable[..., None]:
 
     processor.normalises_arguments = True  # type: ignore[attr-defined]
     return processor
+
+
+_OURS = {"request": _traced_request, "prepare_request": _header_on_prepared}
