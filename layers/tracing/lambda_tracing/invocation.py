@@ -129,7 +129,8 @@ class _TracedInvocation:
 
     async def call_async(self, args: tuple[Any, ...], kwargs: dict[str, Any], cold: bool,
                          header: str | None = None) -> Any:
-        """__call__ for an `async def` handler."""
+        """__call__ for an `async def` handler, line for line: sharing the body with the sync
+        path would cost every sync invocation a generator or context manager."""
         token = _inside_traced_handler.set(True)
         try:
             event = args[0] if args else kwargs.get("event")
