@@ -322,3 +322,52 @@ def test_reads_refused_without_list_bucket_count_as_missing(aws: Any) -> None:
     s3.meta.events.unregister("before-call.s3.GetObject", refuse)
     assert read(s3, PREFIX + "summary.json")["changes"]["against"] is None
     assert read(s3, "service-map/Default/latest.json")["summary_key"] == PREFIX + "summary.json"
+
+
+def page_with_dangling_edge() -> dict:
+    """The awsdocs response with one more edge, to a ReferenceId it does not list."""
+    response = awsdocs()
+    response["Services"][0]["Edges"].append(dict(response["Services"][0]["Edges"][0],
+                                                  ReferenceId=999))
+    return response
+
+
+def test_an_edge_to_an_unlisted_service_is_left_out_and_marked(aws: Any) -> None:
+    stub, s3 = aws
+    stub.add_response("get_service_graph", page_with_dangling_edge())
+    lambda_handler.handler(EVENT, Context())
+    summary = read(s3, PREFIX + "summary.json")
+    assert summary["complete"] is False  # the summary covers less than X-Ray sent
+    expected = summarise([awsdocs()], window=WINDOW)
+    assert summary["nodes"] == expected["nodes"] and summary["edges"] == expected["edges"]
+    assert read(s3, "service-map/Default/latest.json")["complete"] is False
+
+
+def test_a_window_that_cannot_be_summarised_does_not_hold_up_later_ones(aws: Any) -> None:
+    stub, s3 = aws
+    s3.put_object(Bucket=BUCKET, Key="service-map/Default/latest.json",
+                  Body=json.dumps({"window": {"end": "2025-01-01T11:50:00Z"}}))
+    broken = awsdocs()
+    broken["Services"][1]["SummaryStatistics"]["TotalCount"] = -1  # valid to botocore's model
+    stub.add_response("get_service_graph", broken)  # 11:50-11:55
+    stub.add_response("get_service_graph", awsdocs())  # 11:55-12:00
+    stub.add_response("get_service_graph", awsdocs())  # 12:00-12:05
+    later = dict(EVENT, time="2025-01-01T12:10:30Z")
+    with pytest.raises(lambda_handler.ServiceMapFailed, match="1 window.*TotalCount"):
+        lambda_handler.handler(later, Context())
+    written = [key for key in keys(s3) if key.endswith("summary.json")]
+    assert written == [
+        "service-map/Default/2025/01/01/20250101T115500Z-20250101T120000Z/summary.json",
+        "service-map/Default/2025/01/01/20250101T120000Z-20250101T120500Z/summary.json",
+    ]
+    assert read(s3, "service-map/Default/latest.json")["window"]["end"] == "2025-01-01T12:05:00Z"
+
+
+def test_a_name_python_can_hold_but_utf8_cannot_is_written_escaped(aws: Any) -> None:
+    stub, s3 = aws
+    response = awsdocs()
+    response["Services"][0]["Name"] = "api\ud800"  # a lone surrogate: valid JSON, valid str
+    stub.add_response("get_service_graph", response)
+    lambda_handler.handler(EVENT, Context())
+    summary = read(s3, PREFIX + "summary.json")  # the JSON escape reads back as the name
+    assert "api\ud800" in {node["name"] for node in summary["nodes"]}

@@ -123,3 +123,16 @@ def test_throttling_beyond_the_retries_fails_the_read() -> None:
     with pytest.raises(GraphReadError, match="ThrottledException"):
         read_graph(client, START, START + timedelta(minutes=5), "Default")
     assert len(calls) == 2
+
+
+def test_a_next_token_that_comes_back_stops_the_read() -> None:
+    """botocore catches a token repeated at once; a cycle A, B, A would be read, and its
+    pages counted again, until the function timed out."""
+    client = xray()
+    page = json.loads((FIXTURES / "get-service-graph.awsdocs.json").read_text())
+    with Stubber(client) as stub:
+        for token in ("A", "B", "A"):
+            stub.add_response("get_service_graph", dict(page, NextToken=token))
+        with pytest.raises(GraphReadError, match="NextToken 'A' a second time") as failure:
+            read_graph(client, START, START + timedelta(minutes=5), "Default")
+    assert len(failure.value.pages) == 3  # each page read once, kept for the partial summary

@@ -262,15 +262,28 @@ def test_load_pages_names_histogram_and_count_problems() -> None:
 
     assert "TotalCount -4" in bad(negative_total)
 
-    def dangling(page: dict) -> None:
-        page["Services"][2]["Edges"][0]["ReferenceId"] = 99
+    def not_an_id(page: dict) -> None:
+        page["Services"][2]["Edges"][0]["ReferenceId"] = "99"
 
-    assert "ReferenceId 99 is not a service of this response" in bad(dangling)
+    assert "ReferenceId '99' is not an integer" in bad(not_an_id)
 
     def bad_time(page: dict) -> None:
         page["StartTime"] = "yesterday"
 
     assert "StartTime" in bad(bad_time)
+
+
+def test_an_edge_to_an_unlisted_service_is_left_out_and_the_summary_marked(
+    awsdocs: dict,
+) -> None:
+    """X-Ray's own inconsistency (or a response read in part) costs that edge, not the
+    window: the rest is summarised, marked incomplete."""
+    page = fixture("awsdocs")
+    page["Services"][2]["Edges"][0]["ReferenceId"] = 99
+    summary = summarise([page])
+    whole = awsdocs
+    assert summary["complete"] is False and whole["complete"] is True
+    assert len(summary["edges"]) == len(whole["edges"]) - 1
 
 
 def test_no_times_at_all_is_an_input_error() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from service_map.errors import GraphReadError
+from service_map.errors import GraphReadError, InputError
 from service_map.settings import Settings
 from service_map.storage import SUMMARY_FILE, SummaryStore, latest_end
 from service_map.window import Window, scheduled_time, windows_due
@@ -77,16 +77,27 @@ def _run_group(
         settings.catch_up_windows,
     )
     done = []
+    unusable = []
     previous: dict | None = None
     for window in due:
         if previous is None:
             previous = store.read_previous(group, *window)
-        summary, keys = _summarise_window(group, window, previous, settings, xray, store)
+        try:
+            summary, keys = _summarise_window(group, window, previous, settings, xray, store)
+        except InputError as error:
+            # X-Ray's answer for this window cannot be summarised, and asking again gives the
+            # same answer: report it, and go on with the windows after it rather than stall.
+            logger.exception("window skipped", extra={"group": group, "window": str(window)})
+            unusable.append(f"{window[0].isoformat()}/{window[1].isoformat()}: {error}")
+            continue
         if last_end is None or window[1] >= last_end:  # latest.json only moves forward
             store.write_latest(group, summary, keys)
             last_end = window[1]
         done.append({"window": summary["window"], "summary_key": keys[SUMMARY_FILE]})
         previous = summary
+    if unusable:
+        raise InputError(f"{len(unusable)} window(s) could not be summarised: "
+                         + "; ".join(unusable))
     return done
 
 

@@ -60,6 +60,9 @@ class MergedGraph:
     start: float | None = None  # earliest page StartTime (or service StartTime if no page has one)
     end: float | None = None
     contains_old_group_versions: bool = False
+    # Edges to a ReferenceId their response does not list (X-Ray's own inconsistency, or a
+    # response read only in part): left out and counted, so the rest is still summarised.
+    dangling_edges: int = 0
 
 
 def merge_pages(pages: list[Any]) -> MergedGraph:
@@ -155,9 +158,12 @@ def _merge_edge(
     if not isinstance(raw, dict):
         raise InputError(f"{where} is not an object")
     reference = raw.get("ReferenceId")
-    target = keys.get(reference) if type(reference) is int else None
+    if type(reference) is not int:
+        raise InputError(f"{where}: ReferenceId {reference!r} is not an integer")
+    target = keys.get(reference)
     if target is None:
-        raise InputError(f"{where}: ReferenceId {reference!r} is not a service of this response")
+        graph.dangling_edges += 1
+        return
     edge = graph.edges.get((source, target))
     if edge is None:
         edge = graph.edges[(source, target)] = MergedEdge(source, target)

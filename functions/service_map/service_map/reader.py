@@ -41,12 +41,25 @@ def read_graph(
     paginator = client.get_paginator("get_service_graph")
     pages: list[dict] = []
     for piece_start, piece_end in chunks(start, end, chunk):
+        tokens: set[str] = set()
         try:
             for page in paginator.paginate(
                 StartTime=piece_start, EndTime=piece_end, GroupName=group
             ):
                 page.pop("ResponseMetadata", None)
                 pages.append(page)
+                # botocore stops a token given twice in a row; a longer cycle (A, B, A...)
+                # would be read, and counted, until the function times out.
+                token = page.get("NextToken")
+                if token is not None and token in tokens:
+                    raise GraphReadError(
+                        f"GetServiceGraph for group {group!r} from {piece_start.isoformat()} "
+                        f"to {piece_end.isoformat()} gave NextToken {token!r} a second time; "
+                        "stopped before reading pages again",
+                        pages,
+                    )
+                if token is not None:
+                    tokens.add(token)
         except (BotoCoreError, ClientError) as error:
             raise GraphReadError(
                 f"GetServiceGraph for group {group!r} from {piece_start.isoformat()} "

@@ -40,9 +40,10 @@ class SummaryStore:
         keys = {}
         for name, (text, content_type) in files.items():
             key = prefix + name
-            self.s3.put_object(
-                Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType=content_type
-            )
+            # backslashreplace: a lone surrogate in a name (valid JSON, not UTF-8) is written
+            # as its JSON escape instead of failing the whole window.
+            body = text.encode("utf-8", "backslashreplace")
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
             keys[name] = key
         return keys
 

@@ -5,6 +5,7 @@ The format is described in SUMMARY.md and summary.schema.json."""
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,6 +18,8 @@ from service_map.pages import iso, load_pages, to_epoch
 from service_map.statistics import milliseconds, percentiles, statistics
 
 __all__ = ["FORMAT", "VERSION", "load_pages", "node_id", "summarise"]
+
+logger = logging.getLogger(__name__)
 
 FORMAT = "lambda-tracing/service-map-summary"
 VERSION = 1
@@ -39,7 +42,8 @@ def summarise(
     ``previous`` is the previous window's summary, for ``changes``; ``thresholds`` defaults
     to Kiali's health thresholds. ``window`` (start, end) overrides the window the pages
     cover (the Lambda passes the window it asked for); ``complete=False`` marks a summary of
-    pages read before a failure. Raises ``InputError`` on pages that cannot be summarised.
+    pages read before a failure (it is also set when edges to services the response does not
+    list had to be left out). Raises ``InputError`` on pages that cannot be summarised.
     """
     with _no_cycle_collection():
         return _summarise(pages, group, previous, thresholds or Thresholds(), window, complete)
@@ -54,6 +58,12 @@ def _summarise(
     complete: bool,
 ) -> dict:
     graph = merge_pages(pages)
+    if graph.dangling_edges:
+        logger.warning(
+            "edges to services the response does not list were left out",
+            extra={"group": group, "dangling_edges": graph.dangling_edges},
+        )
+        complete = False
     if window is not None:
         start, end = to_epoch(window[0], "window start"), to_epoch(window[1], "window end")
     elif graph.start is not None and graph.end is not None:
