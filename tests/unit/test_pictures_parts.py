@@ -140,6 +140,16 @@ def test_names_are_escaped() -> None:
     ElementTree.fromstring(svg)
 
 
+@pytest.mark.parametrize("name", ["esc\x1b[31m", "nul\x00", "lone\ud800"])
+def test_characters_xml_cannot_hold_are_shown_as_replacement_characters(name: str) -> None:
+    """Valid in X-Ray's JSON, not allowed in XML even escaped: the SVG must still parse."""
+    svg = map_svg({"nodes": [node(name, "remote")], "edges": [], "group": name})
+    root = ElementTree.fromstring(svg.encode("utf-8"))
+    texts = " ".join(text.text or "" for text in root.iter(f"{SVG}text"))
+    shown = "".join("\ufffd" if c < " " or "\ud800" <= c <= "\udfff" else c for c in name)
+    assert shown in texts
+
+
 def trace(*documents: dict[str, Any], encode: bool = True) -> dict[str, Any]:
     return {"Id": "1-00000000-000000000000000000000000",
             "Segments": [{"Id": d["id"], "Document": json.dumps(d) if encode else d}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 
 FONT_FAMILY = "'DejaVu Sans', 'Liberation Sans', Arial, Helvetica, sans-serif"
 
@@ -13,9 +14,17 @@ _SLIGHT = set("fjrtI/-\"")
 _WIDE = set("mwMW@%")
 
 
+# Characters XML 1.0 does not allow at all (escaped or not): a standalone SVG holding one
+# does not parse. They are shown as U+FFFD, as a browser shows undecodable text.
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def esc(value: object) -> str:
     """Escape any value for SVG/HTML text or attribute content."""
-    return html.escape(str(value), quote=True)
+    escaped = html.escape(str(value), quote=True)
+    if _NOT_IN_XML.search(escaped) is None:  # the common case: one scan, nothing replaced
+        return escaped
+    return _NOT_IN_XML.sub("\ufffd", escaped)
 
 
 def text_width(text: str, font_px: float) -> float:
