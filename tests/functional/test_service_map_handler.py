@@ -371,3 +371,12 @@ def test_a_name_python_can_hold_but_utf8_cannot_is_written_escaped(aws: Any) -> 
     lambda_handler.handler(EVENT, Context())
     summary = read(s3, PREFIX + "summary.json")  # the JSON escape reads back as the name
     assert "api\ud800" in {node["name"] for node in summary["nodes"]}
+
+
+def test_a_latest_pointer_from_the_future_is_ignored_not_obeyed(aws: Any) -> None:
+    stub, s3 = aws
+    s3.put_object(Bucket=BUCKET, Key="service-map/Default/latest.json",
+                  Body=json.dumps({"window": {"end": "2999-01-01T00:00:00Z"}}))
+    stub.add_response("get_service_graph", awsdocs())
+    lambda_handler.handler(EVENT, Context())
+    assert read(s3, "service-map/Default/latest.json")["summary_key"] == PREFIX + "summary.json"

@@ -69,6 +69,12 @@ def _run_group(
 ) -> list:
     pointer = store.read_latest(group)
     last_end = latest_end(pointer)
+    if last_end is not None and last_end > scheduled:
+        # A pointer past the run's own time (a clock gone wrong, a hand edit) would hold
+        # every later window back for good: read it as no pointer.
+        logger.warning("latest.json ends after the scheduled time; ignored",
+                       extra={"group": group, "latest_end": last_end.isoformat()})
+        last_end = None
     due = windows_due(
         scheduled,
         settings.schedule_minutes,
