@@ -82,7 +82,19 @@ def _emit(namespace: str, dimensions: dict, figures: list[tuple[str, MetricUnit,
     # and dashboard name exactly these dimensions.
     metrics = EphemeralMetrics(namespace=namespace, service="")
     for name, value in dimensions.items():
-        metrics.add_dimension(name=name, value=value)
+        metrics.add_dimension(name=name, value=_dimension_value(value))
     for name, unit, value in figures:
         metrics.add_metric(name=name, unit=unit, value=value)
     metrics.flush_metrics()
+
+
+MAX_DIMENSION_VALUE = 1024  # CloudWatch's limit on a dimension value's length
+
+
+def _dimension_value(value: str) -> str:
+    """A value CloudWatch takes: Powertools drops an empty one (and with it the dimension,
+    moving the metric to another dimension set), and CloudWatch refuses one over 1,024
+    characters."""
+    if not value:
+        return "(empty)"
+    return value if len(value) <= MAX_DIMENSION_VALUE else value[: MAX_DIMENSION_VALUE - 1] + "…"
