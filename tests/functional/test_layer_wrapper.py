@@ -265,7 +265,7 @@ INIT_FAULT_PROBE = textwrap.dedent('''
 
 @pytest.mark.parametrize("user_handler", [
     "ok_app.missing", "syntax_app.handler", "nodots", "no_such_app.handler", "ok_app.handler",
-    "side_effect_app.handler",
+    "side_effect_app.handler", "attribute_error_app.handler",
 ])
 def test_init_faults_are_the_runtimes_own_with_the_layer(tmp_path: Path,
                                                          user_handler: str) -> None:
@@ -275,6 +275,8 @@ def test_init_faults_are_the_runtimes_own_with_the_layer(tmp_path: Path,
     (tmp_path / "ok_app.py").write_text("def handler(event, context):\n    return 1\n")
     (tmp_path / "syntax_app.py").write_text("def handler(event, context):\n    return (\n")
     (tmp_path / "probe.py").write_text(INIT_FAULT_PROBE)
+    # An AttributeError raised by the module's own body is not a missing handler.
+    (tmp_path / "attribute_error_app.py").write_text("import os\nos.no_such_function()\n")
     runs = tmp_path / "runs.txt"  # one line per run of the module's body
     (tmp_path / "side_effect_app.py").write_text(
         f"open({str(runs)!r}, 'a').write('ran\\n')\nimport no_such_dependency\n")
@@ -289,7 +291,7 @@ def test_init_faults_are_the_runtimes_own_with_the_layer(tmp_path: Path,
                           timeout=60, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["with"] == result["without"], done.stderr
-    if user_handler != "ok_app.handler":
+    if user_handler not in ("ok_app.handler", "attribute_error_app.handler"):
         assert result["without"][0] == "FaultException"
     if user_handler.startswith("side_effect_app"):  # once each way: never imported again
         assert runs.read_text() == "ran\nran\n"

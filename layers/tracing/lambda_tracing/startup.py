@@ -55,7 +55,10 @@ def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
         logger.error("lambda_tracing: unable to import the function's handler module %r "
                      "(LAMBDA_TRACING_HANDLER=%s): %s: %s", module_name, settings.handler,
                      type(error).__name__, error)
-        _fail_as_the_runtime(settings.handler, error)
+        # Only what the runtime's loader itself names: any other error in the module's body
+        # (an AttributeError too) reaches the runtime as it is.
+        if isinstance(error, (ImportError, SyntaxError)):
+            _fail_as_the_runtime(settings.handler, error)
         raise
     imported = time.time()
     if settings.enabled and settings.patch:
