@@ -346,3 +346,29 @@ def test_a_wrapper_put_over_a_deferred_patch_stays_and_each_call_runs_once(kind:
     calls.clear()
     assert Base().work(4) == 8
     assert calls == ["ours", "theirs", "original"]
+
+
+def test_httpx_patched_by_the_sdks_patch_all_is_taken_over_once_it_finishes() -> None:
+    """patch_all (Powertools' Tracer) imports httpx from inside the SDK's own httpx module:
+    patching then failed with a logged traceback. Now the patch waits, and start-up's
+    apply_waiting() points the SDK's httpx module at the layer."""
+    result = run_python(
+        """
+        import io, json, logging
+        stream = io.StringIO()
+        logging.basicConfig(stream=stream, level=logging.WARNING)
+        from lambda_tracing import patches
+        from lambda_tracing.patches.layer_recorder import LAYER_RECORDER
+        patches.patch_configured(["httpx"])
+        from aws_xray_sdk.core import patch_all
+        patch_all()
+        patches.apply_waiting()
+        import sys
+        sdk_httpx = sys.modules["aws_xray_sdk.ext.httpx.patch"]
+        print(json.dumps({
+            "log": stream.getvalue(),
+            "through_layer": sdk_httpx.xray_recorder is LAYER_RECORDER,
+        }))
+        """
+    )
+    assert result == {"log": "", "through_layer": True}
