@@ -86,15 +86,17 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _argument(args: Any, kwargs: Any, name: str, position: int) -> Any:
-    return kwargs[name] if name in kwargs else args[position]
+def _argument(args: Any, kwargs: Any, position: int, name: str) -> Any:
+    """As patches.urllib3's, but a missing argument raises (the call is then left untraced)
+    rather than reading as None."""
+    return args[position] if len(args) > position else kwargs[name]
 
 
 def _traced_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     """Session.request inside a `remote` span named after the url's host; a call whose
     arguments cannot be read here is made untraced, and requests answers it as it would."""
     try:
-        name = _sdk_parts["hostname"](_text(_argument(args, kwargs, "url", 1)))
+        name = _sdk_parts["hostname"](_text(_argument(args, kwargs, 1, "url")))
     except Exception:  # noqa: BLE001
         return wrapped(*args, **kwargs)
     return LAYER_RECORDER.record_subsegment(
@@ -123,8 +125,8 @@ def _described(original: Callable[..., None]) -> Callable[..., None]:
 
     def processor(**kwargs: Any) -> None:
         args, call_kwargs = kwargs["args"], kwargs["kwargs"]
-        method = _text(_argument(args, call_kwargs, "method", 0)).upper()
-        url = _text(_argument(args, call_kwargs, "url", 1))
+        method = _text(_argument(args, call_kwargs, 0, "method")).upper()
+        url = _text(_argument(args, call_kwargs, 1, "url"))
         original(**{**kwargs, "args": (method, url), "kwargs": {}})
 
     processor.normalises_arguments = True  # type: ignore[attr-defined]
