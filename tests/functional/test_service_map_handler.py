@@ -380,3 +380,18 @@ def test_a_latest_pointer_from_the_future_is_ignored_not_obeyed(aws: Any) -> Non
     stub.add_response("get_service_graph", awsdocs())
     lambda_handler.handler(EVENT, Context())
     assert read(s3, "service-map/Default/latest.json")["summary_key"] == PREFIX + "summary.json"
+
+
+def test_a_partial_read_whose_edges_point_at_the_unread_page_is_still_kept(aws: Any) -> None:
+    """Page 1's edges name services that only page 2 lists, and page 2 is never read: the
+    pages read are still written, marked incomplete, as SUMMARY.md says."""
+    stub, s3 = aws
+    whole = awsdocs()
+    first = {**whole, "Services": whole["Services"][:2], "NextToken": "page-2"}
+    stub.add_response("get_service_graph", first)
+    stub.add_client_error("get_service_graph", "ThrottledException", http_status_code=429)
+    with pytest.raises(lambda_handler.ServiceMapFailed, match="ThrottledException"):
+        lambda_handler.handler(EVENT, Context())
+    partial = read(s3, PREFIX + "summary.json")
+    assert partial["complete"] is False
+    assert {node["name"] for node in partial["nodes"]} == {s["Name"] for s in first["Services"]}
