@@ -25,7 +25,8 @@ $(TOOLS)/%/.installed: pyproject.toml
 		$$($(PYTHON) scripts/pins.py tool $*)
 	touch $@
 
-tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed
+tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(TOOLS)/awscli/.installed \
+	$(TOOLS)/adot/.installed
 
 # Headless Chromium for the picture tests (Debian package; needs root, as CI has).
 browser:
