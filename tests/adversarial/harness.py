@@ -233,9 +233,13 @@ def _normalise(text: str, case: Case) -> str:
     return text
 
 
+_RUNTIME_CLOCK = re.compile(r"\[\d{10,}\]")  # the runtime's own log lines carry epoch ms
+
+
 def _runtime_log_errors(log: str) -> list[str]:
     """The runtime's own error report lines ([ERROR] ... and the traceback it prints)."""
-    return [line for line in log.split("\n") if line.startswith("[ERROR] ")]
+    return [_RUNTIME_CLOCK.sub("[time]", line) for line in log.split("\n")
+            if line.startswith("[ERROR] ")]
 
 
 def compare(case: Case, bare: Run, layer: Run, validator: Any) -> list[str]:
