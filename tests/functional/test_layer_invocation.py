@@ -352,3 +352,23 @@ def test_other_async_handlers_are_traced_over_their_await_too(
     (span,) = lambda_tracing_capture.subsegments("## async-variant")
     assert span["end_time"] - span["start_time"] >= 0.01
     assert span["metadata"]["service_undefined"]["response"] == {"answer": 2}
+
+
+@pytest.mark.parametrize("first_header", [
+    "Root=not-a-trace;Parent=zz;Sampled=1",  # says sampled, but X-Ray would reject its ids
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",  # no parent
+])
+def test_init_breakdown_waits_for_an_invocation_with_a_trace(
+        lambda_tracing_capture: CapturedTraces, monkeypatch: pytest.MonkeyPatch,
+        first_header: str) -> None:
+    """Issue 17: a first invocation whose trace header is unusable used to take the init
+    breakdown and drop it."""
+    coldstart.remember_init(coldstart.Span("## init app", 1.0, 2.0,
+                                           [coldstart.Span("import app", 1.0, 2.0)]))
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", first_header)
+    assert plain({}, Context())["body"] == "ok"
+    assert lambda_tracing_capture.documents == []
+    lambda_tracing_capture.new_trace()
+    plain({}, Context())
+    assert {"## init app", "import app", "## plain"} <= set(lambda_tracing_capture.names())
+    assert not coldstart.init_pending()

@@ -171,16 +171,30 @@ def take_init() -> Span | None:
     return span
 
 
-def emit(backend: Any, span: Span) -> None:
-    """Send `span` and its children as backdated subsegments under the current entity."""
+def init_pending() -> bool:
+    return _pending_init is not None
+
+
+def emit_init(backend: Any) -> None:
+    """Send the remembered init breakdown under the current entity, if there is one (a traced
+    invocation); otherwise keep it for the next."""
+    span = _pending_init
+    if span is not None and emit(backend, span):
+        take_init()
+
+
+def emit(backend: Any, span: Span) -> bool:
+    """Send `span` and its children as backdated subsegments under the current entity; False
+    when there is none to send them in."""
     opened = backend.begin_subsegment(span.name, start_time=span.start)
     if opened is None:
-        return
+        return False
     try:
         for child in sorted(span.children, key=lambda item: item.start):
             emit(backend, child)
     finally:
         backend.end_subsegment(opened, end_time=span.end)
+    return True
 
 
 def describe(spans: Sequence[Span], depth: int = 0) -> Iterator[str]:

@@ -166,10 +166,10 @@ class _TracedInvocation:
         span: Any = None
         try:
             backend = _get_backend()
-            if cold:
-                init = coldstart.take_init()
-                if init is not None and self.settings.cold_start_breakdown:
-                    coldstart.emit(backend, init)
+            # The init breakdown goes out with the first invocation that has a trace to put it
+            # in (not lost with a first one whose trace header is unusable).
+            if coldstart.init_pending() and self.settings.cold_start_breakdown:
+                coldstart.emit_init(backend)
             begin = getattr(backend, "begin_invocation", None)
             if begin is None:
                 span = backend.begin_subsegment(self.name)
