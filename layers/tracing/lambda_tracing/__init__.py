@@ -13,11 +13,15 @@ Importing this package only defines names; the X-Ray SDK is loaded on the first 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from lambda_tracing.isolation import layer_imports
 
-# Bound eagerly (a few definitions): the function shares its module's name, and a lazy binding
-# would be replaced by the module object as soon as anything imports lambda_tracing.records.
-from lambda_tracing.records import records
+with layer_imports():  # past the function's own modules (a typing.py in the task root)
+    from typing import TYPE_CHECKING, Any
+
+    # Bound eagerly (a few definitions): the function shares its module's name, and a lazy
+    # binding would be replaced by the module object as soon as anything imports
+    # lambda_tracing.records.
+    from lambda_tracing.records import records
 
 if TYPE_CHECKING:
     from lambda_tracing.backend import get_backend

@@ -15,8 +15,12 @@ same runtime frames as without the layer.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import Any
+
+from lambda_tracing.isolation import layer_imports
+
+with layer_imports():  # past the function's own modules (a typing.py in the task root)
+    from collections.abc import Callable
+    from typing import Any
 
 TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"
 _SAMPLED = "Sampled=1"
@@ -29,8 +33,8 @@ _TRACED_FRAMES = 2  # traced_handler, _TracedInvocation.__call__
 def __getattr__(name: str) -> Any:
     if name != "handler":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from lambda_tracing.startup import build_handler
-
+    with layer_imports():
+        from lambda_tracing.startup import build_handler
     try:
         handler = build_handler()
     except BaseException as error:

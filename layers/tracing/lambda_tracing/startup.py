@@ -14,6 +14,7 @@ from typing import Any
 
 from lambda_tracing import coldstart, config, invocation
 from lambda_tracing.failures import log_failure
+from lambda_tracing.isolation import layer_imports
 
 logger = logging.getLogger("lambda_tracing")
 
@@ -49,7 +50,8 @@ def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
     # (httpx) replace classes a module-level client would otherwise be built from unpatched.
     patch_started = time.time()
     if settings.enabled:
-        _patch(settings)
+        with layer_imports():
+            _patch(settings)
     started = time.time()
     timer = None
     try:
@@ -81,7 +83,9 @@ def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
                              f"Handler '{function_name}' missing on module '{module_name}'")
         raise
     if settings.enabled:
-        _start_instrumentation(settings, timer, (patch_started, started, imported), module_name)
+        with layer_imports():
+            _start_instrumentation(settings, timer, (patch_started, started, imported),
+                                   module_name)
     return function, function_name
 
 

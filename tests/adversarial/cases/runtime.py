@@ -155,3 +155,30 @@ CASES += [
                 return "made"
     """), note="a class used as the handler: the runtime cannot marshal the instance"),
 ]
+
+# Modules of the function's own named like the layer's, or like what the layer imports: the
+# task root comes first on sys.path, for the user's imports, never for the layer's.
+_SHADOWING_APP = """
+import {name}
+
+def handler(event, context):
+    return {{"mine": getattr({name}, "MINE", None)}}
+"""
+CASES += [
+    Case(f"shadow-{name}", {f"{name}.py": "MINE = 'user'\n",
+                            "app.py": _SHADOWING_APP.format(name=name)},
+         note="a user module named like one the layer imports must not break the function")
+    for name in ["contextvars", "typing", "functools", "threading", "socket", "dataclasses",
+                 "traceback", "weakref", "inspect", "random", "copy", "datetime", "uuid",
+                 "decimal", "hashlib", "base64", "platform", "wrapt", "aws_xray_sdk", "jsonpickle"]
+]
+CASES += [
+    Case("shadow-lambda-tracing-module", {
+        "lambda_tracing.py": "MINE = 'user'\n",
+        "app.py": _SHADOWING_APP.format(name="lambda_tracing")},
+        note="a user module named lambda_tracing.py broke the function at start"),
+    Case("shadow-lambda-tracing-package", {
+        "lambda_tracing/__init__.py": "MINE = 'user package'\n",
+        "app.py": _SHADOWING_APP.format(name="lambda_tracing")},
+        note="a user package named lambda_tracing"),
+]
