@@ -15,6 +15,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import lambda_tracing
@@ -22,7 +23,7 @@ import pytest
 from lambda_tracing import config
 from lambda_tracing.backend import get_backend, reset_backend
 from lambda_tracing.backend.xray import XRayBackend
-from layer_support import new_trace_header, udp_listener
+from layer_support import build_layer, new_trace_header, run_through_wrapper, udp_listener
 
 # --------------------------------------------------------------------------- user handlers
 
@@ -319,3 +320,86 @@ def test_untraced_runs_are_silent(monkeypatch: pytest.MonkeyPatch,
         finally:
             reset_backend(None)
     assert [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == []
+
+
+# --------------------------------------------------------------- runtime-level (issue 17)
+
+THREADED_APP = '''
+import http.server
+import threading
+
+import urllib3
+
+seen = []
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        seen.append(self.headers.get("X-Amzn-Trace-Id"))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+URL = f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def handler(event, context):
+    barrier = threading.Barrier(10)
+    statuses = []
+
+    def calls():
+        pool = urllib3.PoolManager()
+        barrier.wait()  # all ten at once: the first call of each loads the SDK together
+        for _ in range(5):
+            statuses.append(pool.request("GET", URL).status)
+
+    threads = [threading.Thread(target=calls) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"statuses": statuses, "headers": list(seen)}
+'''
+
+
+def test_ten_threads_on_the_first_invocation_record_every_call(
+        tmp_path: Path, segment_validator: Any) -> None:
+    """Issue 17 acceptance 3: 2-3 of these 50 calls used to go unrecorded and without a trace
+    header (`partially initialized module 'aws_xray_sdk.core.models.trace_header'`): the SDK's
+    lazy load raced between the threads."""
+    wrapper = build_layer(tmp_path / "opt")
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "app.py").write_text(THREADED_APP)
+    header = new_trace_header()
+    with udp_listener() as daemon:
+        report = run_through_wrapper(
+            wrapper, task, "app.handler", {"AWS_XRAY_DAEMON_ADDRESS": daemon.address,
+                                           "PYTHONDONTWRITEBYTECODE": "1"},
+            [{"event": {}, "trace_header": header}])
+        documents = daemon.receive()
+    result = report["results"][0]["return"]
+    assert result["statuses"] == [200] * 50
+    root = header.split(";")[0].removeprefix("Root=")
+    assert len(result["headers"]) == 50
+    assert all(seen and seen.startswith(f"Root={root};") for seen in result["headers"]), (
+        result["headers"], report["stderr"])
+    for document in documents:
+        segment_validator.validate(document)
+    remote = [entity for document in documents for entity in _entities(document)
+              if entity.get("namespace") == "remote"]
+    assert len(remote) == 50, report["stderr"]
+    assert {entity["id"] for entity in remote} == {
+        seen.split("Parent=")[1].split(";")[0] for seen in result["headers"]}
+
+
+def _entities(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield document
+    for child in document.get("subsegments", []):
+        yield from _entities(child)

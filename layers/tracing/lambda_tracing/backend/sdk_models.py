@@ -37,7 +37,9 @@ def model(name: str) -> ModuleType:
     """An `aws_xray_sdk.core` submodule that needs nothing from the package's `__init__`
     (models, utils, exceptions), imported without running that `__init__`."""
     module = sys.modules.get(name)
-    if module is not None:
+    # A module another thread is still importing is in sys.modules half made (the first calls
+    # of ten threads at once): import_module then waits for it, on the import system's lock.
+    if module is not None and not getattr(module.__spec__, "_initializing", False):
         return module
     with _lock:
         if PACKAGE not in sys.modules:

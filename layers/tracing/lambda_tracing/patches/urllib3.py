@@ -15,6 +15,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from lambda_tracing.failures import log_failure
 from lambda_tracing.patches.layer_recorder import is_untraced
 from lambda_tracing.propagation import header as trace_header
 from lambda_tracing.propagation import http
@@ -57,8 +58,8 @@ def _traced_urlopen(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             args, kwargs = _with_trace_header(instance, args, kwargs, entity)  # Sampled=0
             return wrapped(*args, **kwargs)
         url = _full_url(instance, _argument(args, kwargs, 1, "url"))
-    except Exception:
-        log.debug("urllib3 call not traced", exc_info=True)
+    except Exception as error:  # said once at warning: a call left out of the trace
+        log_failure("tracing a urllib3 call", error)
         return wrapped(*args, **kwargs)
 
     def send(*call_args: Any, **call_kwargs: Any) -> Any:
