@@ -1,0 +1,243 @@
+"""The process around the handler: threads, forks, file descriptors, the daemon's address,
+signals, exits, slow and huge results (issue 17, runtime-level areas)."""
+
+from __future__ import annotations
+
+from textwrap import dedent
+
+from case import Case
+
+
+def app(source: str) -> dict[str, str]:
+    return {"app.py": dedent(source)}
+
+
+# A daemon host name that never answers: the handler's own module makes its lookup hang for
+# 3 s (no DNS is reachable here). Without the layer nobody looks it up.
+SLOW_DNS = """
+import socket
+import time
+
+_real_getaddrinfo = socket.getaddrinfo
+
+def _slow_getaddrinfo(host, *args, **kwargs):
+    if isinstance(host, str) and host.endswith(".invalid"):
+        time.sleep(3)
+        raise socket.gaierror(socket.EAI_NONAME, "never resolves")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+socket.getaddrinfo = _slow_getaddrinfo
+"""
+
+CASES: list[Case] = [
+    Case("daemon-host-never-resolves", app(SLOW_DNS + dedent("""
+        def handler(event, context):
+            return "fast"
+    """)), events=[{}, {}], env={"AWS_XRAY_DAEMON_ADDRESS": "xray-daemon.never.invalid:2000"},
+        note="a daemon host that never resolves cost +10 s in the first invocation"),
+    Case("daemon-address-garbage", app("def handler(event, context):\n    return 1\n"),
+         env={"AWS_XRAY_DAEMON_ADDRESS": "::::not an address"}, note="an unparsable address"),
+    Case("daemon-address-port-zero", app("def handler(event, context):\n    return 1\n"),
+         env={"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:0"}, note="a port nobody can send to"),
+    Case("daemon-address-two-forms", app("def handler(event, context):\n    return 1\n"),
+         env={"AWS_XRAY_DAEMON_ADDRESS": "tcp:127.0.0.1:9 udp:127.0.0.1:9"},
+         note="the SDK's tcp/udp form, pointing nowhere"),
+    Case("fork-child-exits", app("""
+        import os
+        import sys
+
+        def handler(event, context):
+            pid = os.fork()
+            if pid == 0:
+                sys.exit(3)  # the child unwinds through the handler's callers
+            _, status = os.waitpid(pid, 0)
+            return {"child_exit": os.waitstatus_to_exitcode(status)}
+    """), note="a forked child that exits sent a second document with the same id, as fault"),
+    Case("fork-child-raises", app("""
+        import os
+
+        def handler(event, context):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    raise RuntimeError("child fails")
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+            return "parent"
+    """), note="a child that fails and leaves at once"),
+    Case("fd-closed-and-reused", app("""
+        import os
+        import socket
+        import stat
+        import threading
+
+        received = bytearray()
+        listener = socket.create_server(("127.0.0.1", 0))
+
+        def serve():
+            while True:
+                connection, _ = listener.accept()
+                while chunk := connection.recv(65536):
+                    received.extend(chunk)
+
+        threading.Thread(target=serve, daemon=True).start()
+        kept = []
+
+        def datagram_sockets():
+            numbers = []
+            for name in os.listdir("/proc/self/fd"):
+                number = int(name)
+                try:
+                    if not stat.S_ISSOCK(os.fstat(number).st_mode):
+                        continue
+                    probe = socket.socket(fileno=number)
+                    kind = probe.type
+                    probe.detach()
+                except OSError:
+                    continue
+                if kind == socket.SOCK_DGRAM:
+                    numbers.append(number)
+            return numbers
+
+        def handler(event, context):
+            if event.get("step") == "close":
+                for number in datagram_sockets():  # ours, not the runtime's (TCP)
+                    os.close(number)
+                connection = socket.create_connection(listener.getsockname())
+                kept.append(connection)  # likely the number just freed
+                connection.sendall(b"hello;")
+                return "sent"
+            if event.get("step") == "read":
+                return received.decode(errors="replace")
+            return "warm"
+    """), events=[{}, {"step": "close"}, {"step": "read"}],
+        note="the trace document was written into the handler's own TCP connection"),
+    Case("threads-outlive-invocation", app("""
+        import threading
+        import time
+
+        results = []
+
+        def late():
+            time.sleep(0.2)
+            results.append("late")
+
+        def handler(event, context):
+            threading.Thread(target=late, daemon=True).start()
+            return list(results)
+    """), events=[{}, {}], note="a thread still running when the handler returns"),
+    Case("thread-raises", app("""
+        import threading
+
+        def handler(event, context):
+            def fail():
+                raise ValueError("in a thread")
+            thread = threading.Thread(target=fail)
+            thread.start()
+            thread.join()
+            return "survived"
+    """), note="an exception in a thread the handler started"),
+    Case("handler-exits", app("""
+        import sys
+
+        def handler(event, context):
+            sys.exit(0)
+    """), note="sys.exit in the handler ends the runtime as without the layer"),
+    Case("handler-os-exit", app("""
+        import os
+
+        def handler(event, context):
+            os._exit(7)
+    """), note="os._exit: the runtime dies the same way"),
+    Case("handler-keyboard-interrupt", app("""
+        def handler(event, context):
+            raise KeyboardInterrupt
+    """), note="a BaseException that is not an Exception"),
+    Case("handler-generator-exit", app("""
+        def handler(event, context):
+            raise GeneratorExit("odd")
+    """), note="GeneratorExit from a handler"),
+    Case("signal-alarm-handler", app("""
+        import signal
+
+        def on_alarm(signum, frame):
+            raise TimeoutError("alarm")
+
+        signal.signal(signal.SIGALRM, on_alarm)
+
+        def handler(event, context):
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            while True:
+                pass
+    """), note="a handler interrupted by its own SIGALRM"),
+    Case("slow-handler", app("""
+        import time
+
+        def handler(event, context):
+            time.sleep(0.3)
+            return "slow"
+    """), note="a slow handler is not made slower"),
+    Case("huge-return-value", app("""
+        def handler(event, context):
+            return {"blob": "x" * 5_000_000, "items": list(range(100_000))}
+    """), time_budget_seconds=0.1, note="a 5 MB result: returned unchanged, datagram <= 64 KB"),
+    Case("deep-return-value", app("""
+        def handler(event, context):
+            value = []
+            for _ in range(900):
+                value = [value]
+            return value
+    """), note="a deeply nested result the runtime can still marshal"),
+    Case("unserialisable-return", app("""
+        def handler(event, context):
+            return {"when": object()}
+    """), note="a result the runtime cannot marshal: its own error"),
+    Case("return-bytes", app("""
+        def handler(event, context):
+            return b"raw bytes"
+    """), note="bytes returned"),
+    Case("return-none", app("def handler(event, context):\n    return None\n"),
+         note="None returned"),
+    Case("return-string-with-nul", app("""
+        def handler(event, context):
+            return "a\\x00b\\ud800"
+    """), note="a string with NUL and a lone surrogate"),
+    Case("recursion-limit-lowered", app("""
+        import sys
+
+        def handler(event, context):
+            sys.setrecursionlimit(200)
+            def down(n):
+                return 0 if n == 0 else 1 + down(n - 1)
+            return down(120)
+    """), events=[{}, {}], note="a handler that lowers the recursion limit itself"),
+    Case("environment-trace-header-removed", app("""
+        import os
+
+        def handler(event, context):
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+            return "removed"
+    """), events=[{}, {}], note="the handler deletes _X_AMZN_TRACE_ID mid-invocation"),
+    Case("environment-trace-header-garbage", app("""
+        import os
+
+        def handler(event, context):
+            os.environ["_X_AMZN_TRACE_ID"] = "Root=garbage;Sampled=1;" * 100
+            return "garbage"
+    """), events=[{}, {}], note="the handler writes a hostile trace header"),
+    Case("trace-header-hostile", app("def handler(event, context):\n    return 1\n"),
+         events=[{}, {}, {}],
+         trace_headers=("Root=1-00000000-000000000000000000000000;Parent=0;Sampled=1",
+                        "Sampled=1;" + "x=y;" * 300, None),
+         note="hostile trace headers from the runtime"),
+    Case("stdout-closed", app("""
+        import os
+        import sys
+
+        def handler(event, context):
+            sys.stdout.flush()
+            os.close(1)
+            return "closed"
+    """), note="a handler that closes stdout"),
+]
