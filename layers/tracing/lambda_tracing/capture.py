@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from typing import Any
 
@@ -33,6 +34,18 @@ _KEY_SEPARATORS = str.maketrans("", "", "-_. ")
 _PAIR_NAMES = ("name", "key", "Name", "Key")
 _PAIR_VALUES = ("value", "Value")
 _type_name = type.__dict__["__name__"].__get__  # a metaclass cannot fake it through this
+_type_module = type.__dict__["__module__"].__get__
+_type_mro = type.__dict__["__mro__"].__get__
+_type_dict = type.__dict__["__dict__"].__get__
+_exception_args = BaseException.__dict__["args"].__get__
+_SCALARS = (str, int, float, bool, type(None))
+_REDACTION_VARIABLES = ("LAMBDA_TRACING_REDACT_KEYS", "LAMBDA_TRACING_REDACT_PATTERNS",
+                        "LAMBDA_TRACING_MAX_VALUE_LENGTH", "LAMBDA_TRACING_MAX_METADATA_BYTES")
+_message_capturer: tuple[tuple[str | None, ...], Capturer] | None = None
+
+
+def type_name(kind: type) -> str:
+    return _type_name(kind)  # type: ignore[no-any-return]
 
 
 class Capturer:
@@ -253,7 +266,7 @@ class _Walk:
             self._spend(24)
             return f"<{bytearray.__len__(value)} bytes>"
         self._spend(40)
-        return f"<{_type_name(kind)}>"
+        return f"<{type_name(kind)}>"
 
     def _key(self, key: Any) -> str:
         kind = type(key)
@@ -264,7 +277,7 @@ class _Walk:
         elif kind is float:
             name = repr(key)
         else:
-            name = f"<{_type_name(kind)}>"
+            name = f"<{type_name(kind)}>"
         return name[:200] if len(name) > 200 else name
 
     def _clean_dict(self, value: dict[Any, Any], depth: int) -> dict[str, Any]:
@@ -327,3 +340,56 @@ def _big(number: int) -> str:
     if number.bit_length() > 4000:
         return f"<int of {number.bit_length()} bits>"
     return str(number)[:40]
+
+
+def exception_message(exception: BaseException) -> str | None:
+    """The exception's message as the runtime would print it, redacted, or None when only
+    user code could say it. `str()` runs only where it is the built-in `__str__` over
+    arguments of built-in scalar types; a user-defined `__str__` is never called (the runtime
+    calls it once already): its message is its single string argument, if it has one."""
+    try:
+        kind = type(exception)
+        args = _exception_args(exception)
+        if type(args) is not tuple:
+            return None
+        plain = all(type(arg) in _SCALARS for arg in args)
+        if plain and _builtin_str(kind) and not _odd_os_error(exception):
+            text = str(exception)
+        elif len(args) == 1 and type(args[0]) is str:
+            text = args[0]
+        else:
+            return None
+        return _capturer_for_messages().clean_message(text) if text else text
+    except Exception:  # noqa: BLE001 - no message rather than a failure
+        return None
+
+
+def _builtin_str(kind: type) -> bool:
+    for klass in _type_mro(kind):
+        if "__str__" in _type_dict(klass):
+            return _type_module(klass) == "builtins"  # type: ignore[no-any-return]
+    return False
+
+
+def _odd_os_error(exception: BaseException) -> bool:
+    """An OSError's str() also shows its filenames, which can be any object."""
+    if not issubclass(type(exception), OSError):
+        return False
+    names = (OSError.__dict__["filename"].__get__(exception),
+             OSError.__dict__["filename2"].__get__(exception))
+    return any(type(name) not in _SCALARS for name in names)
+
+
+def _capturer_for_messages() -> Capturer:
+    """Exception messages are redacted even with all capture off, with the environment's
+    redaction settings (read again only when they change)."""
+    global _message_capturer
+    environ = os.environ
+    key = tuple(environ.get(variable) for variable in _REDACTION_VARIABLES)
+    cached = _message_capturer
+    if cached is None or cached[0] != key:
+        from lambda_tracing import config
+
+        cached = (key, Capturer(config.load()))
+        _message_capturer = cached
+    return cached[1]
