@@ -347,3 +347,20 @@ class _Span:
 
     def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
         self.metadata.setdefault(namespace, {})[key] = value
+
+
+@pytest.mark.parametrize(("name", "source"), [
+    ("sqs", "aws:sqs"), ("sns", "aws:sns"), ("kinesis", "aws:kinesis"),
+    ("dynamodb", "aws:dynamodb"), ("s3", "aws:s3"), ("eventbridge", "aws:events"),
+    ("alb", "aws:elb"), ("apigateway_rest", "aws:apigateway:rest"),
+    ("apigateway_http", "aws:apigateway:http"),
+])
+def test_sam_s_example_events_are_read(name: str, source: str) -> None:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "fixtures" / "events" / f"{name}.json"
+    event = json.loads(path.read_text())
+    found = sources.inbound(event)
+    assert found is not None and found.source == source
+    assert found.links and all(link.record_id or link.resource for link in found.links)
