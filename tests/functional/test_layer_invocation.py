@@ -251,14 +251,21 @@ def test_user_import_errors_are_reraised_unchanged(user_module: Any, source: str
     assert not any(type(finder).__name__ == "ImportTimer" for finder in sys.meta_path)
 
 
-@pytest.mark.parametrize("bad", ["", "nodot", ".handler", "module."])
-def test_bad_handler_names(bad: str) -> None:
+@pytest.mark.parametrize("bad", ["", "nodot", " app "])
+def test_names_without_a_dot_are_malformed(bad: str) -> None:
     with pytest.raises(layer_handler.HandlerNameError):
         layer_handler.split_handler_name(bad)
 
 
-def test_handler_names_with_directories() -> None:
-    assert layer_handler.split_handler_name("src/app.main") == ("src.app", "main")
+@pytest.mark.parametrize(("name", "parts"), [
+    ("src/app.main", ("src/app", "main")),
+    (".handler", ("", "handler")),  # the import then fails, as the runtime's does
+    ("module.", ("module", "")),
+    (" app.handler ", (" app", "handler ")),  # not stripped: the runtime does not strip
+])
+def test_handler_names_split_as_the_runtime_splits_them(name: str,
+                                                        parts: tuple[str, str]) -> None:
+    assert layer_handler.split_handler_name(name) == parts
 
 
 def test_missing_patches_module_is_tolerated(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -83,7 +83,7 @@ def test_traced_through_the_wrapper(layer: tuple[Path, Path], segment_validator:
         documents = daemon.receive()
 
     # The runtime saw the swap, and the layer came from "/opt/python", not the dev install.
-    assert report["handler_env"] == "lambda_tracing.handler.handler"
+    assert report["handler_env"] == "lambda_tracing.bootstrap.handler"
     assert report["user_handler_env"] == "app.handler"
     assert report["lambda_tracing_file"].startswith(str(wrapper.parent / "python"))
     results = report["results"]
@@ -259,7 +259,7 @@ INIT_FAULT_PROBE = textwrap.dedent('''
     without = fault(user)
     sys.modules.pop(user.rsplit(".", 1)[0], None)  # as in a fresh process
     os.environ["LAMBDA_TRACING_HANDLER"] = user
-    print(json.dumps({"without": without, "with": fault("lambda_tracing.handler.handler")}))
+    print(json.dumps({"without": without, "with": fault("lambda_tracing.bootstrap.handler")}))
 ''')
 
 

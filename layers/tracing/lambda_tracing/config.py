@@ -241,7 +241,9 @@ def parse_daemon_address(value: Any) -> tuple[str, int]:
 
 
 def parse_handler(value: Any) -> str:
-    return str(value).strip()
+    """As set: Lambda's runtime does not strip _HANDLER, and a name it cannot load must fail
+    under the layer too."""
+    return str(value)
 
 
 class Setting(NamedTuple):

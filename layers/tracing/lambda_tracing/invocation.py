@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import functools
 import os
+import types
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
 from lambda_tracing import coldstart
+from lambda_tracing.bootstrap import _SAMPLED, TRACE_HEADER_VARIABLE, traced
 from lambda_tracing.config import Settings
 from lambda_tracing.failures import log_failure
 
-TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"
 WRAPPED_MARK = "__lambda_tracing_wrapped__"
-_SAMPLED = "Sampled=1"
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
+_CO_VARARGS = 0x04  # inspect.CO_VARARGS
 _inside_traced_handler: ContextVar[bool] = ContextVar("lambda_tracing_inside", default=False)
 
 Handler = Callable[..., Any]
@@ -33,7 +34,7 @@ def is_wrapped(handler: Any) -> bool:
 
 def wrap(handler: Handler, settings: Settings, name: str | None = None) -> Handler:
     """`handler` traced per `settings`; returned unchanged if tracing is off or already on."""
-    if is_wrapped(handler) or not settings.enabled:
+    if is_wrapped(handler) or not settings.enabled or not _callable_as_lambda_calls(handler):
         return handler
     invocation = _TracedInvocation(handler, settings, name)
     environ_get = os.environ.get
@@ -45,17 +46,28 @@ def wrap(handler: Handler, settings: Settings, name: str | None = None) -> Handl
     if _is_async(handler):
         return _wrap_async(handler, invocation)
 
-    # *args/**kwargs: a test calling handler(event=..., context=...) must work as before.
-    @functools.wraps(handler)
-    def traced_handler(*args: Any, **kwargs: Any) -> Any:
-        cold = first_invocation()
-        header = environ_get(TRACE_HEADER_VARIABLE)
-        if header is None or _SAMPLED not in header or inside():
-            return handler(*args, **kwargs)
-        return invocation(args, kwargs, cold, header)
-
+    traced_handler = functools.wraps(handler)(
+        traced(handler, invocation, first_invocation, environ_get, inside))
     setattr(traced_handler, WRAPPED_MARK, True)
     return traced_handler
+
+
+def _callable_as_lambda_calls(handler: Any) -> bool:
+    """False when `handler(event, context)` must fail: not callable, or a plain function whose
+    parameters cannot take those two. The runtime's own TypeError then names the runtime's
+    frame only, as without the layer (wrapped, it would name ours too)."""
+    if not callable(handler):
+        return False
+    function = getattr(handler, "__func__", handler)  # a bound method: self is given
+    code = getattr(function, "__code__", None)
+    if code is None or not isinstance(function, types.FunctionType):
+        return True
+    given = 2 + (function is not handler)
+    positional_ok = bool(code.co_flags & _CO_VARARGS) or code.co_argcount >= given
+    required = code.co_argcount - len(function.__defaults__ or ())
+    keywords = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
+    keywords_ok = all(name in (function.__kwdefaults__ or {}) for name in keywords)
+    return positional_ok and required <= given and keywords_ok
 
 
 def _is_async(handler: Any) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from types import TracebackType
 
 _OUR_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -20,3 +21,39 @@ def user_frames(error: BaseException, limit: int = 10) -> traceback.StackSummary
         if not frame.f_code.co_filename.startswith(_OUR_DIRECTORY)
     ]
     return traceback.StackSummary.extract(iter(walked[-limit:]))
+
+
+_IMPORTLIB_FILES = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
+# Where an `import` statement (C) enters importlib: CPython cuts such a run of importlib frames
+# out of a traceback once it reaches the module's code (`_call_with_frames_removed`).
+_C_IMPORT_ENTRIES = ("_find_and_load", "_handle_fromlist")
+
+
+def without_layer_frames(traceback_: TracebackType | None) -> TracebackType | None:
+    """`traceback_` relinked to skip lambda_tracing's own frames (wherever they are: the
+    wrapper's, a patched library's, the cold-start import timer's), so the runtime reports the
+    user's frames only. The traceback objects are reused, not copied.
+
+    The import timer's frame sits inside importlib's own run of frames and so stops CPython from
+    cutting that run out of an `import` statement's traceback; the run before it is cut here."""
+    kept: list[TracebackType] = []
+    entry = traceback_
+    while entry is not None:
+        if entry.tb_frame.f_code.co_filename.startswith(_OUR_DIRECTORY):
+            _drop_split_import_run(kept)
+        else:
+            kept.append(entry)
+        entry = entry.tb_next
+    for current, following in zip(kept, kept[1:], strict=False):
+        current.tb_next = following
+    if kept:
+        kept[-1].tb_next = None
+    return kept[0] if kept else None
+
+
+def _drop_split_import_run(kept: list[TracebackType]) -> None:
+    start = len(kept)
+    while start and kept[start - 1].tb_frame.f_code.co_filename in _IMPORTLIB_FILES:
+        start -= 1
+    if start < len(kept) and kept[start].tb_frame.f_code.co_name in _C_IMPORT_ENTRIES:
+        del kept[start:]

@@ -23,24 +23,28 @@ class HandlerNameError(ValueError):
 
 
 def split_handler_name(name: str) -> tuple[str, str]:
-    """`dir/module.function` -> ("dir.module", "function"), as Lambda's runtime reads _HANDLER."""
-    module, _, function = name.strip().rpartition(".")
-    if not module or not function:
-        raise HandlerNameError(
-            f"lambda_tracing: bad handler {name!r} in LAMBDA_TRACING_HANDLER (the wrapper moves "
-            "_HANDLER there); expected module.function"
-        )
-    return module.replace("/", "."), function
+    """`dir/module.function` -> ("dir/module", "function"), split exactly as Lambda's runtime
+    splits _HANDLER (no stripping: a name the runtime cannot load must fail here too)."""
+    module, dot, function = name.rpartition(".")
+    if not dot:
+        raise HandlerNameError("not enough values to unpack (expected 2, got 1)")
+    return module, function
 
 
 def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
-    """Import the user's handler; record the import's timing for the first traced invocation.
-    A handler that cannot be loaded fails as the runtime would fail it without the layer."""
+    """Import the user's handler as Lambda's runtime (awslambdaric's bootstrap) would, step for
+    step, and record the import's timing for the first traced invocation. A handler that cannot
+    be loaded fails as the runtime fails it without the layer: the same fault type and message,
+    and a traceback with none of the layer's frames."""
+    name = settings.handler
     try:
-        module_name, function_name = split_handler_name(settings.handler)
+        module_name, function_name = split_handler_name(name)
     except HandlerNameError as error:
-        _fail_as_the_runtime(settings.handler, error)
+        _fail_as_the_runtime("MALFORMED_HANDLER_NAME", f"Bad handler '{name}': {error}")
         raise
+    if module_name.split(".")[0] in sys.builtin_module_names:
+        message = f"Cannot use built-in module {module_name} as a handler module"
+        _fail_as_the_runtime("BUILT_IN_MODULE_CONFLICT", message)
     # Patch before the user's import: patches wait for each library's first import, and some
     # (httpx) replace classes a module-level client would otherwise be built from unpatched.
     patch_started = time.time()
@@ -50,61 +54,92 @@ def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
     timer = None
     try:
         with coldstart.timing_imports(settings.enabled and settings.cold_start_breakdown) as timer:
-            module = importlib.import_module(module_name)
-    except BaseException as error:
-        logger.error("lambda_tracing: unable to import the function's handler module %r "
-                     "(LAMBDA_TRACING_HANDLER=%s): %s: %s", module_name, settings.handler,
-                     type(error).__name__, error)
-        # Only what the runtime's loader itself names: any other error in the module's body
-        # (an AttributeError too) reaches the runtime as it is.
-        if isinstance(error, (ImportError, SyntaxError)):
-            _fail_as_the_runtime(settings.handler, error)
+            module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as error:
+        _log_import_failure(module_name, name, error)
+        _fail_as_the_runtime("IMPORT_MODULE_ERROR",
+                             f"Unable to import module '{module_name}': {error}")
         raise
+    except SyntaxError as error:
+        _log_import_failure(module_name, name, error)
+        trace = [f'  File "{error.filename}" Line {error.lineno}\n    {error.text}']
+        _fail_as_the_runtime("USER_CODE_SYNTAX_ERROR",
+                             f"Syntax error in module '{module_name}': {error}", trace)
+        raise
+    except BaseException as error:
+        _log_import_failure(module_name, name, error)
+        raise _as_the_runtime_reports(error)  # noqa: B904 - its own cause and context kept
     imported = time.time()
     if settings.enabled and settings.patch:
         _apply_waiting_patches()
     try:
         function = getattr(module, function_name)
-    except AttributeError as error:
+    except AttributeError:
         logger.error("lambda_tracing: handler %r missing on module %r", function_name,
                      module_name)
-        _fail_as_the_runtime(settings.handler, error)
+        _fail_as_the_runtime("HANDLER_NOT_FOUND",
+                             f"Handler '{function_name}' missing on module '{module_name}'")
         raise
     if settings.enabled:
         _start_instrumentation(settings, timer, (patch_started, started, imported), module_name)
     return function, function_name
 
 
-def _fail_as_the_runtime(user_handler: str, error: BaseException) -> None:
-    """Raise the Lambda runtime's own init fault for the user's handler, as its handler
-    loader words it (Runtime.ImportModuleError, Runtime.UserCodeSyntaxError,
-    Runtime.HandlerNotFound, Runtime.MalformedHandlerName, naming the user's module, not
-    ours), when that runtime interface client is the one importing us. Without it (tests,
-    other runtimes) this returns, and the caller raises `error` as it is."""
+def _log_import_failure(module_name: str, handler: str, error: BaseException) -> None:
+    logger.error("lambda_tracing: unable to import the function's handler module %r "
+                 "(LAMBDA_TRACING_HANDLER=%s): %s: %s", module_name, handler,
+                 type(error).__name__, error)
+
+
+def _fail_as_the_runtime(fault_name: str, message: str, trace: list[str] | None = None
+                         ) -> None:
+    """Raise the Lambda runtime's own init fault (Runtime.ImportModuleError,
+    Runtime.UserCodeSyntaxError, Runtime.HandlerNotFound, Runtime.MalformedHandlerName,
+    Runtime.BuiltInModuleConflict), worded as its handler loader words it, naming the user's
+    module, not ours, when that runtime interface client is the one importing us. Without it
+    (tests, other runtimes) this returns, and the caller raises the error as it is."""
     runtime_exceptions = sys.modules.get("awslambdaric.lambda_runtime_exception")
     fault = getattr(runtime_exceptions, "FaultException", None)
     if fault is None:
         return
-    try:
-        modname, fname = user_handler.rsplit(".", 1)
-    except ValueError as malformed:
-        raise fault(fault.MALFORMED_HANDLER_NAME,
-                    f"Bad handler '{user_handler}': {malformed}") from None
-    if isinstance(error, ImportError):
-        raise fault(fault.IMPORT_MODULE_ERROR,
-                    f"Unable to import module '{modname}': {error}") from None
-    if isinstance(error, SyntaxError):
-        trace = [f'  File "{error.filename}" Line {error.lineno}\n    {error.text}']
-        raise fault(fault.USER_CODE_SYNTAX_ERROR,
-                    f"Syntax error in module '{modname}': {error}", trace) from None
-    if isinstance(error, AttributeError):
-        raise fault(fault.HANDLER_NOT_FOUND,
-                    f"Handler '{fname}' missing on module '{modname}'", None) from None
+    raise fault(getattr(fault, fault_name), message, trace) from None
+
+
+class _ReportedAttributeError(Exception):
+    """An AttributeError from the user's module body, as the runtime reports it without the
+    layer (type name, message, traceback). Under the layer the import runs inside the runtime's
+    `getattr(module, "handler")`, whose `except AttributeError` would turn it into
+    Runtime.HandlerNotFound."""
+
+
+_ReportedAttributeError.__name__ = _ReportedAttributeError.__qualname__ = "AttributeError"
+
+
+def _as_the_runtime_reports(error: BaseException) -> BaseException:
+    """`error` with the layer's frames cut out of its traceback (and an AttributeError
+    disguised, see above, when awslambdaric is loading us)."""
+    from lambda_tracing.stacks import without_layer_frames
+
+    traceback = without_layer_frames(error.__traceback__)
+    if isinstance(error, AttributeError) and "awslambdaric.bootstrap" in sys.modules:
+        reported = _ReportedAttributeError(*error.args)
+        reported.__cause__, reported.__suppress_context__ = error.__cause__, True
+        return reported.with_traceback(traceback)
+    return error.with_traceback(traceback)
 
 
 def _start_instrumentation(settings: config.Settings, timer: coldstart.ImportTimer | None,
                            times: tuple[float, float, float], module_name: str) -> None:
     patch_started, started, imported = times
+    # The backend (and its emitter, which starts resolving the daemon's host name) is made
+    # now, in Lambda's init phase, so no invocation pays for it: the first one used to take
+    # 20-50 ms more than the next, and a daemon host name that never resolves 10 s.
+    try:
+        from lambda_tracing.backend import get_backend
+
+        get_backend()
+    except Exception as error:  # noqa: BLE001
+        log_failure("starting the tracing backend", error)
     if settings.log_trace_id:  # again after the user's import: it may have added handlers
         try:
             from lambda_tracing import logs
