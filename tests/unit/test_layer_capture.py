@@ -351,3 +351,16 @@ def test_exception_messages_are_redacted_like_any_string() -> None:
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlc2ln"
     assert capturer.clean_message(f"bad token {jwt}") == f"bad token {REDACTED}"
     assert "hunter2" not in capturer.clean_message('{"password": "hunter2"}')
+
+
+def test_the_default_patterns_match_in_any_case_after_the_prefilter() -> None:
+    copy, _ = capture({"a": "BEARER abcdefghijklmnop", "b": "BeArEr abcdefghijklmnop"})
+    assert copy == {"a": REDACTED, "b": REDACTED}
+
+
+def test_nothing_is_compiled_until_a_string_may_match() -> None:
+    capturer = Capturer(load({}))
+    capturer.capture({"statusCode": 200, "body": "plain text", "items": ["a", "b"]})
+    assert capturer._compiled is None
+    capturer.capture({"note": "Bearer abcdefghijklmnop"})
+    assert capturer._compiled is not None

@@ -22,7 +22,7 @@ import os
 import re
 from typing import Any
 
-from lambda_tracing.config import Settings
+from lambda_tracing.config import DEFAULT_REDACT_PATTERNS, Settings
 
 REDACTED = "[REDACTED]"
 JSON_BODY_LIMIT = 65536  # characters of a JSON-string body parsed to look for secret keys
@@ -54,9 +54,24 @@ class Capturer:
     def __init__(self, settings: Settings) -> None:
         self.max_value_length = settings.max_value_length
         self.max_bytes = settings.max_metadata_bytes
-        self._secret_key = _key_pattern(settings.redact_keys)
-        self._secret_value = _one_pattern(settings.redact_patterns)
+        self._fragments = _key_fragments(settings.redact_keys)
+        # Compiled on the first string that may hold a match: compiling costs milliseconds of
+        # the first invocation, and most responses hold nothing a default pattern could match.
+        self._pattern_sources = settings.redact_patterns
+        self._compiled: list[re.Pattern[str]] | None = None
+        self._prefilter = (_may_match_defaults if settings.redact_patterns
+                           == DEFAULT_REDACT_PATTERNS else None)
         self._keys: dict[str, tuple[bool, int]] = {}
+
+    def patterns_for(self, text: str) -> list[re.Pattern[str]]:
+        """The patterns to run on `text` (none when it cannot match a default pattern)."""
+        prefilter = self._prefilter
+        if prefilter is not None and not prefilter(text):
+            return []
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = _one_pattern(self._pattern_sources)
+        return compiled
 
     def capture(self, value: Any) -> tuple[Any, bool]:
         """(JSON-safe copy, whether anything was cut for size)."""
@@ -75,7 +90,6 @@ class Capturer:
         out: dict[str, Any] = {}
         cost = 0
         keys = self._keys
-        patterns = self._secret_value
         for key, item in dict.items(value):
             if type(key) is not str or len(key) > 200:
                 return None
@@ -87,7 +101,7 @@ class Capturer:
             elif kind is str:
                 if len(item) > self.max_value_length or self.may_hide_keys(item):
                     return None
-                for pattern in patterns:
+                for pattern in self.patterns_for(item):
                     if pattern.search(item) is not None:
                         return None
                 cost += key_cost + _json_length(item)
@@ -114,8 +128,8 @@ class Capturer:
         return info
 
     def is_secret_key(self, key: str) -> bool:
-        pattern = self._secret_key
-        return pattern is not None and pattern.search(key.translate(_KEY_SEPARATORS)) is not None
+        plain = key.translate(_KEY_SEPARATORS).lower()
+        return any(fragment in plain for fragment in self._fragments)
 
     def may_hide_keys(self, text: str) -> bool:
         """Whether `text` may be JSON naming a secret key: an object or array whose text
@@ -125,8 +139,7 @@ class Capturer:
             return False
         if "\\u" in text:
             return True
-        pattern = self._secret_key
-        return pattern is not None and pattern.search(text.translate(_KEY_SEPARATORS)) is not None
+        return self.is_secret_key(text)
 
     def clean_string(self, text: str) -> str:
         """`text` with secret patterns replaced, cut to max_value_length."""
@@ -134,7 +147,7 @@ class Capturer:
         # Redact before cutting (a secret cut in half would no longer match), but only scan
         # a bounded prefix of huge strings.
         head = text[: limit + 512] if len(text) > limit + 512 else text
-        for pattern in self._secret_value:
+        for pattern in self.patterns_for(head):
             if pattern.search(head) is not None:  # a search allocates nothing when none match
                 head = pattern.sub(REDACTED, head)
         if len(head) > limit:
@@ -154,13 +167,17 @@ def _json_length(text: str) -> int:
     return len(json.dumps(text))
 
 
-def _key_pattern(keys: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One case-insensitive alternation of the key fragments, separators dropped (matched
-    against keys with theirs dropped: `private-key`, `Private_Key`, `privatekey` alike)."""
-    fragments = sorted({key.translate(_KEY_SEPARATORS) for key in keys} - {""})
-    if not fragments:
-        return None
-    return re.compile("|".join(re.escape(fragment) for fragment in fragments), re.IGNORECASE)
+def _key_fragments(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The key fragments lowercased, separators dropped (looked for in keys with theirs
+    dropped: `private-key`, `Private_Key`, `privatekey` alike); plain substring tests, no
+    regular expression to compile."""
+    return tuple(sorted({key.translate(_KEY_SEPARATORS).lower() for key in keys} - {""}))
+
+
+def _may_match_defaults(text: str) -> bool:
+    """Whether `text` contains what every match of a default pattern contains: a JWT's
+    `eyJ`, an access key's `AKIA`/`ASIA`, or `bearer` in any case."""
+    return "eyJ" in text or "AKIA" in text or "ASIA" in text or "bearer" in text.lower()
 
 
 def _one_pattern(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
