@@ -22,6 +22,7 @@ import traceback
 from dataclasses import asdict
 from typing import Any
 
+from bench_event_sources import measure_event_sources
 from cold_start import measure_cold_starts
 from downstream import Downstream
 from results import Section
@@ -93,6 +94,8 @@ def main() -> int:
             ALL_VARIANTS, listener, extra_env, cold_repetitions, warm_up_round=not args.quick
         )
         progress("cold start", started)
+        sections += measure_event_sources(listener, args.quick)
+        progress("event sources", started)
     extra = other_rows(args.quick)
     progress("other modules", started)
 

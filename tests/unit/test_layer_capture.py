@@ -151,3 +151,216 @@ def test_flat_dict_shortcut_takes_the_usual_response() -> None:
     assert capturer.flat_copy(response) == {**response, "Authorization": REDACTED}
     assert capturer.flat_copy({"note": "Bearer abcdefghijklmnop"}) is None  # pattern: walk
     assert capturer.flat_copy({"nested": {"a": 1}}) is None
+
+
+# --- issue 17: capture never runs user code ---
+
+
+class _Calls(list[str]):
+    def note(self, name: str) -> None:
+        self.append(name)
+
+
+def test_a_dict_subclass_is_copied_without_calling_its_methods() -> None:
+    calls = _Calls()
+
+    class Draining(dict[str, Any]):
+        def items(self) -> Any:
+            calls.note("items")
+            snapshot = list(super().items())
+            self.clear()
+            return snapshot
+
+        def __iter__(self) -> Any:
+            calls.note("__iter__")
+            return super().__iter__()
+
+        def __getattr__(self, name: str) -> Any:
+            calls.note(name)
+            raise AttributeError(name)
+
+    response = Draining(statusCode=200, body="ok")
+    copy, _ = capture({"wrapped": response})
+    assert copy == {"wrapped": {"statusCode": 200, "body": "ok"}}
+    assert calls == [] and response == {"statusCode": 200, "body": "ok"}
+    copy, _ = capture(response)
+    assert copy == {"statusCode": 200, "body": "ok"} and calls == []
+
+
+def test_a_list_subclass_is_copied_without_calling_its_iterator() -> None:
+    calls = _Calls()
+
+    class Draining(list[int]):
+        def __iter__(self) -> Any:
+            calls.note("__iter__")
+            while self:
+                yield self.pop()
+
+        def __len__(self) -> int:
+            calls.note("__len__")
+            return 0
+
+    value = Draining([1, 2, 3])
+    copy, _ = capture({"items": value})
+    assert copy == {"items": [1, 2, 3]} and calls == [] and list.__len__(value) == 3
+
+
+def test_numbers_strings_and_bytes_subclasses_are_read_through_the_builtins() -> None:
+    calls = _Calls()
+
+    class Number(int):
+        def __abs__(self) -> int:
+            calls.note("__abs__")
+            return 0
+
+        def __int__(self) -> int:
+            calls.note("__int__")
+            return 0
+
+        def __str__(self) -> str:
+            calls.note("__str__")
+            return "x"
+
+        __repr__ = __str__
+
+    class Text(str):
+        def __getitem__(self, index: Any) -> Any:
+            calls.note("__getitem__")
+            return ""
+
+        def __len__(self) -> int:
+            calls.note("__len__")
+            return 0
+
+    class Blob(bytes):
+        def __len__(self) -> int:
+            calls.note("__len__")
+            return 0
+
+    class Ratio(float):
+        def __float__(self) -> float:
+            calls.note("__float__")
+            return 0.0
+
+    copy, _ = capture({"n": Number(7), "big": Number(10**30), "t": Text("hello"),
+                       "b": Blob(b"abc"), "r": Ratio(0.5)})
+    assert copy == {"n": 7, "big": str(10**30), "t": "hello", "b": "<3 bytes>", "r": 0.5}
+    assert calls == []
+
+
+def test_a_spoofed_class_and_slow_methods_are_never_asked() -> None:
+    import time
+
+    calls = _Calls()
+
+    class Spoof:
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:  # isinstance() would ask this
+            calls.note("__class__")
+            time.sleep(1)
+            return dict
+
+        def __getattr__(self, name: str) -> Any:
+            calls.note(name)
+            time.sleep(1)
+            raise AttributeError(name)
+
+        def __len__(self) -> int:
+            calls.note("__len__")
+            time.sleep(1)
+            return 0
+
+    started = time.perf_counter()
+    copy, _ = capture({"spoof": Spoof(), "many": [Spoof()] * 20})
+    assert time.perf_counter() - started < 0.5
+    assert copy == {"spoof": "<Spoof>", "many": ["<Spoof>"] * 20} and calls == []
+
+
+def test_an_int_too_long_for_str_is_named_by_its_size() -> None:
+    copy, _ = capture({"huge": 1 << 20000})
+    assert copy == {"huge": "<int of 20001 bits>"}
+
+
+# --- issue 17: redaction inside JSON-string bodies and header pairs ---
+
+
+def test_secrets_inside_a_json_string_body_are_redacted() -> None:
+    body = json.dumps({"user": "ann", "password": "hunter2",
+                       "nested": {"private-key": "-----BEGIN KEY-----"}})
+    response = {"statusCode": 200, "body": body}
+    copy, _ = capture(response)
+    assert "hunter2" not in json.dumps(copy) and "BEGIN KEY" not in json.dumps(copy)
+    assert json.loads(copy["body"]) == {"user": "ann", "password": REDACTED,
+                                        "nested": {"private-key": REDACTED}}
+    # nothing secret named: the body is kept as it was, byte for byte, by the fast path
+    plain = {"statusCode": 200, "body": '{"ok": true, "items": [1, 2]}'}
+    assert Capturer(load({})).flat_copy(plain) == plain
+
+
+def test_a_json_body_that_hides_a_key_in_escapes_or_nesting_is_still_redacted() -> None:
+    escaped = '{"pass\\u0077ord": "hunter2"}'
+    twice = json.dumps({"body": json.dumps({"token": "t0ps3cret"})})
+    copy, _ = capture({"a": escaped, "b": twice, "event": {"body": escaped}})
+    text = json.dumps(copy)
+    assert "hunter2" not in text and "t0ps3cret" not in text
+
+
+def test_a_json_body_too_big_to_parse_that_names_a_secret_is_withheld() -> None:
+    from lambda_tracing.capture import JSON_BODY_LIMIT
+
+    body = json.dumps({"password": "hunter2", "pad": "x" * JSON_BODY_LIMIT})
+    copy, _ = capture({"body": body}, max_value_length=65536, max_metadata_bytes=60000)
+    assert "hunter2" not in copy["body"] and copy["body"].startswith(REDACTED)
+
+
+def test_header_pairs_naming_a_secret_are_redacted() -> None:
+    response = {
+        "headers": [["Authorization", "Basic c2VjcmV0"], ["Accept", "json"]],
+        "tuples": (("X-Api-Key", "k-123"),),
+        "cloudfront": {"x": [{"key": "Authorization", "value": "Bearer zz"}]},
+        "alb": [{"name": "Set-Cookie", "value": "sid=abc"}, {"name": "a", "value": "b"}],
+    }
+    copy, _ = capture(response)
+    assert copy["headers"] == [["Authorization", REDACTED], ["Accept", "json"]]
+    assert copy["tuples"] == [["X-Api-Key", REDACTED]]
+    assert copy["cloudfront"] == {"x": [{"key": "Authorization", "value": REDACTED}]}
+    assert copy["alb"] == [{"name": "Set-Cookie", "value": REDACTED},
+                           {"name": "a", "value": "b"}]
+
+
+def test_key_fragments_ignore_separators_and_case() -> None:
+    copy, _ = capture({"private-key": "k1", "Private_Key": "k2", "PRIVATE KEY": "k3",
+                       "x-api-key": "k4", "apiKey": "k5", "keyboard": "fine"})
+    assert copy == {"private-key": REDACTED, "Private_Key": REDACTED,
+                    "PRIVATE KEY": REDACTED, "x-api-key": REDACTED, "apiKey": REDACTED,
+                    "keyboard": "fine"}
+
+
+def test_the_default_jwt_pattern_is_linear_on_a_63_kb_run_of_eyj() -> None:
+    import time
+
+    capturer = Capturer(load({}, max_value_length=65536, max_metadata_bytes=60000))
+    for text in ("eyJ" * 21_000, "Bearer " * 9_000, "bearer" * 10_500, "eyJa." * 12_600):
+        started = time.perf_counter()
+        capturer.capture({"body": text})
+        assert time.perf_counter() - started < 0.5, text[:20]
+
+
+def test_exception_messages_are_redacted_like_any_string() -> None:
+    capturer = Capturer(load({}))
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlc2ln"
+    assert capturer.clean_message(f"bad token {jwt}") == f"bad token {REDACTED}"
+    assert "hunter2" not in capturer.clean_message('{"password": "hunter2"}')
+
+
+def test_the_default_patterns_match_in_any_case_after_the_prefilter() -> None:
+    copy, _ = capture({"a": "BEARER abcdefghijklmnop", "b": "BeArEr abcdefghijklmnop"})
+    assert copy == {"a": REDACTED, "b": REDACTED}
+
+
+def test_nothing_is_compiled_until_a_string_may_match() -> None:
+    capturer = Capturer(load({}))
+    capturer.capture({"statusCode": 200, "body": "plain text", "items": ["a", "b"]})
+    assert capturer._compiled is None
+    capturer.capture({"note": "Bearer abcdefghijklmnop"})
+    assert capturer._compiled is not None

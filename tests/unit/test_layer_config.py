@@ -153,3 +153,42 @@ def test_any_explicit_arguments_give_valid_settings(overrides: dict[str, object]
     assert isinstance(loaded, Settings)
     assert isinstance(loaded.capture_response, bool)
     assert isinstance(loaded.redact_patterns, tuple)
+
+
+# --- issue 17: redaction settings that would silently weaken or hang redaction ---
+
+
+@pytest.mark.parametrize("value", [" , , ", ",", " ,"])
+def test_an_empty_key_list_keeps_the_default_keys_with_a_warning(
+    value: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    config._warned.clear()
+    with caplog.at_level(logging.WARNING, logger="lambda_tracing.config"):
+        settings = load({"LAMBDA_TRACING_REDACT_KEYS": value})
+    assert settings.redact_keys == config.DEFAULT_REDACT_KEYS
+    assert any("LAMBDA_TRACING_REDACT_KEYS" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(a|aa)+$", r"(\w+\s?)+$", "(x*)*y", "(a+){50}",
+                                     "(?:(?:a)+b?)+c"])
+def test_patterns_that_can_backtrack_without_bound_are_refused_when_read(
+    pattern: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    import json
+
+    config._warned.clear()
+    with caplog.at_level(logging.WARNING, logger="lambda_tracing.config"):
+        settings = load({"LAMBDA_TRACING_REDACT_PATTERNS": json.dumps([r"pin \d+", pattern])})
+    assert settings.redact_patterns == config.DEFAULT_REDACT_PATTERNS
+    assert any("backtrack" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("pattern", [r"pin \d+", r"(pin|pwd)=\d+", "(?:ab|cd)+", "(a{1,3}){2}",
+                                     r"sk_live_[A-Za-z0-9]++", "(?>a+)+", "a+b+c+"])
+def test_ordinary_patterns_are_accepted(pattern: str) -> None:
+    assert load({}, redact_patterns=[pattern]).redact_patterns == (pattern,)
+
+
+def test_an_empty_pattern_list_keeps_the_defaults() -> None:
+    assert load({"LAMBDA_TRACING_REDACT_PATTERNS": "[]"}).redact_patterns == (
+        config.DEFAULT_REDACT_PATTERNS)

@@ -261,3 +261,106 @@ def test_records_of_an_unknown_event_are_iterated_untraced() -> None:
     assert list(records({"anything": 1})) == [{"anything": 1}]
     event = {"Records": [sqs_record("m1", HEADER_A), sqs_record("m2", None)]}
     assert [r["messageId"] for r in records(event)] == ["m1", "m2"]  # no trace: still yielded
+
+
+def test_reading_an_event_imports_no_powertools() -> None:
+    """Powertools' event classes pull in most of Powertools (90-200 ms on the first SQS or
+    EventBridge event): the layer reads its few fields itself."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from lambda_tracing import sources\n"
+        f"for event in ({{'Records': [{sqs_record('m1', HEADER_A)!r}]}}, {SNS!r}, {KINESIS!r},"
+        f" {DYNAMODB!r}, {S3!r}, {EVENTBRIDGE!r}, {REST!r}, {ALB!r}):\n"
+        "    found = sources.inbound(event)\n"
+        "    assert found is not None and found.links, event\n"
+        "print(sorted(name for name in sys.modules if 'powertools' in name))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_span_carries_at_most_xray_s_20_links_and_counts_the_rest() -> None:
+    from lambda_tracing.sources.links import MAX_LINKS
+
+    event = {"Records": [sqs_record(f"m{n}", HEADER_A) for n in range(10_000)]}
+    span = _Span()
+    found = sources.record_inbound(span, event)
+    assert found is not None and found.count == 10_000
+    assert MAX_LINKS == 20
+    links = span.metadata["lambda_tracing"]["links"]
+    assert [link["record_id"] for link in links] == [f"m{n}" for n in range(20)]
+    assert span.metadata["lambda_tracing"]["links_dropped"] == 10_000 - 20
+    # records() still yields every record with its own link
+    assert sum(1 for _ in found.records) == 10_000
+
+
+def test_a_huge_batch_reads_only_the_records_it_links() -> None:
+    class Exploding(dict):  # noqa: FURB189 - a record the reader must never reach
+        def get(self, *args: Any) -> Any:
+            raise AssertionError("record beyond the cap was read")
+
+    event = {"Records": [sqs_record(f"m{n}", HEADER_A) for n in range(20)]
+             + [Exploding(eventSource="aws:sqs")] * 5000}
+    span = _Span()
+    sources.record_inbound(span, event)
+    assert len(span.metadata["lambda_tracing"]["links"]) == 20
+
+
+def test_hostile_containers_in_an_event_are_not_called() -> None:
+    class Hostile(dict):  # noqa: FURB189
+        def get(self, *args: Any) -> Any:
+            raise AssertionError("user code called")
+
+        def items(self) -> Any:
+            raise AssertionError("user code called")
+
+    record = sqs_record("m1", None)
+    record["attributes"] = Hostile(AWSTraceHeader=HEADER_A)
+    found = sources.inbound({"Records": [record]})
+    assert found is not None
+    assert found.links == (Link("aws:sqs", record_id="m1", resource=QUEUE_ARN),)
+    rest = dict(REST, headers=Hostile({"X-Amzn-Trace-Id": HEADER_A}), multiValueHeaders=None)
+    found = sources.inbound(rest)
+    assert found is not None and found.links[0].trace_id is None
+
+
+def test_s3_keys_are_decoded_as_the_producer_wrote_them() -> None:
+    event = copy.deepcopy(S3)
+    event["Records"][0]["s3"]["object"]["key"] = "orders/2024+01/a%3Db.json"
+    found = sources.inbound(event)
+    assert found is not None and found.links[0].attributes["key"] == "orders/2024 01/a=b.json"
+
+
+class _Span:
+    sampled = True
+
+    def __init__(self) -> None:
+        self.annotations: dict[str, Any] = {}
+        self.metadata: dict[str, dict[str, Any]] = {}
+
+    def put_annotation(self, key: str, value: Any) -> None:
+        self.annotations[key] = value
+
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
+        self.metadata.setdefault(namespace, {})[key] = value
+
+
+@pytest.mark.parametrize(("name", "source"), [
+    ("sqs", "aws:sqs"), ("sns", "aws:sns"), ("kinesis", "aws:kinesis"),
+    ("dynamodb", "aws:dynamodb"), ("s3", "aws:s3"), ("eventbridge", "aws:events"),
+    ("alb", "aws:elb"), ("apigateway_rest", "aws:apigateway:rest"),
+    ("apigateway_http", "aws:apigateway:http"),
+])
+def test_sam_s_example_events_are_read(name: str, source: str) -> None:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "fixtures" / "events" / f"{name}.json"
+    event = json.loads(path.read_text())
+    found = sources.inbound(event)
+    assert found is not None and found.source == source
+    assert found.links and all(link.record_id or link.resource for link in found.links)

@@ -1,23 +1,51 @@
-"""Events and responses as metadata: redacted, truncated, and within a byte budget.
+"""Events, responses and exception messages as metadata: redacted, truncated, within a budget.
 
-The copy is built in one pass that never calls user code (no repr, no iteration of anything but
-plain dicts, lists and tuples), so a generator or a hostile object returned by a handler is left
-untouched and reported only by its type name.
+The copy is built in one pass that never runs user code. Values are read by their exact type
+(`type(value) is dict`, never isinstance, which asks an object for its `__class__`); a subclass
+of a built-in type is read through the built-in type's own methods (`dict.items(value)`,
+`str.__str__(value)`, ...), so an overridden `items`, `__iter__`, `__len__`, `__abs__` or
+`__str__` is never called; anything else is reported only by its type's name.
+
+Redaction: a value under a key that names a secret (`password`, `private-key`, ...: separators
+and case ignored) is replaced; so is the value of a header pair naming one
+(`[["Authorization", "..."]]`, `{"name": "Authorization", "value": "..."}`); patterns
+(JWTs, bearer tokens, access keys) are replaced inside every string; and a string holding JSON
+(an API Gateway `body`) that may name a secret key is parsed and cleaned the same way, up to
+JSON_BODY_LIMIT characters (a bigger one is withheld whole).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from typing import Any
 
-from lambda_tracing.config import Settings
+from lambda_tracing.config import DEFAULT_REDACT_PATTERNS, Settings
 
 REDACTED = "[REDACTED]"
+JSON_BODY_LIMIT = 65536  # characters of a JSON-string body parsed to look for secret keys
 _MAX_DEPTH = 32
+_MAX_JSON_NESTING = 3  # JSON in a string in JSON in a string...: deeper is withheld
 _KEY_CACHE_LIMIT = 4096
 _FLAT_MAX_ITEMS = 16
+_KEY_SEPARATORS = str.maketrans("", "", "-_. ")
+_PAIR_NAMES = ("name", "key", "Name", "Key")
+_PAIR_VALUES = ("value", "Value")
+_type_name = type.__dict__["__name__"].__get__  # a metaclass cannot fake it through this
+_type_module = type.__dict__["__module__"].__get__
+_type_mro = type.__dict__["__mro__"].__get__
+_type_dict = type.__dict__["__dict__"].__get__
+_exception_args = BaseException.__dict__["args"].__get__
+_SCALARS = (str, int, float, bool, type(None))
+_REDACTION_VARIABLES = ("LAMBDA_TRACING_REDACT_KEYS", "LAMBDA_TRACING_REDACT_PATTERNS",
+                        "LAMBDA_TRACING_MAX_VALUE_LENGTH", "LAMBDA_TRACING_MAX_METADATA_BYTES")
+_message_capturer: tuple[tuple[str | None, ...], Capturer] | None = None
+
+
+def type_name(kind: type) -> str:
+    return _type_name(kind)  # type: ignore[no-any-return]
 
 
 class Capturer:
@@ -26,10 +54,24 @@ class Capturer:
     def __init__(self, settings: Settings) -> None:
         self.max_value_length = settings.max_value_length
         self.max_bytes = settings.max_metadata_bytes
-        keys = [re.escape(key) for key in settings.redact_keys if key]
-        self._secret_key = re.compile("|".join(keys), re.IGNORECASE) if keys else None
-        self._secret_value = _one_pattern(settings.redact_patterns)
+        self._fragments = _key_fragments(settings.redact_keys)
+        # Compiled on the first string that may hold a match: compiling costs milliseconds of
+        # the first invocation, and most responses hold nothing a default pattern could match.
+        self._pattern_sources = settings.redact_patterns
+        self._compiled: list[re.Pattern[str]] | None = None
+        self._prefilter = (_may_match_defaults if settings.redact_patterns
+                           == DEFAULT_REDACT_PATTERNS else None)
         self._keys: dict[str, tuple[bool, int]] = {}
+
+    def patterns_for(self, text: str) -> list[re.Pattern[str]]:
+        """The patterns to run on `text` (none when it cannot match a default pattern)."""
+        prefilter = self._prefilter
+        if prefilter is not None and not prefilter(text):
+            return []
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = _one_pattern(self._pattern_sources)
+        return compiled
 
     def capture(self, value: Any) -> tuple[Any, bool]:
         """(JSON-safe copy, whether anything was cut for size)."""
@@ -48,8 +90,7 @@ class Capturer:
         out: dict[str, Any] = {}
         cost = 0
         keys = self._keys
-        patterns = self._secret_value
-        for key, item in value.items():
+        for key, item in dict.items(value):
             if type(key) is not str or len(key) > 200:
                 return None
             secret, key_cost = keys.get(key) or self.key_info(key)
@@ -58,9 +99,9 @@ class Capturer:
                 item = REDACTED
                 cost += key_cost + len(REDACTED) + 2
             elif kind is str:
-                if len(item) > self.max_value_length:
+                if len(item) > self.max_value_length or self.may_hide_keys(item):
                     return None
-                for pattern in patterns:
+                for pattern in self.patterns_for(item):
                     if pattern.search(item) is not None:
                         return None
                 cost += key_cost + _json_length(item)
@@ -80,23 +121,43 @@ class Capturer:
         come back on every invocation."""
         info = self._keys.get(key)
         if info is None:
-            secret = bool(self._secret_key and self._secret_key.search(key))
+            secret = self.is_secret_key(key)
             info = (secret, _json_length(key) + 2)
             if len(self._keys) < _KEY_CACHE_LIMIT:
                 self._keys[key] = info
         return info
 
+    def is_secret_key(self, key: str) -> bool:
+        plain = key.translate(_KEY_SEPARATORS).lower()
+        return any(fragment in plain for fragment in self._fragments)
+
+    def may_hide_keys(self, text: str) -> bool:
+        """Whether `text` may be JSON naming a secret key: an object or array whose text
+        contains a key fragment (or escapes that could spell one). One scan, no parsing."""
+        start = text[:64].lstrip()[:1]
+        if start != "{" and start != "[":
+            return False
+        if "\\u" in text:
+            return True
+        return self.is_secret_key(text)
+
     def clean_string(self, text: str) -> str:
+        """`text` with secret patterns replaced, cut to max_value_length."""
         limit = self.max_value_length
         # Redact before cutting (a secret cut in half would no longer match), but only scan
         # a bounded prefix of huge strings.
         head = text[: limit + 512] if len(text) > limit + 512 else text
-        for pattern in self._secret_value:
+        for pattern in self.patterns_for(head):
             if pattern.search(head) is not None:  # a search allocates nothing when none match
                 head = pattern.sub(REDACTED, head)
         if len(head) > limit:
             return head[:limit] + f"...[truncated {len(text) - limit} chars]"
         return head
+
+    def clean_message(self, value: Any) -> str:
+        """An exception message (any value) as a redacted, truncated string."""
+        copy = _Walk(self).clean(value, 0)
+        return copy if type(copy) is str else json.dumps(copy)
 
 
 def _json_length(text: str) -> int:
@@ -104,6 +165,19 @@ def _json_length(text: str) -> int:
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return len(text) + 2
     return len(json.dumps(text))
+
+
+def _key_fragments(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The key fragments lowercased, separators dropped (looked for in keys with theirs
+    dropped: `private-key`, `Private_Key`, `privatekey` alike); plain substring tests, no
+    regular expression to compile."""
+    return tuple(sorted({key.translate(_KEY_SEPARATORS).lower() for key in keys} - {""}))
+
+
+def _may_match_defaults(text: str) -> bool:
+    """Whether `text` contains what every match of a default pattern contains: a JWT's
+    `eyJ`, an access key's `AKIA`/`ASIA`, or `bearer` in any case."""
+    return "eyJ" in text or "AKIA" in text or "ASIA" in text or "bearer" in text.lower()
 
 
 def _one_pattern(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
@@ -127,10 +201,12 @@ def _one_pattern(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
 class _Walk:
     """One pass over a value with a running (approximate) JSON byte budget."""
 
-    def __init__(self, capturer: Capturer) -> None:
+    def __init__(self, capturer: Capturer, budget: int | None = None,
+                 json_nesting: int = 0) -> None:
         self.capturer = capturer
-        self.budget = capturer.max_bytes
+        self.budget = capturer.max_bytes if budget is None else budget
         self.truncated = False
+        self.json_nesting = json_nesting
 
     def _spend(self, cost: int) -> bool:
         self.budget -= cost
@@ -147,56 +223,89 @@ class _Walk:
             self.budget -= 5 if kind is not int else 20
             if self.budget < 0:
                 self.truncated = True
-            return value if kind is not int or -(1 << 63) < value < 1 << 63 else str(value)[:40]
+            return value if kind is not int or -(1 << 63) < value < 1 << 63 else _big(value)
         if kind is dict and depth < _MAX_DEPTH:
             return self._clean_dict(value, depth)
-        return self._clean_other(value, depth)
+        if kind is list and depth < _MAX_DEPTH:
+            return self._clean_list(value, depth)
+        return self._clean_other(kind, value, depth)
 
     def _string(self, value: str) -> str:
-        text = self.capturer.clean_string(value)
+        capturer = self.capturer
+        if capturer.may_hide_keys(value):
+            value = self._json_body(value)
+        text = capturer.clean_string(value)
         cost = _json_length(text)
         if not self._spend(cost):
             room = max(0, self.budget + cost - 20) // (1 if text.isascii() else 12)
             return text[:room] + "...[truncated]"
         return text
 
-    def _clean_other(self, value: Any, depth: int) -> Any:
-        if value is None or isinstance(value, bool):
-            self._spend(5)
-            return value
-        if isinstance(value, int):
-            self._spend(20)
-            return int(value) if abs(value) < 1 << 63 else str(value)[:40]
-        if isinstance(value, float):
+    def _json_body(self, text: str) -> str:
+        """A string holding JSON, with the secrets its keys name replaced (the text unchanged
+        if it is not JSON or names none)."""
+        if len(text) > JSON_BODY_LIMIT or self.json_nesting >= _MAX_JSON_NESTING:
+            return f"{REDACTED} (JSON of {len(text)} characters naming a secret key)"
+        try:
+            parsed = json.loads(text)
+        except (ValueError, RecursionError):
+            return text
+        if type(parsed) is not dict and type(parsed) is not list:
+            return text
+        inner = _Walk(self.capturer, JSON_BODY_LIMIT, self.json_nesting + 1)
+        cleaned = inner.clean(parsed, 0)
+        return json.dumps(cleaned, separators=(",", ":"), ensure_ascii=False)
+
+    def _clean_other(self, kind: type, value: Any, depth: int) -> Any:
+        # Subclasses of built-in types are read through the built-in's own methods: the
+        # subclass's overrides (and any __getattr__ or __class__) never run.
+        if issubclass(kind, str):
+            return self._string(str.__str__(value))
+        if issubclass(kind, float):
             self._spend(24)
-            return float(value) if math.isfinite(value) else str(value)
-        if isinstance(value, str):
-            return self._string(value)
+            number = float.__float__(value)
+            return number if math.isfinite(number) else str(number)
+        if issubclass(kind, int):  # bool and its values are exact: handled by clean
+            self._spend(20)
+            integer = int.__int__(value)
+            return integer if -(1 << 63) < integer < 1 << 63 else _big(integer)
         if depth >= _MAX_DEPTH:
             self.truncated = True
             return "[too deep]"
-        if isinstance(value, dict):
+        if issubclass(kind, dict):
             return self._clean_dict(value, depth)
-        if isinstance(value, list | tuple):
+        if issubclass(kind, list | tuple):
             return self._clean_list(value, depth)
-        if isinstance(value, bytes | bytearray):
+        if issubclass(kind, bytes):
             self._spend(24)
-            return f"<{len(value)} bytes>"
+            return f"<{bytes.__len__(value)} bytes>"
+        if issubclass(kind, bytearray):
+            self._spend(24)
+            return f"<{bytearray.__len__(value)} bytes>"
         self._spend(40)
-        return f"<{type(value).__name__}>"
+        return f"<{type_name(kind)}>"
+
+    def _key(self, key: Any) -> str:
+        kind = type(key)
+        if kind is str:
+            name = key
+        elif kind is int or kind is bool or key is None:
+            name = str(key) if kind is not int or key.bit_length() < 64 else _big(key)
+        elif kind is float:
+            name = repr(key)
+        else:
+            name = f"<{type_name(kind)}>"
+        return name[:200] if len(name) > 200 else name
 
     def _clean_dict(self, value: dict[Any, Any], depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         key_info = self.capturer.key_info
-        for key, item in value.items():
+        for key, item in dict.items(value):
             if self.budget <= 0:
                 out["..."] = "[truncated]"
                 self.truncated = True
                 break
-            name = key if isinstance(key, str) else str(key) if isinstance(
-                key, int | float | bool | None) else f"<{type(key).__name__}>"
-            if len(name) > 200:
-                name = name[:200]
+            name = self._key(key)
             secret, cost = key_info(name)
             if secret:
                 out[name] = REDACTED
@@ -206,14 +315,98 @@ class _Walk:
                 self.truncated = True
             if not secret:
                 out[name] = self.clean(item, depth + 1)
+        if len(out) == 2 and _pair_names_secret(out, self.capturer):
+            for field in _PAIR_VALUES:
+                if field in out:
+                    out[field] = REDACTED
         return out
 
     def _clean_list(self, value: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
         out: list[Any] = []
-        for item in value:
+        items: Any = (list.__iter__(value) if issubclass(type(value), list)  # type: ignore[arg-type]
+                      else tuple.__iter__(value))  # type: ignore[arg-type]
+        for item in items:
             if self.budget <= 0:
                 out.append("...[truncated]")
                 self.truncated = True
                 break
+            kind = type(item)
+            if ((kind is list or kind is tuple) and len(item) == 2 and type(item[0]) is str
+                    and self.capturer.key_info(item[0][:200])[0]):
+                # A header pair, as some frameworks return headers: [["Authorization", "..."]]
+                self._spend(len(item[0]) + len(REDACTED) + 8)
+                out.append([self._string(item[0]), REDACTED])
+                continue
             out.append(self.clean(item, depth + 1))
         return out
+
+
+def _pair_names_secret(pair: dict[str, Any], capturer: Capturer) -> bool:
+    """{"name": "Authorization", "value": ...} (CloudFront, ALB-style header entries)."""
+    if not any(field in pair for field in _PAIR_VALUES):
+        return False
+    for field in _PAIR_NAMES:
+        name = pair.get(field)
+        if type(name) is str and capturer.key_info(name[:200])[0]:
+            return True
+    return False
+
+
+def _big(number: int) -> str:
+    """An integer beyond 64 bits as text (str() refuses more than 4,300 digits)."""
+    if number.bit_length() > 4000:
+        return f"<int of {number.bit_length()} bits>"
+    return str(number)[:40]
+
+
+def exception_message(exception: BaseException) -> str | None:
+    """The exception's message as the runtime would print it, redacted, or None when only
+    user code could say it. `str()` runs only where it is the built-in `__str__` over
+    arguments of built-in scalar types; a user-defined `__str__` is never called (the runtime
+    calls it once already): its message is its single string argument, if it has one."""
+    try:
+        kind = type(exception)
+        args = _exception_args(exception)
+        if type(args) is not tuple:
+            return None
+        plain = all(type(arg) in _SCALARS for arg in args)
+        if plain and _builtin_str(kind) and not _odd_os_error(exception):
+            text = str(exception)
+        elif len(args) == 1 and type(args[0]) is str:
+            text = args[0]
+        else:
+            return None
+        return _capturer_for_messages().clean_message(text) if text else text
+    except Exception:  # noqa: BLE001 - no message rather than a failure
+        return None
+
+
+def _builtin_str(kind: type) -> bool:
+    for klass in _type_mro(kind):
+        if "__str__" in _type_dict(klass):
+            return _type_module(klass) == "builtins"  # type: ignore[no-any-return]
+    return False
+
+
+def _odd_os_error(exception: BaseException) -> bool:
+    """An OSError's str() also shows its filenames, which can be any object."""
+    if not issubclass(type(exception), OSError):
+        return False
+    names = (OSError.__dict__["filename"].__get__(exception),
+             OSError.__dict__["filename2"].__get__(exception))
+    return any(type(name) not in _SCALARS for name in names)
+
+
+def _capturer_for_messages() -> Capturer:
+    """Exception messages are redacted even with all capture off, with the environment's
+    redaction settings (read again only when they change)."""
+    global _message_capturer
+    environ = os.environ
+    key = tuple(environ.get(variable) for variable in _REDACTION_VARIABLES)
+    cached = _message_capturer
+    if cached is None or cached[0] != key:
+        from lambda_tracing import config
+
+        cached = (key, Capturer(config.load()))
+        _message_capturer = cached
+    return cached[1]

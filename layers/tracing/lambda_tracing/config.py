@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
 _FALSE = frozenset({"0", "false", "no", "off", "n", "f"})
 _CONTEXT_MISSING = ("RUNTIME_ERROR", "LOG_ERROR", "IGNORE_ERROR")
+_FEW_REPEATS = 16  # repeats nested within this many runs stay polynomial and small
 _ADDRESS = re.compile(r"^\[?([A-Za-z0-9_.:-]{1,253}?)\]?:(\d{1,5})$")
 
 DEFAULT_REDACT_KEYS = (
@@ -35,9 +36,12 @@ DEFAULT_REDACT_KEYS = (
     "signature",
 )
 # Values that look like credentials wherever they appear: JWTs, bearer tokens, AWS access keys.
+# Each scans a string once: a JWT starts only where a token starts (not at every "eyJ" inside
+# one), and possessive repeats never give back what they took, so a 64 KB run of "eyJeyJ..."
+# costs one pass, not one per "eyJ".
 DEFAULT_REDACT_PATTERNS = (
-    r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
-    r"(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}",
+    r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+",
+    r"(?<![A-Za-z0-9])(?i:bearer)\s++[A-Za-z0-9._~+/=-]{8,}+",
     r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
 )
 DEFAULT_PATCH = ("botocore", "requests", "httpx", "urllib3")
@@ -129,12 +133,78 @@ def parse_patterns(value: Any) -> tuple[str, ...]:
     else:
         items = list(value)
     patterns = tuple(str(item) for item in items if str(item).strip())
+    if not patterns:
+        raise InvalidSetting("no patterns given")
     for pattern in patterns:
         try:
             re.compile(pattern)
+            unbounded = _backtracks_without_bound(pattern)
         except (re.error, RecursionError, OverflowError) as error:
             raise InvalidSetting(f"bad pattern {pattern!r}: {error}") from error
+        if unbounded:
+            raise InvalidSetting(f"pattern {pattern!r} can backtrack without bound ({unbounded})")
     return patterns
+
+
+def parse_redact_keys(value: Any) -> tuple[str, ...]:
+    """Key fragments; an empty list is a mistake (it would turn key redaction off unseen)."""
+    names = parse_names(value)
+    if not names:
+        raise InvalidSetting("no keys given")
+    return names
+
+
+def _backtracks_without_bound(pattern: str) -> str | None:
+    """Why `pattern` can take exponential time on some input, or None: a repeat inside a
+    repeat (`(a+)+`), or a repeat over alternatives that can start alike (`(a|aa)+`). Possessive
+    repeats and atomic groups never backtrack into themselves and are let through."""
+    from re import _constants as sre  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    repeats = (sre.MAX_REPEAT, sre.MIN_REPEAT)
+
+    def walk(items: Any, outer: int) -> str | None:
+        """`outer`: the most times the enclosing repeats may run their body (0: none)."""
+        for op, arg in items:
+            if op in repeats:
+                _, high, body = arg
+                if outer > 1 and high > 1 and max(outer, high) > _FEW_REPEATS:
+                    return "a repeat inside a repeat"
+                found = walk(body, max(outer, high))
+                if found:
+                    return found
+            elif op is sre.BRANCH:
+                alternatives = arg[1]
+                if outer > _FEW_REPEATS and _alternatives_overlap(alternatives, sre):
+                    return "a repeat over alternatives that can match alike"
+                for alternative in alternatives:
+                    found = walk(alternative, outer)
+                    if found:
+                        return found
+            elif op is sre.SUBPATTERN:
+                found = walk(arg[3], outer)
+                if found:
+                    return found
+            elif op in (sre.ASSERT, sre.ASSERT_NOT):
+                found = walk(arg[1], outer)
+                if found:
+                    return found
+        return None
+
+    return walk(_parser.parse(pattern), 0)
+
+
+def _alternatives_overlap(alternatives: Any, sre: Any) -> bool:
+    """Whether two alternatives may start with the same character (unknown counts as yes)."""
+    seen: set[int] = set()
+    for alternative in alternatives:
+        first = list(alternative)[:1]
+        if not first or first[0][0] is not sre.LITERAL:
+            return True
+        if first[0][1] in seen:
+            return True
+        seen.add(first[0][1])
+    return False
 
 
 def parse_service(value: Any) -> str:
@@ -199,12 +269,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Record the handler's (redacted, truncated) return value as metadata."),
     Setting("capture_event", ("LAMBDA_TRACING_CAPTURE_EVENT",), parse_bool,
             "Record the (redacted, truncated) event as metadata."),
-    Setting("redact_keys", ("LAMBDA_TRACING_REDACT_KEYS",), parse_names,
+    Setting("redact_keys", ("LAMBDA_TRACING_REDACT_KEYS",), parse_redact_keys,
             "Comma-separated key fragments; a captured value whose key contains one "
-            "(case-insensitive) is replaced by [REDACTED]."),
+            "(case, '-', '_', '.' and spaces ignored) is replaced by [REDACTED]; an empty "
+            "list keeps the defaults."),
     Setting("redact_patterns", ("LAMBDA_TRACING_REDACT_PATTERNS",), parse_patterns,
             "Regular expressions (JSON list or comma-separated); matches inside captured "
-            "strings are replaced by [REDACTED]."),
+            "strings and exception messages are replaced by [REDACTED]. A pattern that can "
+            "backtrack without bound ('(a+)+$') is refused: the defaults are kept."),
     Setting("max_value_length", ("LAMBDA_TRACING_MAX_VALUE_LENGTH",), _int_between(16, 65536),
             "Captured strings longer than this are truncated."),
     Setting("max_metadata_bytes", ("LAMBDA_TRACING_MAX_METADATA_BYTES",),

@@ -8,12 +8,20 @@ Subsegment, made more cheaply: one constructor without the SDK's name filtering 
 safe by documents.safe_name) and a `to_dict` that does not convert metadata the layer has
 already made JSON-safe. The SDK's patchers record into Spans as into Subsegments.
 
+Exceptions are recorded without running user code and without marking the exception object:
+the SDK sets `_recorded`/`_cause_id` on it (which fails on a class whose attributes cannot be
+set, is faked by a `__getattr__`, and survives into the next invocation, whose fault would then
+point at the first trace's id); here the invocation's facade remembers which exceptions its
+spans recorded, so a parent refers to its child's exception by id within one trace only. The
+message is read through the built-in `__str__` only, and redacted (capture.exception_message).
+
 aws-xray-sdk is imported by `make_classes()` (its entity model only: backend.sdk_models).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from typing import Any
@@ -34,6 +42,9 @@ class Facade:
     type = "facade"
     name = "facade"
     in_progress = True
+    # id(exception) -> (exception, its Throwable's id), for the exceptions this trace recorded:
+    # made on the first one.
+    recorded_exceptions: dict[int, tuple[BaseException, str]] | None = None
 
     def __init__(self, trace_id: str, entity_id: str, sampled: bool, data: str) -> None:
         self.trace_id = trace_id
@@ -72,6 +83,7 @@ def make_classes() -> tuple[type, type]:
     """(Facade, Span), Span built on the installed aws-xray-sdk's Entity."""
     entity_class = sdk_models.entity_class()
     metadata_to_dict = sdk_models.model("aws_xray_sdk.core.utils.conversion").metadata_to_dict
+    throwable_class = sdk_models.model("aws_xray_sdk.core.models.throwable").Throwable
     random_bits = random.getrandbits  # ids need uniqueness, not secrecy: no syscall per id
     now = time.time
 
@@ -94,7 +106,7 @@ def make_classes() -> tuple[type, type]:
             self.annotations: dict[str, Any] = {}
             self.metadata: dict[str, Any] = {}
             self.aws: dict[str, Any] = {}
-            self.cause: dict[str, Any] = {}
+            self.cause: dict[str, Any] | str = {}  # a str: the id of a child's record
             self.subsegments: list[Any] = []
             segment = getattr(parent, "parent_segment", parent)
             self.parent_segment = segment
@@ -122,6 +134,37 @@ def make_classes() -> tuple[type, type]:
 
         def set_sql(self, sql: dict[str, Any]) -> None:
             self.sql = sql
+
+        def add_exception(self, exception: Any, stack: Any, remote: bool = False) -> None:
+            """The SDK's add_exception (a fault; the exception in `cause`, or the id of the
+            same exception already recorded by a child in this trace), reading nothing from
+            the exception but its type, `args` and traceback through the built-ins."""
+            from lambda_tracing.capture import exception_message, type_name
+
+            self._check_ended()
+            self.add_fault_flag()
+            recorded = _recorded_exceptions(self.parent_segment)
+            known = recorded.get(id(exception)) if recorded is not None else None
+            if known is not None and known[0] is exception:
+                self.cause = known[1]
+                return
+            if not isinstance(self.cause, dict):
+                self.cause = {}
+            throwable = throwable_class.__new__(throwable_class)
+            throwable.id = f"{random_bits(64):016x}"
+            text = exception_message(exception)
+            if text is not None:
+                throwable.message = text
+            throwable.type = type_name(type(exception))
+            throwable.remote = remote
+            try:
+                throwable._normalize_stack_trace(stack)
+            except Exception:  # noqa: BLE001 - a stack we cannot read is left out
+                throwable.stack = None
+            self.cause.setdefault("exceptions", []).append(throwable)
+            self.cause["working_directory"] = working_directory()
+            if recorded is not None:
+                recorded[id(exception)] = (exception, throwable.id)
 
         def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None:
             self._foreign_metadata = True
@@ -158,3 +201,23 @@ def make_classes() -> tuple[type, type]:
             return document
 
     return Facade, Span
+
+
+def _recorded_exceptions(segment: Any) -> dict[int, tuple[BaseException, str]] | None:
+    """The trace's record of exceptions already recorded, made on first use (None for a
+    segment that cannot hold one: each exception is then recorded in full)."""
+    recorded = getattr(segment, "recorded_exceptions", None)
+    if recorded is None:
+        recorded = {}
+        try:
+            segment.recorded_exceptions = recorded
+        except Exception:  # noqa: BLE001
+            return None
+    return recorded if type(recorded) is dict else None
+
+
+def working_directory() -> str:
+    try:
+        return os.getcwd()
+    except OSError:  # removed by the handler
+        return ""

@@ -1,69 +1,90 @@
 """Inbound trace context: one module per event source, and `classify` to pick the module.
 
-Each source module has `NAME`, `matches(event)` (cheap dict checks, no parsing) and
-`record_links(event)`, which parses with Powertools' event source data classes and yields each
-record (the event itself for HTTP sources) with its `Link`.
+Each source module has `NAME`, `matches(event)` (dict checks only), `records(event)` (the
+event's records: its `Records` list, or the event itself for single-event sources) and
+`link(record)`, which reads the record's trace header and identity with `sources.fields`. Only
+the module that fits the event is imported, and only the records whose links are recorded are
+read: a 10,000-record batch costs the layer MAX_LINKS look-ups.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-from lambda_tracing.sources.links import Link, record_on
+from lambda_tracing.sources import fields
+from lambda_tracing.sources.links import MAX_LINKS, Link, record_on
 
 log = logging.getLogger(__name__)
 
-# Most specific first: ALB and function URLs would also look like API Gateway events.
-_SOURCE_MODULES = (
-    "sqs",
-    "sns",
-    "kinesis",
-    "dynamodb",
-    "s3",
-    "eventbridge",
-    "alb",
-    "function_url",
-    "api_gateway_http",
-    "api_gateway_rest",
-)
+# Batch sources by the first record's eventSource.
+_BY_RECORD_SOURCE = {
+    "aws:sqs": "sqs",
+    "aws:sns": "sns",
+    "aws:kinesis": "kinesis",
+    "aws:dynamodb": "dynamodb",
+    "aws:s3": "s3",
+}
+# Single-event sources, most specific first: ALB and function URLs also look like API Gateway.
+_SINGLE_EVENT_SOURCES = ("eventbridge", "alb", "function_url", "api_gateway_http",
+                         "api_gateway_rest")
 
 
-@dataclass(frozen=True)
 class Inbound:
-    """An invocation's input: its event source and every record with the record's link."""
+    """An invocation's input: its event source and its records, each with its link (read
+    when asked)."""
 
-    source: str
-    records: tuple[tuple[Mapping[str, Any], Link], ...]
+    __slots__ = ("source", "_module", "_records")
+
+    def __init__(self, module: ModuleType, records: list[Any]) -> None:
+        self.source: str = module.NAME
+        self._module = module
+        self._records = records
+
+    @property
+    def count(self) -> int:
+        return len(self._records)
+
+    @property
+    def records(self) -> Iterator[tuple[Any, Link]]:
+        """Every record with its link, in order, each link read as the record is reached."""
+        link = self._module.link
+        for record in self._records:
+            yield record, link(record)
 
     @property
     def links(self) -> tuple[Link, ...]:
-        return tuple(link for _, link in self.records)
+        """The links of the first MAX_LINKS records (all a span can carry)."""
+        link = self._module.link
+        return tuple(link(record) for record in self._records[:MAX_LINKS])
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"{__name__}.{name}")
 
 
 def classify(event: object) -> ModuleType | None:
     """The source module whose events look like `event`, or None."""
-    if not isinstance(event, Mapping):
+    if type(event) is not dict:
         return None
-    for name in _SOURCE_MODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
+    if "Records" in event:
+        name = _BY_RECORD_SOURCE.get(fields.first_record_source(event) or "")
+        return _module(name) if name else None
+    for name in _SINGLE_EVENT_SOURCES:
+        module = _module(name)
         if module.matches(event):
             return module
     return None
 
 
 def inbound(event: object) -> Inbound | None:
-    """The event's source and per-record links, or None for unknown or malformed events."""
+    """The event's source and records, or None for unknown or malformed events."""
     try:
         module = classify(event)
-        if module is None:
-            return None
-        assert isinstance(event, Mapping)
-        return Inbound(module.NAME, tuple(module.record_links(event)))
+        return None if module is None else Inbound(module, module.records(event))
     except Exception:
         log.debug("event source not recognised", exc_info=True)
         return None
@@ -74,7 +95,7 @@ def record_inbound(span: Any, event: object) -> Inbound | None:
     found = inbound(event)
     if found is not None:
         try:
-            record_on(span, found.links, found.source)
+            record_on(span, found.links, found.source, found.count)
         except Exception:
             log.debug("links not recorded", exc_info=True)
     return found

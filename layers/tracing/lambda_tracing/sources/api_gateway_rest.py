@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from typing import Any
 
-from lambda_tracing.sources.http_request import request_context, request_link, safe
+from lambda_tracing.sources.fields import text
+from lambda_tracing.sources.http_request import records, request_context, request_link
 from lambda_tracing.sources.links import Link
 
 NAME = "aws:apigateway:rest"
+__all__ = ["NAME", "link", "matches", "records"]
 
 
-def matches(event: Mapping[str, Any]) -> bool:
+def matches(event: dict[str, Any]) -> bool:
     context = request_context(event)
     if not context or "elb" in context or "http" in context:
         return False
     return "httpMethod" in event
 
 
-def record_links(event: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Link]]:
-    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-
-    proxy = APIGatewayProxyEvent(dict(event))
-    context = proxy.request_context
-    yield (
-        event,
-        request_link(NAME, proxy, safe(lambda: context.request_id), safe(lambda: context.api_id)),
-    )
+def link(event: Any) -> Link:
+    context = request_context(event)
+    return request_link(NAME, event, text(context, "requestId"), text(context, "apiId"))

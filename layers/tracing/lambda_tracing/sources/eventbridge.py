@@ -6,31 +6,30 @@ the invocation's own trace header, so the trace continues without anything in th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from typing import Any
 
-from lambda_tracing.sources.http_request import safe
+from lambda_tracing.sources.fields import text
+from lambda_tracing.sources.http_request import records
 from lambda_tracing.sources.links import Link
 
 NAME = "aws:events"
+_MAX_RESOURCES = 20
+__all__ = ["NAME", "link", "matches", "records"]
 
 
-def matches(event: Mapping[str, Any]) -> bool:
+def matches(event: dict[str, Any]) -> bool:
     return "detail-type" in event and "source" in event and "detail" in event
 
 
-def record_links(event: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Link]]:
-    from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
-
-    bridged = EventBridgeEvent(dict(event))
+def link(event: Any) -> Link:
     attributes = {
         key: value
-        for key, value in (
-            ("source", safe(lambda: bridged.source)),
-            ("detail_type", safe(lambda: bridged.detail_type)),
-        )
+        for key, value in (("source", text(event, "source")),
+                           ("detail_type", text(event, "detail-type")))
         if value
     }
-    resources = safe(lambda: ",".join(bridged.resources)) if event.get("resources") else None
-    event_id = safe(lambda: bridged.get_id)
-    yield event, Link(NAME, record_id=event_id, resource=resources, attributes=attributes)
+    resources = event.get("resources") if type(event) is dict else None
+    names = ([name for name in resources[:_MAX_RESOURCES] if type(name) is str]
+             if type(resources) is list else [])
+    return Link(NAME, record_id=text(event, "id"), resource=",".join(names) or None,
+                attributes=attributes)

@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 from lambda_tracing.sources.api_gateway_http import FUNCTION_URL_DOMAIN
-from lambda_tracing.sources.http_request import request_context, request_link, safe
+from lambda_tracing.sources.fields import text
+from lambda_tracing.sources.http_request import records, request_context, request_link
 from lambda_tracing.sources.links import Link
 
 NAME = "aws:lambda:url"
+__all__ = ["NAME", "link", "matches", "records"]
 
 
-def matches(event: Mapping[str, Any]) -> bool:
+def matches(event: dict[str, Any]) -> bool:
+    domain = text(request_context(event), "domainName") or ""
+    return event.get("version") == "2.0" and FUNCTION_URL_DOMAIN in domain
+
+
+def link(event: Any) -> Link:
     context = request_context(event)
-    return event.get("version") == "2.0" and FUNCTION_URL_DOMAIN in str(context.get("domainName"))
-
-
-def record_links(event: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Link]]:
-    from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
-
-    proxy = LambdaFunctionUrlEvent(dict(event))
-    context = proxy.request_context
-    yield (
-        event,
-        request_link(
-            NAME, proxy, safe(lambda: context.request_id), safe(lambda: context.domain_name)
-        ),
-    )
+    return request_link(NAME, event, text(context, "requestId"), text(context, "domainName"))

@@ -6,40 +6,27 @@ which is what joins the two.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from typing import Any
 
-from lambda_tracing.sources.http_request import safe
-from lambda_tracing.sources.links import Link, first_record_source
+from lambda_tracing.sources.fields import batch, first_record_source, text
+from lambda_tracing.sources.links import Link
 
 NAME = "aws:kinesis"
+records = batch
 
 
-def matches(event: Mapping[str, Any]) -> bool:
+def matches(event: dict[str, Any]) -> bool:
     return first_record_source(event) == NAME
 
 
-def record_links(event: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Link]]:
-    from aws_lambda_powertools.utilities.data_classes import KinesisStreamEvent
-
-    for record in KinesisStreamEvent(dict(event)).records:
-        yield record.raw_event, _link(record)
-
-
-def _link(record: Any) -> Link:
-    event_id = safe(lambda: record.event_id) or ""
+def link(record: Any) -> Link:
+    event_id = text(record, "eventID") or ""
     shard_id = event_id.split(":", 1)[0] if ":" in event_id else None
     attributes = {
         key: value
-        for key, value in (
-            ("shard_id", shard_id),
-            ("partition_key", safe(lambda: record.kinesis.partition_key)),
-        )
+        for key, value in (("shard_id", shard_id),
+                           ("partition_key", text(record, "kinesis", "partitionKey")))
         if value
     }
-    return Link(
-        NAME,
-        record_id=safe(lambda: record.kinesis.sequence_number),
-        resource=safe(lambda: record.event_source_arn),
-        attributes=attributes,
-    )
+    return Link(NAME, record_id=text(record, "kinesis", "sequenceNumber"),
+                resource=text(record, "eventSourceARN"), attributes=attributes)

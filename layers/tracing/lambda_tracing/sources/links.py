@@ -4,33 +4,38 @@ A link names the upstream trace (from the record's trace header) when there is o
 record's identity (message id, sequence number, object key), so producers that cannot carry a
 header (Kinesis, S3, DynamoDB) can still be joined by what both sides recorded.
 
-On a span a link becomes metadata `lambda_tracing.links` (every link, in record order) and the
-annotations `event_source` and `upstream_trace_ids` (distinct trace ids, comma-separated, as many
-as fit X-Ray's 1,000-character annotation limit), so `annotation.upstream_trace_ids CONTAINS "..."`
-finds the consumers of a trace.
+On a span a link becomes metadata `lambda_tracing.links` (in record order) and the annotations
+`event_source` and `upstream_trace_ids` (distinct trace ids, comma-separated, whole ids only,
+within X-Ray's 1,000-character annotation limit), so `annotation.upstream_trace_ids CONTAINS
+"..."` finds the consumers of a trace. A span carries at most `MAX_LINKS` links: X-Ray links one
+trace segment to at most 20 traces ("Tracing event-driven applications", X-Ray developer guide);
+the rest of a batch is counted in `links_dropped`, never read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from lambda_tracing.propagation import header as trace_header
 
 METADATA_NAMESPACE = "lambda_tracing"
 MAX_ANNOTATION_LENGTH = 1000
+MAX_LINKS = 20
+_NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Link:
+# A NamedTuple, not a dataclass: this module loads on the first batch event, and making a
+# dataclass costs about a millisecond.
+class Link(NamedTuple):
     source: str
     trace_id: str | None = None
     parent_id: str | None = None
     sampled: int | None = None
     record_id: str | None = None
     resource: str | None = None
-    attributes: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, str] = _NO_ATTRIBUTES
 
     @classmethod
     def from_header(cls, source: str, value: object, **identity: Any) -> Link:
@@ -70,24 +75,24 @@ def upstream_trace_ids(links: Iterable[Link]) -> str:
     return ",".join(seen)
 
 
-def record_on(span: Any, links: Iterable[Link], source: str | None = None) -> None:
-    """Put `links` on `span` as metadata and annotations (no-op for a None/unsampled span)."""
+def record_on(span: Any, links: Iterable[Link], source: str | None = None,
+              total: int | None = None) -> None:
+    """Put the first MAX_LINKS of `links` on `span` as metadata and annotations, and how many
+    of `total` records were left out (no-op for a None/unsampled span)."""
     if span is None or not getattr(span, "sampled", True):
         return
-    links = list(links)
+    kept: list[Link] = []
+    for link in links:
+        if len(kept) == MAX_LINKS:
+            break
+        kept.append(link)
     if source:
         span.put_annotation("event_source", source)
-    traces = upstream_trace_ids(links)
+    traces = upstream_trace_ids(kept)
     if traces:
         span.put_annotation("upstream_trace_ids", traces)
-    if links:
-        span.put_metadata("links", [link.to_dict() for link in links], METADATA_NAMESPACE)
+    if kept:
+        span.put_metadata("links", [link.to_dict() for link in kept], METADATA_NAMESPACE)
+    if total is not None and total > len(kept):
+        span.put_metadata("links_dropped", total - len(kept), METADATA_NAMESPACE)
 
-
-def first_record_source(event: Mapping[str, Any]) -> str | None:
-    """`eventSource` (or SNS's `EventSource`) of the first record of a batch event, if any."""
-    records = event.get("Records")
-    if not isinstance(records, list) or not records or not isinstance(records[0], Mapping):
-        return None
-    source = records[0].get("eventSource") or records[0].get("EventSource")
-    return source if isinstance(source, str) else None

@@ -5,41 +5,36 @@ The producer's PutObject subsegment records bucket and key (aws-xray-sdk's param
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import unquote_plus
 
-from lambda_tracing.sources.http_request import safe
-from lambda_tracing.sources.links import Link, first_record_source
+from lambda_tracing.sources.fields import batch, child, first_record_source, text
+from lambda_tracing.sources.links import Link
 
 NAME = "aws:s3"
+records = batch
 
 
-def matches(event: Mapping[str, Any]) -> bool:
+def matches(event: dict[str, Any]) -> bool:
     return first_record_source(event) == NAME
 
 
-def record_links(event: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Link]]:
-    from aws_lambda_powertools.utilities.data_classes import S3Event
-
-    for record in S3Event(dict(event)).records:
-        yield record.raw_event, _link(record)
-
-
-def _link(record: Any) -> Link:
-    s3 = record.s3
+def link(record: Any) -> Link:
+    s3 = child(record, "s3")
     attributes = {
         key: value
         for key, value in (
-            ("bucket", safe(lambda: s3.bucket.name)),
-            ("key", safe(lambda: s3.get_object.key)),
-            ("sequencer", safe(lambda: s3.get_object.sequencer)),
-            ("event_name", safe(lambda: record.event_name)),
+            ("bucket", text(s3, "bucket", "name")),
+            ("key", _key(text(s3, "object", "key"))),
+            ("sequencer", text(s3, "object", "sequencer")),
+            ("event_name", text(record, "eventName")),
         )
         if value
     }
-    return Link(
-        NAME,
-        record_id=safe(lambda: s3.get_object.etag),
-        resource=safe(lambda: s3.bucket.arn),
-        attributes=attributes,
-    )
+    return Link(NAME, record_id=text(s3, "object", "eTag"), resource=text(s3, "bucket", "arn"),
+                attributes=attributes)
+
+
+def _key(key: str | None) -> str | None:
+    """The object key as the producer wrote it: notifications URL-encode it."""
+    return unquote_plus(key) if key else None

@@ -6,34 +6,23 @@ instead (the one propagation.aws adds on Publish), read when the system attribut
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from typing import Any
 
-from lambda_tracing.sources.http_request import safe
-from lambda_tracing.sources.links import Link, first_record_source
+from lambda_tracing.sources.fields import batch, first_record_source, text
+from lambda_tracing.sources.links import Link
 
 NAME = "aws:sqs"
 TRACE_ATTRIBUTE = "AWSTraceHeader"
+records = batch
 
 
-def matches(event: Mapping[str, Any]) -> bool:
+def matches(event: dict[str, Any]) -> bool:
     return first_record_source(event) == NAME
 
 
-def record_links(event: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Link]]:
-    from aws_lambda_powertools.utilities.data_classes import SQSEvent
-
-    for record in SQSEvent(dict(event)).records:
-        yield record.raw_event, _link(record)
-
-
-def _link(record: Any) -> Link:
-    value = safe(lambda: record.attributes.aws_trace_header)
+def link(record: Any) -> Link:
+    value = text(record, "attributes", TRACE_ATTRIBUTE)
     if value is None:
-        value = safe(lambda: record.message_attributes[TRACE_ATTRIBUTE].string_value)
-    return Link.from_header(
-        NAME,
-        value,
-        record_id=safe(lambda: record.message_id),
-        resource=safe(lambda: record.event_source_arn),
-    )
+        value = text(record, "messageAttributes", TRACE_ATTRIBUTE, "stringValue")
+    return Link.from_header(NAME, value, record_id=text(record, "messageId"),
+                            resource=text(record, "eventSourceARN"))
