@@ -350,3 +350,33 @@ def test_parts_x_ray_cannot_use_are_noted_with_their_path() -> None:
         ),
         ("http.response.content_length", "http.response.content_length: '12' is not a number"),
     ]
+
+
+def test_an_exception_without_an_id_and_with_a_null_line_is_stored_and_drawn(
+    tmp_path: Path,
+) -> None:
+    """aws-xray-sdk-node#473: exceptions without an id; its node:internal frames: line null."""
+    from lambda_tracing_local.xray.operations import Operations
+    from lambda_tracing_local.xray.store import TraceStore
+    from service_map.pictures import flame_svg
+
+    cause = {
+        "working_directory": "/app",
+        "exceptions": [
+            {
+                "message": "async boom",
+                "type": "Error",
+                "stack": [
+                    {"path": "/app/handler.js", "line": 12, "label": "Timeout._onTimeout"},
+                    {"path": "node", "line": None, "label": "listOnTimeout"},
+                ],
+            }
+        ],
+    }
+    document = with_changes(with_changes(SEGMENT, "subsegments[0].cause", cause), "fault", True)
+    operations = Operations(TraceStore(tmp_path / "store.sqlite3"))
+    answer = operations.put_trace_segments({"TraceSegmentDocuments": [json.dumps(document)]})
+    assert answer == {"UnprocessedTraceSegments": []}
+    (trace,) = operations.batch_get_traces({"TraceIds": [SEGMENT["trace_id"]]})["Traces"]
+    assert json.loads(trace["Segments"][0]["Document"]) == document
+    assert "exception Error: async boom" in flame_svg(trace)
