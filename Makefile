@@ -10,7 +10,7 @@ LAMBDA_ARCH ?= arm64
 export SAM_CLI_TELEMETRY := 0
 export LAMBDA_ARCH
 
-.PHONY: setup tools browser demo test test-unit lint build validate bench clean
+.PHONY: setup tools browser node-clients demo test test-unit lint build validate bench clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,10 +35,20 @@ browser:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium missing: picture tests will be skipped (apt-get install chromium)"; fi; }
 
+# Real X-Ray clients the tests run against the local X-Ray (npm registry, lockfile pinned).
+NODE_CLIENT := tests/clients/node
+$(NODE_CLIENT)/node_modules/.installed: $(NODE_CLIENT)/package-lock.json
+	cd $(NODE_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-clients:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_CLIENT)/node_modules/.installed; \
+	else echo "npm missing: the Node.js client tests will be skipped"; fi
+
 demo: setup
 	$(BIN)/lambda-tracing demo
 
-test: setup tools browser
+test: setup tools browser node-clients
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: setup

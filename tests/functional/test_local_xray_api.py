@@ -247,7 +247,8 @@ def test_put_trace_segments_stores_the_good_and_reports_the_bad(xray: LocalXRay)
         xray.api_url, "PutTraceSegments", TraceSegmentDocuments=[good, no_id, "{truncated", deep]
     )
     unprocessed = parsed["UnprocessedTraceSegments"]
-    assert [u["ErrorCode"] for u in unprocessed] == ["schema", "json", "json"]
+    assert [u["ErrorCode"] for u in unprocessed] == ["MissingId", "InvalidJson", "InvalidJson"]
+    assert unprocessed[0]["Message"] == "id: required"
     assert unprocessed[2]["Id"] == ""  # too deep for json to read even its id
     stored, _ = call(
         xray.api_url,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lambda_tracing_local.xray.graph import inferred_identity, service_graph
-from lambda_tracing_local.xray.traces import assemble, classify, summarise
+from lambda_tracing_local.xray.traces import ERROR, FAULT, THROTTLE, assemble, outcome, summarise
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xray"
 QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/SampleQueue"
@@ -209,8 +209,15 @@ def test_a_chain_of_1000_streamed_subsegments_assembles_within_bounds() -> None:
     segment = doc("app", "a000000000000000", trace_id="1-x")
     chain, parent = [], segment["id"]
     for number in range(1000):
-        link = doc("work", f"{number:016x}", 0.01, 0.02, type="subsegment", trace_id="1-x",
-                   parent_id=parent)
+        link = doc(
+            "work",
+            f"{number:016x}",
+            0.01,
+            0.02,
+            type="subsegment",
+            trace_id="1-x",
+            parent_id=parent,
+        )
         chain.append(link)
         parent = link["id"]
     (assembled,) = assemble([segment, *reversed(chain)])
@@ -236,8 +243,14 @@ def test_in_progress_segments_add_no_statistics() -> None:
 def test_calls_finished_under_a_segment_still_in_progress_are_drawn_from_it() -> None:
     """The segment counts no call of its own until it ends, but its node exists for the
     calls it has finished: a downstream table, and a traced service it called."""
-    table = doc("DynamoDB", "b000000000000001", 0.1, 0.2, namespace="aws",
-                aws={"operation": "GetItem", "table_name": "orders"})
+    table = doc(
+        "DynamoDB",
+        "b000000000000001",
+        0.1,
+        0.2,
+        namespace="aws",
+        aws={"operation": "GetItem", "table_name": "orders"},
+    )
     started = doc("app", "a000000000000000", subsegments=[table], in_progress=True)
     del started["end_time"]
     call = doc("billing", "b000000000000002", 0.3, 0.4, namespace="remote")
@@ -246,8 +259,12 @@ def test_calls_finished_under_a_segment_still_in_progress_are_drawn_from_it() ->
     billing = doc("billing", "d000000000000000", 0.31, 0.39, parent_id=call["id"])
     services = service_graph({"1-a": [started], "1-b": [caller, billing]})
     nodes, edges = topology(services)
-    assert nodes == {("app", "service"), ("orders", "AWS::DynamoDB::Table"), ("web", "service"),
-                     ("billing", "service")}
+    assert nodes == {
+        ("app", "service"),
+        ("orders", "AWS::DynamoDB::Table"),
+        ("web", "service"),
+        ("billing", "service"),
+    }
     assert edges == {
         (("app", "service"), ("orders", "AWS::DynamoDB::Table"), None),
         (("web", "service"), ("billing", "service"), None),
@@ -260,8 +277,9 @@ def test_calls_finished_under_a_segment_still_in_progress_are_drawn_from_it() ->
 
 
 def test_a_429_is_an_error_and_a_throttle_in_the_trace_summary() -> None:
-    throttled = doc("app", "a000000000000000", http={"response": {"status": 429}},
-                    error=True, throttle=True)
+    throttled = doc(
+        "app", "a000000000000000", http={"response": {"status": 429}}, error=True, throttle=True
+    )
     summary = summarise("1-x", [throttled])
     assert (summary["HasError"], summary["HasThrottle"], summary["HasFault"]) == (True, True, False)
     plain = summarise("1-y", [doc("app", "a000000000000001", http={"response": {"status": 404}})])
@@ -293,4 +311,85 @@ def test_counts_and_histograms_add_up(statuses: list[int | None], durations: lis
         1 for s in statuses if s is not None and s >= 500
     )
     assert stats["ErrorStatistics"]["ThrottleCount"] == statuses.count(429)
-    assert classify({"throttle": True}) == "throttle"
+    assert outcome({"throttle": True}) == THROTTLE
+
+
+def test_flags_are_kept_independently_and_each_counted_in_its_statistic() -> None:
+    """The Python SDK on a DynamoDB 429 flags error + throttle; the Node SDK on a 400 flags
+    error + fault: each flag counts in its own statistic, and the call is never ok."""
+    everything = {"error": True, "fault": True, "throttle": True}
+    assert outcome(everything) == ERROR | THROTTLE | FAULT
+    calls = [
+        doc("dynamodb", "b000000000000001", namespace="aws", aws={"table_name": "t"}, **everything),
+        doc(
+            "dynamodb",
+            "b000000000000002",
+            namespace="aws",
+            aws={"table_name": "t"},
+            error=True,
+            fault=True,
+            http={"response": {"status": 400}},
+        ),
+        doc("dynamodb", "b000000000000003", namespace="aws", aws={"table_name": "t"}),
+    ]
+    segment = doc("app", "a" * 16, 0, 1, subsegments=calls)
+    summary = summarise("1-x", [segment])
+    assert (summary["HasError"], summary["HasThrottle"], summary["HasFault"]) == (True, True, True)
+    table = next(s for s in service_graph({"1-x": [segment]}) if s["Name"] == "t")
+    assert table["SummaryStatistics"]["OkCount"] == 1
+    assert table["SummaryStatistics"]["ErrorStatistics"] == {
+        "ThrottleCount": 1,
+        "OtherCount": 1,
+        "TotalCount": 2,
+    }
+    assert table["SummaryStatistics"]["FaultStatistics"] == {"OtherCount": 2, "TotalCount": 2}
+    assert table["SummaryStatistics"]["TotalCount"] == 3
+
+
+def test_an_sql_call_is_a_database_sql_node_named_as_the_sdk_names_it() -> None:
+    query = doc(
+        "ebdb@example.rds.amazonaws.com",
+        "b000000000000001",
+        namespace="remote",
+        sql={
+            "url": "jdbc:postgresql://example.rds.amazonaws.com:5432/ebdb",
+            "database_type": "PostgreSQL",
+            "sanitized_query": "SELECT 1",
+        },
+    )
+    assert inferred_identity(query) == ("ebdb@example.rds.amazonaws.com", "Database::SQL")
+    nodes, edges = topology(service_graph({"1-x": [doc("app", "a" * 16, subsegments=[query])]}))
+    sql_node = ("ebdb@example.rds.amazonaws.com", "Database::SQL")
+    assert sql_node in nodes and (("app", "service"), sql_node, None) in edges
+    # an HTTP call stays a remote node named by its host
+    http = doc(
+        "GET",
+        "b000000000000002",
+        namespace="remote",
+        http={"request": {"url": "https://api.example.com/x"}},
+    )
+    assert inferred_identity(http) == ("api.example.com", "remote")
+
+
+def test_a_subsegment_sent_inside_its_segment_and_streamed_too_counts_once() -> None:
+    call = doc("dynamodb", "b000000000000001", 0.1, 0.2, namespace="aws", aws={"table_name": "t"})
+    segment = doc("app", "a" * 16, 0, 1, trace_id="1-x", subsegments=[call])
+    streamed = dict(call, type="subsegment", trace_id="1-x", parent_id="a" * 16)
+    # also a completed streamed copy of one the segment still shows in progress
+    pending = doc(
+        "dynamodb", "b000000000000002", 0.3, 0.4, namespace="aws", aws={"table_name": "t"}
+    )
+    segment["subsegments"].append(
+        {k: v for k, v in pending.items() if k != "end_time"} | {"in_progress": True}
+    )
+    streamed_done = dict(pending, type="subsegment", trace_id="1-x", parent_id="a" * 16)
+    for order in ([segment, streamed, streamed_done], [streamed_done, streamed, segment]):
+        services = service_graph({"1-x": json.loads(json.dumps(order))})
+        table = next(s for s in services if s["Name"] == "t")
+        assert table["SummaryStatistics"]["TotalCount"] == 2
+        segments = assemble(json.loads(json.dumps(order)))
+        assert [s["id"] for s in segments[0]["subsegments"]] == [
+            "b000000000000001",
+            "b000000000000002",
+        ]
+        assert "in_progress" not in segments[0]["subsegments"][1]

@@ -63,9 +63,14 @@ def test_valid_documents_are_stored_whole_and_bad_ones_counted_by_reason(
     ]
     result = ingest_batch(store, batch, now=1_600_000_002.0)
     assert (result.received, result.stored) == (8, 2)
-    assert result.rejected == {"header": 1, "json": 1, "schema": 4}
+    assert result.rejected == {
+        "InvalidHeader": 1,
+        "InvalidJson": 1,
+        "InvalidEndTime end_time": 3,
+        "MissingTraceId trace_id": 1,
+    }
     assert len(result.messages) == 6 and result.store_error is None
-    assert sum("year 10000" in message for message in result.messages) == 3
+    assert sum("end_time: " in message for message in result.messages) == 3
     assert store.documents_of([TRACE])[TRACE] == good
 
 

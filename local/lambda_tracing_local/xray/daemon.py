@@ -45,6 +45,8 @@ class Stats:
     stored: int = 0
     rejected: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    # Parts of stored documents X-Ray keeps but cannot use, by kind (documents.Notes)
+    noted_by_kind: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -52,6 +54,7 @@ class Stats:
             "stored": self.stored,
             "rejected": self.rejected,
             "rejected_by_reason": dict(self.rejected_by_reason),
+            "noted_by_kind": dict(self.noted_by_kind),
         }
 
 
@@ -77,6 +80,7 @@ class Daemon:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._logged_rejections = 0
+        self._logged_notes = 0
         self._busy = False  # set while a drained burst is being ingested here
         self._pool: IngestPool | None = None
         if processes:
@@ -220,6 +224,7 @@ class Daemon:
             reasons = self.stats.rejected_by_reason
             for kind, count in result.rejected.items():
                 reasons[kind] = reasons.get(kind, 0) + count
+            self._count_notes(result.noted, result.notes)
             if finished_size is not None:
                 self._pending -= 1
                 self._pending_bytes -= finished_size
@@ -235,6 +240,14 @@ class Daemon:
                 reason,
             )
 
+    def _count_notes(self, noted: collections.Counter[str], notes: list[str]) -> None:
+        for kind, count in noted.items():
+            self.stats.noted_by_kind[kind] = self.stats.noted_by_kind.get(kind, 0) + count
+        for note in notes:
+            self._logged_notes += 1
+            if self._logged_notes <= 100 or self._logged_notes % 10_000 == 0:
+                log.info("local X-Ray kept a document X-Ray would keep, but ignores %s", note)
+
     def _purge(self) -> None:
         try:
             removed = self.store.purge_expired()
@@ -244,15 +257,19 @@ class Daemon:
         if removed:
             log.info("local X-Ray: removed %d documents past retention", removed)
 
-    def record_api_documents(self, stored: int, rejected: int) -> None:
-        """PutTraceSegments counts in the same stats as UDP."""
+    def record_api_documents(self, stored: int, result: BatchResult) -> None:
+        """PutTraceSegments counts in the same stats as UDP, its rejections by reason."""
+        rejected = sum(result.rejected.values())
         with self.changed:
             self.stats.received += stored + rejected
             self.stats.stored += stored
             self.stats.rejected += rejected
-            if rejected:
-                reasons = self.stats.rejected_by_reason
-                reasons["api"] = reasons.get("api", 0) + rejected
+            reasons = self.stats.rejected_by_reason
+            for kind, count in result.rejected.items():
+                reasons[kind] = reasons.get(kind, 0) + count
+            for message in result.messages:
+                log.warning("local X-Ray API rejected a segment document: %s", message)
+            self._count_notes(result.noted, result.notes)
             self.changed.notify_all()
 
     def kernel_drops(self) -> int | None:

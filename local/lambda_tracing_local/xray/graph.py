@@ -2,7 +2,10 @@
 
 - a node per segment (name, origin, account); Lambda sends two: AWS::Lambda and its function;
 - inferred nodes for subsegments with namespace "aws" (named from the aws block) or
-  "remote" (host of http.request.url), unless a traced segment answered that subsegment;
+  "remote": a Database::SQL node for an SQL call (a `sql` block), else the host of
+  http.request.url; none where a traced segment answered that subsegment;
+- a subsegment counted once, whether it arrived inside its segment, streamed on its own,
+  or both (a completed copy wins over one in progress);
 - a "client" node upstream of every root segment, its numbers on its edge only;
 - edges from the caller's subsegment (or segment) with caller-side statistics;
 - "link" edges from an SQS queue to the function its message triggered, with the message's
@@ -21,9 +24,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import statistics
-from .documents import Document
+from .documents import Document, members, text_field
 from .statistics import CallStatistics, clipped_span, histogram, histogram_of, timing
-from .traces import OUTCOME_INDEX, classify
+from .traces import outcome
 
 NodeKey = tuple[str, str, str | None]  # (Name, Type, AccountId): unique across responses
 Window = tuple[float, float] | None
@@ -62,6 +65,7 @@ assert (START, END, OUTCOME, STOP) == (
     statistics.STOP,
 )
 QUEUE_TYPE = "AWS::SQS::Queue"
+SQL_TYPE = "Database::SQL"
 
 
 @dataclass
@@ -83,7 +87,7 @@ def inferred_identity(subsegment: Document) -> tuple[str, str] | None:
     """(Name, Type) of the node X-Ray infers from a subsegment, or None if it infers none."""
     namespace = subsegment.get("namespace")
     if namespace == "aws":
-        aws = subsegment.get("aws") or {}
+        aws = members(subsegment, "aws")
         name = str(subsegment["name"])
         service = AWS_SERVICE_NAMES.get(name.lower(), name)
         if isinstance(aws.get("table_name"), str):
@@ -99,7 +103,11 @@ def inferred_identity(subsegment: Document) -> tuple[str, str] | None:
             return aws["bucket_name"], "AWS::S3::Bucket"
         return service, f"AWS::{service}"
     if namespace == "remote":
-        url = ((subsegment.get("http") or {}).get("request") or {}).get("url")
+        if subsegment.get("sql").__class__ is dict:
+            # An SQL call: X-Ray's inferred database segment, named as the SDKs name the
+            # subsegment (database@host), of type Database::SQL.
+            return str(subsegment["name"]), SQL_TYPE
+        url = members(members(subsegment, "http"), "request").get("url")
         host = _hostname(url) if isinstance(url, str) else None
         return str(host or subsegment["name"]), "remote"
     return None
@@ -113,7 +121,7 @@ def _hostname(url: str) -> str | None:
         return None
 
 
-PROJECTION_VERSION = 3  # bump when the layout above changes: stores rebuild projections
+PROJECTION_VERSION = 4  # bump when the layout above changes: stores rebuild projections
 
 
 def _entry(element: Document, infer: bool) -> Entry:
@@ -123,7 +131,7 @@ def _entry(element: Document, infer: bool) -> Entry:
         element["id"],
         start,
         end,
-        OUTCOME_INDEX[classify(element)],
+        outcome(element),
         1 if element.get("in_progress") else 0,
         *(map(_interned, identity) if identity else (None, None)),
         *timing(start, end),
@@ -157,7 +165,7 @@ def project(document: Document) -> Projection:
             [_entry(document, True), *_subsegment_entries(document)],
         ]
     entries = _subsegment_entries(document)
-    account = (document.get("aws") or {}).get("account_id")
+    account = members(document, "aws").get("account_id")
     # "links" is outside the schema: keep only well-formed ones, as lookup keys must be.
     links = [
         [link["trace_id"], link["id"]]
@@ -171,7 +179,7 @@ def project(document: Document) -> Projection:
         _entry(document, False),
         document.get("parent_id"),
         _interned(document["name"]),
-        _interned(document.get("origin") or UNTYPED_SERVICE),
+        _interned(text_field(document, "origin") or UNTYPED_SERVICE),
         _interned(account) if isinstance(account, str) else None,
         1 if document.get("inferred") else 0,
         links,
@@ -302,9 +310,17 @@ class ServiceGraph:
                 if parent is None:
                     waiting.append(projection)
                     continue
-                for entry in projection[2]:
+                # A subsegment sent inside its segment and streamed as well counts once:
+                # a copy already owned is left out unless that one is still in progress
+                # (in-progress entries count no call).
+                entries = [
+                    entry
+                    for entry in projection[2]
+                    if entry[ID] not in owners or owners[entry[ID]][0][IN_PROGRESS]
+                ]
+                for entry in entries:
                     owners[entry[ID]] = (entry, parent[1])
-                owned.append((parent[1], projection[2]))
+                owned.append((parent[1], entries))
             if len(waiting) == len(streamed):
                 break  # the rest wait for parents that have not arrived
             streamed = waiting

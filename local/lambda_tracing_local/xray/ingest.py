@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .documents import InvalidDocument, parse_datagram
+from .documents import InvalidDocument, Notes, parse_datagram
 from .store import TraceStore, row_for
 
 MAX_REJECTION_MESSAGES = 100  # per batch; the rest are counted, not described
@@ -34,6 +34,9 @@ class BatchResult:
     stored: int = 0
     rejected: collections.Counter[str] = field(default_factory=collections.Counter)
     messages: list[str] = field(default_factory=list)  # why, for the first rejections
+    # Parts of stored documents X-Ray keeps but cannot use (documents.Notes), by kind
+    noted: collections.Counter[str] = field(default_factory=collections.Counter)
+    notes: list[str] = field(default_factory=list)  # the first of them, described
     store_error: str | None = None  # set when the batch's transaction failed
 
 
@@ -48,9 +51,10 @@ def ingest_batch(
     result = BatchResult(len(datagrams))
     rows: list[tuple] = []
     rejected, messages = result.rejected, result.messages
+    notes = Notes()
     for datagram in datagrams:
         try:
-            document, text = parse_datagram(datagram)
+            document, text = parse_datagram(datagram, notes)
             rows.append(row_for(document, now, text))
         except InvalidDocument as error:
             rejected[error.kind] += 1
@@ -60,6 +64,10 @@ def ingest_batch(
             rejected["internal"] += 1
             if len(messages) < MAX_REJECTION_MESSAGES:
                 messages.append(f"internal: {error!r}"[:500])
+    for kind, note in notes:
+        result.noted[kind] += 1
+        if len(result.notes) < MAX_REJECTION_MESSAGES:
+            result.notes.append(note)
     if rows:
         try:
             with write_lock:

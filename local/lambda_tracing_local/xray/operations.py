@@ -14,10 +14,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .documents import InvalidDocument, loads_json, parse_document
+from .documents import InvalidDocument, Notes, filterable_annotation, loads_json, parse_document
 from .filters import FilterError, TraceFacts, compile_filter
 from .gcpause import gc_paused
 from .graph import ServiceGraph, inferred_identity
+from .ingest import BatchResult
 from .store import TraceStore, row_for
 from .traces import assemble, end_of, summarise, walk
 
@@ -109,8 +110,12 @@ def facts(summary: dict[str, Any], segments: list[dict[str, Any]]) -> TraceFacts
     annotations: dict[str, list[Any]] = {}
     for segment in segments:
         for element in walk(segment):
-            for key, value in (element.get("annotations") or {}).items():
-                annotations.setdefault(key, []).append(value)
+            found = element.get("annotations")
+            for key, value in found.items() if isinstance(found, dict) else ():
+                # Keys filters cannot name, and values they cannot compare, are kept in
+                # the trace but found by no filter (see documents.filterable_annotation).
+                if filterable_annotation(key, value):
+                    annotations.setdefault(key, []).append(value)
     http = summary["Http"]
     fields = {"responsetime": summary["ResponseTime"], "duration": summary["Duration"]}
     for name, key in (
@@ -130,30 +135,41 @@ class Operations:
         self,
         store: TraceStore,
         service_graph_page: int | None = None,
-        on_documents: Callable[[int, int], None] | None = None,
+        on_documents: Callable[[int, BatchResult], None] | None = None,
     ) -> None:
         self.store = store
         self.service_graph_page = service_graph_page
-        self.on_documents = on_documents  # callback(stored, rejected) for the server's stats
+        # callback(stored, what was rejected and noted) for the daemon's counts and log
+        self.on_documents = on_documents
 
     def put_trace_segments(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Store each document X-Ray would store; each other one is answered in
+        UnprocessedTraceSegments with X-Ray's ErrorCode and the field at fault."""
         rows, unprocessed = [], []
         now = time.time()
-        for text in request["TraceSegmentDocuments"]:
+        texts = request["TraceSegmentDocuments"]
+        outcome = BatchResult(len(texts))
+        notes = Notes()
+        for text in texts:
             try:
-                rows.append(row_for(parse_document(text), now, text))
+                rows.append(row_for(parse_document(text, notes), now, text))
             except InvalidDocument as error:
+                outcome.rejected[error.kind] += 1
+                outcome.messages.append(str(error)[:500])
                 unprocessed.append(
                     {
                         "Id": _document_id(text),
-                        "ErrorCode": error.kind,
+                        "ErrorCode": error.code,
                         "Message": error.message[:500],
                     }
                 )
+        for kind, note in notes:
+            outcome.noted[kind] += 1
+            outcome.notes.append(note)
         if rows:
             self.store.write_rows(rows)
         if self.on_documents is not None:
-            self.on_documents(len(rows), len(unprocessed))
+            self.on_documents(len(rows), outcome)
         return {"UnprocessedTraceSegments": unprocessed}
 
     def batch_get_traces(self, request: dict[str, Any]) -> dict[str, Any]:

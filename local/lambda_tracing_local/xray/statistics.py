@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
-from .documents import InvalidDocument
-from .traces import OUTCOMES
+from .documents import LATEST_TIME, InvalidDocument
+from .traces import ERROR, FAULT, OK, THROTTLE
 
-OK, ERROR, THROTTLE, FAULT = (OUTCOMES.index(name) for name in ("ok", "error", "throttle", "fault"))
 # Entry positions shared with graph.py: [id, start, end, outcome, ..., stop, duration, millis]
 # where stop is the end (the start while unfinished: unfinished calls count as instant),
 # duration is stop - start (never negative: clock skew) and millis that rounded to whole ms.
@@ -25,19 +24,17 @@ START, END, OUTCOME, STOP, DURATION, MILLIS = 1, 2, 3, 7, 8, 9
 _FIGURES = operator.itemgetter(START, OUTCOME, STOP, DURATION, MILLIS)
 
 
-# Times are seconds since the epoch that a timestamp can hold (botocore's parser, like
-# datetime, stops at the year 9999, in the reader's time zone): a document past them would
-# break every response with it. The last day of 9999 is left out for the time zones.
-LATEST_TIME = 253_402_214_400.0  # 9999-12-31T00:00:00Z
-
-
 def timing(start: float, end: float | None) -> tuple[float, float, int]:
     """(stop, duration, millis) of a call, computed once at ingest."""
     stop = start if end is None else end
     duration = stop - start
+    # Documents are checked for this at ingest (documents.py); rows an older version
+    # stored are checked again when their projections are rebuilt.
     if not (0.0 <= start <= LATEST_TIME and 0.0 <= stop <= LATEST_TIME):  # and not NaN
         raise InvalidDocument(
-            "schema", f"times must be seconds since 1970 before the year 10000: {start!r}, {end!r}"
+            "InvalidStartTime",
+            f"times must be seconds since 1970 before the year 10000: {start!r}, {end!r}",
+            "start_time",
         )
     if duration < 0.0:  # clock skew: never report negative times
         duration = 0.0
@@ -90,7 +87,17 @@ class CallStatistics:
         )
 
     def summary(self) -> dict[str, Any]:
-        error, throttle, fault = self.outcomes[ERROR], self.outcomes[THROTTLE], self.outcomes[FAULT]
+        """A call counts in each statistic its flags name (see traces.outcome): a call flagged
+        error + fault + throttle is one throttle and one fault, and never ok; TotalCount
+        counts calls, so it can be less than OkCount + errors + faults."""
+        error = throttle = fault = 0
+        for bits, count in self.outcomes.items():
+            if bits & THROTTLE:
+                throttle += count
+            elif bits & ERROR:
+                error += count
+            if bits & FAULT:
+                fault += count
         return {
             "OkCount": self.outcomes[OK],
             "ErrorStatistics": {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .documents import Document
+from .documents import Document, filterable_annotation, members, text_field
 
 # Fields a streamed subsegment carries only to find its place; X-Ray drops them on assembly.
 STREAMING_FIELDS = ("type", "trace_id", "parent_id")
@@ -90,9 +90,7 @@ def end_of(element: Document) -> float:
 
 def status_of(element: Document) -> int | None:
     """The HTTP response status as an integer, if the element has a finite one."""
-    http = element.get("http")
-    response = http.get("response") if http else None
-    status = response.get("status") if response else None
+    status = members(members(element, "http"), "response").get("status")
     if status.__class__ is int:  # the common case, checked without building a tuple
         return status  # type: ignore[no-any-return]
     if isinstance(status, float) and -1e18 < status < 1e18:  # never NaN or infinity
@@ -100,20 +98,25 @@ def status_of(element: Document) -> int | None:
     return None
 
 
-OUTCOMES = ("ok", "error", "throttle", "fault")
-OUTCOME_INDEX = {name: number for number, name in enumerate(OUTCOMES)}
+# An element's outcome: its error, throttle and fault flags as bits, each set from the
+# document's flag or its HTTP status (4xx, 429, 5xx). X-Ray's API defines the three flags
+# independently (Segment documents: error, throttle, fault; TraceSummary: HasError,
+# HasThrottle, HasFault), and SDKs set several at once (botocore's 429: error + throttle;
+# the Node SDK's 400 from DynamoDB: error + fault): none of them hides another.
+OK, ERROR, THROTTLE, FAULT = 0, 1, 2, 4
 
 
-def classify(element: Document) -> str:
-    """'fault' (5xx), 'throttle' (429), 'error' (other 4xx) or 'ok', as X-Ray counts them."""
+def outcome(element: Document) -> int:
+    """The element's flags as OK or a sum of ERROR, THROTTLE and FAULT."""
     status = status_of(element)
-    if element.get("fault") or (status is not None and 500 <= status < 600):
-        return "fault"
-    if element.get("throttle") or status == 429:
-        return "throttle"
+    bits = OK
     if element.get("error") or (status is not None and 400 <= status < 500):
-        return "error"
-    return "ok"
+        bits |= ERROR
+    if element.get("throttle") or status == 429:
+        bits |= THROTTLE
+    if element.get("fault") or (status is not None and 500 <= status < 600):
+        bits |= FAULT
+    return bits
 
 
 def root_segment(segments: list[Document]) -> Document | None:
@@ -136,19 +139,25 @@ def summarise(trace_id: str, segments: list[Document]) -> dict[str, Any]:
     start = min(s["start_time"] for s in segments)
     end = max(end_of(s) for s in segments)
     elements = [e for s in segments for e in walk(s)]
-    classes = {classify(e) for e in elements}
+    flags = OK
+    for element in elements:
+        flags |= outcome(element)
     annotations: dict[str, list[dict[str, Any]]] = {}
     users: dict[str, None] = {}
     services: dict[tuple[str, str], None] = {}
     for segment in segments:
         if not segment.get("inferred"):
-            services[(segment["name"], segment.get("origin") or "service")] = None
-        if segment.get("user"):
+            services[(segment["name"], text_field(segment, "origin") or "service")] = None
+        if text_field(segment, "user"):
             users[segment["user"]] = None
         for element in walk(segment):
-            for key, value in (element.get("annotations") or {}).items():
-                annotations.setdefault(key, []).append({"AnnotationValue": annotation_value(value)})
-    request = (root.get("http") or {}).get("request") or {}
+            found = element.get("annotations")
+            for key, value in found.items() if isinstance(found, dict) else ():
+                if filterable_annotation(key, value):  # what X-Ray indexes
+                    annotations.setdefault(key, []).append(
+                        {"AnnotationValue": annotation_value(value)}
+                    )
+    request = members(members(root, "http"), "request")
     http: dict[str, Any] = {}
     for source, target in (
         ("url", "HttpURL"),
@@ -165,9 +174,9 @@ def summarise(trace_id: str, segments: list[Document]) -> dict[str, Any]:
         "StartTime": start,
         "Duration": round(end - start, 3),
         "ResponseTime": round(root.get("end_time", root["start_time"]) - root["start_time"], 3),
-        "HasFault": "fault" in classes,
-        "HasError": "error" in classes or "throttle" in classes,  # a 429 is a 4xx too
-        "HasThrottle": "throttle" in classes,
+        "HasFault": bool(flags & FAULT),
+        "HasError": bool(flags & (ERROR | THROTTLE)),  # a throttle is a client error too
+        "HasThrottle": bool(flags & THROTTLE),
         "IsPartial": any(s.get("in_progress") for s in segments),
         "Http": http,
         "Annotations": annotations,
@@ -176,7 +185,7 @@ def summarise(trace_id: str, segments: list[Document]) -> dict[str, Any]:
         "EntryPoint": {
             "Name": root["name"],
             "Names": [root["name"]],
-            "Type": root.get("origin") or "service",
+            "Type": text_field(root, "origin") or "service",
         },
     }
     arns = [s["resource_arn"] for s in segments if isinstance(s.get("resource_arn"), str)]
