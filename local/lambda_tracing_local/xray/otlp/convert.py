@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -45,10 +46,10 @@ ORIGINS = {
     "aws_elastic_beanstalk": "AWS::ElasticBeanstalk::Environment",
     "aws_app_runner": "AWS::AppRunner::Service",
 }
-# db.system values X-Ray draws as Database::SQL (collector: sql.go; semantic conventions).
+# db.system values that make an sql block (collector: sql.go, isSQL).
 SQL_SYSTEMS = frozenset(
-    ("db2", "derby", "h2", "hsqldb", "mariadb", "mssql", "mysql", "oracle", "postgresql")
-    + ("sqlite", "other_sql", "cockroachdb", "redshift", "sybase", "teradata", "hive")
+    ("db2", "derby", "hive", "mariadb", "mssql", "mysql", "oracle", "postgresql", "sqlite")
+    + ("teradata", "other_sql")
 )
 # What the schema allows in a name (letters, numbers, spaces and _ . : / % & # = + \ - @);
 # everything else is dropped, as the collector's fixSegmentName does.
@@ -178,7 +179,9 @@ def times_of(span: Span, now: float) -> tuple[float, float]:
 
 
 def clean_name(name: Any) -> str:
-    return NAME_UNSAFE.sub("", str(name))[:NAME_LIMIT].strip()
+    """A name the schema takes: unsafe characters dropped, at most 200, "span" if nothing
+    is left (collector: segment.go, fixSegmentName)."""
+    return NAME_UNSAFE.sub("", str(name))[:NAME_LIMIT] or "span"
 
 
 def service_name(resource: dict[str, Any]) -> str | None:
@@ -258,7 +261,8 @@ def aws_call_block(attributes: Attributes, resource: dict[str, Any]) -> dict[str
         "operation": ("rpc.method", "aws.operation"),
         "region": ("aws.region", "cloud.region"),
         "request_id": ("aws.request_id", "aws.requestId"),
-        "queue_url": ("aws.sqs.queue_url", "aws.queue_url", "messaging.url"),
+        "account_id": ("aws.account_id",),
+        "queue_url": ("messaging.url", "aws.sqs.queue_url", "aws.queue_url", "aws.queueUrl"),
         "topic_arn": ("aws.sns.topic.arn", "messaging.destination.name.arn"),
         "function_name": ("aws.lambda.function.name", "faas.invoked_name"),
         "bucket_name": ("aws.s3.bucket",),
@@ -269,7 +273,7 @@ def aws_call_block(attributes: Attributes, resource: dict[str, Any]) -> dict[str
             block[key] = str(value)
     if "region" not in block and resource.get("cloud.region"):
         block["region"] = str(resource["cloud.region"])
-    tables = attributes.take("aws.table_name", "aws.dynamodb.table_names")
+    tables = attributes.take("aws.dynamodb.table_names", "aws.table_name", "aws.tableName")
     if isinstance(tables, list) and len(tables) == 1:
         tables = tables[0]
     if isinstance(tables, str):
@@ -283,55 +287,67 @@ def aws_call_block(attributes: Attributes, resource: dict[str, Any]) -> dict[str
 
 
 def aws_service(attributes: Attributes) -> str:
-    """X-Ray's name for the service an aws-api span calls: DynamoDB, SQS, SNS, Lambda..."""
-    service = str(attributes.take("rpc.service") or "AWS")
-    for prefix in ("Amazon", "AWS"):  # Java's "AmazonDynamoDBv2", "AWSLambda"
-        if service.startswith(prefix) and len(service) > len(prefix):
-            service = service[len(prefix):].removesuffix("v2")
+    """X-Ray's name for the service an aws-api span calls: DynamoDB, SQS, SNS, Lambda...
+    ADOT's aws.remote.service ("AWS::DynamoDB") first, then rpc.service (collector:
+    segment.go, trimAwsSdkPrefix), in the botocore spelling X-Ray's graph uses."""
+    service = str(attributes.take("aws.remote.service", "rpc.service") or "AWS")
+    for prefix in ("AWS::", "AWS.SDK."):
+        service = service.removeprefix(prefix)
     return AWS_SERVICE_NAMES.get(service.lower(), service)
 
 
-def sql_block(attributes: Attributes) -> dict[str, Any] | None:
+def sql_call(span: Span, attributes: Attributes) -> dict[str, Any] | None:
+    """Name and sql block of a span on an SQL database (collector: sql.go, makeSQL; name
+    "<db name>@<host>" from segment.go)."""
     system = attributes.peek("db.system") or attributes.peek("db.system.name")
     if system not in SQL_SYSTEMS:
         return None
     attributes.take("db.system", "db.system.name")
-    block: dict[str, Any] = {"database_type": str(system)}
-    url = attributes.take("db.connection_string", "server.address", "net.peer.name")
-    if url:
-        block["url"] = str(url)
+    database = str(attributes.take("db.name", "db.namespace") or "")
+    connection = str(attributes.take("db.connection_string") or "")
+    host = _host_of(connection.removeprefix("jdbc:")) or attributes.take(
+        "server.address", "net.peer.name"
+    )
+    block: dict[str, Any] = {
+        "url": span.name,  # the collector's choice: the connection string says less
+        "connection_string": f"{connection or 'localhost'}/{database}",
+        "database_type": str(system),
+    }
     user = attributes.take("db.user")
     if user:
         block["user"] = _text(user)
     query = attributes.take("db.query.text", "db.statement")
     if query:
         block["sanitized_query"] = str(query)
-    return block
+    name = f"{database}@{host}" if database and host else database or host or str(system)
+    return {"name": name, "sql": block}
 
 
-def call_fields(attributes: Attributes, resource: dict[str, Any]) -> dict[str, Any]:
-    """namespace, name and blocks of a client or producer span: an AWS call, a database,
-    or a remote host; {} for anything else."""
+def call_fields(span: Span, attributes: Attributes, resource: dict[str, Any]) -> dict[str, Any]:
+    """name, namespace and blocks of a client or producer span: an AWS call (namespace
+    "aws"), an SQL database or any other client call (namespace "remote")."""
     peer = attributes.take("peer.service")
     if attributes.peek("rpc.system") == "aws-api":
         attributes.take("rpc.system")
-        return {
-            "name": aws_service(attributes),
-            "namespace": "aws",
-            "aws": aws_call_block(attributes, resource),
-        }
-    sql = sql_block(attributes)
+        service = aws_service(attributes)
+        return {"name": peer or service, "namespace": "aws",
+                "aws": aws_call_block(attributes, resource)}
+    remote = span.kind == Span.SPAN_KIND_CLIENT or attributes.peek("aws.remote.service")
+    fields: dict[str, Any] = {"namespace": "remote"} if remote else {}
+    sql = sql_call(span, attributes)
     if sql is not None:
-        database = attributes.take("db.namespace", "db.name")
-        host = sql.get("url")
-        name = peer or (f"{database}@{host}" if database and host else database or host)
-        return {"name": name or sql["database_type"], "namespace": "remote", "sql": sql}
-    http = http_block(attributes)
-    url = (http.get("request") or {}).get("url")
-    host = attributes.take("server.address", "net.peer.name", "http.host") or _host_of(url)
-    if http or host:
-        return {"name": peer or host or "remote", "namespace": "remote", "http": http}
-    return {"name": peer} if peer else {}
+        fields.update(sql, namespace="remote")
+    else:
+        http = http_block(attributes)
+        if http:
+            fields["http"] = http
+        url = (http.get("request") or {}).get("url")
+        fields["name"] = attributes.take(
+            "aws.remote.service", "rpc.service", "http.host", "net.peer.name", "server.address"
+        ) or _host_of(url)
+    if peer:
+        fields["name"] = peer
+    return fields
 
 
 def _host_of(url: str | None) -> str | None:
@@ -348,9 +364,9 @@ def _host_of(url: str | None) -> str | None:
 def outcome(span: Span, status: int | None) -> dict[str, bool]:
     """error (4xx), throttle (429) and fault (5xx, or status ERROR otherwise) as the
     collector's cause.go sets them."""
-    if status is not None and 400 <= status < 500:
+    if status is not None and 400 <= status <= 499:
         return {"error": True, "throttle": True} if status == 429 else {"error": True}
-    if status is not None and status >= 500:
+    if status is not None and 500 <= status <= 599:
         return {"fault": True}
     if span.status.code == Status.STATUS_CODE_ERROR:
         return {"fault": True}
@@ -358,12 +374,17 @@ def outcome(span: Span, status: int | None) -> dict[str, bool]:
 
 
 def cause_of(span: Span, span_id: str) -> dict[str, Any] | None:
+    """Exception events (remote on client and producer spans), else the status message
+    of an ERROR status (collector: cause.go, makeCause)."""
+    remote = span.kind in CALL_KINDS
     exceptions = []
     for index, event in enumerate(span.events):
         if event.name != "exception":
             continue
         values = attributes_of(event.attributes)
         exception: dict[str, Any] = {"id": derived_id(span_id, f"exception{index}")}
+        if remote:
+            exception["remote"] = True
         if values.get("exception.type"):
             exception["type"] = str(values["exception.type"])
         if values.get("exception.message") is not None:
@@ -389,10 +410,16 @@ def stack_of(text: str) -> list[dict[str, Any]]:
     return frames[::-1]
 
 
-def annotations_and_metadata(attributes: Attributes) -> dict[str, Any]:
-    """Attributes named in aws.xray.annotations become annotations (keys made safe); every
-    other attribute not read into a field goes to metadata["default"]."""
+def annotations_and_metadata(
+    attributes: Attributes, resource: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Attributes named in aws.xray.annotations become annotations (keys made safe);
+    aws.xray.metadata.<namespace> (JSON text) metadata in that namespace; every other
+    attribute not read into a field, and a segment's resource attributes as
+    otel.resource.<key>, go to metadata["default"] (collector: segment.go,
+    makeXRayAttributes)."""
     fields: dict[str, Any] = {}
+    metadata: dict[str, Any] = {}
     named = attributes.take("aws.xray.annotations")
     annotations = {}
     for key in named if isinstance(named, list) else ():
@@ -404,9 +431,23 @@ def annotations_and_metadata(attributes: Attributes) -> dict[str, Any]:
             )
     if annotations:
         fields["annotations"] = annotations
-    rest = attributes.rest()
-    if rest:
-        fields["metadata"] = {"default": rest}
+    default = {f"otel.resource.{key}": value for key, value in (resource or {}).items()}
+    for key, value in attributes.rest().items():
+        namespace = key.removeprefix("aws.xray.metadata.")
+        if namespace != key and isinstance(value, str):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                target = default if namespace.lower() == "default" else metadata
+                target.update(parsed if target is default else {namespace: parsed})
+                continue
+        default[key] = value
+    if default:
+        metadata["default"] = default
+    if metadata:
+        fields["metadata"] = metadata
     return fields
 
 
@@ -439,59 +480,66 @@ def convert_span(span: Span, resource: dict[str, Any], now: float) -> Document:
     parent_id = span_id_of(span.parent_span_id, "parent span id") if span.parent_span_id else None
     start, end = times_of(span, now)
     attributes = Attributes(span.attributes)
-    is_segment = span.kind in SEGMENT_KINDS or parent_id is None
-    call = call_fields(attributes, resource) if span.kind in CALL_KINDS else {}
-    http = call.pop("http", None) if call else http_block(attributes)
+    call = call_fields(span, attributes, resource) if span.kind in CALL_KINDS else {}
+    http = call.pop("http", None) if span.kind in CALL_KINDS else http_block(attributes)
     status = ((http or {}).get("response") or {}).get("status")
-    flags = outcome(span, status)
-    cause = cause_of(span, span_id)
     element: dict[str, Any] = {"id": span_id, "start_time": start, "end_time": end}
-    if is_segment:
-        element["trace_id"] = trace_id
-        element["name"] = clean_name(service_name(resource) or span.name) or "unknown"
-        origin = origin_of(resource)
-        if origin:
-            element["origin"] = origin
-        aws = _segment_aws(resource)
-        if aws:
-            element["aws"] = aws
-        if resource.get("service.version"):
-            element["service"] = {"version": str(resource["service.version"])}
-    else:
-        element["name"] = clean_name(call.pop("name", None) or span.name) or "unknown"
-        element.update(call)
-    if parent_id:
-        element["parent_id"] = parent_id
-    if http and not (is_segment and call):
-        element["http"] = http
-    element.update(flags)
-    if cause and not (is_segment and call):
+    element.update(outcome(span, status))
+    cause = cause_of(span, span_id)
+    if cause:
         element["cause"] = cause
-    element.update(annotations_and_metadata(attributes))
+    if http:
+        element["http"] = http
+    is_segment = span.kind in SEGMENT_KINDS or parent_id is None
+    user = attributes.take("enduser.id") if is_segment else None
+    element.update(annotations_and_metadata(attributes, resource if is_segment else None))
     links = links_of(span)
     if links:
         element["links"] = links
-    if is_segment and call:
-        # A call with no parent in the trace (a script's request): X-Ray shows the service
-        # as a segment and the call as its subsegment (collector: the dependency subsegment
-        # of a local root span).
-        dependency = {
-            "id": derived_id(span_id, "dependency"),
-            "name": clean_name(call.pop("name", None) or span.name) or "unknown",
-            "start_time": start,
-            "end_time": end,
-            **call,
-            **flags,
-        }
-        if http:
-            dependency["http"] = http
-        if cause:
-            dependency["cause"] = cause
-        element["subsegments"] = [dependency]
     if not is_segment:
-        element["trace_id"] = trace_id
-        element["type"] = "subsegment"
-    return element
+        element["name"] = clean_name(call.pop("name", None) or span.name)
+        element.update(call, trace_id=trace_id, parent_id=parent_id, type="subsegment")
+        return element
+    segment: dict[str, Any] = {
+        "trace_id": trace_id,
+        "name": clean_name(service_name(resource) or span.name),
+        **element,
+        **_segment_fields(resource),
+    }
+    if user:
+        segment["user"] = str(user)
+    if parent_id:
+        segment["parent_id"] = parent_id
+    if span.kind in CALL_KINDS:
+        # A call with no parent here (a script's request): X-Ray shows the service as a
+        # segment, with an id of its own, and the call as its subsegment, which keeps the
+        # span's id so that the callee's segment points at it (collector: segment.go,
+        # MakeServiceSegmentAndDependencySubsegment).
+        dependency = {key: segment.pop(key) for key in DEPENDENCY_FIELDS if key in segment}
+        dependency.update(call, name=clean_name(call.get("name") or span.name))
+        dependency.setdefault("namespace", "remote")
+        dependency.update(id=span_id, start_time=start, end_time=end)
+        dependency.update(outcome(span, status))
+        segment["id"] = derived_id(span_id, "service")
+        segment["subsegments"] = [dependency]
+    return segment
+
+
+# What moves from a local root client span's segment to its dependency subsegment.
+DEPENDENCY_FIELDS = ("http", "cause", "annotations", "links")
+
+
+def _segment_fields(resource: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    origin = origin_of(resource)
+    if origin:
+        fields["origin"] = origin
+    aws = _segment_aws(resource)
+    if aws:
+        fields["aws"] = aws
+    if resource.get("service.version"):
+        fields["service"] = {"version": str(resource["service.version"])}
+    return fields
 
 
 def _segment_aws(resource: dict[str, Any]) -> dict[str, Any]:
