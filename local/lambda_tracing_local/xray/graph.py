@@ -2,7 +2,8 @@
 
 - a node per segment (name, origin, account); Lambda sends two: AWS::Lambda and its function;
 - inferred nodes for subsegments with namespace "aws" (named from the aws block) or
-  "remote" (host of http.request.url), unless a traced segment answered that subsegment;
+  "remote" (host of http.request.url; Database::SQL for an sql block), unless a traced
+  segment answered that subsegment;
 - a "client" node upstream of every root segment, its numbers on its edge only;
 - edges from the caller's subsegment (or segment) with caller-side statistics;
 - "link" edges from an SQS queue to the function its message triggered, with the message's
@@ -99,6 +100,8 @@ def inferred_identity(subsegment: Document) -> tuple[str, str] | None:
             return aws["bucket_name"], "AWS::S3::Bucket"
         return service, f"AWS::{service}"
     if namespace == "remote":
+        if isinstance(subsegment.get("sql"), dict):  # as X-Ray types SQL databases
+            return str(subsegment["name"]), "Database::SQL"
         url = ((subsegment.get("http") or {}).get("request") or {}).get("url")
         host = _hostname(url) if isinstance(url, str) else None
         return str(host or subsegment["name"]), "remote"
@@ -113,7 +116,7 @@ def _hostname(url: str) -> str | None:
         return None
 
 
-PROJECTION_VERSION = 3  # bump when the layout above changes: stores rebuild projections
+PROJECTION_VERSION = 4  # bump when the layout above changes: stores rebuild projections
 
 
 def _entry(element: Document, infer: bool) -> Entry:

@@ -16,13 +16,14 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from ..documents import Document
+from ..documents import Document, load_schema
 from ..graph import AWS_SERVICE_NAMES
 
 # X-Ray's OTLP endpoint limits (X-Ray endpoints and quotas, Transaction Search): a span of at
@@ -51,9 +52,6 @@ SQL_SYSTEMS = frozenset(
     ("db2", "derby", "hive", "mariadb", "mssql", "mysql", "oracle", "postgresql", "sqlite")
     + ("teradata", "other_sql")
 )
-# What the schema allows in a name (letters, numbers, spaces and _ . : / % & # = + \ - @);
-# everything else is dropped, as the collector's fixSegmentName does.
-NAME_UNSAFE = re.compile(r"[^\w .:/%&#=+\\@-]")
 ANNOTATION_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 PYTHON_FRAME = re.compile(r'^\s*File "(?P<path>[^"]*)", line (?P<line>\d+), in (?P<label>.*)$')
 
@@ -91,6 +89,8 @@ def convert_request(request: ExportTraceServiceRequest, now: float) -> Converted
                     result.documents.append(convert_span(span, resource, now))
                 except SpanRejected as error:
                     result.reject(f"otlp: span {span.span_id.hex() or '(no id)'}: {error}")
+                except Exception as error:  # a conversion bug costs this span, not the rest
+                    result.reject(f"otlp: span {span.span_id.hex()} not converted: {error!r}")
     return result
 
 
@@ -178,10 +178,18 @@ def times_of(span: Span, now: float) -> tuple[float, float]:
 # -- the span's parts ----------------------------------------------------------------------
 
 
+@cache
+def _name_unsafe() -> re.Pattern[str]:
+    """What the schema's name pattern does not allow (letters, numbers, spaces and
+    _ . : / % & # = + \\ - @): its own character class, negated."""
+    pattern = load_schema()["properties"]["name"]["pattern"]
+    return re.compile("[^" + pattern[pattern.index("[") + 1 : pattern.rindex("]")] + "]")
+
+
 def clean_name(name: Any) -> str:
     """A name the schema takes: unsafe characters dropped, at most 200, "span" if nothing
     is left (collector: segment.go, fixSegmentName)."""
-    return NAME_UNSAFE.sub("", str(name))[:NAME_LIMIT] or "span"
+    return _name_unsafe().sub("", str(name))[:NAME_LIMIT] or "span"
 
 
 def service_name(resource: dict[str, Any]) -> str | None:
@@ -300,7 +308,7 @@ def sql_call(span: Span, attributes: Attributes) -> dict[str, Any] | None:
     """Name and sql block of a span on an SQL database (collector: sql.go, makeSQL; name
     "<db name>@<host>" from segment.go)."""
     system = attributes.peek("db.system") or attributes.peek("db.system.name")
-    if system not in SQL_SYSTEMS:
+    if not isinstance(system, str) or system not in SQL_SYSTEMS:
         return None
     attributes.take("db.system", "db.system.name")
     database = str(attributes.take("db.name", "db.namespace") or "")
