@@ -128,8 +128,10 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
+        if "Transfer-Encoding" in self.headers:  # chunked: not read here
+            length = -1
         try:
-            if length < 0 or length > MAX_REQUEST_BYTES or "Transfer-Encoding" in self.headers:
+            if length < 0 or length > MAX_REQUEST_BYTES:
                 self.close_connection = True  # the body is left unread
                 answer = too_large(length, content_type)
             else:
@@ -163,6 +165,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         if error_type:
             self.send_header("x-amzn-ErrorType", error_type)
+        if self.close_connection:  # e.g. a body left unread: the client must not reuse it
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(payload)
 

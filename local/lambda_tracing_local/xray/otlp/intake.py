@@ -61,6 +61,8 @@ def take_request(request: Any, now: float, sampled: bool = True) -> Intake:
 def take_datagram_body(body: bytes, now: float) -> Intake:
     """The part of an ADOT datagram after its header line; raises OtlpError if unreadable."""
     request, sampled = decode_datagram_body(body)
+    if not count_spans(request):  # nothing to count it by: say so rather than lose it
+        raise OtlpError("datagram holds no spans")
     return take_request(request, now, sampled)
 
 
