@@ -233,9 +233,12 @@ def http_block(attributes: Attributes) -> dict[str, Any]:
     url = url_of(attributes)
     if url:
         request["url"] = _text(url)
-    client_ip = attributes.take("client.address", "http.client_ip")
+    forwarded = attributes.take("http.client_ip")  # from X-Forwarded-For
+    client_ip = forwarded or attributes.take("client.address", "net.peer.ip")
     if client_ip:
         request["client_ip"] = _text(client_ip)
+        if forwarded:
+            request["x_forwarded_for"] = True
     agent = attributes.take("user_agent.original", "http.user_agent")
     if agent:
         request["user_agent"] = _text(agent)
