@@ -15,7 +15,8 @@ validated and stored, in worker processes during bursts), store (SQLite),
 traces (assembly, summaries), graph + statistics (service graph), filters (filter
 expressions), operations (the X-Ray operations), sampling (the sampling rule the SDKs poll,
 over TCP on the daemon's address as well as through the API), api (HTTP), server
-(LocalXRay, main).
+(LocalXRay, main); otlp/ (OpenTelemetry spans on the daemon's port and POST /v1/traces,
+converted to segment documents: see otlp/OTLP.md).
 """
 
 from .server import LocalXRay, main

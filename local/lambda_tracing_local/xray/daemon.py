@@ -47,6 +47,7 @@ class Stats:
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     # Parts of stored documents X-Ray keeps but cannot use, by kind (documents.Notes)
     noted_by_kind: dict[str, int] = field(default_factory=dict)
+    unsampled: int = 0  # OTLP spans sent unsampled (T1U): counted in received, not stored
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -55,6 +56,7 @@ class Stats:
             "rejected": self.rejected,
             "rejected_by_reason": dict(self.rejected_by_reason),
             "noted_by_kind": dict(self.noted_by_kind),
+            "unsampled": self.unsampled,
         }
 
 
@@ -221,6 +223,7 @@ class Daemon:
             self.stats.received += result.received
             self.stats.stored += result.stored
             self.stats.rejected += rejected
+            self.stats.unsampled += result.unsampled
             reasons = self.stats.rejected_by_reason
             for kind, count in result.rejected.items():
                 reasons[kind] = reasons.get(kind, 0) + count
@@ -270,6 +273,17 @@ class Daemon:
             for message in result.messages:
                 log.warning("local X-Ray API rejected a segment document: %s", message)
             self._count_notes(result.noted, result.notes)
+            self.changed.notify_all()
+
+    def record_otlp_spans(self, stored: int, rejected: int) -> None:
+        """OTLP/HTTP spans count in the same stats as UDP, their rejections as "otlp"."""
+        with self.changed:
+            self.stats.received += stored + rejected
+            self.stats.stored += stored
+            self.stats.rejected += rejected
+            if rejected:
+                reasons = self.stats.rejected_by_reason
+                reasons["otlp"] = reasons.get("otlp", 0) + rejected
             self.changed.notify_all()
 
     def kernel_drops(self) -> int | None:

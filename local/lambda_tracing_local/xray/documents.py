@@ -39,7 +39,8 @@ _ID = re.compile(r"[0-9a-fA-F]{16}").fullmatch
 _TRACE_ID = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}").fullmatch
 # Developer guide: names hold "Unicode letters, numbers, and whitespace, and the following
 # symbols: _, ., :, /, %, &, #, =, +, \, -, @" (X-Ray answers InvalidName otherwise).
-_NAME_OUTSIDE = re.compile(r"[^\w\s.:/%&#=+\\\-@]").search
+NAME_OUTSIDE = re.compile(r"[^\w\s.:/%&#=+\\\-@]")
+_NAME_OUTSIDE = NAME_OUTSIDE.search
 # Filter expressions name annotations as annotation.KEY: letters, digits and underscores.
 _FILTERABLE_KEY = re.compile(r"[A-Za-z0-9_]+").fullmatch
 

@@ -85,7 +85,8 @@ class LocalXRay:
         try:
             self.daemon, self.sampling_server = self._daemon_with_sampling(self.store)
             operations = Operations(self.store, self._page, self.daemon.record_api_documents)
-            self.http = XRayHTTPServer(self._api, operations, self.sampling)
+            record_otlp = self.daemon.record_otlp_spans
+            self.http = XRayHTTPServer(self._api, operations, self.sampling, record_otlp)
         except BaseException:
             self.stop()
             raise
