@@ -55,6 +55,14 @@ _AWS_KEYS = {
     "operation": "rpc.method", "region": "aws.region", "request_id": "aws.request_id",
     "queue_url": "aws.sqs.queue_url",
 }
+# aws-xray-sdk names a botocore call's span after the endpoint prefix; OTel's rpc.service is
+# botocore's service id. The common ones; others keep the prefix.
+_SERVICE_IDS = {
+    "dynamodb": "DynamoDB", "sqs": "SQS", "sns": "SNS", "s3": "S3", "lambda": "Lambda",
+    "events": "EventBridge", "kinesis": "Kinesis", "states": "SFN", "ssm": "SSM", "sts": "STS",
+    "secretsmanager": "Secrets Manager", "kms": "KMS", "firehose": "Firehose",
+    "bedrock-runtime": "Bedrock Runtime", "logs": "CloudWatch Logs", "monitoring": "CloudWatch",
+}
 _ATTRIBUTE_TAG = b"\x4a"  # Span.attributes
 _REMOTE_PARENT = enc.FLAG_SAMPLED | enc.FLAG_HAS_IS_REMOTE | enc.FLAG_IS_REMOTE
 _LOCAL_PARENT = enc.FLAG_SAMPLED | enc.FLAG_HAS_IS_REMOTE
@@ -148,6 +156,7 @@ class SpanConverter:
         else:
             kind = enc.KIND_INTERNAL
         if namespace == "aws":
+            name = _SERVICE_IDS.get(name, name)
             pairs.append(("rpc.system", "aws-api"))
             pairs.append(("rpc.service", name))
             if aws and aws.get("operation"):
