@@ -7,12 +7,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from collections.abc import Callable
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .operations import ApiError, Operations, invalid
 from .sampling import SamplingRules
+
+if TYPE_CHECKING:
+    from .otlp.intake import HttpIntake
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -29,6 +34,7 @@ SAMPLING_ROUTES = {  # served by SamplingRules, here and on the daemon's TCP add
     "/GetSamplingRules": ("GetSamplingRules", "get_sampling_rules"),
     "/SamplingTargets": ("GetSamplingTargets", "get_sampling_targets"),
 }
+OTLP_PATH = "/v1/traces"  # OTLP/HTTP, as X-Ray's OTLP endpoint (see otlp/intake.py)
 
 
 @cache
@@ -58,6 +64,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path.split("?", 1)[0] == OTLP_PATH and self.server.operations is not None:
+            self._otlp()
+            return
         try:
             self._answer(200, self._dispatch())
         except ApiError as error:
@@ -110,6 +119,28 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, UnicodeDecodeError) as error:
             raise invalid(f"request body is not JSON: {error}") from None
 
+    def _otlp(self) -> None:
+        from .otlp.decode import MAX_REQUEST_BYTES
+        from .otlp.intake import internal_error, too_large
+
+        content_type = self.headers.get("Content-Type") or ""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        try:
+            if length < 0 or length > MAX_REQUEST_BYTES or "Transfer-Encoding" in self.headers:
+                self.close_connection = True  # the body is left unread
+                answer = too_large(length, content_type)
+            else:
+                body = self.rfile.read(length) if length else b""
+                encoding = self.headers.get("Content-Encoding") or ""
+                answer = self.server.otlp().handle(body, content_type, encoding, time.time())
+        except Exception:  # a bug must cost one request, never the server
+            log.exception("local X-Ray OTLP intake failed")
+            answer = internal_error(content_type)
+        self._send(answer.status, answer.body, answer.content_type)
+
     def _discard_body(self) -> None:
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -122,8 +153,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, status: int, body: dict[str, Any], error_type: str | None = None) -> None:
         payload = json.dumps(body, separators=(",", ":")).encode()
+        self._send(status, payload, "application/json", error_type)
+
+    def _send(
+        self, status: int, payload: bytes, content_type: str, error_type: str | None = None
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         if error_type:
             self.send_header("x-amzn-ErrorType", error_type)
@@ -145,11 +181,25 @@ class XRayHTTPServer(ThreadingHTTPServer):
         address: tuple[str, int],
         operations: Operations | None,
         sampling: SamplingRules | None = None,
+        record_otlp: Callable[[int, int], None] | None = None,
     ) -> None:
         self.operations = operations
         self.sampling = sampling
+        self._record_otlp = record_otlp  # counts OTLP/HTTP spans stored and rejected
+        self._otlp: HttpIntake | None = None
+        self._otlp_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         super().__init__(address, _Handler)
+
+    def otlp(self) -> HttpIntake:
+        """The OTLP/HTTP intake, made on the first request (it loads protobuf)."""
+        with self._otlp_lock:
+            if self._otlp is None:
+                from .otlp.intake import HttpIntake
+
+                assert self.operations is not None
+                self._otlp = HttpIntake(self.operations.store, self._record_otlp)
+            return self._otlp
 
     def start(self) -> threading.Thread:
         name = "local-xray-api" if self.operations is not None else "local-xray-sampling"

@@ -45,6 +45,7 @@ class Stats:
     stored: int = 0
     rejected: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    unsampled: int = 0  # OTLP spans sent unsampled (T1U): counted in received, not stored
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -52,6 +53,7 @@ class Stats:
             "stored": self.stored,
             "rejected": self.rejected,
             "rejected_by_reason": dict(self.rejected_by_reason),
+            "unsampled": self.unsampled,
         }
 
 
@@ -217,6 +219,7 @@ class Daemon:
             self.stats.received += result.received
             self.stats.stored += result.stored
             self.stats.rejected += rejected
+            self.stats.unsampled += result.unsampled
             reasons = self.stats.rejected_by_reason
             for kind, count in result.rejected.items():
                 reasons[kind] = reasons.get(kind, 0) + count
@@ -244,15 +247,16 @@ class Daemon:
         if removed:
             log.info("local X-Ray: removed %d documents past retention", removed)
 
-    def record_api_documents(self, stored: int, rejected: int) -> None:
-        """PutTraceSegments counts in the same stats as UDP."""
+    def record_api_documents(self, stored: int, rejected: int, kind: str = "api") -> None:
+        """PutTraceSegments (kind "api") and OTLP/HTTP ("otlp") count in the same stats as
+        UDP."""
         with self.changed:
             self.stats.received += stored + rejected
             self.stats.stored += stored
             self.stats.rejected += rejected
             if rejected:
                 reasons = self.stats.rejected_by_reason
-                reasons["api"] = reasons.get("api", 0) + rejected
+                reasons[kind] = reasons.get(kind, 0) + rejected
             self.changed.notify_all()
 
     def kernel_drops(self) -> int | None:

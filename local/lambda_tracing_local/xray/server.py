@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import shutil
@@ -85,7 +86,8 @@ class LocalXRay:
         try:
             self.daemon, self.sampling_server = self._daemon_with_sampling(self.store)
             operations = Operations(self.store, self._page, self.daemon.record_api_documents)
-            self.http = XRayHTTPServer(self._api, operations, self.sampling)
+            record_otlp = functools.partial(self.daemon.record_api_documents, kind="otlp")
+            self.http = XRayHTTPServer(self._api, operations, self.sampling, record_otlp)
         except BaseException:
             self.stop()
             raise
