@@ -105,24 +105,26 @@ def _nanos(seconds: Any) -> int:
 
 
 class SpanConverter:
-    """Segment-document nodes (Span.to_dict) -> encoded span entries, one per node."""
+    """Spans (backend.entities.Span, read through their attributes, or the documents their
+    to_dict makes) -> encoded span entries, one per node."""
 
     def __init__(self, entry_limit: int) -> None:
         self._limit = entry_limit
         self._trace: tuple[str, bytes] = ("", b"")
 
-    def entries(self, document: dict[str, Any], handler: bool = False,
+    def entries(self, root: Any, handler: bool = False,
                 remote_parent: bool = False) -> Iterator[bytes]:
-        """Every span of `document`'s tree as a ScopeSpans.spans entry, parents first, each
-        within the entry limit. `handler`: the root is the invocation's (SERVER) span;
-        `remote_parent`: the root's parent is Lambda's segment (the trace header's Parent)."""
-        stack: list[tuple[dict[str, Any], bool]] = [(document, handler)]
+        """Every span of `root`'s tree (a Span or its document) as a ScopeSpans.spans entry,
+        parents first, each within the entry limit. `handler`: the root is the invocation's
+        (SERVER) span; `remote_parent`: the root's parent is Lambda's segment (the trace
+        header's Parent)."""
+        stack: list[tuple[Any, bool]] = [(root, handler)]
         while stack:
-            node, is_handler = stack.pop()
+            item, is_handler = stack.pop()
+            node = item if isinstance(item, dict) else _view(item)
             children = node.get("subsegments") or ()
-            stack.extend((child, False) for child in reversed(children)
-                         if isinstance(child, dict))
-            yield self.entry(node, is_handler, remote_parent and node is document)
+            stack.extend((child, False) for child in reversed(children))
+            yield self.entry(node, is_handler, remote_parent and item is root)
 
     def entry(self, node: dict[str, Any], handler: bool, remote_parent: bool) -> bytes:
         """One span entry; a node too big is cut down as documents.fit cuts a document."""
@@ -175,7 +177,7 @@ class SpanConverter:
                 if HANDLER_MARK in annotations:
                     pairs.append(("faas.coldstart", bool(annotations[HANDLER_MARK])))
             pairs.extend(annotations.items())
-            pairs.append((ANNOTATIONS_KEY, list(annotations)))
+            pairs.append((ANNOTATIONS_KEY, tuple(annotations)))
         metadata = node.get("metadata")
         links: list[bytes] = []
         if isinstance(metadata, dict):
@@ -192,6 +194,15 @@ class SpanConverter:
             enc.attributes(pairs, _ATTRIBUTE_TAG), events, links,
             enc.STATUS_ERROR if failed else enc.STATUS_UNSET, message if failed else "",
             _REMOTE_PARENT if remote_parent else _LOCAL_PARENT)
+
+
+def _view(span: Any) -> dict[str, Any]:
+    """A span's attributes, read in place (what to_dict would copy); through to_dict when
+    they need converting: metadata put by other code, recorded exceptions."""
+    node: dict[str, Any] = vars(span)
+    if node.get("_foreign_metadata") or node.get("cause"):
+        return span.to_dict()  # type: ignore[no-any-return]
+    return node
 
 
 def _aws_attributes(aws: dict[str, Any], pairs: list[tuple[str, Any]], call: bool) -> None:
@@ -302,11 +313,10 @@ class OTLPEmitter(UDPEmitter):
 
     def send_entity(self, entity: Any) -> None:
         try:
-            document = entity.to_dict()
             annotations = getattr(entity, "annotations", None)
             top_level = bool(getattr(entity, "top_level", False))
             handler = bool(top_level and annotations and HANDLER_MARK in annotations)
-            entries = list(self._converter.entries(document, handler, top_level))
+            entries = list(self._converter.entries(entity, handler, top_level))
             target = self._target if self._resolved else self._resolve()
             if target is None:
                 return

@@ -44,8 +44,12 @@ def varint(value: int) -> bytes:
     return bytes(out)
 
 
+_SMALL = [bytes((n,)) for n in range(128)]  # one-byte varints: most lengths on this path
+
+
 def _delimited(tag: bytes, payload: bytes) -> bytes:
-    return tag + varint(len(payload)) + payload
+    size = len(payload)
+    return tag + (_SMALL[size] if size < 128 else varint(size)) + payload
 
 
 def _text(value: str) -> bytes:
@@ -86,9 +90,54 @@ def key_value(key: str, value: Any) -> bytes:
     return _delimited(b"\x0a", _text(key)) + _delimited(b"\x12", any_value(value))
 
 
+_tuples: dict[tuple[Any, ...], bytes] = {}
+_key_fields: dict[str, bytes] = {}  # KeyValue.key fields: the same few keys on every span
+
+
+def _key_field(key: str) -> bytes:
+    field = _key_fields.get(key)
+    if field is None:
+        field = _delimited(b"\x0a", _text(key))
+        if len(_key_fields) < 2048:
+            _key_fields[key] = field
+    return field
+
+
 def attributes(pairs: Iterable[tuple[str, Any]], tag: bytes) -> bytes:
-    """`pairs` as repeated KeyValue fields with `tag` (the field's tag byte in its message)."""
-    return b"".join(_delimited(tag, key_value(key, value)) for key, value in pairs)
+    """`pairs` as repeated KeyValue fields with `tag` (the field's tag byte in its message).
+    Strings and booleans, nearly every attribute, are written inline: on the per-invocation
+    path each function call counts."""
+    out = []
+    small = _SMALL
+    for key, value in pairs:
+        kind = type(value)
+        if kind is str:
+            try:
+                text = value.encode()
+            except UnicodeEncodeError:
+                text = _text(value)
+            size = len(text)
+            if size < 126:
+                body = _key_field(key) + b"\x12" + small[size + 2] + b"\x0a" + small[size] + text
+            else:
+                body = _key_field(key) + _delimited(b"\x12", _delimited(b"\x0a", text))
+        elif kind is bool:
+            body = _key_field(key) + (b"\x12\x02\x10\x01" if value else b"\x12\x02\x10\x00")
+        elif kind is tuple:  # a tuple of strings (annotation keys): the same every invocation
+            try:
+                encoded = _tuples.get(value)
+            except TypeError:  # holds something unhashable
+                encoded = _delimited(b"\x12", any_value(value))
+            if encoded is None:
+                encoded = _delimited(b"\x12", any_value(value))
+                if len(_tuples) < 256:
+                    _tuples[value] = encoded
+            body = _key_field(key) + encoded
+        else:
+            body = _key_field(key) + _delimited(b"\x12", any_value(value))
+        size = len(body)
+        out.append(tag + (small[size] if size < 128 else varint(size)) + body)
+    return b"".join(out)
 
 
 # --- trace.proto: Span, Event, Link, Status ---
@@ -116,10 +165,8 @@ def span(trace_id: bytes, span_id: bytes, parent_span_id: bytes | None, name: st
     parts = [_delimited(b"\x0a", trace_id), _delimited(b"\x12", span_id)]
     if parent_span_id:
         parts.append(_delimited(b"\x22", parent_span_id))
-    parts.append(_delimited(b"\x2a", _text(name)))
-    parts.append(b"\x30" + varint(kind))
-    parts.append(b"\x39" + _fixed64(start_ns))
-    parts.append(b"\x41" + _fixed64(end_ns))
+    parts.append(_delimited(b"\x2a", _text(name)) + b"\x30" + _SMALL[kind & 0x7F] + b"\x39"
+                 + _fixed64(start_ns) + b"\x41" + _fixed64(end_ns))
     parts.append(encoded_attributes)
     parts.extend(_delimited(b"\x5a", body) for body in events)
     parts.extend(_delimited(b"\x6a", body) for body in links)

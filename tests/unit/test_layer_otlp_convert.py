@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import socket
@@ -10,6 +11,7 @@ from typing import Any
 
 from lambda_tracing import config
 from lambda_tracing.backend import otlp
+from lambda_tracing.backend.entities import make_classes
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
@@ -142,31 +144,46 @@ def test_an_oversize_span_is_cut_down_and_marked() -> None:
 
 
 def test_the_emitter_sends_one_framed_datagram_per_invocation() -> None:
+    """Real spans of the layer's entity model, read in place, with a recorded exception."""
+    facade_class, span_class = make_classes()
+    facade = facade_class(TRACE, PARENT, True, "")
+    handler = span_class("## handler", "local", facade)
+    handler.annotations.update({"ColdStart": True, "Service": "orders"})
+    handler.put_json_metadata("response", {"ok": True}, "orders")
+    call = span_class("dynamodb", "aws", handler)
+    call.aws.update({"operation": "PutItem", "table_name": "orders"})
+    handler.add_subsegment(call)
+    failing = span_class("## work", "local", handler)
+    handler.add_subsegment(failing)
+    try:
+        raise ValueError("bad input")
+    except ValueError as error:
+        failing.add_exception(error, [])
+    for span in (call, failing, handler):
+        span.close()
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(5)
     try:
         port = receiver.getsockname()[1]
         settings = config.load({}, daemon_address=f"127.0.0.1:{port}", exporter="otlp")
-
-        class Entity:
-            top_level = True
-            annotations = {"ColdStart": True}
-
-            def to_dict(self) -> dict[str, Any]:
-                return handler_tree()
-
-        otlp.OTLPEmitter(settings).send_entity(Entity())
+        otlp.OTLPEmitter(settings).send_entity(handler)
         data = receiver.recv(70000)
     finally:
         receiver.close()
     header, body = data.split(b"\n", 1)
     assert json.loads(header) == {"format": "json", "version": 1}
     assert body[:3] == b"T1S"
-    import base64
-
     request = ExportTraceServiceRequest.FromString(base64.b64decode(body[3:], validate=True))
-    assert len(request.resource_spans[0].scope_spans[0].spans) == 4
+    server, client, internal = request.resource_spans[0].scope_spans[0].spans
+    assert (server.kind, client.kind, internal.kind) == (
+        Span.SPAN_KIND_SERVER, Span.SPAN_KIND_CLIENT, Span.SPAN_KIND_INTERNAL)
+    assert server.parent_span_id.hex() == PARENT and server.span_id.hex() == handler.id
+    assert json.loads(attrs(server)["aws.xray.metadata.orders"]) == {"response": {"ok": True}}
+    assert client.name == "DynamoDB.PutItem" and client.parent_span_id == server.span_id
+    assert attrs(client)["aws.dynamodb.table_names"] == ["orders"]
+    assert internal.status.code == Status.STATUS_CODE_ERROR
+    assert attrs(internal.events[0])["exception.message"] == "bad input"
     resource = attrs(request.resource_spans[0].resource)
     assert resource["cloud.platform"] == "aws_lambda"
     assert resource["service.name"] == settings.service
@@ -176,13 +193,13 @@ def test_a_failing_entity_is_logged_not_raised(caplog: Any) -> None:
     settings = config.load({}, daemon_address="127.0.0.1:9", exporter="otlp")
 
     class Broken:
-        def to_dict(self) -> dict[str, Any]:
-            raise RuntimeError("boom")
+        def __init__(self) -> None:
+            self.trace_id = TRACE
+            self.id = "not hex: boom"
 
     with caplog.at_level(logging.DEBUG, logger="lambda_tracing"):
         otlp.OTLPEmitter(settings).send_entity(Broken())
-    assert any("sending OTLP spans" in record.getMessage() and "boom" in record.getMessage()
-               for record in caplog.records)
+    assert any("sending OTLP spans" in record.getMessage() for record in caplog.records)
 
 
 def test_the_exporter_setting() -> None:
