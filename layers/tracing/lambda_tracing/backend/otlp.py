@@ -70,10 +70,12 @@ _LOCAL_PARENT = enc.FLAG_SAMPLED | enc.FLAG_HAS_IS_REMOTE
 
 def resource_attributes(service: str, environ: Any = os.environ) -> list[tuple[str, Any]]:
     """What ADOT's Lambda layer puts on its resource (its wrapper's OTEL_RESOURCE_ATTRIBUTES
-    and OTEL_SERVICE_NAME), from Lambda's environment."""
+    and OTEL_SERVICE_NAME), from Lambda's environment. The service is named as ADOT names it
+    (OTEL_SERVICE_NAME, else the function's name), so X-Ray shows the handler's spans on the
+    function's own node; POWERTOOLS_SERVICE_NAME stays in the Service annotation."""
     get = environ.get
     pairs: list[tuple[str, Any]] = [
-        ("service.name", get("OTEL_SERVICE_NAME") or service),
+        ("service.name", get("OTEL_SERVICE_NAME") or get("AWS_LAMBDA_FUNCTION_NAME") or service),
         ("cloud.provider", "aws"),
         ("cloud.platform", "aws_lambda"),
         ("telemetry.sdk.name", "lambda-tracing"),
