@@ -18,7 +18,7 @@ import subprocess
 
 from downstream import Downstream
 from udp_listener import DaemonListener
-from variants import BARE, OURS, POWERTOOLS, Variant
+from variants import ALL_VARIANTS, BARE, POWERTOOLS, Variant
 
 N1, N2 = 50, 550
 _COLLECTED = re.compile(r"Collected : ([\d,]+)")
@@ -50,8 +50,11 @@ def main() -> None:
                                      formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--workloads", default="plain,botocore_stub,http")
     parser.add_argument("--cold", action="store_true", help="also count whole cold starts")
+    parser.add_argument("--variants", default="bare,powertools,ours",
+                        help="variant keys (bare and powertools always included)")
     args = parser.parse_args()
-    variants = (BARE, POWERTOOLS, OURS)
+    wanted = {"bare", "powertools", *args.variants.split(",")}
+    variants = tuple(variant for variant in ALL_VARIANTS if variant.key in wanted)
     with DaemonListener() as listener, Downstream() as downstream:
         extra = {"BENCH_HTTP_URL": downstream.http_url, "PYTHONHASHSEED": "0"}
         for workload in args.workloads.split(","):

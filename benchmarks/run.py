@@ -29,6 +29,7 @@ from results import Section
 from table import render
 from udp_listener import DaemonListener
 from variants import ALL_VARIANTS
+from versus_adot import render_versus_adot
 from warm import measure_warm
 
 OTHER_MODULES = ("bench_service_map", "bench_local_xray")
@@ -109,6 +110,8 @@ def main() -> int:
     )
     print()
     print(render(sections, labels, extra))
+    print()
+    print(render_versus_adot(sections))
     print(f"\n(total {time.monotonic() - started:.0f} s)")
     if args.json:
         with open(args.json, "w") as out:

@@ -70,6 +70,7 @@ class Settings(NamedTuple):
     patch: tuple[str, ...] = DEFAULT_PATCH
     propagate_w3c: bool = False
     handler: str = ""
+    exporter: str = "xray"
 
 
 # --- parsers: str (from the environment) or an already-typed value (from an argument) ---
@@ -246,6 +247,16 @@ def parse_handler(value: Any) -> str:
     return str(value)
 
 
+EXPORTERS = ("xray", "otlp")
+
+
+def parse_exporter(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in EXPORTERS:
+        raise InvalidSetting(f"expected one of {', '.join(EXPORTERS)}")
+    return text
+
+
 class Setting(NamedTuple):
     name: str
     env: tuple[str, ...]
@@ -299,6 +310,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Also send W3C traceparent headers on outbound calls."),
     Setting("handler", ("LAMBDA_TRACING_HANDLER",), parse_handler,
             "The user's handler (module.function); set by the wrapper script from _HANDLER."),
+    Setting("exporter", ("LAMBDA_TRACING_EXPORTER",), parse_exporter,
+            "xray: segment documents; otlp: OTLP spans in ADOT's UDP framing (and W3C "
+            "traceparent on outbound calls). Both to AWS_XRAY_DAEMON_ADDRESS."),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 _DEFAULTS = Settings()

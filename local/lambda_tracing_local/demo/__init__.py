@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         "--prebuilt-layers", type=Path, default=None, metavar="DIR",
         help="use DIR/<LayerId> as the built layers instead of building them",
     )
+    parser.add_argument(
+        "--exporter", choices=("xray", "otlp"), default="xray",
+        help="the layer's LAMBDA_TRACING_EXPORTER: segment documents (default) or OTLP spans "
+        "in ADOT's UDP framing",
+    )
     args = parser.parse_args(argv)
     if args.requests < 1 or args.concurrency < 1:
         parser.exit(2, "lambda-tracing demo: --requests and --concurrency must be at least 1\n")
@@ -37,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"lambda-tracing demo: no template at {args.template}\n")
     settings = DemoSettings(
         template=args.template, output=args.output, requests=args.requests,
-        concurrency=args.concurrency,
+        concurrency=args.concurrency, exporter=args.exporter,
     )
     if args.prebuilt_layers is not None:
         from lambda_tracing_local.runtime import template as tpl

@@ -35,6 +35,7 @@ class DemoSettings:
     throttle_every: int = 8
     drain_timeout: float = 90.0
     layer_dirs: dict[str, Path] | None = None  # prebuilt layers; None = build them
+    exporter: str = "xray"  # the layer's LAMBDA_TRACING_EXPORTER: xray or otlp
     progress: TextIO | None = sys.stderr
 
 
@@ -64,7 +65,8 @@ def run_demo(settings: DemoSettings, say: Callable[[str], None] = print) -> Demo
         xray = stack.enter_context(LocalXRay())
         payment = stack.enter_context(PaymentService(settings.throttle_every))
         log = stack.enter_context((settings.output / "functions.log").open("wb"))
-        overrides = {SERVICE_MAP: {"SETTLE_SECONDS": "0"}}
+        overrides = exporter_overrides(template, settings)
+        overrides.setdefault(SERVICE_MAP, {})["SETTLE_SECONDS"] = "0"
         say("starting moto server, local X-Ray and local Lambda ...")
         app = stack.enter_context(
             LocalApp(
@@ -109,6 +111,15 @@ def run_demo(settings: DemoSettings, say: Callable[[str], None] = print) -> Demo
     _write_files(settings.output, result, say)
     result.seconds = time.monotonic() - started
     return result
+
+
+def exporter_overrides(template: Any, settings: DemoSettings) -> dict[str, dict[str, str]]:
+    """Every function's LAMBDA_TRACING_EXPORTER when the demo runs the layer in OTLP mode (a
+    function without the layer ignores it)."""
+    if settings.exporter == "xray":
+        return {}
+    names = tpl.functions(template, settings.template.parent.resolve())
+    return {name: {"LAMBDA_TRACING_EXPORTER": settings.exporter} for name in names}
 
 
 def window_covering(first: float, last: float) -> tuple[int, datetime]:

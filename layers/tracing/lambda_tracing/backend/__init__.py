@@ -48,6 +48,18 @@ def _create() -> Any:
         return NoopBackend()
 
 
+def make_emitter(settings: Any) -> Any:
+    """What writes the recorded spans (LAMBDA_TRACING_EXPORTER): segment documents, or OTLP
+    spans in ADOT's framing; each imported only when chosen."""
+    if getattr(settings, "exporter", "xray") == "otlp":
+        from lambda_tracing.backend.otlp import OTLPEmitter
+
+        return OTLPEmitter(settings)
+    from lambda_tracing.backend.emitter import UDPEmitter
+
+    return UDPEmitter(settings.daemon_address)
+
+
 def reset_backend(backend: Any = None) -> Any:
     """Replace the process's backend (tests); returns the previous one. None: create anew."""
     with _lock:

@@ -27,8 +27,8 @@ class XRayBackend:
     backend.recorder): hand it to them so their subsegments join the handler's."""
 
     def __init__(self, settings: Settings) -> None:
+        from lambda_tracing.backend import make_emitter
         from lambda_tracing.backend.context import InvocationContext
-        from lambda_tracing.backend.emitter import UDPEmitter
         from lambda_tracing.backend.entities import make_classes
         from lambda_tracing.backend.recorder import Recorder
 
@@ -36,7 +36,7 @@ class XRayBackend:
         self.settings = settings
         self._context: Any = InvocationContext(facade_class, settings.context_missing)
         self._span_class: Any = span_class
-        self.recorder = Recorder(self, self._context, UDPEmitter(settings.daemon_address))
+        self.recorder = Recorder(self, self._context, make_emitter(settings))
 
     # --- emitter access, for the pytest plugin ---
     @property

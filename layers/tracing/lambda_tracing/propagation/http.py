@@ -1,4 +1,5 @@
-"""Outbound HTTP headers: X-Amzn-Trace-Id always, W3C traceparent when configured.
+"""Outbound HTTP headers: X-Amzn-Trace-Id always, W3C traceparent when configured (or in OTLP
+mode).
 
 `inject` has the signature of aws-xray-sdk's `inject_trace_header`, so the SDK's own patchers
 (requests, httpx, botocore) write headers through this one place.
@@ -31,7 +32,8 @@ def w3c_enabled() -> bool:
         try:
             from lambda_tracing import config
 
-            _w3c = bool(config.load().propagate_w3c)
+            settings = config.load()
+            _w3c = bool(settings.propagate_w3c or settings.exporter == "otlp")
         except Exception:  # settings not available: the safe default is X-Ray only
             _w3c = False
     return _w3c

@@ -1,0 +1,329 @@
+"""The OTLP emitter (LAMBDA_TRACING_EXPORTER=otlp): the spans the layer records, sent as OTLP
+spans in the framing ADOT uses on Lambda, to AWS_XRAY_DAEMON_ADDRESS.
+
+A datagram is the daemon's header line, `T1S`, then the base64 of an ExportTraceServiceRequest
+(aws-otel-python-instrumentation's OTLPUdpSpanExporter sends the same). The instrumentation is
+unchanged: spans are recorded on aws-xray-sdk's entity model as in X-Ray mode, and this emitter
+takes the place of the segment-document one (`send_entity`, same document as X-Ray mode's), so
+redaction and capture limits are the same. Only sampled invocations are recorded, so `T1U` is
+never sent.
+
+Mapping (OpenTelemetry semantic conventions, as OTel's Lambda, botocore and requests
+instrumentations write them; X-Ray's own OTLP conversion reads the `aws.xray.*` keys):
+- ids: the X-Ray root without `1-` and dashes is the 128-bit trace id; entity ids are span ids;
+  a top-level span's parent is the header's Parent (Lambda's function segment).
+- the handler's span is SERVER, with faas.invocation_id and faas.coldstart; botocore calls
+  (namespace aws) and HTTP calls (namespace remote) are CLIENT; everything else INTERNAL.
+- aws: rpc.system=aws-api, rpc.service, rpc.method, aws.region, aws.request_id,
+  aws.dynamodb.table_names, aws.sqs.queue_url, other keys as aws.<key>; the span is named
+  `Service.Operation`.
+- http: http.request.method, url.full, server.address, http.response.status_code; an HTTP
+  client span is named after its method.
+- annotations: attributes of their own name, listed in `aws.xray.annotations`; metadata: one
+  JSON attribute per namespace, `aws.xray.metadata.<namespace>`.
+- fault/error/throttle: status ERROR; recorded exceptions: `exception` events.
+
+A span too big for one datagram is cut down as documents.fit cuts a document (big metadata
+replaced by a marker, long strings cut, then identity and timing only), so nothing is lost
+without a mark and nothing is half-sent.
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from lambda_tracing import documents
+from lambda_tracing.backend import otlp_encode as enc
+from lambda_tracing.backend.emitter import UDPEmitter
+from lambda_tracing.failures import log_failure
+
+HEADER = documents.PROTOCOL_HEADER.encode("ascii")
+SAMPLED_PREFIX = b"T1S"
+DATAGRAM_LIMIT = 64000  # as X-Ray mode: under the 64 KB UDP limit with room to spare
+# The largest request whose base64 fits in one datagram after the header and prefix.
+REQUEST_LIMIT = (DATAGRAM_LIMIT - len(HEADER) - len(SAMPLED_PREFIX)) // 4 * 3
+SCOPE_NAME = "lambda_tracing"
+SCOPE_VERSION = "1"
+ANNOTATIONS_KEY = "aws.xray.annotations"
+METADATA_PREFIX = "aws.xray.metadata."
+HANDLER_MARK = "ColdStart"  # the annotation invocation.py puts on every handler span
+
+_AWS_KEYS = {
+    "operation": "rpc.method", "region": "aws.region", "request_id": "aws.request_id",
+    "queue_url": "aws.sqs.queue_url",
+}
+# aws-xray-sdk names a botocore call's span after the endpoint prefix; OTel's rpc.service is
+# botocore's service id. The common ones; others keep the prefix.
+_SERVICE_IDS = {
+    "dynamodb": "DynamoDB", "sqs": "SQS", "sns": "SNS", "s3": "S3", "lambda": "Lambda",
+    "events": "EventBridge", "kinesis": "Kinesis", "states": "SFN", "ssm": "SSM", "sts": "STS",
+    "secretsmanager": "Secrets Manager", "kms": "KMS", "firehose": "Firehose",
+    "bedrock-runtime": "Bedrock Runtime", "logs": "CloudWatch Logs", "monitoring": "CloudWatch",
+}
+_ATTRIBUTE_TAG = b"\x4a"  # Span.attributes
+_REMOTE_PARENT = enc.FLAG_SAMPLED | enc.FLAG_HAS_IS_REMOTE | enc.FLAG_IS_REMOTE
+_LOCAL_PARENT = enc.FLAG_SAMPLED | enc.FLAG_HAS_IS_REMOTE
+
+
+def resource_attributes(service: str, environ: Any = os.environ) -> list[tuple[str, Any]]:
+    """What ADOT's Lambda layer puts on its resource (its wrapper's OTEL_RESOURCE_ATTRIBUTES
+    and OTEL_SERVICE_NAME), from Lambda's environment. The service is named as ADOT names it
+    (OTEL_SERVICE_NAME, else the function's name), so X-Ray shows the handler's spans on the
+    function's own node; POWERTOOLS_SERVICE_NAME stays in the Service annotation."""
+    get = environ.get
+    pairs: list[tuple[str, Any]] = [
+        ("service.name", get("OTEL_SERVICE_NAME") or get("AWS_LAMBDA_FUNCTION_NAME") or service),
+        ("cloud.provider", "aws"),
+        ("cloud.platform", "aws_lambda"),
+        ("telemetry.sdk.name", "lambda-tracing"),
+        ("telemetry.sdk.language", "python"),
+    ]
+    for key, variable in (("cloud.region", "AWS_REGION"), ("faas.name", "AWS_LAMBDA_FUNCTION_NAME"),
+                          ("faas.version", "AWS_LAMBDA_FUNCTION_VERSION"),
+                          ("faas.instance", "AWS_LAMBDA_LOG_STREAM_NAME")):
+        value = get(variable)
+        if value:
+            pairs.append((key, value))
+    memory = get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    if memory.isdigit():
+        pairs.append(("faas.max_memory", int(memory) * 1024 * 1024))
+    group = get("AWS_LAMBDA_LOG_GROUP_NAME")
+    if group:
+        pairs.append(("aws.log.group.names", [group]))
+    return pairs
+
+
+def trace_id_bytes(root: str) -> bytes:
+    """`1-5759e988-bd862e3fe1be46a994272793` -> the 16 bytes of the W3C trace id."""
+    return bytes.fromhex(root[2:].replace("-", ""))
+
+
+def _nanos(seconds: Any) -> int:
+    # via microseconds (time.time()'s useful precision): seconds * 1e9 rounds in binary
+    return round(seconds * 1_000_000) * 1000 if isinstance(seconds, (int, float)) else 0
+
+
+class SpanConverter:
+    """Spans (backend.entities.Span, read through their attributes, or the documents their
+    to_dict makes) -> encoded span entries, one per node."""
+
+    def __init__(self, entry_limit: int) -> None:
+        self._limit = entry_limit
+        self._trace: tuple[str, bytes] = ("", b"")
+
+    def entries(self, root: Any, handler: bool = False,
+                remote_parent: bool = False) -> Iterator[bytes]:
+        """Every span of `root`'s tree (a Span or its document) as a ScopeSpans.spans entry,
+        parents first, each within the entry limit. `handler`: the root is the invocation's
+        (SERVER) span; `remote_parent`: the root's parent is Lambda's segment (the trace
+        header's Parent)."""
+        stack: list[tuple[Any, bool]] = [(root, handler)]
+        while stack:
+            item, is_handler = stack.pop()
+            node = item if isinstance(item, dict) else _view(item)
+            children = node.get("subsegments") or ()
+            stack.extend((child, False) for child in reversed(children))
+            yield self.entry(node, is_handler, remote_parent and item is root)
+
+    def entry(self, node: dict[str, Any], handler: bool, remote_parent: bool) -> bytes:
+        """One span entry; a node too big is cut down as documents.fit cuts a document."""
+        entry = enc.span_entry(self.encode(node, handler, remote_parent))
+        if len(entry) <= self._limit:
+            return entry
+        alone = {key: value for key, value in node.items() if key != "subsegments"}
+        for shrink in (documents._drop_big_metadata, documents._cut_long_strings):
+            alone = shrink(alone)
+            entry = enc.span_entry(self.encode(alone, handler, remote_parent))
+            if len(entry) <= self._limit:
+                return entry
+        stripped = documents._strip(alone, len(entry))
+        return enc.span_entry(self.encode(stripped, handler, remote_parent))
+
+    def _trace_id(self, root: str) -> bytes:
+        if self._trace[0] != root:
+            self._trace = (root, trace_id_bytes(root))
+        return self._trace[1]
+
+    def encode(self, node: dict[str, Any], handler: bool, remote_parent: bool) -> bytes:
+        namespace = node.get("namespace")
+        aws = node.get("aws") if isinstance(node.get("aws"), dict) else None
+        http = node.get("http") if isinstance(node.get("http"), dict) else None
+        name = str(node.get("name", "unnamed"))
+        pairs: list[tuple[str, Any]] = []
+        if handler:
+            kind = enc.KIND_SERVER
+        elif namespace in ("aws", "remote"):
+            kind = enc.KIND_CLIENT
+        else:
+            kind = enc.KIND_INTERNAL
+        if namespace == "aws":
+            name = _SERVICE_IDS.get(name, name)
+            pairs.append(("rpc.system", "aws-api"))
+            pairs.append(("rpc.service", name))
+            if aws and aws.get("operation"):
+                name = f"{name}.{aws['operation']}"
+        if aws:
+            _aws_attributes(aws, pairs, namespace == "aws")
+        if http:
+            method = _http_attributes(http, pairs)
+            if method and namespace == "remote":
+                name = method
+        annotations = node.get("annotations")
+        if isinstance(annotations, dict) and annotations:
+            if handler:
+                if "RequestId" in annotations:
+                    pairs.append(("faas.invocation_id", annotations["RequestId"]))
+                if HANDLER_MARK in annotations:
+                    pairs.append(("faas.coldstart", bool(annotations[HANDLER_MARK])))
+            pairs.extend(annotations.items())
+            pairs.append((ANNOTATIONS_KEY, tuple(annotations)))
+        metadata = node.get("metadata")
+        links: list[bytes] = []
+        if isinstance(metadata, dict):
+            for space, values in metadata.items():
+                pairs.append((METADATA_PREFIX + str(space), documents.serialize(values)))
+            links = _links(metadata)
+        end = node.get("end_time", node.get("start_time"))
+        events, message = _exception_events(node.get("cause"), _nanos(end))
+        failed = node.get("fault") or node.get("error") or node.get("throttle")
+        return enc.span(
+            self._trace_id(str(node["trace_id"])), bytes.fromhex(node["id"]),
+            bytes.fromhex(node["parent_id"]) if node.get("parent_id") else None,
+            name, kind, _nanos(node.get("start_time")), _nanos(end),
+            enc.attributes(pairs, _ATTRIBUTE_TAG), events, links,
+            enc.STATUS_ERROR if failed else enc.STATUS_UNSET, message if failed else "",
+            _REMOTE_PARENT if remote_parent else _LOCAL_PARENT)
+
+
+def _view(span: Any) -> dict[str, Any]:
+    """A span's attributes, read in place (what to_dict would copy); through to_dict when
+    they need converting: metadata put by other code, recorded exceptions."""
+    node: dict[str, Any] = vars(span)
+    if node.get("_foreign_metadata") or node.get("cause"):
+        return span.to_dict()  # type: ignore[no-any-return]
+    return node
+
+
+def _aws_attributes(aws: dict[str, Any], pairs: list[tuple[str, Any]], call: bool) -> None:
+    for key, value in aws.items():
+        if value is None or value == "" or isinstance(value, dict):
+            continue
+        if key == "table_name":
+            pairs.append(("aws.dynamodb.table_names", [value]))
+        elif key == "operation" and not call:
+            pairs.append(("aws.operation", value))
+        else:
+            pairs.append((_AWS_KEYS.get(key) or f"aws.{key}", value))
+
+
+def _http_attributes(http: dict[str, Any], pairs: list[tuple[str, Any]]) -> str | None:
+    request = http.get("request")
+    request = request if isinstance(request, dict) else {}
+    response = http.get("response")
+    response = response if isinstance(response, dict) else {}
+    method = request.get("method")
+    if method:
+        pairs.append(("http.request.method", method))
+    url = request.get("url")
+    if isinstance(url, str) and url:
+        pairs.append(("url.full", url))
+        from urllib.parse import urlsplit  # loaded by then: botocore and requests use it
+
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            host = None
+        if host:
+            pairs.append(("server.address", host))
+    if request.get("user_agent"):
+        pairs.append(("user_agent.original", request["user_agent"]))
+    if request.get("client_ip"):
+        pairs.append(("client.address", request["client_ip"]))
+    status = response.get("status")
+    if isinstance(status, int):
+        pairs.append(("http.response.status_code", status))
+    return method if isinstance(method, str) else None
+
+
+def _exception_events(cause: Any, time_ns: int) -> tuple[list[bytes], str]:
+    """OTel's `exception` events (exception.type, .message, .stacktrace) of an X-Ray cause."""
+    if not isinstance(cause, dict):
+        return [], ""
+    events = []
+    message = ""
+    for error in cause.get("exceptions") or ():
+        if not isinstance(error, dict):
+            continue
+        text = str(error.get("message") or "")
+        message = message or text
+        pairs: list[tuple[str, Any]] = [("exception.type", str(error.get("type") or "Exception")),
+                                        ("exception.message", text)]
+        stack = error.get("stack")
+        if isinstance(stack, list) and stack:
+            pairs.append(("exception.stacktrace", "\n".join(
+                f'  File "{frame.get("path")}", line {frame.get("line")}, in {frame.get("label")}'
+                for frame in stack if isinstance(frame, dict))))
+        events.append(enc.event(time_ns, "exception", pairs))
+    return events, message
+
+
+def _links(metadata: dict[str, Any]) -> list[bytes]:
+    """The upstream traces the sources module recorded (`lambda_tracing.links`) as span links."""
+    section = metadata.get("lambda_tracing")
+    found = section.get("links") if isinstance(section, dict) else None
+    links = []
+    for item in found if isinstance(found, list) else ():
+        if not isinstance(item, dict):
+            continue
+        root, parent = item.get("trace_id"), item.get("parent_id")
+        try:
+            trace_id, span_id = trace_id_bytes(root), bytes.fromhex(parent)  # type: ignore[arg-type]
+        except (TypeError, ValueError, AttributeError):
+            continue
+        if len(trace_id) == 16 and len(span_id) == 8:
+            flags = enc.FLAG_SAMPLED if item.get("sampled") == 1 else 0
+            links.append(enc.link(trace_id, span_id, (("source", str(item.get("source"))),), flags))
+    return links
+
+
+def pack(entries: list[bytes], frame: enc.RequestFrame) -> Iterator[bytes]:
+    """Requests of whole spans, in order, each at most REQUEST_LIMIT bytes."""
+    budget = REQUEST_LIMIT - frame.overhead
+    batch: list[bytes] = []
+    size = 0
+    for entry in entries:
+        if batch and size + len(entry) > budget:
+            yield frame.request(batch)
+            batch, size = [], 0
+        batch.append(entry)
+        size += len(entry)
+    if batch:
+        yield frame.request(batch)
+
+
+class OTLPEmitter(UDPEmitter):
+    """`send_entity(span)`: the span and its subtree as OTLP, one datagram while it fits."""
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings.daemon_address)
+        self._frame = enc.RequestFrame(resource_attributes(settings.service), SCOPE_NAME,
+                                       SCOPE_VERSION)
+        self._converter = SpanConverter(REQUEST_LIMIT - self._frame.overhead)
+
+    def send_entity(self, entity: Any) -> None:
+        try:
+            annotations = getattr(entity, "annotations", None)
+            top_level = bool(getattr(entity, "top_level", False))
+            handler = bool(top_level and annotations and HANDLER_MARK in annotations)
+            entries = list(self._converter.entries(entity, handler, top_level))
+            target = self._target if self._resolved else self._resolve()
+            if target is None:
+                return
+            send = self._socket.send
+            for request in pack(entries, self._frame):
+                send(HEADER + SAMPLED_PREFIX + binascii.b2a_base64(request, newline=False))
+        except Exception as error:  # noqa: BLE001 - an emitter must never raise
+            log_failure("sending OTLP spans", error)
