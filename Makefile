@@ -62,7 +62,9 @@ browser:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium missing: picture tests will be skipped (apt-get install chromium)"; fi; }
 
+# Functions run under Python 3.13 as their Runtime says, when it can be set up (needs root once).
 demo: setup
+	-$(MAKE) --no-print-directory $(VENV_LAMBDA)/.installed
 	$(BIN)/lambda-tracing demo
 
 test: setup tools browser lambda-pythons $(VENV_LAMBDA)/.installed
