@@ -10,7 +10,18 @@ LAMBDA_ARCH ?= arm64
 export SAM_CLI_TELEMETRY := 0
 export LAMBDA_ARCH
 
-.PHONY: setup tools browser node-clients demo test test-unit lint build validate bench clean
+.PHONY: setup tools browser node-clients demo test test-unit lint build validate bench clean \
+	lambda-pythons test-lambda-python
+
+# The Pythons of the Lambda runtimes the layer ships bytecode for, from Debian's registry
+# (scripts/lambda-python.sh; needs root once). The layer's tests also run under TEST_PYTHON.
+LAMBDA_PYTHONS := 3.13 3.14
+TEST_PYTHON := 3.13
+VENV_LAMBDA := .venv-py$(TEST_PYTHON)
+HOST_ARCH := $(shell uname -m)
+LAYER_TESTS := tests/unit/test_layer_*.py tests/unit/test_propagation_*.py \
+	tests/unit/test_sources_*.py tests/functional/test_layer_*.py \
+	tests/functional/test_downstream_*.py
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +38,22 @@ $(TOOLS)/%/.installed: pyproject.toml
 
 tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(TOOLS)/awscli/.installed \
 	$(TOOLS)/adot/.installed
+
+lambda-pythons:
+	for v in $(LAMBDA_PYTHONS); do sh scripts/lambda-python.sh $$v $(TOOLS)/python$$v || exit 1; done
+
+# A venv of TEST_PYTHON holding wheels for that version (installed by this machine's pip) and
+# the layer's source on its path.
+$(VENV_LAMBDA)/.installed: pyproject.toml | lambda-pythons setup
+	rm -rf $(VENV_LAMBDA)
+	$$(realpath $(TOOLS)/python$(TEST_PYTHON)/bin/python$(TEST_PYTHON)) -m venv --without-pip $(VENV_LAMBDA)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-warn-conflicts \
+		--no-compile --target $(VENV_LAMBDA)/lib/python$(TEST_PYTHON)/site-packages \
+		--python-version $(TEST_PYTHON) --implementation cp --abi cp$(subst .,,$(TEST_PYTHON)) \
+		--platform manylinux_2_28_$(HOST_ARCH) --platform manylinux2014_$(HOST_ARCH) \
+		--only-binary=:all: $$($(PYTHON) scripts/pins.py runtime-tests layer)
+	echo "$(CURDIR)/layers/tracing" > $(VENV_LAMBDA)/lib/python$(TEST_PYTHON)/site-packages/lambda-tracing-layer.pth
+	touch $@
 
 # Headless Chromium for the picture tests (Debian package; needs root, as CI has).
 browser:
@@ -45,11 +72,19 @@ node-clients:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_CLIENT)/node_modules/.installed; \
 	else echo "npm missing: the Node.js client tests will be skipped"; fi
 
+
+# Functions run under Python 3.13 as their Runtime says, when it can be set up (needs root once).
 demo: setup
+	-$(MAKE) --no-print-directory $(VENV_LAMBDA)/.installed
 	$(BIN)/lambda-tracing demo
 
-test: setup tools browser node-clients
+test: setup tools browser node-clients lambda-pythons $(VENV_LAMBDA)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-lambda-python
+
+# The layer's unit and functional tests (fault matrix included) under Lambda's Python.
+test-lambda-python: $(VENV_LAMBDA)/.installed
+	$(VENV_LAMBDA)/bin/python -m pytest -q $(LAYER_TESTS)
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
@@ -61,7 +96,7 @@ lint: setup
 	$(BIN)/mypy functions/orders/app.py
 	$(BIN)/mypy functions/worker/app.py
 
-build: tools
+build: tools lambda-pythons
 	$(TOOLS)/sam/bin/sam build --parameter-overrides Architecture=$(LAMBDA_ARCH)
 
 validate: tools

@@ -3,6 +3,10 @@
 times; they do not move instruction counts.
 
     python benchmarks/count_instructions.py [--workloads plain,botocore_stub,http] [--cold]
+                                            [--as-lambda]
+
+--as-lambda runs every variant as Lambda does (lambda_python.py: the runtime's Python, nothing
+compiled written, the layer as built) instead of on this machine's Python.
 
 Warm: each variant runs through the mini runtime's `loop` mode (through the layer's exec wrapper
 for ours) with N1 and N2 invocations; (count(N2) - count(N1)) / (N2 - N1) is one invocation's
@@ -52,12 +56,22 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="also count whole cold starts")
     parser.add_argument("--variants", default="bare,powertools,ours",
                         help="variant keys (bare and powertools always included)")
+    parser.add_argument("--as-lambda", action="store_true",
+                        help="on the runtime's Python with only what ships (lambda_python.py)")
     args = parser.parse_args()
     wanted = {"bare", "powertools", *args.variants.split(",")}
-    variants = tuple(variant for variant in ALL_VARIANTS if variant.key in wanted)
+    variants: tuple[Variant, ...] = tuple(
+        variant for variant in ALL_VARIANTS if variant.key in wanted)
+    if args.as_lambda:
+        from lambda_python import AS_LAMBDA_VARIANTS, CONDITIONS, prepare
+
+        if reason := prepare():
+            raise SystemExit(reason)
+        variants = AS_LAMBDA_VARIANTS
+        print(f"as Lambda: {CONDITIONS}")
     with DaemonListener() as listener, Downstream() as downstream:
         extra = {"BENCH_HTTP_URL": downstream.http_url, "PYTHONHASHSEED": "0"}
-        for workload in args.workloads.split(","):
+        for workload in filter(None, args.workloads.split(",")):
             counts = {}
             for variant in variants:
                 env = variant.environment(listener.address, extra)

@@ -35,6 +35,22 @@ define pip-install
 	rm -f $(2)/.requirements.txt
 endef
 
+# Runtimes whose bytecode the layer ships: template.yaml's CompatibleRuntimes names the same
+# ones (a test holds them together). Each interpreter comes from Debian, set up under .tools/
+# by scripts/lambda-python.sh (`make lambda-pythons`).
+LAMBDA_PYTHONS ?= 3.13 3.14
+
+# $(call compile-bytecode,<dir>): what Lambda would otherwise compile at every cold start, since
+# /opt is read-only there. checked-hash: zipping loses the timestamps a default .pyc is keyed on.
+define compile-bytecode
+	for v in $(LAMBDA_PYTHONS); do \
+		interpreter=$(ROOT)/.tools/python$$v/bin/python$$v; \
+		test -x $$interpreter || { echo "no Python $$v to compile with: run make lambda-pythons" >&2; exit 1; }; \
+		$$interpreter -m compileall -q -j0 --invalidation-mode checked-hash $(1) >/dev/null || exit 1; \
+		$$interpreter $(ROOT)/scripts/check_bytecode.py $(1) || exit 1; \
+	done
+endef
+
 # $(call prune,<dir>): drop what the runtime provides and what nothing imports at run time.
 define prune
 	cd $(1) && for p in $(RUNTIME_PROVIDED); do rm -rf $$p $$p-*.dist-info $$p.py; done

@@ -2,6 +2,7 @@
 
     python scripts/pins.py artefact layer      -> requirements of the tracing layer
     python scripts/pins.py tool sam            -> requirements of a tool venv
+    python scripts/pins.py runtime-tests layer -> what the layer's tests need on Lambda's Pythons
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ def pins(kind: str, name: str) -> list[str]:
     section = config["tool"]["lambda-tracing"]
     if kind == "tool":
         return list(section["tools"][name])
-    if kind != "artefact":
-        raise SystemExit(f"unknown kind {kind!r}: use 'artefact' or 'tool'")
+    if kind not in ("artefact", "runtime-tests"):
+        raise SystemExit(f"unknown kind {kind!r}: use 'artefact', 'tool' or 'runtime-tests'")
     pinned = {_name(r): r for r in config["project"]["dependencies"]}
-    wanted = section["artefacts"][name]
-    missing = [w for w in wanted if w.lower() not in pinned]
+    if kind == "runtime-tests":
+        dev = config["project"]["optional-dependencies"]["dev"]
+        pinned.update({_name(r): r for r in dev})
+    wanted = section["artefacts" if kind == "artefact" else "runtime-tests"][name]
+    missing = [w for w in wanted if _name(w) not in pinned]
     if missing:
-        raise SystemExit(f"not pinned in [project] dependencies: {', '.join(missing)}")
-    return [pinned[w.lower()] for w in wanted]
+        raise SystemExit(f"not pinned in pyproject.toml: {', '.join(missing)}")
+    return [pinned[_name(w)] for w in wanted]
 
 
 if __name__ == "__main__":

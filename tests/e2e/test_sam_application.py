@@ -1,9 +1,11 @@
 """The SAM application builds, validates and passes checkov from this machine (Python 3.11
-here, python3.13 targeted), with the layer under its size gate."""
+here, python3.13 targeted), with the layer under its size gate and carrying bytecode for every
+runtime it declares."""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -67,7 +69,65 @@ def test_sam_build_makes_the_layer_for_python313_arm64(built: tuple[Path, str]) 
     # What the runtime already provides is pruned.
     for provided in ("boto3", "botocore", "s3transfer", "urllib3", "dateutil", "jmespath"):
         assert not (layer / "python" / provided).exists(), provided
-    assert not list(layer.rglob("__pycache__"))
+    # Only the bytecode compiled for Lambda's runtimes, never this machine's.
+    assert not list(layer.rglob("*.cpython-311.pyc"))
+
+
+def declared_runtimes() -> list[str]:
+    from lambda_tracing_local.runtime.template import load_template
+
+    layer = load_template(ROOT / "template.yaml")["Resources"]["TracingLayer"]["Properties"]
+    return list(layer["CompatibleRuntimes"])
+
+
+def lambda_pythons() -> list[str]:
+    rules = (ROOT / "scripts/lambda-build.mk").read_text()
+    found = re.search(r"^LAMBDA_PYTHONS \?= (.+)$", rules, re.MULTILINE)
+    assert found
+    return found.group(1).split()
+
+
+def test_the_layer_declares_exactly_the_runtimes_it_compiles_for() -> None:
+    assert declared_runtimes() == [f"python{v}" for v in lambda_pythons()]
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"LAMBDA_PYTHONS := {' '.join(lambda_pythons())}\n" in makefile
+
+
+def test_every_module_of_the_layer_has_bytecode_for_each_declared_runtime(
+    built: tuple[Path, str],
+) -> None:
+    build_dir, log = built
+    python_dir = build_dir / "TracingLayer/python"
+    sources = list(python_dir.rglob("*.py"))
+    assert len(sources) > 100  # ours and the SDK's
+    for runtime in declared_runtimes():
+        version = runtime.removeprefix("python")
+        assert f"bytecode gate: {len(sources)} modules, Python {version}: ok" in log
+        # Checked again here, by that runtime's own interpreter, on what SAM left behind.
+        interpreter = ROOT / f".tools/python{version}/bin/python{version}"
+        gate = run(interpreter, ROOT / "scripts/check_bytecode.py", python_dir)
+        assert gate.returncode == 0, gate.stdout + gate.stderr
+
+
+def test_bytecode_gate_names_a_module_without_bytecode(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text("A = 1\n")
+    (package / "b.py").write_text("B = 2\n")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode",
+                    "checked-hash", tmp_path], check=True)
+    gate = ROOT / "scripts/check_bytecode.py"
+    assert subprocess.run([sys.executable, gate, tmp_path]).returncode == 0
+    (package / "b.py").write_text("B = 3\n")  # changed after compiling
+    for cached in package.glob("__pycache__/a.*.pyc"):
+        cached.unlink()
+    failed = subprocess.run([sys.executable, gate, tmp_path], capture_output=True, text=True)
+    assert failed.returncode == 1
+    assert "pkg/a.py: no bytecode" in failed.stdout
+    assert "pkg/b.py: bytecode of an older source" in failed.stdout
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-f", tmp_path], check=True)
+    timestamped = subprocess.run([sys.executable, gate, tmp_path], capture_output=True, text=True)
+    assert "not checked-hash bytecode" in timestamped.stdout
 
 
 def test_sam_build_enforces_the_size_gate(built: tuple[Path, str]) -> None:
@@ -98,3 +158,19 @@ def test_size_gate_fails_an_oversized_artefact(tmp_path: Path) -> None:
     assert over.returncode == 1 and "TOO BIG" in over.stdout
     under = gate_at("100000")
     assert under.returncode == 0 and ": ok" in under.stdout
+
+
+def test_serverless_repo_metadata_names_real_files_and_the_project_version() -> None:
+    import tomllib
+
+    from lambda_tracing_local.runtime.template import load_template
+
+    app = load_template(ROOT / "template.yaml")["Metadata"]["AWS::ServerlessRepo::Application"]
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert app["SemanticVersion"] == version
+    assert app["SpdxLicenseId"] == "Apache-2.0"
+    for key in ("LicenseUrl", "ReadmeUrl"):  # local files that `sam package` uploads
+        assert (ROOT / app[key]).is_file(), key
+    assert "Apache License" in (ROOT / app["LicenseUrl"]).read_text()[:200]
+    for key in ("Name", "Description", "Author", "SourceCodeUrl"):
+        assert app[key], key

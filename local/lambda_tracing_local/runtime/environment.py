@@ -20,6 +20,11 @@ INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit for the init phase
 RUNTIME_COMMAND = ["/bin/sh", "-c", 'exec "$0" -m awslambdaric "$_HANDLER"', sys.executable]
 
 
+def runtime_command(python: str) -> list[str]:
+    """RUNTIME_COMMAND with the function's Python in place of ours."""
+    return [*RUNTIME_COMMAND[:-1], python]
+
+
 @dataclass
 class Outcome:
     """What Invoke returns, plus the timings Lambda's X-Ray segments are drawn from."""

@@ -13,7 +13,8 @@ from typing import IO, Any
 
 from lambda_tracing_local.runtime import platform_log
 from lambda_tracing_local.runtime import template as tpl
-from lambda_tracing_local.runtime.environment import RUNTIME_COMMAND, Environment, Outcome
+from lambda_tracing_local.runtime.environment import Environment, Outcome, runtime_command
+from lambda_tracing_local.runtime.interpreters import python_for
 from lambda_tracing_local.runtime.xray_segments import SegmentSender, TraceContext, lambda_segments
 
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
@@ -148,7 +149,7 @@ class LocalLambda:
                 "AWS_LAMBDA_LOG_STREAM_NAME": "local",
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
                 "LAMBDA_TASK_ROOT": str(spec.code_dir),
-                "LAMBDA_RUNTIME_DIR": str(Path(RUNTIME_COMMAND[-1]).parent),
+                "LAMBDA_RUNTIME_DIR": str(Path(self.python(spec)).parent),
                 "_HANDLER": spec.handler,
                 "AWS_ENDPOINT_URL": self.moto_endpoint,
                 "PYTHONUNBUFFERED": "1",
@@ -161,6 +162,8 @@ class LocalLambda:
         opt_dirs = self._opt_dirs(spec)
         python_path = [str(spec.code_dir)] + [str(d / "python") for d in opt_dirs]
         env["PYTHONPATH"] = os.pathsep.join(python_path)
+        if self.python(spec) != sys.executable:  # the layer as built, read-only as on Lambda
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
         for key, value in self.resolver.resolve(spec.environment).items():
             if value is not None:
                 env[key] = str(value)
@@ -170,10 +173,14 @@ class LocalLambda:
             env["AWS_LAMBDA_EXEC_WRAPPER"] = str(self._opt_path(wrapper, opt_dirs, spec.name))
         return env
 
-    def command(self, env: dict[str, str]) -> list[str]:
+    def python(self, spec: tpl.FunctionSpec) -> str:
+        """The Python its Runtime names when the project has it (interpreters.py)."""
+        return python_for(spec.runtime, self._opt_dirs(spec))
+
+    def command(self, env: dict[str, str], python: str = sys.executable) -> list[str]:
         """As Lambda does: the wrapper runs with the runtime's command line as its arguments."""
         wrapper = env.get("AWS_LAMBDA_EXEC_WRAPPER")
-        return ([wrapper] if wrapper else []) + RUNTIME_COMMAND
+        return ([wrapper] if wrapper else []) + runtime_command(python)
 
     def _opt_dirs(self, spec: tpl.FunctionSpec) -> list[Path]:
         dirs = []
@@ -209,7 +216,7 @@ class LocalLambda:
                 self._pool.wait()
         try:
             env = self.environment_variables(spec)
-            command, cwd = self.command(env), str(spec.code_dir)
+            command, cwd = self.command(env, self.python(spec)), str(spec.code_dir)
             environment = Environment(
                 spec.name, spec.arn, spec.timeout, command, env, cwd, self.log
             )
