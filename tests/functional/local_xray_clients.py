@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,3 +101,11 @@ def walk(element: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield element
     for child in element.get("subsegments") or ():
         yield from walk(child)
+
+
+def fresh(moto_endpoint: str) -> None:
+    """Empty moto's state: every moto server in this process shares it, and earlier tests
+    leave tables behind (moto's reset API)."""
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from downstream_support import moto_server
 from lambda_tracing_local.cli import main as cli
-from local_xray_clients import documents, local_xray_command, wait_for, walk
+from local_xray_clients import documents, fresh, local_xray_command, wait_for, walk
 
 NODE_CLIENT = Path(__file__).resolve().parents[1] / "clients" / "node"
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
@@ -27,6 +27,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Any:
         pytest.fail(f"npm packages missing: run `make node-clients` (npm ci in {NODE_CLIENT})")
     directory = tmp_path_factory.mktemp("node-client")
     with moto_server() as moto, local_xray_command(directory) as xray:
+        fresh(moto)
         environment = {
             **os.environ,
             "AWS_XRAY_DAEMON_ADDRESS": xray.udp,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from downstream_support import moto_server
-from local_xray_clients import documents, local_xray_command, wait_for, walk
+from local_xray_clients import documents, fresh, local_xray_command, wait_for, walk
 
 APP = Path(__file__).resolve().parents[1] / "clients" / "python" / "traced_app.py"
 
@@ -59,6 +59,7 @@ def answers() -> Iterator[str]:
 def scenario(tmp_path_factory: pytest.TempPathFactory, answers: str) -> Iterator[Any]:
     directory = tmp_path_factory.mktemp("python-client")
     with moto_server() as moto, local_xray_command(directory) as xray:
+        fresh(moto)
         environment = {
             **os.environ,
             "AWS_XRAY_DAEMON_ADDRESS": xray.udp,

@@ -139,6 +139,46 @@ def test_a_streamed_subsegment_waits_for_its_segment(xray: LocalXRay) -> None:
     udp.close()
 
 
+def test_a_subsegment_sent_inside_its_segment_and_streamed_counts_once(xray: LocalXRay) -> None:
+    """A subsegment streamed, then sent again inside its segment (flagged error + fault +
+    throttle): one call on the graph, one subsegment in BatchGetTraces, and its trace found
+    by each flag's filter. (Both orders, and in-progress copies: test_local_xray_graph.)"""
+    udp = sender(xray)
+    call_ = {
+        "name": "dynamodb",
+        "id": "c000000000000001",
+        "start_time": 1_600_000_000.1,
+        "end_time": 1_600_000_000.2,
+        "namespace": "aws",
+        "aws": {"table_name": "orders"},
+        "error": True,
+        "fault": True,
+        "throttle": True,
+    }
+    streamed = dict(call_, type="subsegment", trace_id=TRACE_ID, parent_id="a000000000000000")
+    udp.send(datagram(streamed))
+    udp.send(datagram(segment(0, id="a000000000000000", trace_id=TRACE_ID, subsegments=[call_])))
+    assert xray.wait_for(2)
+    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[TRACE_ID])
+    [stored] = traces["Traces"][0]["Segments"]
+    assert [s["id"] for s in json.loads(stored["Document"])["subsegments"]] == [call_["id"]]
+    graph, _ = call(xray.api_url, "GetServiceGraph", StartTime=1_599_999_999, EndTime=1_600_000_001)
+    (table,) = [s for s in graph["Services"] if s["Name"] == "orders"]
+    assert table["SummaryStatistics"]["TotalCount"] == 1
+    assert table["SummaryStatistics"]["ErrorStatistics"]["ThrottleCount"] == 1
+    assert table["SummaryStatistics"]["FaultStatistics"]["TotalCount"] == 1
+    for flag in ("error", "fault", "throttle"):
+        found, _ = call(
+            xray.api_url,
+            "GetTraceSummaries",
+            StartTime=1_599_999_999,
+            EndTime=1_600_000_001,
+            FilterExpression=flag,
+        )
+        assert [s["Id"] for s in found["TraceSummaries"]] == [TRACE_ID]
+    udp.close()
+
+
 @pytest.mark.parametrize("receive_buffer", [None, 64 * 1024], ids=["big-buffer", "tiny-buffer"])
 def test_burst_stored_equals_sent_minus_kernel_drops_and_none_half(
     receive_buffer: int | None,

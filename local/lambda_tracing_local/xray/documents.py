@@ -109,11 +109,12 @@ def _check_element(element: Document, path: str, notes: Notes) -> None:
         raise InvalidDocument(
             "InvalidName", f"{_describe(name)} is not a name of 1 to 200 characters", path + "name"
         )
-    if _NAME_OUTSIDE(name):
-        found = _NAME_OUTSIDE(name).group()  # type: ignore[union-attr]
+    outside = _NAME_OUTSIDE(name)
+    if outside is not None:
         raise InvalidDocument(
             "InvalidName",
-            f"{found!r} is not allowed (letters, digits, whitespace and _ . : / % & # = + \\ - @)",
+            f"{outside.group()!r} is not allowed"
+            " (letters, digits, whitespace and _ . : / % & # = + \\ - @)",
             path + "name",
         )
     start = element.get("start_time")
