@@ -14,11 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lambda_tracing_local.xray.documents import validate
 from lambda_tracing_local.xray.graph import inferred_identity, project
-from lambda_tracing_local.xray.otlp.convert import (
-    SpanRejected,
-    convert_request,
-    convert_span,
-)
+from lambda_tracing_local.xray.otlp.convert import convert_request, convert_span
+from lambda_tracing_local.xray.otlp.fields import SpanRejected
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
