@@ -111,6 +111,20 @@ def test_a_body_over_5_mb_is_refused_unread(xray: LocalXRay) -> None:
     still_serving(xray)
 
 
+def test_a_bug_in_the_intake_costs_one_request(xray: LocalXRay,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("lambda_tracing_local.xray.otlp.intake.HttpIntake.handle", broken)
+    response = post(xray, spans(1), PROTOBUF)
+    assert response.status_code == 500
+    status = status_pb2.Status.FromString(response.content)
+    assert status.code == 13 and status.message == "otlp: internal error in local X-Ray"
+    monkeypatch.undo()
+    still_serving(xray)
+
+
 def test_rejected_spans_come_back_as_partial_success(xray: LocalXRay) -> None:
     before, stored = otlp_rejections(xray), xray.stats["stored"]
     request = ExportTraceServiceRequest.FromString(spans(3, trace="8a1b2c3d"))
