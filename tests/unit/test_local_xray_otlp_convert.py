@@ -377,3 +377,12 @@ def test_any_span_converts_to_a_valid_document_or_a_clear_rejection(
     for document in converted.documents:
         validate(document)
         project(document)
+
+
+def test_adot_remote_resource_attributes_name_the_table() -> None:
+    subsegment = call_span({"rpc.system": "aws-api", "aws.remote.service": "AWS::DynamoDB",
+                            "aws.remote.resource.type": "AWS::DynamoDB::Table",
+                            "aws.remote.resource.identifier": "carts"})
+    assert inferred_identity(subsegment) == ("carts", "AWS::DynamoDB::Table")
+    assert "aws.remote.resource.identifier" not in subsegment.get("metadata", {}).get(
+        "default", {})

@@ -211,8 +211,8 @@ def aws_call_block(attributes: Attributes, resource: dict[str, Any]) -> dict[str
         "region": ("aws.region", "cloud.region"),
         "request_id": ("aws.request_id", "aws.requestId"),
         "account_id": ("aws.account_id",),
-        "queue_url": ("messaging.url", "aws.sqs.queue_url", "aws.queue_url", "aws.queueUrl"),
-        "topic_arn": ("aws.sns.topic.arn", "messaging.destination.name.arn"),
+        "queue_url": ("messaging.url", "aws.queue_url", "aws.queueUrl"),
+        "topic_arn": ("aws.sns.topic.arn",),
         "function_name": ("aws.lambda.function.name", "faas.invoked_name"),
         "bucket_name": ("aws.s3.bucket",),
     }
@@ -229,9 +229,14 @@ def aws_call_block(attributes: Attributes, resource: dict[str, Any]) -> dict[str
         block["table_name"] = tables
     elif isinstance(tables, list) and tables:
         block["resource_names"] = [str(table) for table in tables]
-    retries = attributes.take("aws.retries", "aws.retry_count")
-    if isinstance(retries, int):
-        block["retries"] = retries
+    # ADOT names the resource a call reaches (Application Signals' attributes).
+    resource_type = attributes.peek("aws.remote.resource.type")
+    named = {"AWS::DynamoDB::Table": "table_name", "AWS::Lambda::Function": "function_name"}.get(
+        str(resource_type)
+    )
+    if named and named not in block and attributes.peek("aws.remote.resource.identifier"):
+        attributes.take("aws.remote.resource.type")
+        block[named] = str(attributes.take("aws.remote.resource.identifier"))
     return block
 
 
