@@ -386,3 +386,29 @@ def test_adot_remote_resource_attributes_name_the_table() -> None:
     assert inferred_identity(subsegment) == ("carts", "AWS::DynamoDB::Table")
     assert "aws.remote.resource.identifier" not in subsegment.get("metadata", {}).get(
         "default", {})
+
+
+def test_a_chained_python_exception_is_an_entry_per_exception() -> None:
+    def lookup() -> None:
+        raise KeyError("order 42")
+
+    def handle() -> None:
+        try:
+            lookup()
+        except KeyError as error:
+            raise RuntimeError("could not load the order") from error
+
+    def body(tracer: Tracer) -> None:
+        with tracer.start_as_current_span("handler", kind=SpanKind.SERVER) as span:
+            try:
+                handle()
+            except RuntimeError as error:
+                span.record_exception(error)
+
+    (segment,) = convert(body)
+    outer, inner = segment["cause"]["exceptions"]
+    assert (outer["type"], outer["cause"]) == ("RuntimeError", inner["id"])
+    assert (inner["type"], inner["message"]) == ("KeyError", "'order 42'")
+    assert [f["label"] for f in outer["stack"][:2]] == ["handle", "body"]
+    assert [f["label"] for f in inner["stack"]] == ["lookup", "handle"]
+    assert "cause" not in inner and len({outer["id"], inner["id"]}) == 2

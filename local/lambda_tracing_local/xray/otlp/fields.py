@@ -38,6 +38,11 @@ SQL_SYSTEMS = frozenset(
     + ("teradata", "other_sql")
 )
 ANNOTATION_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+# The lines between a Python exception and the one raised while handling it (or from it).
+CHAINED = (
+    "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:",
+)
 PYTHON_FRAME = re.compile(r'^\s*File "(?P<path>[^"]*)", line (?P<line>\d+), in (?P<label>.*)$')
 
 
@@ -341,25 +346,43 @@ def cause_of(span: Span, span_id: str) -> dict[str, Any] | None:
             exception["type"] = str(values["exception.type"])
         if values.get("exception.message") is not None:
             exception["message"] = str(values["exception.message"])
-        stack = stack_of(str(values.get("exception.stacktrace") or ""))
-        if stack:
-            exception["stack"] = stack
-        exceptions.append(exception)
+        exceptions.extend(with_stacks(exception, str(values.get("exception.stacktrace") or "")))
     if not exceptions and span.status.code == Status.STATUS_CODE_ERROR and span.status.message:
         exceptions.append({"id": derived_id(span_id, "status"), "message": span.status.message})
     return {"exceptions": exceptions} if exceptions else None
 
 
-def stack_of(text: str) -> list[dict[str, Any]]:
-    """Python's traceback text -> X-Ray stack frames, innermost first as the SDKs write them."""
-    frames = []
-    for line in text.splitlines():
-        match = PYTHON_FRAME.match(line)
-        if match:
-            frames.append(
-                {"path": match["path"], "line": int(match["line"]), "label": match["label"]}
+def with_stacks(exception: dict[str, Any], traceback: str) -> list[dict[str, Any]]:
+    """The exception with the frames of Python's traceback text, innermost first as the
+    SDKs write them; each exception it was raised while handling (or from) becomes an entry
+    of its own, named by `cause` (collector: cause.go, fillPythonStacktrace)."""
+    chain, current = [exception], exception
+    lines = traceback.split("\n")
+    index = len(lines) - 1
+    while index >= 0:
+        line = lines[index]
+        frame = PYTHON_FRAME.match(line)
+        if frame:
+            current.setdefault("stack", []).append(
+                {"path": frame["path"], "line": int(frame["line"]), "label": frame["label"]}
             )
-    return frames[::-1]
+        elif line.strip() in CHAINED:
+            index -= 1
+            while index >= 0 and not lines[index].strip():
+                index -= 1
+            kind, _, message = lines[index].partition(": ") if index >= 0 else ("", "", "")
+            earlier: dict[str, Any] = {
+                "id": derived_id(exception["id"], f"cause{len(chain)}"),
+                "type": kind,
+                "message": message,
+            }
+            if exception.get("remote"):
+                earlier["remote"] = True
+            current["cause"] = earlier["id"]
+            chain.append(earlier)
+            current = earlier
+        index -= 1
+    return chain
 
 
 def annotations_and_metadata(
