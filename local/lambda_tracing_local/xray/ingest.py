@@ -54,9 +54,9 @@ def ingest_batch(
             document, text = parse_datagram(datagram)
             rows.append(row_for(document, now, text))
         except InvalidDocument as error:
-            # An OTLP datagram fails as JSON (or as oversize) first: only then is it looked
-            # at as OTLP, so segment documents pay nothing for the OTLP intake.
-            if error.kind in ("json", "oversize") and _is_otlp(datagram):
+            # An OTLP datagram (behind the same header line) fails as a segment document
+            # first: only then is it looked at as OTLP, so documents pay nothing for it.
+            if error.kind != "header" and _is_otlp(datagram):
                 _take_otlp(datagram, now, result, rows)
                 continue
             rejected[error.kind] += 1
