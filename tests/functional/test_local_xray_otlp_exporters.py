@@ -87,6 +87,10 @@ def check_trace(xr: LocalXRay, trace_id: str, function: str, capsys: Any,
     assert calls["aws"]["aws"]["operation"] == "PutItem"
 
     now = time.time()
+    summaries = xray.get_trace_summaries(StartTime=now - 300, EndTime=now + 60)
+    (summary,) = [t for t in summaries["TraceSummaries"] if t["Id"] == trace_id]
+    assert summary["HasFault"] is True
+    assert function in {service["Name"] for service in summary["ServiceIds"]}
     graph = xray.get_service_graph(StartTime=now - 300, EndTime=now + 60)["Services"]
     nodes = {(s["Name"], s["Type"]): s for s in graph}
     assert set(nodes) == {

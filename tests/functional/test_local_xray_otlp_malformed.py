@@ -111,6 +111,20 @@ def test_a_body_over_5_mb_is_refused_unread(xray: LocalXRay) -> None:
     still_serving(xray)
 
 
+def test_a_bug_in_the_intake_costs_one_request(xray: LocalXRay,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("lambda_tracing_local.xray.otlp.intake.HttpIntake.handle", broken)
+    response = post(xray, spans(1), PROTOBUF)
+    assert response.status_code == 500
+    status = status_pb2.Status.FromString(response.content)
+    assert status.code == 13 and status.message == "otlp: internal error in local X-Ray"
+    monkeypatch.undo()
+    still_serving(xray)
+
+
 def test_rejected_spans_come_back_as_partial_success(xray: LocalXRay) -> None:
     before, stored = otlp_rejections(xray), xray.stats["stored"]
     request = ExportTraceServiceRequest.FromString(spans(3, trace="8a1b2c3d"))
@@ -162,3 +176,20 @@ def test_bad_datagrams_are_counted_and_logged_as_otlp(xray: LocalXRay,
     assert "not base64" in logged[0] and "protobuf" in logged[1] and "metrics" in logged[2]
     assert "2 hours ahead" in logged[3]
     still_serving(xray)
+
+
+def test_a_burst_of_adot_datagrams_is_ingested_by_the_worker_processes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches handed to the worker processes (which load protobuf themselves) store every
+    span all the same."""
+    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
+    with LocalXRay(ingest_processes=2) as local:
+        host, port = local.udp_address.split(":")
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for index in range(300):
+            body = spans(2, trace=f"{index + 1:08x}")
+            sender.sendto(ADOT_HEADER + b"T1S" + base64.b64encode(body), (host, int(port)))
+        assert local.wait_for(600, timeout=60), local.stats
+        stats = local.wait_until_idle(timeout=60)
+        assert (stats["received"], stats["stored"], stats["rejected"]) == (600, 600, 0)
+        assert local.daemon is not None and local.daemon.workers_started

@@ -14,11 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lambda_tracing_local.xray.documents import validate
 from lambda_tracing_local.xray.graph import inferred_identity, project
-from lambda_tracing_local.xray.otlp.convert import (
-    SpanRejected,
-    convert_request,
-    convert_span,
-)
+from lambda_tracing_local.xray.otlp.convert import convert_request, convert_span
+from lambda_tracing_local.xray.otlp.fields import SpanRejected
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -380,3 +377,38 @@ def test_any_span_converts_to_a_valid_document_or_a_clear_rejection(
     for document in converted.documents:
         validate(document)
         project(document)
+
+
+def test_adot_remote_resource_attributes_name_the_table() -> None:
+    subsegment = call_span({"rpc.system": "aws-api", "aws.remote.service": "AWS::DynamoDB",
+                            "aws.remote.resource.type": "AWS::DynamoDB::Table",
+                            "aws.remote.resource.identifier": "carts"})
+    assert inferred_identity(subsegment) == ("carts", "AWS::DynamoDB::Table")
+    assert "aws.remote.resource.identifier" not in subsegment.get("metadata", {}).get(
+        "default", {})
+
+
+def test_a_chained_python_exception_is_an_entry_per_exception() -> None:
+    def lookup() -> None:
+        raise KeyError("order 42")
+
+    def handle() -> None:
+        try:
+            lookup()
+        except KeyError as error:
+            raise RuntimeError("could not load the order") from error
+
+    def body(tracer: Tracer) -> None:
+        with tracer.start_as_current_span("handler", kind=SpanKind.SERVER) as span:
+            try:
+                handle()
+            except RuntimeError as error:
+                span.record_exception(error)
+
+    (segment,) = convert(body)
+    outer, inner = segment["cause"]["exceptions"]
+    assert (outer["type"], outer["cause"]) == ("RuntimeError", inner["id"])
+    assert (inner["type"], inner["message"]) == ("KeyError", "'order 42'")
+    assert [f["label"] for f in outer["stack"][:2]] == ["handle", "body"]
+    assert [f["label"] for f in inner["stack"]] == ["lookup", "handle"]
+    assert "cause" not in inner and len({outer["id"], inner["id"]}) == 2

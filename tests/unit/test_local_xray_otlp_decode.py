@@ -153,15 +153,16 @@ def test_a_batch_mixes_segment_documents_and_otlp_datagrams(tmp_path: Path) -> N
         datagram(request(1, padding=48_000, first=9)),  # past the 64 kB of a segment document
         ADOT_HEADER + b"T1S" + base64.b64encode(b"x" * 100),  # a protobuf of no spans
         ADOT_HEADER + b"{not json",
+        b'{"format":"json","version":2}\nT1S' + base64.b64encode(request(1).SerializeToString()),
     ]
     result = ingest_batch(store, datagrams, time.time())
     # Spans count as documents do: each received, then stored, rejected or (T1U) unsampled.
     assert len(datagrams[5]) > 64_000
-    assert (result.received, result.stored, result.unsampled) == (1 + 2 + 4 + 1 + 4, 4, 4)
-    assert result.rejected == {"otlp": 3, "json": 1}
+    assert (result.received, result.stored, result.unsampled) == (1 + 2 + 4 + 1 + 5, 4, 4)
+    assert result.rejected == {"otlp": 3, "json": 1, "header": 1}  # OTLP needs the header too
     assert result.received == result.stored + sum(result.rejected.values()) + result.unsampled
     assert any("14 days" in message for message in result.messages)
-    assert all(m.startswith(("otlp: ", "json: ")) for m in result.messages)
+    assert all(m.startswith(("otlp: ", "json: ", "header: ")) for m in result.messages)
     stored = store.documents_of(["1-5759e988-bd862e3fe1be46a994272793"])
     assert sorted(d["name"] for d in stored["1-5759e988-bd862e3fe1be46a994272793"]) == [
         "checkout", "checkout", "checkout", "sdk"]

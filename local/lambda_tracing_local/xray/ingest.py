@@ -58,9 +58,9 @@ def ingest_batch(
             document, text = parse_datagram(datagram, notes)
             rows.append(row_for(document, now, text))
         except InvalidDocument as error:
-            # An OTLP datagram fails as JSON (or as oversize) first: only then is it looked
-            # at as OTLP, so segment documents pay nothing for the OTLP intake.
-            if error.code in ("InvalidJson", "TooLarge") and _is_otlp(datagram):
+            # An OTLP datagram (behind the same header line) fails as a segment document
+            # first: only then is it looked at as OTLP, so documents pay nothing for it.
+            if error.code != "InvalidHeader" and _is_otlp(datagram):
                 _take_otlp(datagram, now, result, rows)
                 continue
             rejected[error.kind] += 1

@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             + ("and tcp (sampling rules) " if server.sampling_server is not None else "")
             + f"(AWS_XRAY_DAEMON_ADDRESS={server.udp_address}), "
             f"API on {server.api_url} (AWS_ENDPOINT_URL_XRAY={server.api_url}), "
+            f"OTLP spans on {server.api_url}/v1/traces and the daemon's port (ADOT), "
             f"store {server.db_path}",
             flush=True,
         )

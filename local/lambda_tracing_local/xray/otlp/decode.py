@@ -31,8 +31,6 @@ ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 class OtlpError(ValueError):
     """A datagram or request that is not a readable OTLP trace request."""
 
-    kind = "otlp"
-
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(f"otlp: {message}")
         self.message = message

@@ -84,7 +84,9 @@ def error_answer(error: OtlpError, content_type: str) -> Answer:
     """OTLP/HTTP's failure response: a google.rpc.Status in the request's encoding."""
     from google.rpc import code_pb2, status_pb2
 
-    code = code_pb2.INVALID_ARGUMENT if error.status != 413 else code_pb2.RESOURCE_EXHAUSTED
+    code = {413: code_pb2.RESOURCE_EXHAUSTED, 500: code_pb2.INTERNAL}.get(
+        error.status, code_pb2.INVALID_ARGUMENT
+    )
     status = status_pb2.Status(code=code, message=str(error))
     kind = _answer_type(content_type)
     if kind == JSON:
