@@ -65,7 +65,7 @@ def ingest_batch(
                 continue
             rejected[error.kind] += 1
             if len(messages) < MAX_REJECTION_MESSAGES:
-                messages.append(str(error))
+                messages.append(f"json: {error}")  # the format named, as OTLP's are
         except Exception as error:  # a bug must cost one document, never the daemon
             rejected["internal"] += 1
             if len(messages) < MAX_REJECTION_MESSAGES:
