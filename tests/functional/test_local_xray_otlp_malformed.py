@@ -169,7 +169,7 @@ def test_bad_datagrams_are_counted_and_logged_as_otlp(xray: LocalXRay,
     stats = xray.wait_until_idle()
     rejected = stats["rejected_by_reason"]
     assert rejected["otlp"] - before["rejected_by_reason"].get("otlp", 0) == 4
-    assert rejected["json"] - before["rejected_by_reason"].get("json", 0) == 1
+    assert rejected["InvalidJson"] - before["rejected_by_reason"].get("InvalidJson", 0) == 1
     assert stats["received"] - before["received"] == 7
     logged = [r.getMessage().split(": ", 1)[1] for r in caplog.records]
     assert [line.split(":")[0] for line in logged] == ["otlp"] * 4 + ["json"]
