@@ -182,7 +182,7 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
             "daemon_cpu_seconds": round(ingest_cpu_seconds, 3),
             "segments_per_cpu_second": round(stats["stored"] / max(ingest_cpu_seconds, 1e-9)),
             "load_average_1m": os.getloadavg()[0],
-            "goal_segments_per_second": 20_000,
+            "goal_segments_per_second": 40_000,
         },
         {
             "name": "local_xray_get_service_graph",
@@ -192,7 +192,7 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
             "cpu_seconds": round(graph_cpu_seconds, 3),  # server and client, one process
             "wal_bytes_at_start": wal_bytes,  # the query reads through what the WAL holds
             "load_average_1m": os.getloadavg()[0],
-            "goal_seconds": 2.0,
+            "goal_seconds": 1.0,
         },
     ]
 
