@@ -59,19 +59,23 @@ class Capturer:
         # the first invocation, and most responses hold nothing a default pattern could match.
         self._pattern_sources = settings.redact_patterns
         self._compiled: list[re.Pattern[str]] | None = None
-        self._prefilter = (_may_match_defaults if settings.redact_patterns
-                           == DEFAULT_REDACT_PATTERNS else None)
+        self._defaults = settings.redact_patterns == DEFAULT_REDACT_PATTERNS
         self._keys: dict[str, tuple[bool, int]] = {}
 
     def patterns_for(self, text: str) -> list[re.Pattern[str]]:
-        """The patterns to run on `text` (none when it cannot match a default pattern)."""
-        prefilter = self._prefilter
-        if prefilter is not None and not prefilter(text):
+        """The patterns to run on `text`: with the defaults, only those whose literal `text`
+        contains (each alone: joined, they would lose the engine's fast literal search), and
+        none compiled before a string needs one."""
+        if not self._defaults:
+            if self._compiled is None:
+                self._compiled = _one_pattern(self._pattern_sources)
+            return self._compiled
+        wanted = ("eyJ" in text, "bearer" in text.lower(), "AKIA" in text or "ASIA" in text)
+        if not any(wanted):
             return []
-        compiled = self._compiled
-        if compiled is None:
-            compiled = self._compiled = _one_pattern(self._pattern_sources)
-        return compiled
+        if self._compiled is None:
+            self._compiled = [re.compile(pattern) for pattern in self._pattern_sources]
+        return [pattern for pattern, want in zip(self._compiled, wanted, strict=True) if want]
 
     def capture(self, value: Any) -> tuple[Any, bool]:
         """(JSON-safe copy, whether anything was cut for size)."""
@@ -172,12 +176,6 @@ def _key_fragments(keys: tuple[str, ...]) -> tuple[str, ...]:
     dropped: `private-key`, `Private_Key`, `privatekey` alike); plain substring tests, no
     regular expression to compile."""
     return tuple(sorted({key.translate(_KEY_SEPARATORS).lower() for key in keys} - {""}))
-
-
-def _may_match_defaults(text: str) -> bool:
-    """Whether `text` contains what every match of a default pattern contains: a JWT's
-    `eyJ`, an access key's `AKIA`/`ASIA`, or `bearer` in any case."""
-    return "eyJ" in text or "AKIA" in text or "ASIA" in text or "bearer" in text.lower()
 
 
 def _one_pattern(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
