@@ -1,7 +1,7 @@
 """Hostile exceptions (issue 17, exceptions): the runtime reports them exactly as bare, the
 layer records a fault with its cause in every invocation, runs none of their methods and
-writes nothing onto them. Handlers keep a CALLS list their exceptions append to; the last
-event returns it, so a method the layer calls shows in what the user sees.
+writes nothing onto them. Handlers note the methods their exceptions run (cases._recorded);
+the last event asks for the list.
 """
 
 from __future__ import annotations
@@ -9,23 +9,11 @@ from __future__ import annotations
 from textwrap import dedent
 
 from case import Case
-
-REPORT = {"report": True}
+from cases._recorded import REPORT, recorded
 
 
 def raising(setup: str, error: str) -> dict[str, str]:
-    return {"app.py": dedent("""
-        CALLS = []
-
-        def note(name):
-            CALLS.append(name)
-    """) + dedent(setup) + dedent(f"""
-
-        def handler(event, context):
-            if event.get("report"):
-                return {{"calls": CALLS}}
-            raise {error}
-    """)}
+    return recorded(setup, f"raise {error}")
 
 
 CASES: list[Case] = [
@@ -84,8 +72,8 @@ CASES: list[Case] = [
                 note("args")
                 return ("tricky",)
     """, 'Tricky("real")'), events=[{}, REPORT], note="an `args` property is never read"),
-    Case("exception-huge-message", raising("", 'RuntimeError("m" * 2_000_000)'),
-         note="a 2 MB message: the runtime reports it, the datagram stays under 64 KB"),
+    Case("exception-huge-message", raising("", 'RuntimeError("m" * 200_000)'),
+         note="a 200 KB message: the runtime reports it, the datagram stays under 64 KB"),
     Case("exception-cyclic-context", {"app.py": dedent("""
         def handler(event, context):
             first = ValueError("first")
