@@ -25,6 +25,8 @@ from typing import Any
 from lambda_tracing.config import DEFAULT_REDACT_PATTERNS, Settings
 
 REDACTED = "[REDACTED]"
+SECRET_KEY = 1  # a key naming a secret: its value is redacted
+SECRET_IN_KEY = 2  # a key holding one (a token as a dict key): the key is redacted
 JSON_BODY_LIMIT = 65536  # characters of a JSON-string body parsed to look for secret keys
 _MAX_DEPTH = 32
 _MAX_JSON_NESTING = 3  # JSON in a string in JSON in a string...: deeper is withheld
@@ -60,7 +62,7 @@ class Capturer:
         self._pattern_sources = settings.redact_patterns
         self._compiled: list[re.Pattern[str]] | None = None
         self._defaults = settings.redact_patterns == DEFAULT_REDACT_PATTERNS
-        self._keys: dict[str, tuple[bool, int]] = {}
+        self._keys: dict[str, tuple[int, int]] = {}
 
     def patterns_for(self, text: str) -> list[re.Pattern[str]]:
         """The patterns to run on `text`: with the defaults, only those whose literal `text`
@@ -99,6 +101,8 @@ class Capturer:
                 return None
             secret, key_cost = keys.get(key) or self.key_info(key)
             kind = type(item)
+            if secret == SECRET_IN_KEY:
+                return None
             if secret:
                 item = REDACTED
                 cost += key_cost + len(REDACTED) + 2
@@ -120,12 +124,16 @@ class Capturer:
             out[key] = item
         return out if cost < self.max_bytes else None
 
-    def key_info(self, key: str) -> tuple[bool, int]:
-        """(whether `key` names a secret, bytes of `"key":` in JSON); cached, as the same keys
-        come back on every invocation."""
+    def key_info(self, key: str) -> tuple[int, int]:
+        """(SECRET_KEY if `key` names a secret, SECRET_IN_KEY if it holds one itself (a token
+        used as a key), else 0; bytes of `"key":` in JSON); cached, as the same keys come back
+        on every invocation."""
         info = self._keys.get(key)
         if info is None:
-            secret = self.is_secret_key(key)
+            if self.is_secret_key(key):
+                secret = SECRET_KEY
+            else:
+                secret = SECRET_IN_KEY if self.clean_string(key) != key else 0
             info = (secret, _json_length(key) + 2)
             if len(self._keys) < _KEY_CACHE_LIMIT:
                 self._keys[key] = info
@@ -305,6 +313,8 @@ class _Walk:
                 break
             name = self._key(key)
             secret, cost = key_info(name)
+            if secret == SECRET_IN_KEY:
+                name, secret = self.capturer.clean_string(name), 0
             if secret:
                 out[name] = REDACTED
                 cost += len(REDACTED) + 2
