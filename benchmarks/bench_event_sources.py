@@ -10,6 +10,11 @@ event, without the first invocation's own costs (same for every event) and their
 batch row is the mean of warm invocations with 10,000 SQS records, each with a trace header.
 
     python benchmarks/bench_event_sources.py [--quick]     (or through run.py, with the rest)
+    python benchmarks/bench_event_sources.py --instructions  (callgrind, a few minutes)
+
+--instructions counts, under callgrind, what each source's first event adds over a `{}` one
+(whole process with the source's event after `{}`, minus the same with `{}` twice): the same
+figure without the wall clock's noise on a shared machine.
 """
 
 from __future__ import annotations
@@ -115,13 +120,42 @@ def measure_event_sources(listener: DaemonListener, quick: bool) -> list[Section
     return list(sections.values())
 
 
+def count_instructions(variant: Variant, daemon: str, path: Path) -> int:
+    """Instructions of a whole `next` run (the exec wrapper's exec included)."""
+    from count_instructions import instructions
+
+    env = variant.environment(daemon, {"BENCH_DOWNSTREAM": "0"})
+    command = [sys.executable, RUNTIME, "next", str(path)]
+    if variant.through_layer_wrapper:
+        command = [str(LAYER_WRAPPER), *command]
+    runner = Variant(variant.key, variant.label)  # instructions() runs variant.command(...)
+    object.__setattr__(runner, "command", lambda *args: command)
+    return instructions(runner, [], env)
+
+
+def report_instructions(listener: DaemonListener) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-events-") as directory:
+        paths = write_events(Path(directory))
+        for variant in (BARE, OURS):
+            empty = count_instructions(variant, listener.address, paths["empty"])
+            for key, name in SOURCES:
+                added = count_instructions(variant, listener.address, paths[key]) - empty
+                print(f"{variant.label:22} first {name} event: {added / 1e6:+.2f} M instructions "
+                      f"over a {{}} one", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--instructions", action="store_true")
     args = parser.parse_args()
     from table import render
 
+    if args.instructions:
+        with DaemonListener() as listener:
+            report_instructions(listener)
+        return 0
     with DaemonListener() as listener:
         sections = measure_event_sources(listener, args.quick)
     print(render(sections, {variant.key: variant.label for variant in VARIANTS}, []))

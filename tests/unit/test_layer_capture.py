@@ -364,3 +364,11 @@ def test_nothing_is_compiled_until_a_string_may_match() -> None:
     assert capturer._compiled is None
     capturer.capture({"note": "Bearer abcdefghijklmnop"})
     assert capturer._compiled is not None
+
+
+def test_a_secret_used_as_a_key_is_redacted_in_the_key() -> None:
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlc2ln"
+    copy, _ = capture({jwt: {"user": "ann"}, "plain": 2})
+    assert copy == {REDACTED: {"user": "ann"}, "plain": 2}
+    copy, _ = capture({f"session Bearer {'x' * 20}": 1})
+    assert copy == {f"session {REDACTED}": 1}

@@ -25,12 +25,14 @@ from typing import Any
 from lambda_tracing.config import DEFAULT_REDACT_PATTERNS, Settings
 
 REDACTED = "[REDACTED]"
+SECRET_KEY = 1  # a key naming a secret: its value is redacted
+SECRET_IN_KEY = 2  # a key holding one (a token as a dict key): the key is redacted
 JSON_BODY_LIMIT = 65536  # characters of a JSON-string body parsed to look for secret keys
 _MAX_DEPTH = 32
 _MAX_JSON_NESTING = 3  # JSON in a string in JSON in a string...: deeper is withheld
 _KEY_CACHE_LIMIT = 4096
 _FLAT_MAX_ITEMS = 16
-_KEY_SEPARATORS = str.maketrans("", "", "-_. ")
+_NO_PATTERNS: list[re.Pattern[str]] = []  # shared, never changed
 _PAIR_NAMES = ("name", "key", "Name", "Key")
 _PAIR_VALUES = ("value", "Value")
 _type_name = type.__dict__["__name__"].__get__  # a metaclass cannot fake it through this
@@ -59,19 +61,26 @@ class Capturer:
         # the first invocation, and most responses hold nothing a default pattern could match.
         self._pattern_sources = settings.redact_patterns
         self._compiled: list[re.Pattern[str]] | None = None
-        self._prefilter = (_may_match_defaults if settings.redact_patterns
-                           == DEFAULT_REDACT_PATTERNS else None)
-        self._keys: dict[str, tuple[bool, int]] = {}
+        self._defaults = settings.redact_patterns == DEFAULT_REDACT_PATTERNS
+        self._keys: dict[str, tuple[int, int]] = {}
 
     def patterns_for(self, text: str) -> list[re.Pattern[str]]:
-        """The patterns to run on `text` (none when it cannot match a default pattern)."""
-        prefilter = self._prefilter
-        if prefilter is not None and not prefilter(text):
-            return []
-        compiled = self._compiled
-        if compiled is None:
-            compiled = self._compiled = _one_pattern(self._pattern_sources)
-        return compiled
+        """The patterns to run on `text`: with the defaults, only those whose literal `text`
+        contains (each alone: joined, they would lose the engine's fast literal search), and
+        none compiled before a string needs one."""
+        if not self._defaults:
+            if self._compiled is None:
+                self._compiled = _one_pattern(self._pattern_sources)
+            return self._compiled
+        jwt = "eyJ" in text
+        access_key = "AKIA" in text or "ASIA" in text
+        bearer = "bearer" in text.lower()
+        if not (jwt or bearer or access_key):
+            return _NO_PATTERNS
+        wanted = (jwt, bearer, access_key)
+        if self._compiled is None:
+            self._compiled = [re.compile(pattern) for pattern in self._pattern_sources]
+        return [pattern for pattern, want in zip(self._compiled, wanted, strict=True) if want]
 
     def capture(self, value: Any) -> tuple[Any, bool]:
         """(JSON-safe copy, whether anything was cut for size)."""
@@ -95,6 +104,8 @@ class Capturer:
                 return None
             secret, key_cost = keys.get(key) or self.key_info(key)
             kind = type(item)
+            if secret == SECRET_IN_KEY:
+                return None
             if secret:
                 item = REDACTED
                 cost += key_cost + len(REDACTED) + 2
@@ -116,27 +127,38 @@ class Capturer:
             out[key] = item
         return out if cost < self.max_bytes else None
 
-    def key_info(self, key: str) -> tuple[bool, int]:
-        """(whether `key` names a secret, bytes of `"key":` in JSON); cached, as the same keys
-        come back on every invocation."""
+    def key_info(self, key: str) -> tuple[int, int]:
+        """(SECRET_KEY if `key` names a secret, SECRET_IN_KEY if it holds one itself (a token
+        used as a key), else 0; bytes of `"key":` in JSON); cached, as the same keys come back
+        on every invocation."""
         info = self._keys.get(key)
         if info is None:
-            secret = self.is_secret_key(key)
+            if self.is_secret_key(key):
+                secret = SECRET_KEY
+            else:
+                secret = SECRET_IN_KEY if self.clean_string(key) != key else 0
             info = (secret, _json_length(key) + 2)
             if len(self._keys) < _KEY_CACHE_LIMIT:
                 self._keys[key] = info
         return info
 
     def is_secret_key(self, key: str) -> bool:
-        plain = key.translate(_KEY_SEPARATORS).lower()
-        return any(fragment in plain for fragment in self._fragments)
+        plain = _without_separators(key)
+        for fragment in self._fragments:  # noqa: SIM110 - a loop: any() over a generator costs more
+            if fragment in plain:
+                return True
+        return False
 
     def may_hide_keys(self, text: str) -> bool:
         """Whether `text` may be JSON naming a secret key: an object or array whose text
         contains a key fragment (or escapes that could spell one). One scan, no parsing."""
-        start = text[:64].lstrip()[:1]
+        start = text[:1]
         if start != "{" and start != "[":
-            return False
+            if not start.isspace():
+                return False
+            start = text[:64].lstrip()[:1]
+            if start != "{" and start != "[":
+                return False
         if "\\u" in text:
             return True
         return self.is_secret_key(text)
@@ -171,13 +193,13 @@ def _key_fragments(keys: tuple[str, ...]) -> tuple[str, ...]:
     """The key fragments lowercased, separators dropped (looked for in keys with theirs
     dropped: `private-key`, `Private_Key`, `privatekey` alike); plain substring tests, no
     regular expression to compile."""
-    return tuple(sorted({key.translate(_KEY_SEPARATORS).lower() for key in keys} - {""}))
+    return tuple(sorted({_without_separators(key) for key in keys} - {""}))
 
 
-def _may_match_defaults(text: str) -> bool:
-    """Whether `text` contains what every match of a default pattern contains: a JWT's
-    `eyJ`, an access key's `AKIA`/`ASIA`, or `bearer` in any case."""
-    return "eyJ" in text or "AKIA" in text or "ASIA" in text or "bearer" in text.lower()
+def _without_separators(text: str) -> str:
+    """`text` lowercased without `-`, `_`, `.` and spaces (str.translate, per character, is
+    several times slower for the short strings this sees)."""
+    return text.lower().replace("-", "").replace("_", "").replace(".", "").replace(" ", "")
 
 
 def _one_pattern(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
@@ -307,6 +329,8 @@ class _Walk:
                 break
             name = self._key(key)
             secret, cost = key_info(name)
+            if secret == SECRET_IN_KEY:
+                name, secret = self.capturer.clean_string(name), 0
             if secret:
                 out[name] = REDACTED
                 cost += len(REDACTED) + 2

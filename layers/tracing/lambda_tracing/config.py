@@ -36,13 +36,14 @@ DEFAULT_REDACT_KEYS = (
     "signature",
 )
 # Values that look like credentials wherever they appear: JWTs, bearer tokens, AWS access keys.
-# Each scans a string once: a JWT starts only where a token starts (not at every "eyJ" inside
-# one), and possessive repeats never give back what they took, so a 64 KB run of "eyJeyJ..."
-# costs one pass, not one per "eyJ".
+# Each scans a string once: a match starts only where a token starts (not at every "eyJ"
+# inside one), and possessive repeats never give back what they took, so a 64 KB run of
+# "eyJeyJ..." costs one pass, not one per "eyJ". Each begins with its literal, which the regex
+# engine finds by a fast search, and the token-start check follows as a lookbehind.
 DEFAULT_REDACT_PATTERNS = (
-    r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+",
-    r"(?<![A-Za-z0-9])(?i:bearer)\s++[A-Za-z0-9._~+/=-]{8,}+",
-    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+    r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+",
+    r"(?i:bearer)(?<![A-Za-z0-9](?i:bearer))\s++[A-Za-z0-9._~+/=-]{8,}+",
+    r"A[KS]IA(?<![A-Za-z0-9_]A[KS]IA)[0-9A-Z]{16}\b",
 )
 DEFAULT_PATCH = ("botocore", "requests", "httpx", "urllib3")
 

@@ -1,8 +1,7 @@
 """Response capture never runs user code: hostile return values (issue 17, capture).
 
-Most handlers keep a module-level CALLS list that their hostile objects append to; the last
-event asks for it, so a method the layer calls on the object (one the runtime's marshaller
-does not) shows in what the user sees, not only in the time taken.
+Most handlers note the methods their hostile objects run (cases._recorded); the last event
+asks for the list.
 """
 
 from __future__ import annotations
@@ -10,46 +9,30 @@ from __future__ import annotations
 from textwrap import dedent
 
 from case import Case
+from cases._recorded import REPORT, recorded
 
-REPORT = {"report": True}
+DRAINING = """
+    class Draining(dict):
+        def items(self):
+            note("items")
+            pairs = list(super().items())
+            self.clear()
+            return pairs
+"""
 
 
-def recorded(setup: str, value: str) -> dict[str, str]:
-    """A task root whose handler returns `value` (built by `setup`), or CALLS when asked."""
-    return {"app.py": dedent("""
-        CALLS = []
-
-        def note(name):
-            CALLS.append(name)
-    """) + dedent(setup) + dedent(f"""
-
-        def handler(event, context):
-            if event.get("report"):
-                return {{"calls": CALLS}}
-            return {value}
-    """)}
+def returning(setup: str, value: str) -> dict[str, str]:
+    return recorded(setup, f"return {value}")
 
 
 CASES: list[Case] = [
-    Case("capture-dict-subclass-items-drains", recorded("""
-        class Draining(dict):
-            def items(self):
-                note("items")
-                pairs = list(super().items())
-                self.clear()
-                return pairs
-    """, 'Draining(statusCode=200, body="kept")'), events=[{}, {}, REPORT],
+    Case("capture-dict-subclass-items-drains", returning(
+        DRAINING, 'Draining(statusCode=200, body="kept")'), events=[{}, {}, REPORT],
          note="a dict subclass whose items() empties it came back {}"),
-    Case("capture-nested-dict-subclass-items-drains", recorded("""
-        class Draining(dict):
-            def items(self):
-                note("items")
-                pairs = list(super().items())
-                self.clear()
-                return pairs
-    """, '{"outer": Draining(a=1, b=[1, 2])}'), events=[{}, REPORT],
+    Case("capture-nested-dict-subclass-items-drains", returning(
+        DRAINING, '{"outer": Draining(a=1, b=[1, 2])}'), events=[{}, REPORT],
          note="the same, one level down"),
-    Case("capture-dict-subclass-keys-iter-getitem", recorded("""
+    Case("capture-dict-subclass-keys-iter-getitem", returning("""
         class Watched(dict):
             def keys(self):
                 note("keys")
@@ -68,7 +51,7 @@ CASES: list[Case] = [
                 return super().get(key, default)
     """, 'Watched(statusCode=201, headers={"a": "b"})'), events=[{}, REPORT],
          note="no dict method of a subclass is called (get: the status code reader)"),
-    Case("capture-list-subclass-iter-drains", recorded("""
+    Case("capture-list-subclass-iter-drains", returning("""
         class Draining(list):
             def __iter__(self):
                 note("__iter__")
@@ -76,7 +59,7 @@ CASES: list[Case] = [
                     yield self.pop(0)
     """, '{"items": Draining([1, 2, 3])}'), events=[{}, REPORT],
          note="a list subclass whose __iter__ drains it came back empty"),
-    Case("capture-list-subclass-len-getitem", recorded("""
+    Case("capture-list-subclass-len-getitem", returning("""
         class Watched(list):
             def __len__(self):
                 note("__len__")
@@ -86,13 +69,13 @@ CASES: list[Case] = [
                 note("__getitem__")
                 return super().__getitem__(index)
     """, 'Watched(["a", "b"])'), events=[{}, REPORT], note="a list subclass as the response"),
-    Case("capture-tuple-subclass-iter", recorded("""
+    Case("capture-tuple-subclass-iter", returning("""
         class Pair(tuple):
             def __iter__(self):
                 note("__iter__")
                 return super().__iter__()
     """, '{"pair": Pair((1, 2))}'), events=[{}, REPORT], note="a tuple subclass"),
-    Case("capture-int-subclass-abs-int-str", recorded("""
+    Case("capture-int-subclass-abs-int-str", returning("""
         import time
 
         class Count(int):
@@ -110,7 +93,7 @@ CASES: list[Case] = [
                 return "3"
     """, '{"count": Count(3), "big": Count(10 ** 30)}'), events=[{}, REPORT],
          note="__abs__ of an int subclass was called, costing seconds when slow"),
-    Case("capture-float-subclass", recorded("""
+    Case("capture-float-subclass", returning("""
         class Ratio(float):
             def __float__(self):
                 note("__float__")
@@ -120,7 +103,7 @@ CASES: list[Case] = [
                 note("__abs__")
                 return 0.0
     """, '{"ratio": Ratio(0.25)}'), events=[{}, REPORT], note="a float subclass"),
-    Case("capture-str-subclass-len-slow", recorded("""
+    Case("capture-str-subclass-len-slow", returning("""
         import time
 
         class Text(str):
@@ -146,7 +129,7 @@ CASES: list[Case] = [
         def handler(event, context):
             return {"statusCode": Code.CREATED, "status": Status.OK}
     """)}, note="enum members (str and int subclasses) as response values"),
-    Case("capture-spoofed-class-property", recorded("""
+    Case("capture-spoofed-class-property", returning("""
         class Spoof:
             @property
             def __class__(self):
@@ -176,14 +159,14 @@ CASES: list[Case] = [
         def handler(event, context):
             return {"slow": [Slow() for _ in range(4)]}
     """)}, note="unmarshallable, full of slow methods: same error, no delay"),
-    Case("capture-generator-not-consumed", recorded("""
+    Case("capture-generator-not-consumed", returning("""
         def numbers():
             for n in range(3):
                 note(n)
                 yield n
     """, '{"gen": numbers()}'), events=[{}, REPORT],
          note="a generator in the response is never iterated"),
-    Case("capture-exception-as-value", recorded("""
+    Case("capture-exception-as-value", returning("""
         class Loud(Exception):
             def __str__(self):
                 note("__str__")
@@ -194,7 +177,7 @@ CASES: list[Case] = [
                 return "Loud()"
     """, '{"error": Loud("x")}'), events=[{}, REPORT],
          note="an exception object returned as a value (unmarshallable): never str()'d"),
-    Case("capture-namedtuple", recorded("""
+    Case("capture-namedtuple", returning("""
         from collections import namedtuple
 
         class Point(namedtuple("Point", "x y")):

@@ -124,6 +124,8 @@ CASES: list[Case] = [
     Case("redact-custom-keys", returning('{"card_number": "4111111111111111", "ok": 1}'),
          env={"LAMBDA_TRACING_REDACT_KEYS": "card-number"}, secrets=("4111111111111111",),
          note="a user key with a dash matches the key with an underscore"),
+    Case("redact-secret-as-dict-key", returning(f'{{"sessions": {{"{JWT}": "ann"}}}}'),
+         secrets=(JWT,), note="a token used as a dict key"),
     Case("redact-dict-subclass-secret", returning(
         f'Holder(password="{PASSWORD}")', setup="""
         class Holder(dict):
