@@ -14,10 +14,9 @@ export LAMBDA_ARCH
 	lambda-pythons test-lambda-python
 
 # The Pythons of the Lambda runtimes the layer ships bytecode for, from Debian's registry
-# (scripts/lambda-python.sh; needs root once). The layer's tests also run under TEST_PYTHON.
+# (scripts/lambda-python.sh; needs root once). The layer's tests also run under each.
 LAMBDA_PYTHONS := 3.13 3.14
-TEST_PYTHON := 3.13
-VENV_LAMBDA := .venv-py$(TEST_PYTHON)
+VENVS_LAMBDA := $(foreach v,$(LAMBDA_PYTHONS),.venv-py$(v)/.installed)
 HOST_ARCH := $(shell uname -m)
 LAYER_TESTS := tests/unit/test_layer_*.py tests/unit/test_propagation_*.py \
 	tests/unit/test_sources_*.py tests/functional/test_layer_*.py \
@@ -42,17 +41,17 @@ tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed $(TOOLS)/awscli/.inst
 lambda-pythons:
 	for v in $(LAMBDA_PYTHONS); do sh scripts/lambda-python.sh $$v $(TOOLS)/python$$v || exit 1; done
 
-# A venv of TEST_PYTHON holding wheels for that version (installed by this machine's pip) and
-# the layer's source on its path.
-$(VENV_LAMBDA)/.installed: pyproject.toml | lambda-pythons setup
-	rm -rf $(VENV_LAMBDA)
-	$$(realpath $(TOOLS)/python$(TEST_PYTHON)/bin/python$(TEST_PYTHON)) -m venv --without-pip $(VENV_LAMBDA)
+# .venv-pyX.Y: that Python with wheels for it (installed by this machine's pip) and the
+# layer's source on its path; for the layer's tests and local mode.
+.venv-py%/.installed: pyproject.toml | lambda-pythons setup
+	rm -rf .venv-py$*
+	$$(realpath $(TOOLS)/python$*/bin/python$*) -m venv --without-pip .venv-py$*
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-warn-conflicts \
-		--no-compile --target $(VENV_LAMBDA)/lib/python$(TEST_PYTHON)/site-packages \
-		--python-version $(TEST_PYTHON) --implementation cp --abi cp$(subst .,,$(TEST_PYTHON)) \
+		--no-compile --target .venv-py$*/lib/python$*/site-packages \
+		--python-version $* --implementation cp --abi cp$(subst .,,$*) \
 		--platform manylinux_2_28_$(HOST_ARCH) --platform manylinux2014_$(HOST_ARCH) \
 		--only-binary=:all: $$($(PYTHON) scripts/pins.py runtime-tests layer)
-	echo "$(CURDIR)/layers/tracing" > $(VENV_LAMBDA)/lib/python$(TEST_PYTHON)/site-packages/lambda-tracing-layer.pth
+	echo "$(CURDIR)/layers/tracing" > .venv-py$*/lib/python$*/site-packages/lambda-tracing-layer.pth
 	touch $@
 
 # Headless Chromium for the picture tests (Debian package; needs root, as CI has).
@@ -75,16 +74,16 @@ node-clients:
 
 # Functions run under Python 3.13 as their Runtime says, when it can be set up (needs root once).
 demo: setup
-	-$(MAKE) --no-print-directory $(VENV_LAMBDA)/.installed
+	-$(MAKE) --no-print-directory .venv-py3.13/.installed
 	$(BIN)/lambda-tracing demo
 
-test: setup tools browser node-clients lambda-pythons $(VENV_LAMBDA)/.installed
+test: setup tools browser node-clients lambda-pythons $(VENVS_LAMBDA)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-lambda-python
 
-# The layer's unit and functional tests (fault matrix included) under Lambda's Python.
-test-lambda-python: $(VENV_LAMBDA)/.installed
-	$(VENV_LAMBDA)/bin/python -m pytest -q $(LAYER_TESTS)
+# The layer's unit and functional tests (fault matrix included) under each Lambda Python.
+test-lambda-python: $(VENVS_LAMBDA)
+	for v in $(LAMBDA_PYTHONS); do .venv-py$$v/bin/python -m pytest -q $(LAYER_TESTS) || exit 1; done
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
@@ -104,7 +103,9 @@ validate: tools
 	$(TOOLS)/checkov/bin/checkov -f template.yaml --framework cloudformation --compact \
 		--quiet --skip-download
 
+# The cold-start rows as Lambda runs them need Python 3.13 (shown as n/a without it).
 bench: setup
+	-@$(MAKE) --no-print-directory lambda-pythons
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick)
 
 clean:

@@ -31,7 +31,7 @@ from variants import BARE, OURS, POWERTOOLS, Variant
 VERSION = "3.13"
 INTERPRETER = REPO_ROOT / f".tools/python{VERSION}/bin/python{VERSION}"
 ROOT = REPO_ROOT / f"build/bench-python{VERSION}"
-RUNTIME_PACKAGES = ("boto3", "botocore", "awslambdaric", "requests", "moto")
+RUNTIME_PACKAGES = ("boto3", "botocore", "awslambdaric", "requests")
 POWERTOOLS_PACKAGES = ("aws-lambda-powertools", "aws-xray-sdk")
 MINI_RUNTIME_FILES = ("mini_runtime.py", "lambda_env.py", "moto_in_process.py")
 LAYER_SOURCES = REPO_ROOT / "layers/tracing"
@@ -53,6 +53,7 @@ def _pins(names: tuple[str, ...]) -> list[str]:
 
 def _fingerprint() -> str:
     digest = hashlib.sha256((REPO_ROOT / "pyproject.toml").read_bytes())
+    digest.update(Path(__file__).read_bytes())  # what goes where
     for path in sorted(LAYER_SOURCES.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             digest.update(str(path.relative_to(LAYER_SOURCES)).encode() + path.read_bytes())

@@ -63,6 +63,36 @@ def test_import_timer_finds_the_slow_imports_with_their_nesting(package: str) ->
     assert "\n".join(coldstart.describe([top])).count("ms") == 3
 
 
+def test_loader_classes_are_left_as_found_even_when_the_import_fails(package: str,
+                                                                   tmp_path: Path) -> None:
+    from importlib.machinery import ExtensionFileLoader, SourceFileLoader, SourcelessFileLoader
+
+    classes = (SourceFileLoader, SourcelessFileLoader, ExtensionFileLoader)
+    before = [dict(vars(loader_class)) for loader_class in classes]
+    (tmp_path / f"{package}_fails.py").write_text("raise KeyError('x')\n")
+    import importlib
+
+    with pytest.raises(KeyError), coldstart.timing_imports():
+        assert "exec_module" in vars(SourceFileLoader)  # timing while inside
+        importlib.import_module(f"{package}_fails")
+    assert [dict(vars(loader_class)) for loader_class in classes] == before
+    sys.modules.pop(f"{package}_fails", None)
+
+
+def test_imports_of_other_threads_are_not_the_users_init(package: str) -> None:
+    import importlib
+    import threading
+
+    with coldstart.timing_imports() as timer:
+        other = threading.Thread(target=importlib.import_module, args=(f"{package}_quick",))
+        other.start()
+        other.join()
+        importlib.import_module(f"{package}_slow_b")
+    assert timer is not None
+    assert [record.name for record in timer.records] == [f"{package}_slow_b"]
+    assert f"{package}_quick" in sys.modules  # imported all the same
+
+
 def test_disabled_timer_installs_nothing() -> None:
     before = list(sys.meta_path)
     with coldstart.timing_imports(enabled=False) as timer:

@@ -1,20 +1,21 @@
 """Cold start: which invocation is the first, and what the user's module spent its init on.
 
-`ImportTimer` is a meta-path finder installed only while the user's handler module is imported.
-It lets the normal finders find each module, then times the loader's `exec_module` (the module's
-own top-level code, nested imports included) by setting a timing wrapper on that one loader
-instance and removing it afterwards. Per import this costs two clock reads and a list append, so
-measuring does not add to the cold start it measures; it needs no `-X importtime` and no parsing.
+`ImportTimer` times each module's `exec_module` (its own top-level code, nested imports
+included) while the user's handler module is imported, by standing in for `exec_module` on the
+file loader classes for that block only. Finding modules is left to the normal machinery: per
+import this costs one extra Python call, two clock reads and a list append (about 4k instructions
+on CPython 3.13; a meta-path finder repeating the search and wrapping each loader instance cost
+32k, a quarter of the layer's whole cold start over a function importing boto3). It needs no
+`-X importtime` and no parsing.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from importlib.machinery import ExtensionFileLoader, SourceFileLoader, SourcelessFileLoader
 from typing import Any
 
@@ -75,45 +76,39 @@ class ImportTimer:
         self._stack: list[int] = []
         self._thread = threading.get_ident()
         self._wall_offset = time.time() - time.perf_counter()
+        self._replaced: list[tuple[Any, Any]] = []
 
-    # --- importlib.abc.MetaPathFinder ---
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        spec = None
-        for finder in list(sys.meta_path):
-            find = getattr(finder, "find_spec", None)
-            if finder is self or find is None:
-                continue
-            spec = find(fullname, path, target)
-            if spec is not None:
-                break
-        if spec is None:
-            return None
-        loader = spec.loader
-        if (
-            threading.get_ident() == self._thread
-            and isinstance(loader, _PER_MODULE_LOADERS)
-            and "exec_module" not in vars(loader)
-        ):
-            loader.exec_module = self._timed(fullname, loader)  # type: ignore[method-assign,assignment]
-        return spec
+    def install(self) -> None:
+        loader_class: Any
+        for loader_class in _PER_MODULE_LOADERS:
+            own = vars(loader_class).get("exec_module")  # None: inherited
+            self._replaced.append((loader_class, own))
+            loader_class.exec_module = self._timed(loader_class.exec_module)
 
-    def invalidate_caches(self) -> None:
-        return None
+    def uninstall(self) -> None:
+        while self._replaced:
+            loader_class, own = self._replaced.pop()
+            if own is None:
+                del loader_class.exec_module
+            else:
+                loader_class.exec_module = own
 
-    def _timed(self, name: str, loader: Any) -> Callable[[Any], None]:
-        original = type(loader).exec_module.__get__(loader)
-        records, stack = self.records, self._stack
+    def _timed(self, original: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+        records, stack, thread = self.records, self._stack, self._thread
+        clock, get_ident = time.perf_counter, threading.get_ident
 
-        def exec_module(module: Any) -> None:
+        def exec_module(loader: Any, module: Any) -> None:
+            if get_ident() != thread:  # another thread importing meanwhile: not the user's init
+                return original(loader, module)
             index = len(records)
-            records.append(_Record(name, time.perf_counter(), parent=stack[-1] if stack else -1))
+            records.append(_Record(module.__name__, clock(), parent=stack[-1] if stack else -1))
             stack.append(index)
             try:
-                original(module)
+                original(loader, module)
             finally:
-                records[index].end = time.perf_counter()
+                records[index].end = clock()
                 stack.pop()
-                vars(loader).pop("exec_module", None)
+            return None
 
         return exec_module
 
@@ -143,17 +138,16 @@ class ImportTimer:
 
 @contextmanager
 def timing_imports(enabled: bool = True) -> Iterator[ImportTimer | None]:
-    """Install an ImportTimer for the duration of the block (first in sys.meta_path)."""
+    """Time the imports of the block; the loader classes are as they were afterwards."""
     if not enabled:
         yield None
         return
     timer = ImportTimer()
-    sys.meta_path.insert(0, timer)  # type: ignore[arg-type]
+    timer.install()
     try:
         yield timer
     finally:
-        with suppress(ValueError):
-            sys.meta_path.remove(timer)  # type: ignore[arg-type]
+        timer.uninstall()
 
 
 _pending_init: Span | None = None
