@@ -305,3 +305,76 @@ CASES += [
     """), allowed_differences=("xray_trace_id",),
         note="log records carry xray_trace_id; nothing else about them changes"),
 ]
+
+FIRST_PATCHED_CALL = ("Budget: the first botocore or requests call loads aws-xray-sdk's recorder "
+                      "and patcher (the layer's cold-start design), 70-120 ms on this host")
+
+# Errors raised through the layer's patches: the stack trace is still the user's and the
+# libraries' own, with none of the layer's (or its SDK's) frames between.
+CASES += [
+    Case("error-through-botocore", app("""
+        import boto3
+        from botocore.stub import Stubber
+
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        stubber = Stubber(sqs)
+        stubber.add_client_error("list_queues", "AccessDenied", "no", 403)
+        stubber.activate()
+
+        def handler(event, context):
+            return sqs.list_queues()
+    """), time_budget_seconds=0.25,
+         note="a ClientError through the botocore patch: the SDK wrapper's frame and a null "
+              "aws.request_id were in the trace. " + FIRST_PATCHED_CALL),
+    Case("error-through-urllib3", app("""
+        import urllib3
+
+        pool = urllib3.PoolManager(retries=False)
+
+        def handler(event, context):
+            return pool.request("GET", "http://127.0.0.1:9/refused").status
+    """), note="a refused connection through the urllib3 patch"),
+    Case("error-through-requests", app("""
+        import requests
+
+        def handler(event, context):
+            return requests.get("http://127.0.0.1:9/refused", timeout=2).status_code
+    """), time_budget_seconds=0.25,
+         note="a refused connection through the requests patch. " + FIRST_PATCHED_CALL),
+]
+
+_COUNTING_SERVER = """
+import socket
+import threading
+
+import urllib3
+
+accepted = []
+listener = socket.create_server(("127.0.0.1", 0))
+
+def serve():
+    while True:
+        connection, _ = listener.accept()
+        accepted.append(1)
+        connection.close()  # no response: the call fails
+
+threading.Thread(target=serve, daemon=True).start()
+URL = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+
+def handler(event, context):
+    try:
+        urllib3.PoolManager(retries=False).request("GET", URL)
+    except Exception as error:
+        failure = type(error).__name__
+    return {"failure": failure, "connections": len(accepted)}
+"""
+CASES += [
+    Case(f"failed-urllib3-call-made-once-{slug}", {"app.py": _COUNTING_SERVER},
+         trace_headers=(header,), note="a failing call outside a sampled trace was made a "
+         "second time by the patch's own fallback")
+    for slug, header in [
+        ("no-trace", None),
+        ("unsampled", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
+                      "Sampled=0"),
+    ]
+]
