@@ -72,25 +72,42 @@ def collect_cases() -> list[Case]:
     return cases
 
 
-def _without(pattern: str) -> Callable[[str, Case], str]:
-    compiled = re.compile(pattern)
-    return lambda text, case: compiled.sub("", text)
+def _dropping(*names: str, prefix: str | None = None) -> Callable[[Any, Case], Any]:
+    """Removes the named keys (any case), or keys starting with `prefix`, at any depth."""
+    lowered = {name.lower() for name in names}
+
+    def drop(value: Any, case: Case) -> Any:
+        if isinstance(value, dict):
+            return {key: drop(item, case) for key, item in value.items()
+                    if not (str(key).lower() in lowered
+                            or (prefix is not None and str(key).startswith(prefix)))}
+        if isinstance(value, list):
+            return [drop(item, case) for item in value]
+        return value
+
+    return drop
+
+
+def _handler_named_as_the_users(value: Any, case: Case) -> Any:
+    if isinstance(value, dict):
+        return {key: _handler_named_as_the_users(item, case) for key, item in value.items()
+                if key != "LAMBDA_TRACING_HANDLER"}
+    if isinstance(value, list):
+        return [_handler_named_as_the_users(item, case) for item in value]
+    return case.handler if value == "lambda_tracing.bootstrap.handler" else value
 
 
 # The layer's deliberate effects (README "What the layer changes"): each removes that effect
-# from both runs' reports before they are compared, for cases that name it.
-DELIBERATE: dict[str, Callable[[str, Case], str]] = {
+# from both runs' reports (parsed JSON) before they are compared, for cases that name it.
+DELIBERATE: dict[str, Callable[[Any, Case], Any]] = {
     # The wrapper points _HANDLER at the layer and keeps the user's in LAMBDA_TRACING_HANDLER.
-    "_HANDLER": lambda text, case: text.replace("lambda_tracing.bootstrap.handler",
-                                                case.handler),
-    # Outbound calls carry the trace header (HTTP header, SQS/SNS attribute, ...).
-    "trace-header": _without(r'"?[Xx]-[Aa]mzn-[Tt]race-[Ii]d"?\s*[:=]\s*"[^"]*",?\s?'
-                             r'|"AWSTraceHeader": \{[^}]*\},?\s?'),
+    "_HANDLER": _handler_named_as_the_users,
+    # Outbound calls carry the trace header (HTTP header, SQS system attribute, ...).
+    "trace-header": _dropping("X-Amzn-Trace-Id", "AWSTraceHeader"),
     # Log records carry xray_trace_id (the log filter).
-    "xray_trace_id": _without(r'"?xray_trace_id"?\s*[:=]\s*"?[^",}\s]*"?,?\s?'),
+    "xray_trace_id": _dropping("xray_trace_id"),
     # The wrapper sets LAMBDA_TRACING_* defaults, AWS_XRAY_CONTEXT_MISSING and PYTHONPATH.
-    "environment": _without(r'"(LAMBDA_TRACING_[A-Z_]+|AWS_XRAY_CONTEXT_MISSING|PYTHONPATH)"'
-                            r': "[^"]*",?\s?'),
+    "environment": _dropping("AWS_XRAY_CONTEXT_MISSING", "PYTHONPATH", prefix="LAMBDA_TRACING_"),
 }
 
 
@@ -120,14 +137,9 @@ class Verdict:
     differences: list[str]
 
 
-def _report_text(payload: bytes) -> str:
-    """The payload as comparable text: JSON re-serialised with sorted keys (requestId kept: both
-    runs use the same ids), anything else as it came."""
-    try:
-        value = json.loads(payload) if payload else None
-    except ValueError:
-        return payload.decode(errors="replace")
-    return json.dumps(value, sort_keys=True)
+def _report_text(payload: bytes, daemon_address: str) -> str:
+    """The payload as comparable text (each run has its own daemon port: named alike)."""
+    return payload.decode(errors="replace").replace(daemon_address, "<daemon>")
 
 
 def _event_bytes(event: Any) -> bytes:
@@ -184,7 +196,8 @@ class Harness:
                     # invocation itself is timed (an init failure has none).
                     seconds = (outcome.finished_at - outcome.delivered_at
                                if outcome.delivered_at is not None else 0.0)
-                    run.invocations.append(Invoked(_report_text(outcome.payload),
+                    run.invocations.append(Invoked(_report_text(outcome.payload,
+                                                                listener.address),
                                                    outcome.error_type, seconds))
                     if outcome.init_started is not None and outcome.init_ended is not None:
                         run.init_seconds = outcome.init_ended - outcome.init_started
@@ -235,9 +248,15 @@ def _drain(listener: UdpListener) -> list[bytes]:
 
 
 def _normalise(text: str, case: Case) -> str:
+    """JSON re-serialised with sorted keys, the case's allowed differences taken out (requestId
+    kept: both runs use the same ids); anything else as it came."""
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return text
     for name in case.allowed_differences:
-        text = DELIBERATE[name](text, case)
-    return text
+        value = DELIBERATE[name](value, case)
+    return json.dumps(value, sort_keys=True)
 
 
 _RUNTIME_CLOCK = re.compile(r"\[\d{10,}\]")  # the runtime's own log lines carry epoch ms
@@ -270,8 +289,7 @@ def compare(case: Case, bare: Run, layer: Run, validator: Any) -> list[str]:
     if layer.init_seconds - bare.init_seconds > INIT_BUDGET_SECONDS:
         differences.append(f"time: init took {layer.init_seconds:.2f} s with the layer, "
                            f"{bare.init_seconds:.2f} s bare")
-    bare_errors = [_normalise(line, case) for line in _runtime_log_errors(bare.log)]
-    layer_errors = [_normalise(line, case) for line in _runtime_log_errors(layer.log)]
+    bare_errors, layer_errors = _runtime_log_errors(bare.log), _runtime_log_errors(layer.log)
     if bare_errors != layer_errors:
         differences.append(f"runtime error log:\n  bare:  {bare_errors}\n  layer: {layer_errors}")
     differences.extend(datagram_problems(case, bare.datagrams + layer.datagrams, validator))

@@ -11,7 +11,10 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import os
+import socket
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +25,7 @@ import lambda_tracing
 import pytest
 from lambda_tracing import config
 from lambda_tracing.backend import get_backend, reset_backend
+from lambda_tracing.backend.emitter import UDPEmitter
 from lambda_tracing.backend.xray import XRayBackend
 from layer_support import build_layer, new_trace_header, run_through_wrapper, udp_listener
 
@@ -403,3 +407,75 @@ def _entities(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield document
     for child in document.get("subsegments", []):
         yield from _entities(child)
+
+
+class _Document:
+    """What the emitter asks of an entity: to_dict()."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "id": os.urandom(8).hex(), "start_time": 1.0,
+                "end_time": 2.0, "trace_id": "1-5759e988-bd862e3fe1be46a994272793"}
+
+
+def test_emitter_never_writes_to_a_descriptor_it_no_longer_owns() -> None:
+    """Issue 17: a handler that closed the emitter's socket and opened a TCP connection on the
+    same descriptor number got the trace document written into its connection."""
+    with udp_listener() as daemon, socket.create_server(("127.0.0.1", 0)) as server:
+        emitter = UDPEmitter(daemon.address)
+        emitter.send_entity(_Document("first"))
+        number = emitter._socket.fileno()  # type: ignore[union-attr]
+        os.close(number)  # as the handler's closerange would
+        connection = socket.create_connection(server.getsockname())
+        accepted, _ = server.accept()
+        try:
+            assert connection.fileno() == number  # the lowest free number: the same one
+            emitter.send_entity(_Document("second"))
+            accepted.settimeout(0.3)
+            with pytest.raises(TimeoutError):
+                accepted.recv(1024)  # nothing of ours in the user's connection
+            assert [document["name"] for document in daemon.receive()] == ["first", "second"]
+            connection.sendall(b"still mine")  # and the connection is the user's, open
+            assert accepted.recv(1024) == b"still mine"
+        finally:
+            connection.close()
+            accepted.close()
+
+
+def test_emitter_in_a_forked_child_sends_nothing() -> None:
+    with udp_listener() as daemon:
+        emitter = UDPEmitter(daemon.address)
+        pid = os.fork()
+        if pid == 0:  # the child: what it holds is its parent's invocation
+            emitter.send_entity(_Document("child"))
+            os._exit(0)
+        os.waitpid(pid, 0)
+        emitter.send_entity(_Document("parent"))
+        assert [document["name"] for document in daemon.receive()] == ["parent"]
+
+
+def test_daemon_host_name_is_resolved_in_the_background(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17: a daemon host name that never resolved cost +10 s in the first invocation.
+    The lookup runs beside the function; documents sent meanwhile go out once it answers."""
+    with udp_listener() as daemon:
+        port = int(daemon.address.rsplit(":", 1)[1])
+        answered = threading.Event()
+        real = socket.getaddrinfo
+
+        def slow(host: Any, *args: Any, **kwargs: Any) -> Any:
+            if host == "xray.slow.invalid":
+                answered.wait(5)
+                return real("127.0.0.1", port, *args[1:], **kwargs)
+            return real(host, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", slow)
+        started = time.monotonic()
+        emitter = UDPEmitter(f"xray.slow.invalid:{port}")
+        emitter.send_entity(_Document("early"))
+        assert time.monotonic() - started < 0.5
+        answered.set()
+        assert [document["name"] for document in daemon.receive()] == ["early"]
+        emitter.send_entity(_Document("later"))
+        assert [document["name"] for document in daemon.receive()] == ["later"]

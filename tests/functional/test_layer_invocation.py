@@ -372,3 +372,30 @@ def test_init_breakdown_waits_for_an_invocation_with_a_trace(
     plain({}, Context())
     assert {"## init app", "import app", "## plain"} <= set(lambda_tracing_capture.names())
     assert not coldstart.init_pending()
+
+
+def test_the_recursion_limit_gives_back_the_layers_frames(
+        lambda_tracing_capture: CapturedTraces) -> None:
+    """Issue 17: the layer's two frames between the runtime and the handler turned a handler
+    that fit under the recursion limit into a RecursionError. They are given back for the call
+    (traced: two, untraced: one), and the limit is as it was afterwards."""
+    base = sys.getrecursionlimit()
+    seen: list[int] = []
+
+    @lambda_tracing.trace_handler
+    def handler(event: Any, context: Any) -> int:
+        seen.append(sys.getrecursionlimit())
+        if event.get("set"):
+            sys.setrecursionlimit(event["set"])  # the handler's own choice stays
+        return 1
+
+    handler({}, Context())
+    lambda_tracing_capture.new_trace(sampled=False)
+    handler({}, Context())
+    assert seen == [base + 2, base + 1]
+    assert sys.getrecursionlimit() == base
+    try:
+        handler({"set": base + 100}, Context())
+        assert sys.getrecursionlimit() == base + 100
+    finally:
+        sys.setrecursionlimit(base)

@@ -295,3 +295,87 @@ def test_init_faults_are_the_runtimes_own_with_the_layer(tmp_path: Path,
         assert result["without"][0] == "FaultException"
     if user_handler.startswith("side_effect_app"):  # once each way: never imported again
         assert runs.read_text() == "ran\nran\n"
+
+
+POWERTOOLS_DECORATED_APP = textwrap.dedent('''
+    import boto3
+    from aws_lambda_powertools import Tracer
+    from botocore.stub import Stubber
+
+    tracer = Tracer(service="orders")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    stubber = Stubber(sqs)
+    for _ in range(4):
+        stubber.add_response("list_queues", {"QueueUrls": []})
+    stubber.activate()
+
+    @tracer.capture_method
+    def load():
+        sqs.list_queues()
+        return 1
+
+    @tracer.capture_lambda_handler
+    def handler(event, context):
+        tracer.put_annotation("Order", "o-1")
+        return {"loaded": load()}
+''')
+
+SDK_USER_APP = textwrap.dedent('''
+    import boto3
+    from aws_xray_sdk.core import patch_all, xray_recorder
+    from botocore.stub import Stubber
+
+    patch_all()
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    stubber = Stubber(sqs)
+    for _ in range(4):
+        stubber.add_response("list_queues", {"QueueUrls": []})
+    stubber.activate()
+
+    def handler(event, context):
+        with xray_recorder.in_subsegment("mine") as mine:
+            mine.put_annotation("Step", "load")
+            sqs.list_queues()
+        return "done"
+''')
+
+
+def _tree(document: dict[str, Any]) -> Any:
+    return (document["name"], [_tree(child) for child in document.get("subsegments", [])])
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    (POWERTOOLS_DECORATED_APP, ("## handler", [("## sdk_app.load", [("sqs", [])])])),
+    (SDK_USER_APP, ("## handler", [("mine", [("sqs", [])])])),
+], ids=["powertools-tracer", "sdk-recorder-after-patch-all"])
+def test_beside_the_sdks_own_recorder_one_handler_span_and_calls_stay_in_place(
+        layer: tuple[Path, Path], tmp_path: Path, segment_validator: Any, source: str,
+        expected: Any) -> None:
+    """Issue 17: beside Powertools Tracer each invocation had two sibling `## handler`
+    subsegments, and a call made inside the user's own subsegment (capture_method,
+    xray_recorder.in_subsegment after patch_all) was recorded outside it."""
+    wrapper, _ = layer
+    (tmp_path / "sdk_app.py").write_text(source)
+    headers = [new_trace_header() for _ in range(2)]
+    with udp_listener() as daemon:
+        report = run_through_wrapper(
+            wrapper, tmp_path, "sdk_app.handler",
+            {"AWS_XRAY_DAEMON_ADDRESS": daemon.address, "AWS_ACCESS_KEY_ID": "x",
+             "AWS_SECRET_ACCESS_KEY": "x"},
+            [{"event": {}, "trace_header": header} for header in headers])
+        documents = daemon.receive()
+    assert all("return" in result for result in report["results"]), report
+    for document in documents:
+        segment_validator.validate(document)
+    for header in headers:
+        root = header.split(";")[0].removeprefix("Root=")
+        trees = [_tree(d) for d in documents
+                 if d["trace_id"] == root and not d["name"].startswith("## init")]
+        assert trees == [expected], (trees, report["stderr"])
+    handler = next(d for d in documents if d["name"] == "## handler"
+                   and d["trace_id"] in headers[0])
+    assert handler["annotations"]["ColdStart"] is True
+    if source is POWERTOOLS_DECORATED_APP:  # what Powertools writes lands on the one span
+        assert handler["annotations"]["Order"] == "o-1"
+        assert handler["annotations"]["Service"] == "orders"
+        assert handler["metadata"]["orders"]["handler response"] == {"loaded": 1}

@@ -27,6 +27,11 @@ _inside_traced_handler: ContextVar[bool] = ContextVar("lambda_tracing_inside", d
 
 Handler = Callable[..., Any]
 
+# Forks into this process's line so far: a child that returns through the handler (or exits
+# through it) is not the invocation's process, and records nothing of its parent's span.
+_forks = [0]
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+
 
 def is_wrapped(handler: Any) -> bool:
     return getattr(handler, WRAPPED_MARK, False) is True
@@ -129,12 +134,15 @@ class _TracedInvocation:
             event = args[0] if args else kwargs.get("event")
             context = args[1] if len(args) > 1 else kwargs.get("context")
             backend, span = self._begin(event, context, cold, header)
+            forks = _forks[0]
             try:
                 result = self.handler(*args, **kwargs)
             except BaseException as error:
-                self._end_with_error(backend, span, error)
+                if forks == _forks[0]:  # a forked child leaves its parent's span alone
+                    self._end_with_error(backend, span, error)
                 raise
-            self._end_with_result(backend, span, event, result)
+            if forks == _forks[0]:
+                self._end_with_result(backend, span, event, result)
             return result
         finally:
             _inside_traced_handler.reset(token)
@@ -148,12 +156,15 @@ class _TracedInvocation:
             event = args[0] if args else kwargs.get("event")
             context = args[1] if len(args) > 1 else kwargs.get("context")
             backend, span = self._begin(event, context, cold, header)
+            forks = _forks[0]
             try:
                 result = await self.handler(*args, **kwargs)
             except BaseException as error:
-                self._end_with_error(backend, span, error)
+                if forks == _forks[0]:  # a forked child leaves its parent's span alone
+                    self._end_with_error(backend, span, error)
                 raise
-            self._end_with_result(backend, span, event, result)
+            if forks == _forks[0]:
+                self._end_with_result(backend, span, event, result)
             return result
         finally:
             _inside_traced_handler.reset(token)

@@ -23,6 +23,16 @@ def user_frames(error: BaseException, limit: int = 10) -> traceback.StackSummary
     return traceback.StackSummary.extract(iter(walked[-limit:]))
 
 
+# Files of the layer's own wrappers that live elsewhere: aws-xray-sdk's patch modules, when
+# the layer (not the user) applied them.
+_adopted_files: set[str] = set()
+
+
+def treat_as_ours(filename: str) -> None:
+    """Frames from `filename` are the layer's: cut out of the user's tracebacks too."""
+    _adopted_files.add(filename)
+
+
 _IMPORTLIB_FILES = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
 # Where an `import` statement (C) enters importlib: CPython cuts such a run of importlib frames
 # out of a traceback once it reaches the module's code (`_call_with_frames_removed`).
@@ -39,7 +49,8 @@ def without_layer_frames(traceback_: TracebackType | None) -> TracebackType | No
     kept: list[TracebackType] = []
     entry = traceback_
     while entry is not None:
-        if entry.tb_frame.f_code.co_filename.startswith(_OUR_DIRECTORY):
+        filename = entry.tb_frame.f_code.co_filename
+        if filename.startswith(_OUR_DIRECTORY) or filename in _adopted_files:
             _drop_split_import_run(kept)
         else:
             kept.append(entry)

@@ -144,6 +144,13 @@ def _start_instrumentation(settings: config.Settings, timer: coldstart.ImportTim
         get_backend()
     except Exception as error:  # noqa: BLE001
         log_failure("starting the tracing backend", error)
+    # The SDK's own recorder, if the user's module built it (Powertools Tracer does), records
+    # into the layer's spans from the first invocation on.
+    sdk = sys.modules.get("aws_xray_sdk.core")
+    if sdk is not None and "xray_recorder" in vars(sdk):
+        from lambda_tracing.patches.layer_recorder import adopt_sdk_recorder
+
+        adopt_sdk_recorder(vars(sdk)["xray_recorder"])
     if settings.log_trace_id:  # again after the user's import: it may have added handlers
         try:
             from lambda_tracing import logs

@@ -52,7 +52,10 @@ CASES: list[Case] = [
                 sys.exit(3)  # the child unwinds through the handler's callers
             _, status = os.waitpid(pid, 0)
             return {"child_exit": os.waitstatus_to_exitcode(status)}
-    """), note="a forked child that exits sent a second document with the same id, as fault"),
+    """), time_budget_seconds=0.1,
+        note="a forked child that exits sent a second document with the same id, as fault. "
+             "Budget: the child's interpreter teardown walks the layer's modules and objects too "
+             "(+20-25 ms measured alone, up to 70 ms with the suite running in parallel)"),
     Case("fork-child-raises", app("""
         import os
 
@@ -240,4 +243,138 @@ CASES: list[Case] = [
             os.close(1)
             return "closed"
     """), note="a handler that closes stdout"),
+]
+
+# The layer's deliberate effects (README "What the layer changes"), each allowed by name and
+# nothing else: the rest of what these handlers report must still match.
+CASES += [
+    Case("deliberate-environment", app("""
+        import os
+
+        def handler(event, context):
+            return {name: os.environ.get(name) for name in sorted(os.environ)
+                    if name not in ("_X_AMZN_TRACE_ID", "AWS_LAMBDA_RUNTIME_API")}
+    """), allowed_differences=("environment", "_HANDLER"),
+        note="the wrapper's variables and _HANDLER, and nothing else in the environment"),
+    Case("deliberate-outbound-trace-header", app("""
+        import http.server
+        import threading
+
+        import urllib3
+
+        seen = []
+
+        class Echo(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                seen.append(dict(self.headers))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+        def handler(event, context):
+            pool = urllib3.PoolManager()
+            body = pool.request("GET", f"http://127.0.0.1:{server.server_address[1]}/x").data
+            headers = seen.pop()
+            headers.pop("Host", None)
+            return {"body": body.decode(), "headers": headers}
+    """), allowed_differences=("trace-header",),
+        note="an outbound HTTP call carries X-Amzn-Trace-Id; its result is otherwise the same"),
+    Case("deliberate-log-trace-id", app("""
+        import logging
+
+        records = []
+
+        class Keep(logging.Handler):
+            def emit(self, record):
+                records.append({key: str(value) for key, value in vars(record).items()
+                                if key in ("msg", "levelname", "name", "xray_trace_id")})
+
+        logging.getLogger().addHandler(Keep())
+
+        def handler(event, context):
+            records.clear()
+            logging.getLogger("app").warning("handling %s", 1)
+            return records
+    """), allowed_differences=("xray_trace_id",),
+        note="log records carry xray_trace_id; nothing else about them changes"),
+]
+
+FIRST_PATCHED_CALL = ("Budget: the first botocore or requests call loads aws-xray-sdk's recorder "
+                      "and patcher (the layer's cold-start design), 70-120 ms on this host")
+
+# Errors raised through the layer's patches: the stack trace is still the user's and the
+# libraries' own, with none of the layer's (or its SDK's) frames between.
+CASES += [
+    Case("error-through-botocore", app("""
+        import boto3
+        from botocore.stub import Stubber
+
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        stubber = Stubber(sqs)
+        stubber.add_client_error("list_queues", "AccessDenied", "no", 403)
+        stubber.activate()
+
+        def handler(event, context):
+            return sqs.list_queues()
+    """), time_budget_seconds=0.25,
+         note="a ClientError through the botocore patch: the SDK wrapper's frame and a null "
+              "aws.request_id were in the trace. " + FIRST_PATCHED_CALL),
+    Case("error-through-urllib3", app("""
+        import urllib3
+
+        pool = urllib3.PoolManager(retries=False)
+
+        def handler(event, context):
+            return pool.request("GET", "http://127.0.0.1:9/refused").status
+    """), note="a refused connection through the urllib3 patch"),
+    Case("error-through-requests", app("""
+        import requests
+
+        def handler(event, context):
+            return requests.get("http://127.0.0.1:9/refused", timeout=2).status_code
+    """), time_budget_seconds=0.25,
+         note="a refused connection through the requests patch. " + FIRST_PATCHED_CALL),
+]
+
+_COUNTING_SERVER = """
+import socket
+import threading
+
+import urllib3
+
+accepted = []
+listener = socket.create_server(("127.0.0.1", 0))
+
+def serve():
+    while True:
+        connection, _ = listener.accept()
+        accepted.append(1)
+        connection.close()  # no response: the call fails
+
+threading.Thread(target=serve, daemon=True).start()
+URL = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+
+def handler(event, context):
+    try:
+        urllib3.PoolManager(retries=False).request("GET", URL)
+    except Exception as error:
+        failure = type(error).__name__
+    return {"failure": failure, "connections": len(accepted)}
+"""
+CASES += [
+    Case(f"failed-urllib3-call-made-once-{slug}", {"app.py": _COUNTING_SERVER},
+         trace_headers=(header,), note="a failing call outside a sampled trace was made a "
+         "second time by the patch's own fallback")
+    for slug, header in [
+        ("no-trace", None),
+        ("unsampled", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
+                      "Sampled=0"),
+    ]
 ]

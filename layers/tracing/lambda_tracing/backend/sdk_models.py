@@ -80,6 +80,9 @@ def finish(package: ModuleType | None = None) -> None:
         try:
             _run_init(package)
             del package.__getattr__  # type: ignore[attr-defined]
+            from lambda_tracing.patches.layer_recorder import adopt_sdk_recorder
+
+            adopt_sdk_recorder(vars(package).get("xray_recorder"))
         finally:
             spec._initializing = False  # type: ignore[union-attr]
             _finishing.discard(PACKAGE)

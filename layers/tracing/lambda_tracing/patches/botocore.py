@@ -52,6 +52,10 @@ def _patch_now() -> None:
 
     prepare_sdk_module(xray_botocore)
     patcher.patch(("botocore",))
+    # The layer applied the SDK's wrapper: its frame is the layer's, not in the user's traces.
+    from lambda_tracing.stacks import treat_as_ours
+
+    treat_as_ours(xray_botocore.__file__ or "")
     # Applied after the SDK's wrapper, so it runs first and can step around it.
     wrapt.wrap_function_wrapper("botocore.client", "BaseClient._make_api_call", _around_api_call)
 
@@ -126,6 +130,12 @@ def _with_resource_names(original: Callable[..., None]) -> Callable[..., None]:
         )
         if not getattr(subsegment, "sampled", False):
             return
+        aws = getattr(subsegment, "aws", None)
+        if isinstance(aws, dict) and None in aws.values():
+            # A failed call without a response (an error before it, a stubbed error) has no
+            # request id: X-Ray's schema takes a string or nothing, never null.
+            for key in [key for key, value in aws.items() if value is None]:
+                del aws[key]
         try:
             operation = kwargs.get("operation_name") or args[0]
             params = kwargs.get("api_params") or (args[1] if len(args) > 1 else {})

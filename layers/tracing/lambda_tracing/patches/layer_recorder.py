@@ -115,3 +115,88 @@ def point_at_layer(module: ModuleType) -> None:
     for name, value in replacements.items():
         if hasattr(module, name):
             setattr(module, name, value)
+
+
+# --- aws-xray-sdk's own global recorder (Powertools Tracer's provider, the user's code) ---
+
+_ADOPTED = "_lambda_tracing_adopted"
+# Spans of ours handed out as if opened by the SDK's recorder: their end is the layer's.
+_lent: ContextVar[tuple[Any, ...]] = ContextVar("lambda_tracing_lent", default=())
+
+
+def adopt_sdk_recorder(sdk_recorder: Any) -> None:
+    """Make aws-xray-sdk's global recorder record into the layer's spans while the layer traces
+    the invocation (otherwise it works as before): Powertools Tracer's `## handler` then is the
+    layer's handler span, not a sibling of it, and what the user opens with it (capture_method,
+    in_subsegment) holds the calls made inside. Instance attributes over the SDK's methods, so
+    references taken before (Powertools keeps its provider) follow. Idempotent; never raises."""
+    try:
+        if sdk_recorder is None or getattr(sdk_recorder, _ADOPTED, False):
+            return
+        for name in ("begin_subsegment", "end_subsegment", "current_subsegment",
+                     "get_trace_entity", "put_annotation", "put_metadata", "record_subsegment"):
+            original = getattr(sdk_recorder, name)
+            setattr(sdk_recorder, name, _while_traced(getattr(_Adopted, name), original))
+        setattr(sdk_recorder, _ADOPTED, True)
+    except Exception:  # noqa: BLE001 - the SDK's recorder as it was beats a broken one
+        import logging
+
+        logging.getLogger(__name__).warning("lambda_tracing: could not adopt aws-xray-sdk's "
+                                            "recorder", exc_info=True)
+
+
+def _while_traced(ours: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
+    def either(*args: Any, **kwargs: Any) -> Any:
+        header = _environ_get(TRACE_HEADER_VARIABLE)
+        recorder = layer_recorder() if header is not None and _SAMPLED in header else None
+        if recorder is None or not _sampled(recorder):
+            return original(*args, **kwargs)
+        return ours(recorder, *args, **kwargs)
+
+    return either
+
+
+class _Adopted:
+    """The SDK recorder's methods over the layer's recorder (first argument)."""
+
+    @staticmethod
+    def begin_subsegment(recorder: Any, name: str, namespace: str = "local") -> Any:
+        entity = recorder.get_trace_entity()
+        spans = recorder.context.open_spans()
+        if spans and spans[0] is entity and getattr(entity, "name", None) == name:
+            _lent.set((*_lent.get(), entity))  # the handler's span: one, not two
+            return entity
+        return recorder.begin_subsegment(name, namespace)
+
+    @staticmethod
+    def end_subsegment(recorder: Any, end_time: float | None = None) -> None:
+        current = recorder.current_subsegment()
+        lent = _lent.get()
+        if lent and lent[-1] is current:
+            _lent.set(lent[:-1])  # the layer ends its own span
+            return
+        recorder.end_subsegment(end_time)
+
+    @staticmethod
+    def current_subsegment(recorder: Any) -> Any:
+        return recorder.current_subsegment()
+
+    @staticmethod
+    def get_trace_entity(recorder: Any) -> Any:
+        return recorder.get_trace_entity()
+
+    @staticmethod
+    def put_annotation(recorder: Any, key: str, value: Any) -> None:
+        entity = recorder.get_trace_entity()
+        if entity is not None:
+            entity.put_annotation(key, value)
+
+    @staticmethod
+    def put_metadata(recorder: Any, key: str, value: Any, namespace: str = "default") -> None:
+        entity = recorder.get_trace_entity()
+        if entity is not None:
+            entity.put_metadata(key, value, namespace)
+
+    @staticmethod
+    def record_subsegment(recorder: Any, *args: Any, **kwargs: Any) -> Any:
+        return recorder.record_subsegment(*args, **kwargs)

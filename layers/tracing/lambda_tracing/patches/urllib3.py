@@ -47,19 +47,24 @@ def patch() -> None:
 def _traced_urlopen(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     if is_untraced():
         return wrapped(*args, **kwargs)
+    # The call itself is made outside the `try`: its own exception is the caller's, and a
+    # failed call must never be made a second time.
+    record = False
     try:
         recorder = trace_header.layer_recorder()
         entity = recorder.get_trace_entity() if recorder is not None else None
         if entity is None or getattr(entity, "namespace", None) in _OUTBOUND_NAMESPACES:
-            return wrapped(*args, **kwargs)  # untraced, or already a node with headers sent
-        if trace_header.for_entity(entity) is None:
-            return wrapped(*args, **kwargs)  # no trace: nothing to record or propagate
-        if not getattr(entity, "sampled", False):
+            pass  # untraced, or already a node with headers sent
+        elif trace_header.for_entity(entity) is None:
+            pass  # no trace: nothing to record or propagate
+        elif not getattr(entity, "sampled", False):
             args, kwargs = _with_trace_header(instance, args, kwargs, entity)  # Sampled=0
-            return wrapped(*args, **kwargs)
-        url = _full_url(instance, _argument(args, kwargs, 1, "url"))
+        else:
+            url = _full_url(instance, _argument(args, kwargs, 1, "url"))
+            record = True
     except Exception as error:  # said once at warning: a call left out of the trace
         log_failure("tracing a urllib3 call", error)
+    if not record:
         return wrapped(*args, **kwargs)
 
     def send(*call_args: Any, **call_kwargs: Any) -> Any:
