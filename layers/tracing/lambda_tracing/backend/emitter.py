@@ -121,16 +121,22 @@ class UDPEmitter:
             document = entity.to_dict()
             text = serialize(document)
             texts = [text] if len(text) <= DOCUMENT_LIMIT else fit(document)  # ASCII: len = bytes
-            with self._lock:
-                for text in texts:
-                    datagram = _HEADER_BYTES + text.encode("ascii")
-                    if self._waiting is not None:  # the host name is still being resolved
-                        if len(self._waiting) < _MAX_WAITING:
-                            self._waiting.append(datagram)
-                    else:
-                        self._send(datagram)
+            self.send_datagrams([_HEADER_BYTES + text.encode("ascii") for text in texts])
         except Exception as error:  # noqa: BLE001 - an emitter must never raise
             log_failure("sending a segment document", error)
+
+    def send_datagrams(self, datagrams: list[bytes]) -> None:
+        """Whole datagrams, framed by the caller (segment documents, or OTLP's framing): sent
+        now, or kept (a few) until the daemon's host name is known."""
+        if self._forked:
+            return
+        with self._lock:
+            for datagram in datagrams:
+                if self._waiting is not None:  # the host name is still being resolved
+                    if len(self._waiting) < _MAX_WAITING:
+                        self._waiting.append(datagram)
+                else:
+                    self._send(datagram)
 
     def _send(self, datagram: bytes) -> None:
         """Under the lock. A socket whose descriptor is no longer the one we opened (the
