@@ -1,6 +1,8 @@
 """The service graph X-Ray draws from segments, in botocore's GetServiceGraph shapes.
 
 - a node per segment (name, origin, account); Lambda sends two: AWS::Lambda and its function;
+  a segment whose parent is a segment of the same node (an OTel handler span under Lambda's
+  function segment) is that node's own work, not a second call (otlp/OTLP.md);
 - inferred nodes for subsegments with namespace "aws" (named from the aws block) or
   "remote": a Database::SQL node for an SQL call (a `sql` block), else the host of
   http.request.url; none where a traced segment answered that subsegment;
@@ -111,6 +113,12 @@ def inferred_identity(subsegment: Document) -> tuple[str, str] | None:
         host = _hostname(url) if isinstance(url, str) else None
         return str(host or subsegment["name"]), "remote"
     return None
+
+
+def _same_node(parent: NodeKey, child: NodeKey) -> bool:
+    """The same name and type; an account only one of them names does not tell them apart
+    (Lambda's function segment names none, an OTel resource may)."""
+    return parent[:2] == child[:2] and None in (parent[2], child[2]) or parent == child
 
 
 @lru_cache(maxsize=4096)  # a service calls few distinct URLs; parsing one costs ~5 us
@@ -225,8 +233,9 @@ class ServiceGraph:
             owners: dict[str, tuple[Entry, NodeKey]] = {}
             segments: list[tuple[Projection, NodeKey]] = []
             owned: list[tuple[NodeKey, list[Entry]]] = []
-            self._own(projections, owners, segments, owned)
-            answered = self._add_segments(segments, owners, linking)
+            folded: set[str] = set()
+            self._own(projections, owners, segments, owned, folded)
+            answered = self._add_segments(segments, owners, linking, folded)
             self._add_inferred(owned, answered)
             for _, entries in owned:
                 for entry in entries:
@@ -289,15 +298,29 @@ class ServiceGraph:
         owners: dict[str, tuple[Entry, NodeKey]],
         segments: list[tuple[Projection, NodeKey]],
         owned: list[tuple[NodeKey, list[Entry]]],
+        folded: set[str],
     ) -> None:
         """Index one trace's elements by id with the node that owns them; streamed
-        subsegments belong to the segment their parent chain leads to, in any order."""
+        subsegments belong to the segment their parent chain leads to, in any order.
+        Segments folded into their parent segment's node are added to `folded`."""
         streamed = []
+        keys: dict[str, NodeKey] = {}
+        for projection in projections:
+            if projection[0] == "s" and not projection[6]:
+                keys[projection[1][ID]] = (projection[3], projection[4], projection[5])
         for projection in projections:
             if projection[0] == "u":
                 streamed.append(projection)
             elif not projection[6]:  # inferred segments are X-Ray's output, not a service
                 key: NodeKey = (projection[3], projection[4], projection[5])
+                parent_key = keys.get(projection[2]) if projection[2] else None
+                if parent_key is not None and _same_node(parent_key, key):
+                    # A segment whose parent is a segment of its own node (an OTel Lambda
+                    # handler span under Lambda's function segment) is that node's work, as
+                    # the X-Ray SDK's subsegments under the function segment are: no call,
+                    # no edge of its own; its calls are the node's.
+                    key = parent_key
+                    folded.add(projection[1][ID])
                 owners[projection[1][ID]] = (projection[1], key)
                 for entry in projection[8]:
                     owners[entry[ID]] = (entry, key)
@@ -330,13 +353,14 @@ class ServiceGraph:
         segments: list[tuple[Projection, NodeKey]],
         owners: dict[str, tuple[Entry, NodeKey]],
         linking: list[tuple[Projection, NodeKey]],
+        folded: set[str],
     ) -> set[str]:
         """Nodes for one trace's segments and the edges into them; returns the subsegments
         a traced segment answered (they get no inferred node)."""
         answered: set[str] = set()
         for projection, key in segments:
             entry = projection[1]
-            if entry[IN_PROGRESS]:
+            if entry[IN_PROGRESS] or (folded and entry[ID] in folded):
                 continue
             node = self.nodes.get(key) or self._node(key, "active")
             assert node.calls is not None
