@@ -175,9 +175,10 @@ def project(document: Document) -> Projection:
     entries = _subsegment_entries(document)
     account = members(document, "aws").get("account_id")
     # "links" is outside the schema: keep only well-formed ones, as lookup keys must be.
+    sent = document.get("links")
     links = [
         [link["trace_id"], link["id"]]
-        for link in document.get("links") or ()
+        for link in (sent if sent.__class__ is list else ())
         if isinstance(link, dict)
         and isinstance(link.get("trace_id"), str)
         and isinstance(link.get("id"), str)
