@@ -183,6 +183,7 @@ def test_trace_graph_and_groups(xray: LocalXRay) -> None:
         ("/Traces", b'{"TraceIds": [], "Colour": 1}', "InvalidRequestException", 400, "Colour"),
         ("/TraceSegments", b"{not json", "InvalidRequestException", 400, "not JSON"),
         ("/TraceSegments", b"[1, 2]", "InvalidRequestException", 400, "JSON object"),
+        ("/TraceSegments", b"[" * 100_000, "InvalidRequestException", 400, "not JSON"),
         (
             "/TraceSummaries",
             b'{"StartTime": 1, "EndTime": 2, "FilterExpression": "fault AND"}',
