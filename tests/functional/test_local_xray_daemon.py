@@ -42,6 +42,13 @@ def datagram(document: dict) -> bytes:
     return HEADER + json.dumps(document).encode()
 
 
+def the_one_segment(xray: LocalXRay, trace_id: str) -> dict:
+    """The trace's only segment as BatchGetTraces returns it."""
+    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[trace_id])
+    [stored] = traces["Traces"][0]["Segments"]
+    return json.loads(stored["Document"])
+
+
 @pytest.fixture
 def xray() -> Iterator[LocalXRay]:
     with LocalXRay() as xr:
@@ -97,16 +104,12 @@ def test_in_progress_segment_is_replaced_by_its_completed_version(xray: LocalXRa
     started = {k: v for k, v in segment(7, in_progress=True).items() if k != "end_time"}
     udp.send(datagram(started))
     assert xray.wait_for(1)
-    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[started["trace_id"]])
-    [stored] = traces["Traces"][0]["Segments"]
-    assert json.loads(stored["Document"])["in_progress"] is True
+    assert the_one_segment(xray, started["trace_id"])["in_progress"] is True
     udp.send(datagram(segment(7)))
     # A late in-progress copy must not undo the completed one.
     udp.send(datagram(started))
     assert xray.wait_for(3)
-    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[started["trace_id"]])
-    [stored] = traces["Traces"][0]["Segments"]
-    document = json.loads(stored["Document"])
+    document = the_one_segment(xray, started["trace_id"])
     assert document["end_time"] == 1_600_000_000.5 and "in_progress" not in document
     udp.close()
 
@@ -130,9 +133,7 @@ def test_a_streamed_subsegment_waits_for_its_segment(xray: LocalXRay) -> None:
     assert traces["Traces"] == [] and traces["UnprocessedTraceIds"] == [TRACE_ID]
     udp.send(datagram(segment(0, id="a000000000000000", trace_id=TRACE_ID)))
     assert xray.wait_for(2)
-    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[TRACE_ID])
-    [stored] = traces["Traces"][0]["Segments"]
-    assert [s["id"] for s in json.loads(stored["Document"])["subsegments"]] == [early["id"]]
+    assert [s["id"] for s in the_one_segment(xray, TRACE_ID)["subsegments"]] == [early["id"]]
     graph, raw = call(
         xray.api_url, "GetServiceGraph", StartTime=1_599_999_999, EndTime=1_600_000_001
     )
@@ -160,9 +161,7 @@ def test_a_subsegment_sent_inside_its_segment_and_streamed_counts_once(xray: Loc
     udp.send(datagram(streamed))
     udp.send(datagram(segment(0, id="a000000000000000", trace_id=TRACE_ID, subsegments=[call_])))
     assert xray.wait_for(2)
-    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[TRACE_ID])
-    [stored] = traces["Traces"][0]["Segments"]
-    assert [s["id"] for s in json.loads(stored["Document"])["subsegments"]] == [call_["id"]]
+    assert [s["id"] for s in the_one_segment(xray, TRACE_ID)["subsegments"]] == [call_["id"]]
     graph, _ = call(xray.api_url, "GetServiceGraph", StartTime=1_599_999_999, EndTime=1_600_000_001)
     (table,) = [s for s in graph["Services"] if s["Name"] == "orders"]
     assert table["SummaryStatistics"]["TotalCount"] == 1
