@@ -443,3 +443,15 @@ def test_a_service_calling_itself_through_a_subsegment_keeps_its_self_edge() -> 
     assert (("app", "service"), ("app", "service"), None) in edges
     app = next(s for s in services if (s["Name"], s["Type"]) == ("app", "service"))
     assert app["SummaryStatistics"]["TotalCount"] == 2
+
+
+def test_a_segment_under_its_own_nodes_local_subsegment_is_not_a_second_call() -> None:
+    # OTel: an INTERNAL span (a local subsegment) parenting a SERVER span of the same service
+    work = doc("work", "b" * 16, 0.1, 0.9)
+    outer = doc("app", "a" * 16, 0, 1, trace_id="1-x", subsegments=[work])
+    inner = doc("app", "c" * 16, 0.2, 0.8, trace_id="1-x", parent_id="b" * 16)
+    services = service_graph({"1-x": [outer, inner]})
+    _, edges = topology(services)
+    assert (("app", "service"), ("app", "service"), None) not in edges
+    app = next(s for s in services if (s["Name"], s["Type"]) == ("app", "service"))
+    assert app["SummaryStatistics"]["TotalCount"] == 1

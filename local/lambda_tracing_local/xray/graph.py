@@ -1,8 +1,8 @@
 """The service graph X-Ray draws from segments, in botocore's GetServiceGraph shapes.
 
 - a node per segment (name, origin, account); Lambda sends two: AWS::Lambda and its function;
-  a segment whose parent is a segment of the same node (an OTel handler span under Lambda's
-  function segment) is that node's own work, not a second call (otlp/OTLP.md);
+  a segment whose parent is its own node's segment or local subsegment (an OTel handler span
+  under Lambda's function segment) is that node's own work, not a second call (otlp/OTLP.md);
 - inferred nodes for subsegments with namespace "aws" (named from the aws block) or
   "remote": a Database::SQL node for an SQL call (a `sql` block), else the host of
   http.request.url; none where a traced segment answered that subsegment;
@@ -113,12 +113,6 @@ def inferred_identity(subsegment: Document) -> tuple[str, str] | None:
         host = _hostname(url) if isinstance(url, str) else None
         return str(host or subsegment["name"]), "remote"
     return None
-
-
-def _same_node(parent: NodeKey, child: NodeKey) -> bool:
-    """The same name and type; an account only one of them names does not tell them apart
-    (Lambda's function segment names none, an OTel resource may)."""
-    return parent[:2] == child[:2] and None in (parent[2], child[2]) or parent == child
 
 
 @lru_cache(maxsize=4096)  # a service calls few distinct URLs; parsing one costs ~5 us
@@ -305,28 +299,37 @@ class ServiceGraph:
         subsegments belong to the segment their parent chain leads to, in any order.
         Segments folded into their parent segment's node are added to `folded`."""
         streamed = []
-        keys: dict[str, NodeKey] = {}
-        for projection in projections:
-            if projection[0] == "s" and not projection[6]:
-                keys[projection[1][ID]] = (projection[3], projection[4], projection[5])
         for projection in projections:
             if projection[0] == "u":
                 streamed.append(projection)
             elif not projection[6]:  # inferred segments are X-Ray's output, not a service
                 key: NodeKey = (projection[3], projection[4], projection[5])
-                parent_key = keys.get(projection[2]) if projection[2] else None
-                if parent_key is not None and _same_node(parent_key, key):
-                    # A segment whose parent is a segment of its own node (an OTel Lambda
-                    # handler span under Lambda's function segment) is that node's work, as
-                    # the X-Ray SDK's subsegments under the function segment are: no call,
-                    # no edge of its own; its calls are the node's.
-                    key = parent_key
-                    folded.add(projection[1][ID])
                 owners[projection[1][ID]] = (projection[1], key)
                 for entry in projection[8]:
                     owners[entry[ID]] = (entry, key)
                 owned.append((key, projection[8]))
                 segments.append((projection, key))
+        for index, (projection, key) in enumerate(segments if len(segments) > 1 else ()):
+            parent = owners.get(projection[2]) if projection[2] else None
+            if parent is not None and parent[0][INFERRED_NAME] is None:
+                parent_key = parent[1]
+                if parent_key[0] != key[0] or parent_key[1] != key[1]:
+                    continue
+                # an account only one of them names does not tell them apart (Lambda's
+                # function segment names none, an OTel resource may)
+                if parent_key[2] != key[2] and None not in (parent_key[2], key[2]):
+                    continue
+                # A segment whose parent is its own node's segment or local subsegment (an
+                # OTel Lambda handler span under Lambda's function segment) is that node's
+                # work, as the X-Ray SDK's subsegments under the function segment are: no
+                # call, no edge of its own; its calls are the node's.
+                folded.add(projection[1][ID])
+                if parent_key != key:
+                    owners[projection[1][ID]] = (projection[1], parent_key)
+                    for entry in projection[8]:
+                        owners[entry[ID]] = (entry, parent_key)
+                    owned[index] = (parent_key, projection[8])
+                    segments[index] = (projection, parent_key)
         while streamed:
             waiting = []
             for projection in streamed:
