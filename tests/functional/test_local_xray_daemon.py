@@ -337,3 +337,33 @@ def test_a_burst_through_the_ingest_workers_is_counted_and_logged_as_inline(
         for docs in stored.values():
             for document in docs:
                 assert document == originals[document["id"]]
+
+
+def test_a_bug_in_a_batch_costs_that_batch_and_the_daemon_keeps_receiving(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lambda_tracing_local.xray import daemon
+
+    real, calls = daemon.ingest_batch, []
+
+    def first_one_fails(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("ingest bug")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(daemon, "ingest_batch", first_one_fails)
+    with LocalXRay(ingest_processes=0) as xr:
+        udp = sender(xr)
+        udp.send(datagram(segment(21)))
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        udp.send(datagram(segment(22)))
+        udp.close()
+        assert xr.wait_for(1, timeout=10), xr.stats
+        stats = xr.wait_until_idle()
+        assert (stats["received"], stats["stored"], stats["rejected_by_reason"]) == (
+            2, 1, {"internal": 1}
+        )
+        assert "ingest bug" in caplog.text
