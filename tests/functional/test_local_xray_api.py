@@ -457,3 +457,30 @@ def test_documents_with_odd_but_storable_fields_are_kept_and_read_back() -> None
             parsed, _ = call(xr.api_url, "BatchGetTraces", TraceIds=trace_ids[start:start + 5])
             assert len(parsed["Traces"]) == len(trace_ids[start:start + 5])
             call(xr.api_url, "GetTraceGraph", TraceIds=trace_ids[start:start + 5])
+
+
+def test_parent_cycles_are_stored_and_every_read_answers() -> None:
+    """ids are X-Ray's to check, not their graph: segments and streamed subsegments whose
+    parents form a cycle are stored, and no operation over them fails or hangs."""
+    trace_id = "1-59602603-00000000000000000000c1c1"
+    times = {"start_time": 1499473460.0, "end_time": 1499473461.0}
+
+    def element(id_: str, parent: str, **fields: object) -> str:
+        return json.dumps({"trace_id": trace_id, "id": id_, "parent_id": parent,
+                           "name": "cycle", **times, **fields})
+
+    documents = [
+        element("c000000000000001", "c000000000000002", type="subsegment"),
+        element("c000000000000002", "c000000000000001", type="subsegment"),
+        element("d000000000000001", "d000000000000001"),
+        element("d000000000000002", "d000000000000003"),
+        element("d000000000000003", "d000000000000002"),
+    ]
+    with LocalXRay() as xr:
+        parsed, _ = call(xr.api_url, "PutTraceSegments", TraceSegmentDocuments=documents)
+        assert parsed["UnprocessedTraceSegments"] == []
+        parsed, _ = call(xr.api_url, "BatchGetTraces", TraceIds=[trace_id])
+        assert [trace["Id"] for trace in parsed["Traces"]] == [trace_id]
+        call(xr.api_url, "GetTraceGraph", TraceIds=[trace_id])
+        call(xr.api_url, "GetServiceGraph", **WINDOW)
+        call(xr.api_url, "GetTraceSummaries", FilterExpression='service("cycle")', **WINDOW)
