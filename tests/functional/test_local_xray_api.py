@@ -183,6 +183,7 @@ def test_trace_graph_and_groups(xray: LocalXRay) -> None:
         ("/Traces", b'{"TraceIds": [], "Colour": 1}', "InvalidRequestException", 400, "Colour"),
         ("/TraceSegments", b"{not json", "InvalidRequestException", 400, "not JSON"),
         ("/TraceSegments", b"[1, 2]", "InvalidRequestException", 400, "JSON object"),
+        ("/TraceSegments", b"[" * 100_000, "InvalidRequestException", 400, "not JSON"),
         (
             "/TraceSummaries",
             b'{"StartTime": 1, "EndTime": 2, "FilterExpression": "fault AND"}',
@@ -412,3 +413,74 @@ def test_sampling_rules_and_targets_follow_the_service_model(xray: LocalXRay) ->
     assert_valid_response("GetSamplingTargets", raw, targets)
     assert [t["RuleName"] for t in targets["SamplingTargetDocuments"]] == ["Default"]
     assert [u["RuleName"] for u in targets["UnprocessedStatistics"]] == ["Missing"]
+
+
+# Documents X-Ray stores (every required field well formed) whose other fields have shapes no
+# SDK writes: each is kept, and no operation over them fails or answers outside its model.
+HOSTILE_FIELDS: list[dict] = [
+    {"http": "x"}, {"http": {"response": "x"}}, {"http": {"response": {"status": "500"}}},
+    {"http": {"response": {"status": 500.5}}}, {"http": {"response": {"status": True}}},
+    {"http": {"response": {"status": 10**30}}}, {"http": {"request": {"url": 5}}},
+    {"aws": [1]}, {"aws": {"account_id": 5}}, {"origin": 5}, {"user": {"a": 1}},
+    {"error": "yes"}, {"fault": 1}, {"cause": "0123456789abcdef"}, {"cause": 5},
+    {"cause": {"exceptions": [1, None, "x"]}}, {"annotations": [1]},
+    {"annotations": {"k": 10**30}}, {"annotations": {"k": None}}, {"metadata": 5},
+    {"links": 5}, {"links": {"trace_id": TRACE_ID}}, {"links": [{"trace_id": 5, "id": None}]},
+    {"end_time": 1499473450.0}, {"namespace": "remote"}, {"sql": 5}, {"service": 5},
+    {"precursor_ids": 5}, {"inferred": True},
+    {"subsegments": [{"id": "aaaaaaaaaaaaaaa1", "name": "x", "start_time": 1499473460.0,
+                      "end_time": 1499473461.0, "namespace": "remote",
+                      "http": {"request": {"url": "http://[bad"}}}]},
+    {"subsegments": [{"id": "aaaaaaaaaaaaaaa2", "name": "x", "start_time": 1499473460.0,
+                      "end_time": 1499473461.0, "namespace": "aws",
+                      "aws": {"table_name": 5, "queue_url": 5}}]},
+]
+FILTERS = ["error", "fault", "throttle", "ok", "responsetime > 1", "http.status = 500",
+           "annotation.k = 1", 'service("hostile")', 'http.url CONTAINS "x"', 'user = "a"']
+
+
+def test_documents_with_odd_but_storable_fields_are_kept_and_read_back() -> None:
+    documents = [
+        json.dumps({"trace_id": f"1-59602603-{number:024x}", "id": f"{number:016x}",
+                    "name": "hostile", "start_time": 1499473460.0, "end_time": 1499473470.0,
+                    **fields})
+        for number, fields in enumerate(HOSTILE_FIELDS, start=1)
+    ]
+    trace_ids = [json.loads(document)["trace_id"] for document in documents]
+    with LocalXRay() as xr:
+        parsed, _ = call(xr.api_url, "PutTraceSegments", TraceSegmentDocuments=documents)
+        assert parsed["UnprocessedTraceSegments"] == []
+        call(xr.api_url, "GetServiceGraph", **WINDOW)
+        for expression in FILTERS:
+            call(xr.api_url, "GetTraceSummaries", FilterExpression=expression, **WINDOW)
+        for start in range(0, len(trace_ids), 5):
+            parsed, _ = call(xr.api_url, "BatchGetTraces", TraceIds=trace_ids[start:start + 5])
+            assert len(parsed["Traces"]) == len(trace_ids[start:start + 5])
+            call(xr.api_url, "GetTraceGraph", TraceIds=trace_ids[start:start + 5])
+
+
+def test_parent_cycles_are_stored_and_every_read_answers() -> None:
+    """ids are X-Ray's to check, not their graph: segments and streamed subsegments whose
+    parents form a cycle are stored, and no operation over them fails or hangs."""
+    trace_id = "1-59602603-00000000000000000000c1c1"
+    times = {"start_time": 1499473460.0, "end_time": 1499473461.0}
+
+    def element(id_: str, parent: str, **fields: object) -> str:
+        return json.dumps({"trace_id": trace_id, "id": id_, "parent_id": parent,
+                           "name": "cycle", **times, **fields})
+
+    documents = [
+        element("c000000000000001", "c000000000000002", type="subsegment"),
+        element("c000000000000002", "c000000000000001", type="subsegment"),
+        element("d000000000000001", "d000000000000001"),
+        element("d000000000000002", "d000000000000003"),
+        element("d000000000000003", "d000000000000002"),
+    ]
+    with LocalXRay() as xr:
+        parsed, _ = call(xr.api_url, "PutTraceSegments", TraceSegmentDocuments=documents)
+        assert parsed["UnprocessedTraceSegments"] == []
+        parsed, _ = call(xr.api_url, "BatchGetTraces", TraceIds=[trace_id])
+        assert [trace["Id"] for trace in parsed["Traces"]] == [trace_id]
+        call(xr.api_url, "GetTraceGraph", TraceIds=[trace_id])
+        call(xr.api_url, "GetServiceGraph", **WINDOW)
+        call(xr.api_url, "GetTraceSummaries", FilterExpression='service("cycle")', **WINDOW)

@@ -42,6 +42,13 @@ def datagram(document: dict) -> bytes:
     return HEADER + json.dumps(document).encode()
 
 
+def the_one_segment(xray: LocalXRay, trace_id: str) -> dict:
+    """The trace's only segment as BatchGetTraces returns it."""
+    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[trace_id])
+    [stored] = traces["Traces"][0]["Segments"]
+    return json.loads(stored["Document"])
+
+
 @pytest.fixture
 def xray() -> Iterator[LocalXRay]:
     with LocalXRay() as xr:
@@ -69,26 +76,27 @@ def test_bad_datagrams_are_rejected_with_reasons_and_the_daemon_keeps_going(
         "not finished nor in progress": datagram(
             {k: v for k, v in segment(5).items() if k != "end_time"}
         ),
-        "oversize": datagram(segment(8, metadata={"default": {"pad": "x" * 64_000}})),
     }
     for payload in bad.values():
         udp.send(payload)
     udp.send(datagram(segment(6)))
+    # as large as a datagram can be: within the daemon's 64 KiB, so kept
+    large = datagram(segment(8, metadata={"default": {"pad": ""}}))
+    udp.send(datagram(segment(8, metadata={"default": {"pad": "x" * (65_507 - len(large))}})))
     udp.close()
-    assert xray.wait_for(1, timeout=10)
+    assert xray.wait_for(2, timeout=10)
     stats = xray.wait_until_idle()
-    assert stats["received"] == len(bad) + 1
-    assert stats["rejected"] == len(bad) and stats["stored"] == 1
+    assert stats["received"] == len(bad) + 2
+    assert stats["rejected"] == len(bad) and stats["stored"] == 2
     assert stats["rejected_by_reason"] == {
         "InvalidHeader": 3,
         "InvalidJson": 1,
         "MissingTraceId trace_id": 1,
         "InvalidId id": 1,
         "MissingEndTime end_time": 1,
-        "TooLarge": 1,
     }
     assert "local X-Ray daemon rejected a datagram" in caplog.text
-    assert xray.store is not None and xray.store.count() == 1
+    assert xray.store is not None and xray.store.count() == 2
 
 
 def test_in_progress_segment_is_replaced_by_its_completed_version(xray: LocalXRay) -> None:
@@ -96,16 +104,12 @@ def test_in_progress_segment_is_replaced_by_its_completed_version(xray: LocalXRa
     started = {k: v for k, v in segment(7, in_progress=True).items() if k != "end_time"}
     udp.send(datagram(started))
     assert xray.wait_for(1)
-    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[started["trace_id"]])
-    [stored] = traces["Traces"][0]["Segments"]
-    assert json.loads(stored["Document"])["in_progress"] is True
+    assert the_one_segment(xray, started["trace_id"])["in_progress"] is True
     udp.send(datagram(segment(7)))
     # A late in-progress copy must not undo the completed one.
     udp.send(datagram(started))
     assert xray.wait_for(3)
-    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[started["trace_id"]])
-    [stored] = traces["Traces"][0]["Segments"]
-    document = json.loads(stored["Document"])
+    document = the_one_segment(xray, started["trace_id"])
     assert document["end_time"] == 1_600_000_000.5 and "in_progress" not in document
     udp.close()
 
@@ -129,9 +133,7 @@ def test_a_streamed_subsegment_waits_for_its_segment(xray: LocalXRay) -> None:
     assert traces["Traces"] == [] and traces["UnprocessedTraceIds"] == [TRACE_ID]
     udp.send(datagram(segment(0, id="a000000000000000", trace_id=TRACE_ID)))
     assert xray.wait_for(2)
-    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[TRACE_ID])
-    [stored] = traces["Traces"][0]["Segments"]
-    assert [s["id"] for s in json.loads(stored["Document"])["subsegments"]] == [early["id"]]
+    assert [s["id"] for s in the_one_segment(xray, TRACE_ID)["subsegments"]] == [early["id"]]
     graph, raw = call(
         xray.api_url, "GetServiceGraph", StartTime=1_599_999_999, EndTime=1_600_000_001
     )
@@ -159,9 +161,7 @@ def test_a_subsegment_sent_inside_its_segment_and_streamed_counts_once(xray: Loc
     udp.send(datagram(streamed))
     udp.send(datagram(segment(0, id="a000000000000000", trace_id=TRACE_ID, subsegments=[call_])))
     assert xray.wait_for(2)
-    traces, _ = call(xray.api_url, "BatchGetTraces", TraceIds=[TRACE_ID])
-    [stored] = traces["Traces"][0]["Segments"]
-    assert [s["id"] for s in json.loads(stored["Document"])["subsegments"]] == [call_["id"]]
+    assert [s["id"] for s in the_one_segment(xray, TRACE_ID)["subsegments"]] == [call_["id"]]
     graph, _ = call(xray.api_url, "GetServiceGraph", StartTime=1_599_999_999, EndTime=1_600_000_001)
     (table,) = [s for s in graph["Services"] if s["Name"] == "orders"]
     assert table["SummaryStatistics"]["TotalCount"] == 1
@@ -337,3 +337,33 @@ def test_a_burst_through_the_ingest_workers_is_counted_and_logged_as_inline(
         for docs in stored.values():
             for document in docs:
                 assert document == originals[document["id"]]
+
+
+def test_a_bug_in_a_batch_costs_that_batch_and_the_daemon_keeps_receiving(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lambda_tracing_local.xray import daemon
+
+    real, calls = daemon.ingest_batch, []
+
+    def first_one_fails(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("ingest bug")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(daemon, "ingest_batch", first_one_fails)
+    with LocalXRay(ingest_processes=0) as xr:
+        udp = sender(xr)
+        udp.send(datagram(segment(21)))
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        udp.send(datagram(segment(22)))
+        udp.close()
+        assert xr.wait_for(1, timeout=10), xr.stats
+        stats = xr.wait_until_idle()
+        assert (stats["received"], stats["stored"], stats["rejected_by_reason"]) == (
+            2, 1, {"internal": 1}
+        )
+        assert "ingest bug" in caplog.text

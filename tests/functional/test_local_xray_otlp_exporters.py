@@ -53,9 +53,10 @@ def xray() -> Iterator[LocalXRay]:
         yield local
 
 
-def send(python: Path | str, kind: str, endpoint: str, function: str, url: str) -> str:
+def send(python: Path | str, kind: str, endpoint: str, function: str, url: str,
+         *traceparent: str) -> str:
     done = subprocess.run(
-        [str(python), str(SENDER), kind, endpoint, function, url],
+        [str(python), str(SENDER), kind, endpoint, function, url, *traceparent],
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
@@ -129,3 +130,34 @@ def test_otlp_http_exporter_into_v1_traces(xray: LocalXRay, failing_url: str, ca
     trace_hex = send(sys.executable, "http", endpoint, "http-orders", failing_url)
     check_trace(xray, xray_id(trace_hex), "http-orders", capsys, tmp_path)
     assert xray.stats["stored"] == 3 and xray.stats["rejected"] == 0
+
+
+def test_a_handler_span_under_lambdas_function_segment_is_one_function_node(
+    xray: LocalXRay, failing_url: str
+) -> None:
+    """On Lambda the handler span's parent is Lambda's AWS::Lambda::Function segment (the
+    Parent of _X_AMZN_TRACE_ID): the graph draws the function once, with no self-edge."""
+    trace_hex = "6613e4d0" + "5c1f7ab2d8e94e0f3a2b1c0d"
+    trace_id = xray_id(trace_hex)
+    now = time.time()
+    service = {"trace_id": trace_id, "id": "a1b2c3d4e5f60718", "name": "lambda-orders",
+               "origin": "AWS::Lambda", "start_time": now - 2, "end_time": now + 1}
+    function = {"trace_id": trace_id, "id": "0f1e2d3c4b5a6978", "parent_id": service["id"],
+                "name": "lambda-orders", "origin": "AWS::Lambda::Function",
+                "start_time": now - 1.9, "end_time": now + 0.9}
+    xray_client = client(xray.api_url)
+    unprocessed = xray_client.put_trace_segments(
+        TraceSegmentDocuments=[json.dumps(service), json.dumps(function)]
+    )["UnprocessedTraceSegments"]
+    assert unprocessed == []
+    send(sys.executable, "http", f"{xray.api_url}/v1/traces", "lambda-orders", failing_url,
+         f"00-{trace_hex}-{function['id']}-01")
+    assert xray.wait_for(5, timeout=20), xray.stats
+    graph = xray_client.get_service_graph(StartTime=now - 300, EndTime=now + 60)["Services"]
+    nodes = {(s["Name"], s["Type"]): s for s in graph}
+    ids = {key: s["ReferenceId"] for key, s in nodes.items()}
+    node = nodes[("lambda-orders", "AWS::Lambda::Function")]
+    assert node["SummaryStatistics"]["TotalCount"] == 1
+    edges = {e["ReferenceId"] for e in node["Edges"]}
+    assert ids[("lambda-orders", "AWS::Lambda::Function")] not in edges
+    assert edges == {ids[("orders-table", "AWS::DynamoDB::Table")], ids[("localhost", "remote")]}

@@ -82,7 +82,7 @@ def test_streamed_subsegment_is_valid_and_needs_its_parent() -> None:
             "InvalidStartTime start_time",
         ),
         (
-            HEADER_LINE + json.dumps(dict(STREAMED, metadata={"a": {"b": "c" * 64_000}})).encode(),
+            HEADER_LINE + json.dumps(dict(STREAMED, metadata={"a": {"b": "c" * 65_536}})).encode(),
             "TooLarge",
         ),
     ],
@@ -380,3 +380,15 @@ def test_an_exception_without_an_id_and_with_a_null_line_is_stored_and_drawn(
     (trace,) = operations.batch_get_traces({"TraceIds": [SEGMENT["trace_id"]]})["Traces"]
     assert json.loads(trace["Segments"][0]["Document"]) == document
     assert "exception Error: async boom" in flame_svg(trace)
+
+
+def test_a_document_up_to_64_kib_is_kept_as_the_x_ray_daemon_keeps_it() -> None:
+    """The daemon reads datagrams into a 64 KiB buffer: an SDK's segment of 64,000-65,536
+    bytes reaches X-Ray, so it is kept here too; one byte more is TooLarge."""
+    bare = json.dumps(dict(STREAMED, metadata={"a": {"b": ""}}))
+    at_limit = json.dumps(dict(STREAMED, metadata={"a": {"b": "c" * (65_536 - len(bare))}}))
+    assert len(at_limit) == 65_536
+    assert parse_document(at_limit)["id"] == STREAMED["id"]
+    with pytest.raises(InvalidDocument) as caught:
+        parse_document(at_limit.replace('"c', '"cc', 1))
+    assert caught.value.code == "TooLarge"

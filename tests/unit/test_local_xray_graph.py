@@ -393,3 +393,65 @@ def test_a_subsegment_sent_inside_its_segment_and_streamed_too_counts_once() -> 
             "b000000000000002",
         ]
         assert "in_progress" not in segments[0]["subsegments"][1]
+
+
+def lambda_with_otel_handler(handler_account: str | None) -> list[dict]:
+    """Lambda's own two segments, and an OTel handler span converted to a segment whose
+    parent is Lambda's function segment (the Parent of _X_AMZN_TRACE_ID), with its DynamoDB
+    call streamed apart, as the OTLP intake stores them."""
+    service = doc("orders", "1" * 16, 0, 1, trace_id="1-x", origin="AWS::Lambda")
+    function = doc(
+        "orders", "2" * 16, 0.1, 0.9, trace_id="1-x", parent_id="1" * 16,
+        origin="AWS::Lambda::Function", aws={"request_id": "r"},
+    )
+    handler = doc(
+        "orders", "3" * 16, 0.2, 0.8, trace_id="1-x", parent_id="2" * 16,
+        origin="AWS::Lambda::Function",
+        aws={"account_id": handler_account} if handler_account else {},
+    )
+    call = doc(
+        "DynamoDB", "4" * 16, 0.3, 0.4, trace_id="1-x", parent_id="3" * 16,
+        type="subsegment", namespace="aws", aws={"table_name": "t"},
+    )
+    return [service, function, handler, call]
+
+
+@pytest.mark.parametrize("handler_account", [None, "123456789012"])
+def test_an_otel_handler_segment_under_lambdas_function_segment_is_that_node_once(
+    handler_account: str | None,
+) -> None:
+    services = service_graph({"1-x": lambda_with_otel_handler(handler_account)})
+    nodes, edges = topology(services)
+    function = ("orders", "AWS::Lambda::Function")
+    assert (function, function, None) not in edges
+    assert [s["Name"] for s in services if s["Type"] == function[1]] == ["orders"]
+    node = next(s for s in services if (s["Name"], s["Type"]) == function)
+    assert node["SummaryStatistics"]["TotalCount"] == 1
+    assert ((("orders", "AWS::Lambda"), function, None)) in edges
+    assert (function, ("t", "AWS::DynamoDB::Table"), None) in edges
+
+
+def test_a_service_calling_itself_through_a_subsegment_keeps_its_self_edge() -> None:
+    call = doc(
+        "self", "b" * 16, 0.1, 0.5, namespace="remote",
+        http={"request": {"url": "http://app.local/x"}},
+    )
+    caller = doc("app", "a" * 16, 0, 1, trace_id="1-x", subsegments=[call])
+    callee = doc("app", "c" * 16, 0.2, 0.4, trace_id="1-x", parent_id="b" * 16)
+    services = service_graph({"1-x": [caller, callee]})
+    _, edges = topology(services)
+    assert (("app", "service"), ("app", "service"), None) in edges
+    app = next(s for s in services if (s["Name"], s["Type"]) == ("app", "service"))
+    assert app["SummaryStatistics"]["TotalCount"] == 2
+
+
+def test_a_segment_under_its_own_nodes_local_subsegment_is_not_a_second_call() -> None:
+    # OTel: an INTERNAL span (a local subsegment) parenting a SERVER span of the same service
+    work = doc("work", "b" * 16, 0.1, 0.9)
+    outer = doc("app", "a" * 16, 0, 1, trace_id="1-x", subsegments=[work])
+    inner = doc("app", "c" * 16, 0.2, 0.8, trace_id="1-x", parent_id="b" * 16)
+    services = service_graph({"1-x": [outer, inner]})
+    _, edges = topology(services)
+    assert (("app", "service"), ("app", "service"), None) not in edges
+    app = next(s for s in services if (s["Name"], s["Type"]) == ("app", "service"))
+    assert app["SummaryStatistics"]["TotalCount"] == 1

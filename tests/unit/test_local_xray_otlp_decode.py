@@ -168,3 +168,25 @@ def test_a_batch_mixes_segment_documents_and_otlp_datagrams(tmp_path: Path) -> N
     assert sorted(d["name"] for d in stored["1-5759e988-bd862e3fe1be46a994272793"]) == [
         "checkout", "checkout", "checkout", "sdk"]
     store.close()
+
+
+def test_a_bug_on_the_otlp_path_costs_its_datagram_not_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The OTLP path runs when a datagram fails as a segment document: a bug there must be
+    counted as the JSON path's are, never escape with the rest of the batch unstored."""
+    from lambda_tracing_local.xray.otlp import intake
+
+    def broken(request: object, now: float, sampled: bool = True) -> object:
+        raise RuntimeError("conversion bug")
+
+    monkeypatch.setattr(intake, "take_request", broken)
+    store = TraceStore(str(tmp_path / "x.sqlite3"))
+    segment = {"trace_id": "1-5759e988-bd862e3fe1be46a994272793", "id": "70de5b6f19ff9a0a",
+               "name": "sdk", "start_time": time.time() - 1, "end_time": time.time()}
+    sdk_datagram = b'{"format": "json", "version": 1}\n' + json.dumps(segment).encode()
+    result = ingest_batch(store, [datagram(request(2)), sdk_datagram], time.time())
+    assert (result.received, result.stored) == (2, 1)
+    assert result.rejected == {"internal": 1}
+    assert any("conversion bug" in message for message in result.messages)
+    assert store.count() == 1

@@ -116,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b"{}"
         try:
             return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:  # [[[[... too deep
             raise invalid(f"request body is not JSON: {error}") from None
 
     def _otlp(self) -> None:

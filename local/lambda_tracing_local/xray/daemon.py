@@ -200,7 +200,14 @@ class Daemon:
                 future.add_done_callback(lambda done: self._finished(done, count, size))
                 return
         with gc_paused():
-            self._record(ingest_batch(self.store, datagrams, now))
+            try:
+                result = ingest_batch(self.store, datagrams, now)
+            except Exception as error:  # a bug costs this batch, never the daemon's thread
+                log.exception("local X-Ray daemon: lost %d datagrams", len(datagrams))
+                count = len(datagrams)
+                result = BatchResult(count, rejected=collections.Counter(internal=count))
+                result.messages.append(f"internal: {error!r}"[:500])
+            self._record(result)
 
     def _finished(self, future: Future[BatchResult], count: int, size: int) -> None:
         try:

@@ -21,9 +21,11 @@ except ImportError:  # pragma: no cover - the stdlib parser gives the same docum
 
 HEADER = {"format": "json", "version": 1}
 SDK_HEADER_LINE = b'{"format": "json", "version": 1}'
-# "Segment documents can be up to 64 kB" (X-Ray developer guide); a UDP datagram cannot
-# carry more than 65,507 bytes anyway, so the receive buffer is sized for any datagram.
-MAX_DOCUMENT_BYTES = 64_000
+# "Segment documents can be up to 64 kB" (X-Ray developer guide): 64 KiB, as the X-Ray
+# daemon reads it (aws-xray-daemon, cfg.go: a 64 KB socket buffer, BufferSizeKB * 1024), so
+# any document an SDK fits in a datagram is kept. A UDP datagram cannot carry more than
+# 65,507 bytes anyway, so the receive buffer is sized for any datagram.
+MAX_DOCUMENT_BYTES = 64 * 1024
 MAX_DATAGRAM_BYTES = 65_535
 # Arrays and objects within arrays and objects: ~60 levels of subsegments (each level is an
 # array and an object) with room inside each; far past what tracers send.
@@ -305,7 +307,7 @@ def _brackets(text: str | bytes) -> int:
 def parse_document(text: str | bytes, notes: Notes | None = None) -> Document:
     """A validated document from its JSON text (notes as for validate)."""
     if len(text) > MAX_DOCUMENT_BYTES:
-        raise InvalidDocument("TooLarge", f"document of {len(text)} bytes exceeds 64 kB")
+        raise InvalidDocument("TooLarge", f"document of {len(text)} bytes exceeds 64 KiB")
     try:
         document = loads_json(text)
     except (ValueError, UnicodeDecodeError) as error:

@@ -1,6 +1,8 @@
 """The service graph X-Ray draws from segments, in botocore's GetServiceGraph shapes.
 
 - a node per segment (name, origin, account); Lambda sends two: AWS::Lambda and its function;
+  a segment whose parent is its own node's segment or local subsegment (an OTel handler span
+  under Lambda's function segment) is that node's own work, not a second call (otlp/OTLP.md);
 - inferred nodes for subsegments with namespace "aws" (named from the aws block) or
   "remote": a Database::SQL node for an SQL call (a `sql` block), else the host of
   http.request.url; none where a traced segment answered that subsegment;
@@ -167,9 +169,10 @@ def project(document: Document) -> Projection:
     entries = _subsegment_entries(document)
     account = members(document, "aws").get("account_id")
     # "links" is outside the schema: keep only well-formed ones, as lookup keys must be.
+    sent = document.get("links")
     links = [
         [link["trace_id"], link["id"]]
-        for link in document.get("links") or ()
+        for link in (sent if sent.__class__ is list else ())
         if isinstance(link, dict)
         and isinstance(link.get("trace_id"), str)
         and isinstance(link.get("id"), str)
@@ -225,8 +228,9 @@ class ServiceGraph:
             owners: dict[str, tuple[Entry, NodeKey]] = {}
             segments: list[tuple[Projection, NodeKey]] = []
             owned: list[tuple[NodeKey, list[Entry]]] = []
-            self._own(projections, owners, segments, owned)
-            answered = self._add_segments(segments, owners, linking)
+            folded: set[str] = set()
+            self._own(projections, owners, segments, owned, folded)
+            answered = self._add_segments(segments, owners, linking, folded)
             self._add_inferred(owned, answered)
             for _, entries in owned:
                 for entry in entries:
@@ -289,9 +293,11 @@ class ServiceGraph:
         owners: dict[str, tuple[Entry, NodeKey]],
         segments: list[tuple[Projection, NodeKey]],
         owned: list[tuple[NodeKey, list[Entry]]],
+        folded: set[str],
     ) -> None:
         """Index one trace's elements by id with the node that owns them; streamed
-        subsegments belong to the segment their parent chain leads to, in any order."""
+        subsegments belong to the segment their parent chain leads to, in any order.
+        Segments folded into their parent segment's node are added to `folded`."""
         streamed = []
         for projection in projections:
             if projection[0] == "u":
@@ -303,6 +309,27 @@ class ServiceGraph:
                     owners[entry[ID]] = (entry, key)
                 owned.append((key, projection[8]))
                 segments.append((projection, key))
+        for index, (projection, key) in enumerate(segments if len(segments) > 1 else ()):
+            parent = owners.get(projection[2]) if projection[2] else None
+            if parent is not None and parent[0][INFERRED_NAME] is None:
+                parent_key = parent[1]
+                if parent_key[0] != key[0] or parent_key[1] != key[1]:
+                    continue
+                # an account only one of them names does not tell them apart (Lambda's
+                # function segment names none, an OTel resource may)
+                if parent_key[2] != key[2] and None not in (parent_key[2], key[2]):
+                    continue
+                # A segment whose parent is its own node's segment or local subsegment (an
+                # OTel Lambda handler span under Lambda's function segment) is that node's
+                # work, as the X-Ray SDK's subsegments under the function segment are: no
+                # call, no edge of its own; its calls are the node's.
+                folded.add(projection[1][ID])
+                if parent_key != key:
+                    owners[projection[1][ID]] = (projection[1], parent_key)
+                    for entry in projection[8]:
+                        owners[entry[ID]] = (entry, parent_key)
+                    owned[index] = (parent_key, projection[8])
+                    segments[index] = (projection, parent_key)
         while streamed:
             waiting = []
             for projection in streamed:
@@ -330,13 +357,14 @@ class ServiceGraph:
         segments: list[tuple[Projection, NodeKey]],
         owners: dict[str, tuple[Entry, NodeKey]],
         linking: list[tuple[Projection, NodeKey]],
+        folded: set[str],
     ) -> set[str]:
         """Nodes for one trace's segments and the edges into them; returns the subsegments
         a traced segment answered (they get no inferred node)."""
         answered: set[str] = set()
         for projection, key in segments:
             entry = projection[1]
-            if entry[IN_PROGRESS]:
+            if entry[IN_PROGRESS] or (folded and entry[ID] in folded):
                 continue
             node = self.nodes.get(key) or self._node(key, "active")
             assert node.calls is not None

@@ -103,6 +103,11 @@ def _take_otlp(datagram: bytes, now: float, result: BatchResult, rows: list[tupl
         if len(result.messages) < MAX_REJECTION_MESSAGES:
             result.messages.append(str(error)[:500])
         return
+    except Exception as error:  # a bug costs this datagram, as on the JSON path
+        result.rejected["internal"] += 1
+        if len(result.messages) < MAX_REJECTION_MESSAGES:
+            result.messages.append(f"internal: otlp: {error!r}"[:500])
+        return
     result.received += intake.spans - 1
     result.unsampled += intake.unsampled
     rows.extend(intake.rows)

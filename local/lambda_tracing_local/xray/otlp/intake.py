@@ -1,8 +1,8 @@
 """OTLP into the store: the daemon's OTLP datagrams and POST /v1/traces.
 
 Both decode a request (decode.py), convert its spans (convert.py), hold each document to the
-same schema as a segment document from an SDK (a conversion bug costs a span, never the
-store's consistency), and store the documents beside the SDKs' ones.
+rules X-Ray applies to a segment document from an SDK (documents.validate: a conversion bug
+costs a span, never the store's consistency), and store the documents beside the SDKs' ones.
 """
 
 from __future__ import annotations
