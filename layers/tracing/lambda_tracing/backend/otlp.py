@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import binascii
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from lambda_tracing import documents
@@ -182,17 +182,20 @@ class SpanConverter:
             pairs.append((ANNOTATIONS_KEY, tuple(annotations)))
         metadata = node.get("metadata")
         links: list[bytes] = []
-        if isinstance(metadata, dict):
+        if metadata and isinstance(metadata, dict):
             for space, values in metadata.items():
                 pairs.append((METADATA_PREFIX + str(space), documents.serialize(values)))
-            links = _links(metadata)
-        end = node.get("end_time", node.get("start_time"))
-        events, message = _exception_events(node.get("cause"), _nanos(end))
+            if "lambda_tracing" in metadata:
+                links = _links(metadata)
+        start = _nanos(node.get("start_time"))
+        end = _nanos(node["end_time"]) if "end_time" in node else start
+        cause = node.get("cause")
+        events, message = _exception_events(cause, end) if cause else ((), "")
         failed = node.get("fault") or node.get("error") or node.get("throttle")
+        parent = node.get("parent_id")
         return enc.span(
             self._trace_id(str(node["trace_id"])), bytes.fromhex(node["id"]),
-            bytes.fromhex(node["parent_id"]) if node.get("parent_id") else None,
-            name, kind, _nanos(node.get("start_time")), _nanos(end),
+            bytes.fromhex(parent) if parent else None, name, kind, start, end,
             enc.attributes(pairs, _ATTRIBUTE_TAG), events, links,
             enc.STATUS_ERROR if failed else enc.STATUS_UNSET, message if failed else "",
             _REMOTE_PARENT if remote_parent else _LOCAL_PARENT)
@@ -248,7 +251,7 @@ def _http_attributes(http: dict[str, Any], pairs: list[tuple[str, Any]]) -> str 
     return method if isinstance(method, str) else None
 
 
-def _exception_events(cause: Any, time_ns: int) -> tuple[list[bytes], str]:
+def _exception_events(cause: Any, time_ns: int) -> tuple[Sequence[bytes], str]:
     """OTel's `exception` events (exception.type, .message, .stacktrace) of an X-Ray cause."""
     if not isinstance(cause, dict):
         return [], ""
@@ -292,6 +295,9 @@ def _links(metadata: dict[str, Any]) -> list[bytes]:
 def pack(entries: list[bytes], frame: enc.RequestFrame) -> Iterator[bytes]:
     """Requests of whole spans, in order, each at most REQUEST_LIMIT bytes."""
     budget = REQUEST_LIMIT - frame.overhead
+    if len(entries) == 1:  # the usual invocation: entries are always within the budget
+        yield frame.request(entries)
+        return
     batch: list[bytes] = []
     size = 0
     for entry in entries:
