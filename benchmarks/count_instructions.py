@@ -57,7 +57,7 @@ def main() -> None:
     variants = tuple(variant for variant in ALL_VARIANTS if variant.key in wanted)
     with DaemonListener() as listener, Downstream() as downstream:
         extra = {"BENCH_HTTP_URL": downstream.http_url, "PYTHONHASHSEED": "0"}
-        for workload in args.workloads.split(","):
+        for workload in filter(None, args.workloads.split(",")):
             counts = {}
             for variant in variants:
                 env = variant.environment(listener.address, extra)
