@@ -148,31 +148,33 @@ class SpanConverter:
         return self._trace[1]
 
     def encode(self, node: dict[str, Any], handler: bool, remote_parent: bool) -> bytes:
-        namespace = node.get("namespace")
-        aws = node.get("aws") if isinstance(node.get("aws"), dict) else None
-        http = node.get("http") if isinstance(node.get("http"), dict) else None
-        name = str(node.get("name", "unnamed"))
+        get = node.get
+        namespace = get("namespace")
+        name = get("name")
+        name = name if type(name) is str else str(name or "unnamed")
         pairs: list[tuple[str, Any]] = []
         if handler:
             kind = enc.KIND_SERVER
-        elif namespace in ("aws", "remote"):
+        elif namespace == "aws" or namespace == "remote":
             kind = enc.KIND_CLIENT
         else:
             kind = enc.KIND_INTERNAL
+        aws = get("aws")
         if namespace == "aws":
             name = _SERVICE_IDS.get(name, name)
             pairs.append(("rpc.system", "aws-api"))
             pairs.append(("rpc.service", name))
-            if aws and aws.get("operation"):
+            if aws and isinstance(aws, dict) and aws.get("operation"):
                 name = f"{name}.{aws['operation']}"
-        if aws:
+        if aws and isinstance(aws, dict):
             _aws_attributes(aws, pairs, namespace == "aws")
-        if http:
+        http = get("http")
+        if http and isinstance(http, dict):
             method = _http_attributes(http, pairs)
             if method and namespace == "remote":
                 name = method
-        annotations = node.get("annotations")
-        if isinstance(annotations, dict) and annotations:
+        annotations = get("annotations")
+        if annotations and isinstance(annotations, dict):
             if handler:
                 if "RequestId" in annotations:
                     pairs.append(("faas.invocation_id", annotations["RequestId"]))
@@ -180,19 +182,20 @@ class SpanConverter:
                     pairs.append(("faas.coldstart", bool(annotations[HANDLER_MARK])))
             pairs.extend(annotations.items())
             pairs.append((ANNOTATIONS_KEY, tuple(annotations)))
-        metadata = node.get("metadata")
+        metadata = get("metadata")
         links: list[bytes] = []
         if metadata and isinstance(metadata, dict):
             for space, values in metadata.items():
                 pairs.append((METADATA_PREFIX + str(space), documents.serialize(values)))
             if "lambda_tracing" in metadata:
                 links = _links(metadata)
-        start = _nanos(node.get("start_time"))
-        end = _nanos(node["end_time"]) if "end_time" in node else start
-        cause = node.get("cause")
+        start = _nanos(get("start_time"))
+        end = get("end_time")
+        end = start if end is None else _nanos(end)
+        cause = get("cause")
         events, message = _exception_events(cause, end) if cause else ((), "")
-        failed = node.get("fault") or node.get("error") or node.get("throttle")
-        parent = node.get("parent_id")
+        failed = get("fault") or get("error") or get("throttle")
+        parent = get("parent_id")
         return enc.span(
             self._trace_id(str(node["trace_id"])), bytes.fromhex(node["id"]),
             bytes.fromhex(parent) if parent else None, name, kind, start, end,
@@ -215,7 +218,7 @@ def _aws_attributes(aws: dict[str, Any], pairs: list[tuple[str, Any]], call: boo
         if value is None or value == "" or isinstance(value, dict):
             continue
         if key == "table_name":
-            pairs.append(("aws.dynamodb.table_names", [value]))
+            pairs.append(("aws.dynamodb.table_names", (value,)))
         elif key == "operation" and not call:
             pairs.append(("aws.operation", value))
         else:

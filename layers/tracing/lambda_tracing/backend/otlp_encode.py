@@ -129,6 +129,10 @@ def attributes(pairs: Iterable[tuple[str, Any]], tag: bytes) -> bytes:
             continue
         if kind is bool:
             body = _key_field(key) + (b"\x12\x02\x10\x01" if value else b"\x12\x02\x10\x00")
+        elif kind is int and 0 <= value < 0x80:  # status codes, retries, counts
+            body = _key_field(key) + b"\x12\x02\x18" + _SMALL[value]
+        elif kind is int and 0x80 <= value < 0x4000:
+            body = _key_field(key) + b"\x12\x03\x18" + varint(value)
         elif kind is tuple:  # a tuple of strings (annotation keys): the same every invocation
             try:
                 encoded = _tuples.get(value)
