@@ -59,7 +59,7 @@ validate: tools
 	$(TOOLS)/checkov/bin/checkov -f template.yaml --framework cloudformation --compact \
 		--quiet --skip-download
 
-bench: setup
+bench: setup $(TOOLS)/adot/.installed
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick)
 
 clean:
