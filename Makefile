@@ -104,7 +104,7 @@ validate: tools
 		--quiet --skip-download
 
 # The cold-start rows as Lambda runs them need Python 3.13 (shown as n/a without it).
-bench: setup
+bench: setup $(TOOLS)/adot/.installed
 	-@$(MAKE) --no-print-directory lambda-pythons
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick)
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import binascii
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from lambda_tracing import documents
@@ -148,31 +148,33 @@ class SpanConverter:
         return self._trace[1]
 
     def encode(self, node: dict[str, Any], handler: bool, remote_parent: bool) -> bytes:
-        namespace = node.get("namespace")
-        aws = node.get("aws") if isinstance(node.get("aws"), dict) else None
-        http = node.get("http") if isinstance(node.get("http"), dict) else None
-        name = str(node.get("name", "unnamed"))
+        get = node.get
+        namespace = get("namespace")
+        name = get("name")
+        name = name if type(name) is str else str(name or "unnamed")
         pairs: list[tuple[str, Any]] = []
         if handler:
             kind = enc.KIND_SERVER
-        elif namespace in ("aws", "remote"):
+        elif namespace == "aws" or namespace == "remote":
             kind = enc.KIND_CLIENT
         else:
             kind = enc.KIND_INTERNAL
+        aws = get("aws")
         if namespace == "aws":
             name = _SERVICE_IDS.get(name, name)
             pairs.append(("rpc.system", "aws-api"))
             pairs.append(("rpc.service", name))
-            if aws and aws.get("operation"):
+            if aws and isinstance(aws, dict) and aws.get("operation"):
                 name = f"{name}.{aws['operation']}"
-        if aws:
+        if aws and isinstance(aws, dict):
             _aws_attributes(aws, pairs, namespace == "aws")
-        if http:
+        http = get("http")
+        if http and isinstance(http, dict):
             method = _http_attributes(http, pairs)
             if method and namespace == "remote":
                 name = method
-        annotations = node.get("annotations")
-        if isinstance(annotations, dict) and annotations:
+        annotations = get("annotations")
+        if annotations and isinstance(annotations, dict):
             if handler:
                 if "RequestId" in annotations:
                     pairs.append(("faas.invocation_id", annotations["RequestId"]))
@@ -180,19 +182,23 @@ class SpanConverter:
                     pairs.append(("faas.coldstart", bool(annotations[HANDLER_MARK])))
             pairs.extend(annotations.items())
             pairs.append((ANNOTATIONS_KEY, tuple(annotations)))
-        metadata = node.get("metadata")
+        metadata = get("metadata")
         links: list[bytes] = []
-        if isinstance(metadata, dict):
+        if metadata and isinstance(metadata, dict):
             for space, values in metadata.items():
                 pairs.append((METADATA_PREFIX + str(space), documents.serialize(values)))
-            links = _links(metadata)
-        end = node.get("end_time", node.get("start_time"))
-        events, message = _exception_events(node.get("cause"), _nanos(end))
-        failed = node.get("fault") or node.get("error") or node.get("throttle")
+            if "lambda_tracing" in metadata:
+                links = _links(metadata)
+        start = _nanos(get("start_time"))
+        end = get("end_time")
+        end = start if end is None else _nanos(end)
+        cause = get("cause")
+        events, message = _exception_events(cause, end) if cause else ((), "")
+        failed = get("fault") or get("error") or get("throttle")
+        parent = get("parent_id")
         return enc.span(
             self._trace_id(str(node["trace_id"])), bytes.fromhex(node["id"]),
-            bytes.fromhex(node["parent_id"]) if node.get("parent_id") else None,
-            name, kind, _nanos(node.get("start_time")), _nanos(end),
+            bytes.fromhex(parent) if parent else None, name, kind, start, end,
             enc.attributes(pairs, _ATTRIBUTE_TAG), events, links,
             enc.STATUS_ERROR if failed else enc.STATUS_UNSET, message if failed else "",
             _REMOTE_PARENT if remote_parent else _LOCAL_PARENT)
@@ -212,7 +218,7 @@ def _aws_attributes(aws: dict[str, Any], pairs: list[tuple[str, Any]], call: boo
         if value is None or value == "" or isinstance(value, dict):
             continue
         if key == "table_name":
-            pairs.append(("aws.dynamodb.table_names", [value]))
+            pairs.append(("aws.dynamodb.table_names", (value,)))
         elif key == "operation" and not call:
             pairs.append(("aws.operation", value))
         else:
@@ -248,7 +254,7 @@ def _http_attributes(http: dict[str, Any], pairs: list[tuple[str, Any]]) -> str 
     return method if isinstance(method, str) else None
 
 
-def _exception_events(cause: Any, time_ns: int) -> tuple[list[bytes], str]:
+def _exception_events(cause: Any, time_ns: int) -> tuple[Sequence[bytes], str]:
     """OTel's `exception` events (exception.type, .message, .stacktrace) of an X-Ray cause."""
     if not isinstance(cause, dict):
         return [], ""
@@ -292,6 +298,9 @@ def _links(metadata: dict[str, Any]) -> list[bytes]:
 def pack(entries: list[bytes], frame: enc.RequestFrame) -> Iterator[bytes]:
     """Requests of whole spans, in order, each at most REQUEST_LIMIT bytes."""
     budget = REQUEST_LIMIT - frame.overhead
+    if len(entries) == 1:  # the usual invocation: entries are always within the budget
+        yield frame.request(entries)
+        return
     batch: list[bytes] = []
     size = 0
     for entry in entries:
@@ -318,11 +327,18 @@ class OTLPEmitter(UDPEmitter):
             annotations = getattr(entity, "annotations", None)
             top_level = bool(getattr(entity, "top_level", False))
             handler = bool(top_level and annotations and HANDLER_MARK in annotations)
-            entries = list(self._converter.entries(entity, handler, top_level))
             target = self._target if self._resolved else self._resolve()
             if target is None:
                 return
             send = self._socket.send
+            if not getattr(entity, "subsegments", True):  # the usual no-op invocation
+                node = _view(entity)
+                if not node.get("subsegments"):
+                    request = self._frame.request([self._converter.entry(
+                        node, handler, top_level)])
+                    send(HEADER + SAMPLED_PREFIX + binascii.b2a_base64(request, newline=False))
+                    return
+            entries = list(self._converter.entries(entity, handler, top_level))
             for request in pack(entries, self._frame):
                 send(HEADER + SAMPLED_PREFIX + binascii.b2a_base64(request, newline=False))
         except Exception as error:  # noqa: BLE001 - an emitter must never raise

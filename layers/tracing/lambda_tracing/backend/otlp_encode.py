@@ -103,26 +103,36 @@ def _key_field(key: str) -> bytes:
     return field
 
 
+_str_entries: dict[bytes, dict[tuple[str, str], bytes]] = {}  # per field tag
+
+
 def attributes(pairs: Iterable[tuple[str, Any]], tag: bytes) -> bytes:
     """`pairs` as repeated KeyValue fields with `tag` (the field's tag byte in its message).
-    Strings and booleans, nearly every attribute, are written inline: on the per-invocation
-    path each function call counts."""
+    On the per-invocation path each function call counts: string pairs, nearly every
+    attribute and mostly the same on every invocation (service, version, annotation keys),
+    come from a small cache; booleans are written inline."""
     out = []
-    small = _SMALL
-    for key, value in pairs:
+    cache = _str_entries.get(tag)
+    if cache is None:
+        cache = _str_entries[tag] = {}
+    for pair in pairs:
+        key, value = pair
         kind = type(value)
         if kind is str:
-            try:
-                text = value.encode()
-            except UnicodeEncodeError:
-                text = _text(value)
-            size = len(text)
-            if size < 126:
-                body = _key_field(key) + b"\x12" + small[size + 2] + b"\x0a" + small[size] + text
-            else:
-                body = _key_field(key) + _delimited(b"\x12", _delimited(b"\x0a", text))
-        elif kind is bool:
+            entry = cache.get(pair)  # type: ignore[call-overload]
+            if entry is None:
+                entry = _entry(tag, _key_field(key) + _delimited(b"\x12", _delimited(
+                    b"\x0a", _text(value))))
+                if len(cache) < 1024 and len(value) <= 256:
+                    cache[pair] = entry  # type: ignore[index]
+            out.append(entry)
+            continue
+        if kind is bool:
             body = _key_field(key) + (b"\x12\x02\x10\x01" if value else b"\x12\x02\x10\x00")
+        elif kind is int and 0 <= value < 0x80:  # status codes, retries, counts
+            body = _key_field(key) + b"\x12\x02\x18" + _SMALL[value]
+        elif kind is int and 0x80 <= value < 0x4000:
+            body = _key_field(key) + b"\x12\x03\x18" + varint(value)
         elif kind is tuple:  # a tuple of strings (annotation keys): the same every invocation
             try:
                 encoded = _tuples.get(value)
@@ -135,9 +145,13 @@ def attributes(pairs: Iterable[tuple[str, Any]], tag: bytes) -> bytes:
             body = _key_field(key) + encoded
         else:
             body = _key_field(key) + _delimited(b"\x12", any_value(value))
-        size = len(body)
-        out.append(tag + (small[size] if size < 128 else varint(size)) + body)
+        out.append(_entry(tag, body))
     return b"".join(out)
+
+
+def _entry(tag: bytes, body: bytes) -> bytes:
+    size = len(body)
+    return tag + (_SMALL[size] if size < 128 else varint(size)) + body
 
 
 # --- trace.proto: Span, Event, Link, Status ---
