@@ -327,19 +327,18 @@ class OTLPEmitter(UDPEmitter):
             annotations = getattr(entity, "annotations", None)
             top_level = bool(getattr(entity, "top_level", False))
             handler = bool(top_level and annotations and HANDLER_MARK in annotations)
-            target = self._target if self._resolved else self._resolve()
-            if target is None:
-                return
-            send = self._socket.send
+            framing = HEADER + SAMPLED_PREFIX
             if not getattr(entity, "subsegments", True):  # the usual no-op invocation
                 node = _view(entity)
                 if not node.get("subsegments"):
                     request = self._frame.request([self._converter.entry(
                         node, handler, top_level)])
-                    send(HEADER + SAMPLED_PREFIX + binascii.b2a_base64(request, newline=False))
+                    self.send_datagrams([framing + binascii.b2a_base64(request, newline=False)])
                     return
             entries = list(self._converter.entries(entity, handler, top_level))
-            for request in pack(entries, self._frame):
-                send(HEADER + SAMPLED_PREFIX + binascii.b2a_base64(request, newline=False))
+            # One send for the whole invocation: through the base emitter's checks (the
+            # daemon's host resolved, the descriptor still ours, not a forked child).
+            self.send_datagrams([framing + binascii.b2a_base64(request, newline=False)
+                                 for request in pack(entries, self._frame)])
         except Exception as error:  # noqa: BLE001 - an emitter must never raise
             log_failure("sending OTLP spans", error)
