@@ -206,3 +206,29 @@ def test_the_exporter_setting() -> None:
     assert config.load({}).exporter == "xray"
     assert config.load({"LAMBDA_TRACING_EXPORTER": " OTLP "}).exporter == "otlp"
     assert config.load({"LAMBDA_TRACING_EXPORTER": "zipkin"}).exporter == "xray"
+
+
+def test_aws_resources_are_named_as_otel_writes_them_and_x_ray_reads_them() -> None:
+    """The queue, topic, function and bucket of a call, under the names OTel's botocore
+    instrumentation (and ADOT) write, come back through the local X-Ray's OTLP conversion as
+    the aws block the X-Ray SDK writes: what names the AWS::SQS::Queue node and the others."""
+    from lambda_tracing_local.xray.otlp.convert import convert_span
+
+    queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/orders"
+    topic = "arn:aws:sns:eu-west-1:123456789012:payments"
+    calls = {
+        "SQS": ({"operation": "SendMessage", "queue_url": queue}, "aws.queue_url", queue),
+        "SNS": ({"operation": "Publish", "topic_arn": topic}, "aws.sns.topic.arn", topic),
+        "Lambda": ({"operation": "Invoke", "function_name": "worker"}, "faas.invoked_name",
+                   "worker"),
+        "S3": ({"operation": "PutObject", "bucket_name": "reports"}, "aws.s3.bucket", "reports"),
+    }
+    tree = node("## handler", "a" * 16, namespace="local", subsegments=[
+        node(service, f"{index + 1:016x}", "a" * 16, namespace="aws", aws=aws)
+        for index, (service, (aws, _, _)) in enumerate(calls.items())])
+    _, *spans = decode(list(otlp.SpanConverter(60000).entries(tree, True, True)))
+    for span, (service, (aws, attribute, value)) in zip(spans, calls.items(), strict=True):
+        assert attrs(span)[attribute] == value
+        document = convert_span(span, {}, now=1700000100.0)
+        assert document["namespace"] == "aws" and document["name"] == service
+        assert document["aws"] == aws

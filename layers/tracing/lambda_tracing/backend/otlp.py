@@ -15,7 +15,8 @@ instrumentations write them; X-Ray's own OTLP conversion reads the `aws.xray.*` 
 - the handler's span is SERVER, with faas.invocation_id and faas.coldstart; botocore calls
   (namespace aws) and HTTP calls (namespace remote) are CLIENT; everything else INTERNAL.
 - aws: rpc.system=aws-api, rpc.service, rpc.method, aws.region, aws.request_id,
-  aws.dynamodb.table_names, aws.sqs.queue_url, other keys as aws.<key>; the span is named
+  aws.dynamodb.table_names, aws.queue_url, aws.sns.topic.arn, faas.invoked_name,
+  aws.s3.bucket, other keys as aws.<key>; the span is named
   `Service.Operation`.
 - http: http.request.method, url.full, server.address, http.response.status_code; an HTTP
   client span is named after its method.
@@ -51,9 +52,12 @@ ANNOTATIONS_KEY = "aws.xray.annotations"
 METADATA_PREFIX = "aws.xray.metadata."
 HANDLER_MARK = "ColdStart"  # the annotation invocation.py puts on every handler span
 
+# The names OTel's botocore instrumentation (and ADOT, for S3 and SNS) give the X-Ray SDK's
+# aws fields: what X-Ray's OTLP conversion reads to name the queue, topic, function, bucket.
 _AWS_KEYS = {
     "operation": "rpc.method", "region": "aws.region", "request_id": "aws.request_id",
-    "queue_url": "aws.sqs.queue_url",
+    "queue_url": "aws.queue_url", "topic_arn": "aws.sns.topic.arn",
+    "function_name": "faas.invoked_name", "bucket_name": "aws.s3.bucket",
 }
 # aws-xray-sdk names a botocore call's span after the endpoint prefix; OTel's rpc.service is
 # botocore's service id. The common ones; others keep the prefix.
