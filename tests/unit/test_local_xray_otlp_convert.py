@@ -170,6 +170,10 @@ def test_dynamodb_call_is_an_aws_node_named_by_its_table() -> None:
 @pytest.mark.parametrize(("attributes", "identity"), [
     ({"rpc.service": "SQS", "messaging.url": "https://sqs.eu-west-1.amazonaws.com/1/jobs"},
      ("https://sqs.eu-west-1.amazonaws.com/1/jobs", "AWS::SQS::Queue")),
+    ({"rpc.service": "SQS", "aws.queue_url": "https://sqs.eu-west-1.amazonaws.com/1/jobs"},
+     ("https://sqs.eu-west-1.amazonaws.com/1/jobs", "AWS::SQS::Queue")),
+    ({"rpc.service": "SQS", "aws.sqs.queue.url": "https://sqs.eu-west-1.amazonaws.com/1/jobs"},
+     ("https://sqs.eu-west-1.amazonaws.com/1/jobs", "AWS::SQS::Queue")),
     ({"rpc.service": "Lambda", "aws.lambda.function.name": "worker"},
      ("worker", "AWS::Lambda")),
     ({"rpc.service": "S3", "aws.s3.bucket": "pictures"}, ("pictures", "AWS::S3::Bucket")),

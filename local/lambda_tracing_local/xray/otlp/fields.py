@@ -207,7 +207,7 @@ def aws_call_block(attributes: Attributes, resource: dict[str, Any]) -> dict[str
         "region": ("aws.region", "cloud.region"),
         "request_id": ("aws.request_id", "aws.requestId"),
         "account_id": ("aws.account_id",),
-        "queue_url": ("messaging.url", "aws.queue_url", "aws.queueUrl"),
+        "queue_url": ("messaging.url", "aws.queue_url", "aws.queueUrl", "aws.sqs.queue.url"),
         "topic_arn": ("aws.sns.topic.arn",),
         "function_name": ("aws.lambda.function.name", "faas.invoked_name"),
         "bucket_name": ("aws.s3.bucket",),
