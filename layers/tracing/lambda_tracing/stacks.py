@@ -7,6 +7,10 @@ import traceback
 from types import TracebackType
 
 _OUR_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# An exception's traceback read through BaseException's own slot: a class's __getattribute__
+# (or an overridden with_traceback) is user code and must not run.
+traceback_of = BaseException.__dict__["__traceback__"].__get__
+with_traceback = BaseException.with_traceback
 
 
 def user_frames(error: BaseException, limit: int = 10) -> traceback.StackSummary:
@@ -17,7 +21,7 @@ def user_frames(error: BaseException, limit: int = 10) -> traceback.StackSummary
         return traceback.StackSummary()
     walked = [
         (frame, line)
-        for frame, line in traceback.walk_tb(error.__traceback__)
+        for frame, line in traceback.walk_tb(traceback_of(error))
         if not frame.f_code.co_filename.startswith(_OUR_DIRECTORY)
     ]
     return traceback.StackSummary.extract(iter(walked[-limit:]))
