@@ -38,9 +38,9 @@ def __getattr__(name: str) -> Any:
     try:
         handler = build_handler()
     except BaseException as error:
-        from lambda_tracing.stacks import without_layer_frames
+        from lambda_tracing.stacks import traceback_of, with_traceback, without_layer_frames
 
-        raise error.with_traceback(without_layer_frames(error.__traceback__))  # noqa: B904
+        raise with_traceback(error, without_layer_frames(traceback_of(error)))  # noqa: B904
     globals()["handler"] = handler
     return handler
 
@@ -64,12 +64,17 @@ def traced(handler: Callable[..., Any], invocation: Callable[..., Any],
             set_limit(limit + _TRACED_FRAMES)
             return invocation(args, kwargs, cold, header)
         except BaseException as error:
-            raise error.with_traceback(_without_layer_frames(error.__traceback__))  # noqa: B904
+            raise _with_traceback(error, _without_layer_frames(_traceback_of(error)))  # noqa: B904
         finally:
             if get_limit() in (limit + _UNTRACED_FRAMES, limit + _TRACED_FRAMES):
                 set_limit(limit)  # unless the handler set its own
 
     return traced_handler
+
+
+# BaseException's own slot and method: a class's __getattribute__ is user code (as in stacks).
+_traceback_of = BaseException.__dict__["__traceback__"].__get__
+_with_traceback = BaseException.with_traceback
 
 
 def _without_layer_frames(traceback: Any) -> Any:

@@ -294,15 +294,18 @@ def _alias(function_arn: Any) -> str | None:
 
 
 def _http_status(event: Any, result: Any) -> int | None:
-    """The status code of an API Gateway / ALB / Function URL response, else None."""
-    if not isinstance(result, dict) or not isinstance(event, dict):
+    """The status code of an API Gateway / ALB / Function URL response, else None.
+
+    Read as capture reads: by exact type, a dict subclass through dict's own method, so none
+    of the user's methods (get, __getitem__, __class__, int/str subclasses') runs."""
+    if type(event) is not dict or not issubclass(type(result), dict):
         return None
     if "requestContext" not in event and "httpMethod" not in event:
         return None
-    status = result.get("statusCode")
-    if isinstance(status, str) and status.isdigit():
+    status = dict.get(result, "statusCode")
+    if type(status) is str and len(status) == 3 and str.isascii(status) and str.isdigit(status):
         status = int(status)
-    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
+    if type(status) is int and 100 <= status <= 599:
         return status
     return None
 

@@ -7,20 +7,26 @@ import traceback
 from types import TracebackType
 
 _OUR_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# An exception's traceback read through BaseException's own slot: a class's __getattribute__
+# (or an overridden with_traceback) is user code and must not run.
+traceback_of = BaseException.__dict__["__traceback__"].__get__
+with_traceback = BaseException.with_traceback
 
 
-def user_frames(error: BaseException, limit: int = 10) -> traceback.StackSummary:
-    """The innermost `limit` frames of `error`'s traceback, without lambda_tracing's own.
-
-    Only the kept frames have their source line read, so a deep RecursionError stays cheap."""
+def user_frames(error: BaseException, limit: int = 10) -> list[tuple[str, int, str]]:
+    """The innermost `limit` frames of `error`'s traceback, without lambda_tracing's own, as
+    (path, line number, function name): what an X-Ray stack entry holds. No source line is
+    read (a traceback.FrameSummary reads its whole file through linecache when indexed), so
+    an error costs no file reads and a deep RecursionError stays cheap."""
     if limit <= 0:
-        return traceback.StackSummary()
+        return []
     walked = [
-        (frame, line)
-        for frame, line in traceback.walk_tb(error.__traceback__)
-        if not frame.f_code.co_filename.startswith(_OUR_DIRECTORY)
+        (code.co_filename, line, code.co_name)
+        for code, line in ((frame.f_code, line)
+                           for frame, line in traceback.walk_tb(traceback_of(error)))
+        if not code.co_filename.startswith(_OUR_DIRECTORY)
     ]
-    return traceback.StackSummary.extract(iter(walked[-limit:]))
+    return walked[-limit:]
 
 
 # Files of the layer's own wrappers that live elsewhere: aws-xray-sdk's patch modules, when

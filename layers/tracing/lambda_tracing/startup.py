@@ -122,14 +122,15 @@ _ReportedAttributeError.__name__ = _ReportedAttributeError.__qualname__ = "Attri
 def _as_the_runtime_reports(error: BaseException) -> BaseException:
     """`error` with the layer's frames cut out of its traceback (and an AttributeError
     disguised, see above, when awslambdaric is loading us)."""
-    from lambda_tracing.stacks import without_layer_frames
+    from lambda_tracing.stacks import traceback_of, with_traceback, without_layer_frames
 
-    traceback = without_layer_frames(error.__traceback__)
-    if isinstance(error, AttributeError) and "awslambdaric.bootstrap" in sys.modules:
-        reported = _ReportedAttributeError(*error.args)
-        reported.__cause__, reported.__suppress_context__ = error.__cause__, True
+    traceback = without_layer_frames(traceback_of(error))
+    if issubclass(type(error), AttributeError) and "awslambdaric.bootstrap" in sys.modules:
+        reported = _ReportedAttributeError(*BaseException.__dict__["args"].__get__(error))
+        cause = BaseException.__dict__["__cause__"].__get__(error)
+        reported.__cause__, reported.__suppress_context__ = cause, True
         return reported.with_traceback(traceback)
-    return error.with_traceback(traceback)
+    return with_traceback(error, traceback)
 
 
 def _start_instrumentation(settings: config.Settings, timer: coldstart.ImportTimer | None,

@@ -18,6 +18,7 @@ from lambda_tracing_local.demo import checks
 from lambda_tracing_local.demo.payment_service import PaymentService
 from lambda_tracing_local.demo.traffic import TrafficReport, send_orders
 from lambda_tracing_local.runtime import template as tpl
+from lambda_tracing_local.runtime.interpreters import layer_version
 from lambda_tracing_local.runtime.layers import build_layers
 from lambda_tracing_local.runtime.local_app import LocalApp
 from lambda_tracing_local.xray import LocalXRay
@@ -58,8 +59,11 @@ def run_demo(settings: DemoSettings, say: Callable[[str], None] = print) -> Demo
     template = tpl.load_template(settings.template)
     layers = settings.layer_dirs
     if layers is None:
-        say("building the tracing layer for this machine ...")
         template_dir = settings.template.parent.resolve()
+        runtimes = {spec.runtime for spec in tpl.functions(template, template_dir).values()}
+        target = layer_version(runtimes)  # as build_layers decides: the runtime's, else ours
+        say(f"building the tracing layer for python{target} ..." if target
+            else "building the tracing layer for this machine's Python ...")
         layers = build_layers(template, template_dir, settings.output / ".layers")
     with ExitStack() as stack:
         xray = stack.enter_context(LocalXRay())

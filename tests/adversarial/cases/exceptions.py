@@ -28,6 +28,13 @@ CASES: list[Case] = [
                 return "made up"
     """, 'Odd("odd")'), events=[{}, {}, REPORT],
          note="a class with __getattr__ left a fault with no cause"),
+    Case("exception-getattribute-class", raising("""
+        class Watching(Exception):
+            def __getattribute__(self, name):
+                note(name)
+                return super().__getattribute__(name)
+    """, 'Watching("watched")'), events=[{}, {}, REPORT],
+         note="reading the traceback (stacks, the wrapper's re-raise) ran __getattribute__"),
     Case("exception-unsettable-attributes", raising("""
         class Frozen(Exception):
             def __setattr__(self, name, value):

@@ -41,8 +41,7 @@ def with_sqs_trace(message: Entry, value: str) -> Entry:
     attributes = message.get("MessageSystemAttributes") or {}
     if not isinstance(attributes, dict) or TRACE_ATTRIBUTE in attributes:
         return message
-    trace = {"DataType": "String", "StringValue": value}
-    return {**message, "MessageSystemAttributes": {**attributes, TRACE_ATTRIBUTE: trace}}
+    return _with_string_attribute(message, "MessageSystemAttributes", attributes, value)
 
 
 def with_sns_trace(message: Entry, value: str) -> Entry:
@@ -55,8 +54,14 @@ def with_sns_trace(message: Entry, value: str) -> Entry:
         or len(attributes) >= SNS_MAX_MESSAGE_ATTRIBUTES
     ):
         return message
+    return _with_string_attribute(message, "MessageAttributes", attributes, value)
+
+
+def _with_string_attribute(message: Entry, field: str, attributes: Entry, value: str) -> Entry:
+    """A copy of `message` whose `field` (SQS system / SNS message attributes, one shape) also
+    holds the trace header."""
     trace = {"DataType": "String", "StringValue": value}
-    return {**message, "MessageAttributes": {**attributes, TRACE_ATTRIBUTE: trace}}
+    return {**message, field: {**attributes, TRACE_ATTRIBUTE: trace}}
 
 
 def with_event_trace(entry: Entry, value: str) -> Entry:
