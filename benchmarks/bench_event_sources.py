@@ -79,8 +79,9 @@ def run_once(variant: Variant, daemon: str, args: list[str]) -> tuple[float, flo
     return int(fields[0]) / 1e6, int(fields[1]) / 1e6
 
 
-def measure(sections: dict[str, Section], key: str, daemon: str, args: list[str],
-            repetitions: int) -> None:
+def measure(
+    sections: dict[str, Section], key: str, daemon: str, args: list[str], repetitions: int
+) -> None:
     """Fill sections[key] with `repetitions` rounds of every variant, interleaved."""
     section = sections[key]
     for variant in VARIANTS:
@@ -108,15 +109,25 @@ def measure_event_sources(listener: DaemonListener, quick: bool) -> list[Section
     with tempfile.TemporaryDirectory(prefix="bench-events-") as directory:
         paths = write_events(Path(directory))
         sections = {"empty": Section("first invocation: {} event", "ms")}
-        sections.update({key: Section(f"first {name} event (after one {{}} invocation)", "ms")
-                         for key, name in SOURCES})
+        sections.update(
+            {
+                key: Section(f"first {name} event (after one {{}} invocation)", "ms")
+                for key, name in SOURCES
+            }
+        )
         sections["batch"] = Section(
-            f"warm: {BATCH_RECORDS:,}-record SQS batch (each record with a trace header)", "ms")
+            f"warm: {BATCH_RECORDS:,}-record SQS batch (each record with a trace header)", "ms"
+        )
         measure(sections, "empty", listener.address, ["first", str(paths["empty"])], repetitions)
         for key, _ in SOURCES:
             measure(sections, key, listener.address, ["next", str(paths[key])], repetitions)
-        measure(sections, "batch", listener.address,
-                ["warm", str(paths["batch"]), str(batch_invocations)], repetitions)
+        measure(
+            sections,
+            "batch",
+            listener.address,
+            ["warm", str(paths["batch"]), str(batch_invocations)],
+            repetitions,
+        )
     return list(sections.values())
 
 
@@ -140,13 +151,17 @@ def report_instructions(listener: DaemonListener) -> None:
             empty = count_instructions(variant, listener.address, paths["empty"])
             for key, name in SOURCES:
                 added = count_instructions(variant, listener.address, paths[key]) - empty
-                print(f"{variant.label:22} first {name} event: {added / 1e6:+.2f} M instructions "
-                      f"over a {{}} one", flush=True)
+                print(
+                    f"{variant.label:22} first {name} event: {added / 1e6:+.2f} M instructions "
+                    f"over a {{}} one",
+                    flush=True,
+                )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--instructions", action="store_true")
     args = parser.parse_args()

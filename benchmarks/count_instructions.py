@@ -30,8 +30,13 @@ _COLLECTED = re.compile(r"Collected : ([\d,]+)")
 
 def instructions(variant: Variant, args: list[str], env: dict[str, str]) -> int:
     """Instructions of the whole process tree (the exec wrapper's exec included)."""
-    command = ["valgrind", "--tool=callgrind", "--trace-children=yes",
-               "--callgrind-out-file=/dev/null", *variant.command(*args)]
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--trace-children=yes",
+        "--callgrind-out-file=/dev/null",
+        *variant.command(*args),
+    ]
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
     counts = _COLLECTED.findall(finished.stderr)
     if finished.returncode != 0 or not counts:
@@ -50,18 +55,26 @@ def report(title: str, counts: dict[str, float], unit: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--workloads", default="plain,botocore_stub,http")
     parser.add_argument("--cold", action="store_true", help="also count whole cold starts")
-    parser.add_argument("--variants", default="bare,powertools,ours",
-                        help="variant keys (bare and powertools always included)")
-    parser.add_argument("--as-lambda", action="store_true",
-                        help="on the runtime's Python with only what ships (lambda_python.py)")
+    parser.add_argument(
+        "--variants",
+        default="bare,powertools,ours",
+        help="variant keys (bare and powertools always included)",
+    )
+    parser.add_argument(
+        "--as-lambda",
+        action="store_true",
+        help="on the runtime's Python with only what ships (lambda_python.py)",
+    )
     args = parser.parse_args()
     wanted = {"bare", "powertools", *args.variants.split(",")}
     variants: tuple[Variant, ...] = tuple(
-        variant for variant in ALL_VARIANTS if variant.key in wanted)
+        variant for variant in ALL_VARIANTS if variant.key in wanted
+    )
     if args.as_lambda:
         from lambda_python import AS_LAMBDA_VARIANTS, CONDITIONS, prepare
 
@@ -77,8 +90,13 @@ def main() -> None:
                 env = variant.environment(listener.address, extra)
                 # Unmeasured, so a stale .pyc is rewritten now: compiling inside the N1 run
                 # alone would take its cost off the per-invocation figure.
-                subprocess.run(variant.command("loop", workload, "1", "1"), env=env,
-                               capture_output=True, timeout=600, check=False)
+                subprocess.run(
+                    variant.command("loop", workload, "1", "1"),
+                    env=env,
+                    capture_output=True,
+                    timeout=600,
+                    check=False,
+                )
                 low = instructions(variant, ["loop", workload, str(N1), "1"], env)
                 high = instructions(variant, ["loop", workload, str(N2), "1"], env)
                 counts[variant.key] = (high - low) / (N2 - N1)
@@ -87,8 +105,9 @@ def main() -> None:
             for downstream_flag in ("1", "0"):
                 counts = {}
                 for variant in variants:
-                    env = variant.environment(listener.address,
-                                              {**extra, "BENCH_DOWNSTREAM": downstream_flag})
+                    env = variant.environment(
+                        listener.address, {**extra, "BENCH_DOWNSTREAM": downstream_flag}
+                    )
                     counts[variant.key] = float(instructions(variant, ["cold", "plain"], env))
                 what = "imports boto3" if downstream_flag == "1" else "imports neither"
                 report(f"cold start, function {what}: instructions (millions)", counts, 1e6)

@@ -46,8 +46,9 @@ def _pins(names: tuple[str, ...]) -> list[str]:
     sys.path.insert(0, str(REPO_ROOT / "scripts"))
     import pins
 
-    config_pins = {p.split("==")[0].split("[")[0].lower(): p for p in
-                   pins.pins("runtime-tests", "layer")}
+    config_pins = {
+        p.split("==")[0].split("[")[0].lower(): p for p in pins.pins("runtime-tests", "layer")
+    }
     return [config_pins[name] for name in names]
 
 
@@ -73,16 +74,47 @@ def _run(command: list[str], env: dict[str, str] | None = None) -> None:
 
 def _pip_install(requirements: list[str], target: Path) -> None:
     arch = platform.machine()
-    _run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-          "--no-warn-conflicts", "--no-compile", "--target", str(target),
-          "--python-version", VERSION, "--implementation", "cp",
-          "--abi", "cp" + VERSION.replace(".", ""), "--platform", f"manylinux_2_28_{arch}",
-          "--platform", f"manylinux2014_{arch}", "--only-binary=:all:", *requirements])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-warn-conflicts",
+            "--no-compile",
+            "--target",
+            str(target),
+            "--python-version",
+            VERSION,
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp" + VERSION.replace(".", ""),
+            "--platform",
+            f"manylinux_2_28_{arch}",
+            "--platform",
+            f"manylinux2014_{arch}",
+            "--only-binary=:all:",
+            *requirements,
+        ]
+    )
 
 
 def _compile(directory: Path) -> None:
-    _run([str(INTERPRETER), "-m", "compileall", "-q", "-j0", "--invalidation-mode",
-          "checked-hash", str(directory)])
+    _run(
+        [
+            str(INTERPRETER),
+            "-m",
+            "compileall",
+            "-q",
+            "-j0",
+            "--invalidation-mode",
+            "checked-hash",
+            str(directory),
+        ]
+    )
 
 
 def prepare() -> str | None:
@@ -104,9 +136,18 @@ def prepare() -> str | None:
         _pip_install(_pins(POWERTOOLS_PACKAGES), ROOT / "powertools/python")
         for directory in (runtime, task, ROOT / "powertools/python"):
             _compile(directory)
-        _run(["make", "--no-print-directory", "-C", str(LAYER_SOURCES), "build-TracingLayer",
-              f"ARTIFACTS_DIR={ROOT / 'layer'}", f"LAMBDA_ARCH={platform.machine()}"],
-             env={**os.environ, "MAKEFLAGS": ""})
+        _run(
+            [
+                "make",
+                "--no-print-directory",
+                "-C",
+                str(LAYER_SOURCES),
+                "build-TracingLayer",
+                f"ARTIFACTS_DIR={ROOT / 'layer'}",
+                f"LAMBDA_ARCH={platform.machine()}",
+            ],
+            env={**os.environ, "MAKEFLAGS": ""},
+        )
     except (RuntimeError, OSError) as error:
         return f"setting up python{VERSION} failed: {error}"
     stamp.write_text(fingerprint)
@@ -123,8 +164,13 @@ class AsLambda(Variant):
         return prepare()
 
     def command(self, mode: str, *args: str, python_options: tuple[str, ...] = ()) -> list[str]:
-        runtime = [str(INTERPRETER), *python_options, str(ROOT / "runtime/mini_runtime.py"),
-                   mode, *args]
+        runtime = [
+            str(INTERPRETER),
+            *python_options,
+            str(ROOT / "runtime/mini_runtime.py"),
+            mode,
+            *args,
+        ]
         if self.layer == "ours":
             return [str(ROOT / "layer/lambda-tracing"), *runtime]
         return runtime
@@ -134,13 +180,15 @@ class AsLambda(Variant):
         path = [ROOT / "runtime"]
         if self.layer == "powertools":
             path.append(ROOT / "powertools/python")
-        env.update({
-            "PYTHONPATH": os.pathsep.join(str(p) for p in path),
-            "LAMBDA_TASK_ROOT": str(ROOT / "task"),
-            "LAMBDA_RUNTIME_DIR": str(ROOT / "runtime"),
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{VERSION}",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        })
+        env.update(
+            {
+                "PYTHONPATH": os.pathsep.join(str(p) for p in path),
+                "LAMBDA_TASK_ROOT": str(ROOT / "task"),
+                "LAMBDA_RUNTIME_DIR": str(ROOT / "runtime"),
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_python{VERSION}",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
         if self.layer == "ours":
             env["AWS_LAMBDA_EXEC_WRAPPER"] = str(ROOT / "layer/lambda-tracing")
         return env

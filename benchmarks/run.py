@@ -96,7 +96,10 @@ def main() -> int:
         sections += measure_warm(ALL_VARIANTS, listener, extra_env, runs, scale)
         progress("warm", started)
         sections += measure_cold_starts(
-            AS_LAMBDA_VARIANTS, listener, extra_env, lambda_cold_repetitions,
+            AS_LAMBDA_VARIANTS,
+            listener,
+            extra_env,
+            lambda_cold_repetitions,
             conditions=AS_LAMBDA,
         )
         progress("cold start as Lambda", started)

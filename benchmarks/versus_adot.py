@@ -27,12 +27,16 @@ def _ratio(section: Section, key: str, versus: str, cpu: bool) -> str:
 
 
 def render_versus_adot(sections: Iterable[Section]) -> str:
-    lines = ["added time, ratio of medians (wall / CPU):  " + "  ".join(
-        f"{key}/{versus}" for key, versus in ROWS)]
+    lines = [
+        "added time, ratio of medians (wall / CPU):  "
+        + "  ".join(f"{key}/{versus}" for key, versus in ROWS)
+    ]
     for section in sections:
         if "adot" not in section.series:
             continue
-        cells = [f"{_ratio(section, key, versus, False)} / {_ratio(section, key, versus, True)}"
-                 for key, versus in ROWS]
+        cells = [
+            f"{_ratio(section, key, versus, False)} / {_ratio(section, key, versus, True)}"
+            for key, versus in ROWS
+        ]
         lines.append(f"  {section.title}: " + "  ".join(cells))
     return "\n".join(lines)

@@ -27,8 +27,9 @@ WORKLOADS = (
     Workload("subsegment", "warm: + 1 custom subsegment", True, 1000),
     Workload("botocore", "warm: + 1 botocore call (DynamoDB GetItem, moto in-process)", True, 400),
     Workload("http", "warm: + 1 HTTP call (requests, local server)", True, 300),
-    Workload("botocore_stub", "warm: + 1 botocore call (DynamoDB GetItem, botocore Stubber)", True,
-             1000),
+    Workload(
+        "botocore_stub", "warm: + 1 botocore call (DynamoDB GetItem, botocore Stubber)", True, 1000
+    ),
     Workload("plain", "unsampled (Sampled=0): no-op handler", False, 2000),
     Workload("subsegment", "unsampled (Sampled=0): + 1 custom subsegment", False, 2000),
 )
@@ -115,8 +116,13 @@ def measure_warm(
     return sections
 
 
-def _one_run(workers: dict[str, Worker], listener: DaemonListener, sections: list[Section],
-             run: int, scale: float) -> None:
+def _one_run(
+    workers: dict[str, Worker],
+    listener: DaemonListener,
+    sections: list[Section],
+    run: int,
+    scale: float,
+) -> None:
     """Every workload once in every environment, the variants' order rotated run by run."""
     counts = listener.settled_counts()
     for workload, section in zip(WORKLOADS, sections, strict=True):

@@ -1,6 +1,6 @@
 """Size gate for a built Lambda artefact: zip it as SAM would and fail above the limit.
 
-    python scripts/check_artefact_size.py DIR LIMIT_BYTES
+python scripts/check_artefact_size.py DIR LIMIT_BYTES
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ def main(argv: list[str]) -> int:
     size = zipped_size(root)
     unzipped = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     verdict = "ok" if size <= limit else "TOO BIG"
-    print(f"size gate: {os.path.basename(root.resolve())} zipped {size:,} B "
-          f"(unzipped {unzipped:,} B), limit {limit:,} B: {verdict}")
+    print(
+        f"size gate: {os.path.basename(root.resolve())} zipped {size:,} B "
+        f"(unzipped {unzipped:,} B), limit {limit:,} B: {verdict}"
+    )
     return 0 if size <= limit else 1
 
 

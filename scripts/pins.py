@@ -1,8 +1,8 @@
 """Print pinned requirements from pyproject.toml, the one place versions live.
 
-    python scripts/pins.py artefact layer      -> requirements of the tracing layer
-    python scripts/pins.py tool sam            -> requirements of a tool venv
-    python scripts/pins.py runtime-tests layer -> what the layer's tests need on Lambda's Pythons
+python scripts/pins.py artefact layer      -> requirements of the tracing layer
+python scripts/pins.py tool sam            -> requirements of a tool venv
+python scripts/pins.py runtime-tests layer -> what the layer's tests need on Lambda's Pythons
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def _parse(body: str | None) -> dict[str, Any]:
     try:
         data = json.loads(body or "")
     except ValueError:
-        raise ValueError("body must be JSON: {\"item\": str, \"quantity\": int}") from None
+        raise ValueError('body must be JSON: {"item": str, "quantity": int}') from None
     if not isinstance(data, dict):
         raise ValueError("body must be a JSON object")
     item, quantity = data.get("item"), data.get("quantity")

@@ -78,9 +78,14 @@ def _dropping(*names: str, prefix: str | None = None) -> Callable[[Any, Case], A
 
     def drop(value: Any, case: Case) -> Any:
         if isinstance(value, dict):
-            return {key: drop(item, case) for key, item in value.items()
-                    if not (str(key).lower() in lowered
-                            or (prefix is not None and str(key).startswith(prefix)))}
+            return {
+                key: drop(item, case)
+                for key, item in value.items()
+                if not (
+                    str(key).lower() in lowered
+                    or (prefix is not None and str(key).startswith(prefix))
+                )
+            }
         if isinstance(value, list):
             return [drop(item, case) for item in value]
         return value
@@ -90,8 +95,11 @@ def _dropping(*names: str, prefix: str | None = None) -> Callable[[Any, Case], A
 
 def _handler_named_as_the_users(value: Any, case: Case) -> Any:
     if isinstance(value, dict):
-        return {key: _handler_named_as_the_users(item, case) for key, item in value.items()
-                if key != "LAMBDA_TRACING_HANDLER"}
+        return {
+            key: _handler_named_as_the_users(item, case)
+            for key, item in value.items()
+            if key != "LAMBDA_TRACING_HANDLER"
+        }
     if isinstance(value, list):
         return [_handler_named_as_the_users(item, case) for item in value]
     return case.handler if value == "lambda_tracing.bootstrap.handler" else value
@@ -163,8 +171,9 @@ class Harness:
                 path.write_text(source)
         return task
 
-    def run_once(self, case: Case, mode: str, headers: list[str | None],
-                 request_ids: list[str]) -> Run:
+    def run_once(
+        self, case: Case, mode: str, headers: list[str | None], request_ids: list[str]
+    ) -> Run:
         task = self.task_root(case)
         listener = UdpListener()
         log_path = task.parent / f"{mode}.log"
@@ -184,21 +193,29 @@ class Harness:
             command = [str(self.wrapper), *command]
         run = Run(mode)
         with log_path.open("wb") as log:
-            environment = Environment("adversarial-fn", FUNCTION_ARN, INVOKE_TIMEOUT_SECONDS,
-                                      command, env, str(task), log)
+            environment = Environment(
+                "adversarial-fn", FUNCTION_ARN, INVOKE_TIMEOUT_SECONDS, command, env, str(task), log
+            )
             environment.start()
             try:
-                for event, header, request_id in zip(case.events, headers, request_ids,
-                                                     strict=True):
-                    outcome = environment.invoke(_event_bytes(event), header,
-                                                 request_id=request_id)
+                for event, header, request_id in zip(
+                    case.events, headers, request_ids, strict=True
+                ):
+                    outcome = environment.invoke(_event_bytes(event), header, request_id=request_id)
                     # Init is the layer's cold start, measured by the benchmarks: only the
                     # invocation itself is timed (an init failure has none).
-                    seconds = (outcome.finished_at - outcome.delivered_at
-                               if outcome.delivered_at is not None else 0.0)
-                    run.invocations.append(Invoked(_report_text(outcome.payload,
-                                                                listener.address),
-                                                   outcome.error_type, seconds))
+                    seconds = (
+                        outcome.finished_at - outcome.delivered_at
+                        if outcome.delivered_at is not None
+                        else 0.0
+                    )
+                    run.invocations.append(
+                        Invoked(
+                            _report_text(outcome.payload, listener.address),
+                            outcome.error_type,
+                            seconds,
+                        )
+                    )
                     if outcome.init_started is not None and outcome.init_ended is not None:
                         run.init_seconds = outcome.init_ended - outcome.init_started
                     if not environment.alive:
@@ -213,10 +230,15 @@ class Harness:
     def run(self, case: Case, validator: Any) -> Verdict:
         """Bare, then layer; a time difference alone is measured again (a busy machine) and the
         best of each mode kept."""
-        headers = list(case.trace_headers) if case.trace_headers is not None else [
-            new_trace_header() for _ in case.events]
-        request_ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{case.name}/{index}"))
-                       for index in range(len(case.events))]
+        headers = (
+            list(case.trace_headers)
+            if case.trace_headers is not None
+            else [new_trace_header() for _ in case.events]
+        )
+        request_ids = [
+            str(uuid.uuid5(uuid.NAMESPACE_URL, f"{case.name}/{index}"))
+            for index in range(len(case.events))
+        ]
         bare = self.run_once(case, "bare", headers, request_ids)
         layer = self.run_once(case, "layer", headers, request_ids)
         differences = compare(case, bare, layer, validator)
@@ -264,31 +286,42 @@ _RUNTIME_CLOCK = re.compile(r"\[\d{10,}\]")  # the runtime's own log lines carry
 
 def _runtime_log_errors(log: str) -> list[str]:
     """The runtime's own error report lines ([ERROR] ... and the traceback it prints)."""
-    return [_RUNTIME_CLOCK.sub("[time]", line) for line in log.split("\n")
-            if line.startswith("[ERROR] ")]
+    return [
+        _RUNTIME_CLOCK.sub("[time]", line)
+        for line in log.split("\n")
+        if line.startswith("[ERROR] ")
+    ]
 
 
 def compare(case: Case, bare: Run, layer: Run, validator: Any) -> list[str]:
     differences: list[str] = []
     if len(bare.invocations) != len(layer.invocations):
-        differences.append(f"invocations: bare {len(bare.invocations)}, "
-                           f"layer {len(layer.invocations)}")
+        differences.append(
+            f"invocations: bare {len(bare.invocations)}, layer {len(layer.invocations)}"
+        )
     for index, (b, lay) in enumerate(zip(bare.invocations, layer.invocations, strict=False)):
         bare_report, layer_report = _normalise(b.report, case), _normalise(lay.report, case)
         if bare_report != layer_report:
-            differences.append(f"event {index} report:\n  bare:  {bare_report[:1500]}\n"
-                               f"  layer: {layer_report[:1500]}")
+            differences.append(
+                f"event {index} report:\n  bare:  {bare_report[:1500]}\n"
+                f"  layer: {layer_report[:1500]}"
+            )
         if b.error_type != lay.error_type:
-            differences.append(f"event {index} error type: bare {b.error_type}, "
-                               f"layer {lay.error_type}")
+            differences.append(
+                f"event {index} error type: bare {b.error_type}, layer {lay.error_type}"
+            )
         extra = lay.seconds - b.seconds
         if extra > case.time_budget_seconds:
-            differences.append(f"time: event {index} took {extra * 1000:.0f} ms more with the "
-                               f"layer ({b.seconds * 1000:.0f} ms bare), budget "
-                               f"{case.time_budget_seconds * 1000:.0f} ms")
+            differences.append(
+                f"time: event {index} took {extra * 1000:.0f} ms more with the "
+                f"layer ({b.seconds * 1000:.0f} ms bare), budget "
+                f"{case.time_budget_seconds * 1000:.0f} ms"
+            )
     if layer.init_seconds - bare.init_seconds > INIT_BUDGET_SECONDS:
-        differences.append(f"time: init took {layer.init_seconds:.2f} s with the layer, "
-                           f"{bare.init_seconds:.2f} s bare")
+        differences.append(
+            f"time: init took {layer.init_seconds:.2f} s with the layer, "
+            f"{bare.init_seconds:.2f} s bare"
+        )
     bare_errors, layer_errors = _runtime_log_errors(bare.log), _runtime_log_errors(layer.log)
     if bare_errors != layer_errors:
         differences.append(f"runtime error log:\n  bare:  {bare_errors}\n  layer: {layer_errors}")
@@ -312,8 +345,9 @@ def datagram_problems(case: Case, datagrams: list[bytes], validator: Any) -> lis
             continue
         errors = sorted(validator.iter_errors(document), key=str)
         if errors:
-            problems.append(f"datagram {number}: not a valid segment document: "
-                            f"{errors[0].message[:300]}")
+            problems.append(
+                f"datagram {number}: not a valid segment document: {errors[0].message[:300]}"
+            )
         for entity_id in _ids(document):  # each segment or subsegment is sent once
             if entity_id in sent_ids:
                 problems.append(f"datagram {number}: id {entity_id} sent a second time")

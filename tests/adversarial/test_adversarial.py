@@ -22,28 +22,35 @@ WORKERS = int(os.environ.get("ADVERSARIAL_WORKERS", "3"))
 
 
 @pytest.fixture(scope="module")
-def verdicts(tmp_path_factory: pytest.TempPathFactory, segment_validator: Any
-             ) -> Iterator[dict[str, Future[Verdict]]]:
+def verdicts(
+    tmp_path_factory: pytest.TempPathFactory, segment_validator: Any
+) -> Iterator[dict[str, Future[Verdict]]]:
     harness = Harness(tmp_path_factory.mktemp("adversarial"))
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="case") as pool:
-        futures = {case.name: pool.submit(harness.run, case, segment_validator)
-                   for case in ALL_CASES}
+        futures = {
+            case.name: pool.submit(harness.run, case, segment_validator) for case in ALL_CASES
+        }
         yield futures
         for future in futures.values():
             future.cancel()
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda case: case.name)
-def test_layer_changes_nothing_the_user_sees(case: Case,
-                                             verdicts: dict[str, Future[Verdict]]) -> None:
+def test_layer_changes_nothing_the_user_sees(
+    case: Case, verdicts: dict[str, Future[Verdict]]
+) -> None:
     verdict = verdicts[case.name].result()
     # A case whose own source does not compile compares nothing (unless that is its point).
     if "syntax" not in case.name:
-        assert all(invoked.error_type != "Runtime.UserCodeSyntaxError"
-                   for invoked in verdict.bare.invocations), verdict.bare.invocations[0].report
+        assert all(
+            invoked.error_type != "Runtime.UserCodeSyntaxError"
+            for invoked in verdict.bare.invocations
+        ), verdict.bare.invocations[0].report
     assert not verdict.differences, (
-        f"{case.name} ({case.note}):\n" + "\n".join(verdict.differences)
-        + f"\n--- layer log ---\n{verdict.layer.log[-3000:]}")
+        f"{case.name} ({case.note}):\n"
+        + "\n".join(verdict.differences)
+        + f"\n--- layer log ---\n{verdict.layer.log[-3000:]}"
+    )
 
 
 def test_cases_are_many_and_named_once() -> None:

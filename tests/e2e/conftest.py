@@ -20,9 +20,11 @@ def xray() -> Iterator[LocalXRay]:
 def fixture_lambda(xray: LocalXRay) -> Iterator[LocalLambda]:
     """The fixture app's functions; AWS calls would go to a closed port (none are made)."""
     with LocalLambda(
-        FIXTURE_TEMPLATE, FIXTURE_VALUES, "http://127.0.0.1:9",
+        FIXTURE_TEMPLATE,
+        FIXTURE_VALUES,
+        "http://127.0.0.1:9",
         {"FixtureLayer": FIXTURE_APP / "layer"},
-        xray_daemon=xray.udp_address, xray_api=xray.api_url,
+        xray_daemon=xray.udp_address,
+        xray_api=xray.api_url,
     ) as local_lambda:
         yield local_lambda
-

@@ -22,8 +22,11 @@ FIXTURE_VALUES = LocalValues(
 
 def xray_client(xray: LocalXRay) -> Any:
     return boto3.client(
-        "xray", endpoint_url=xray.api_url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "xray",
+        endpoint_url=xray.api_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
 
 
@@ -51,7 +54,8 @@ def assemble_tracing_layer(target: Path) -> dict[str, Path]:
     source = ROOT / "layers" / "tracing"
     layer = target / "TracingLayer"
     shutil.copytree(
-        source / "lambda_tracing", layer / "python" / "lambda_tracing",
+        source / "lambda_tracing",
+        layer / "python" / "lambda_tracing",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
     shutil.copy2(source / "lambda-tracing", layer / "lambda-tracing")

@@ -57,11 +57,16 @@ def inventory(endpoint: str) -> None:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
             context = propagate.extract(dict(self.headers.items()))
-            with tracer.start_as_current_span(f"GET {self.path}", context=context,
-                                              kind=SpanKind.SERVER,
-                                              attributes={"http.request.method": "GET",
-                                                          "url.path": self.path,
-                                                          "http.response.status_code": 200}):
+            with tracer.start_as_current_span(
+                f"GET {self.path}",
+                context=context,
+                kind=SpanKind.SERVER,
+                attributes={
+                    "http.request.method": "GET",
+                    "url.path": self.path,
+                    "http.response.status_code": 200,
+                },
+            ):
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

@@ -41,8 +41,13 @@ def recent_awsdocs_trace() -> tuple[str, list[str]]:
 def xray() -> Iterator[tuple[str, str]]:
     with LocalXRay() as local:
         trace_id, documents = recent_awsdocs_trace()
-        client = boto3.client("xray", endpoint_url=local.api_url, region_name="us-east-1",
-                              aws_access_key_id="local", aws_secret_access_key="local")
+        client = boto3.client(
+            "xray",
+            endpoint_url=local.api_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
         answer = client.put_trace_segments(TraceSegmentDocuments=documents)
         assert answer["UnprocessedTraceSegments"] == []
         yield local.api_url, trace_id
@@ -54,8 +59,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, captured.out, captured.err
 
 
-def test_traces_lists_the_trace(xray: tuple[str, str],
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_traces_lists_the_trace(xray: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     url, trace_id = xray
     code, out, err = run(["traces", "--local", "--endpoint", url, "--since", "10m"], capsys)
     assert code == 0, err
@@ -64,8 +68,9 @@ def test_traces_lists_the_trace(xray: tuple[str, str],
     assert max(len(line) for line in out.splitlines()) <= 80
 
 
-def test_flame_draws_the_trace(xray: tuple[str, str], tmp_path: Path,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_flame_draws_the_trace(
+    xray: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url, trace_id = xray
     target = tmp_path / "trace.svg"
     code, _, err = run(["flame", trace_id, "--endpoint", url, "--output", str(target)], capsys)
@@ -75,32 +80,43 @@ def test_flame_draws_the_trace(xray: tuple[str, str], tmp_path: Path,
     assert svg.count("data-depth=") == 11
 
 
-def test_map_summarises_the_graph(xray: tuple[str, str],
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_map_summarises_the_graph(
+    xray: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     url, _ = xray
-    code, out, err = run(["map", "--local", "--endpoint", url, "--since", "10m", "--format",
-                          "json"], capsys)
+    code, out, err = run(
+        ["map", "--local", "--endpoint", url, "--since", "10m", "--format", "json"], capsys
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert sorted((node["name"], node["type"]) for node in summary["nodes"]) == [
-        ("SNS", "AWS::SNS"), ("Scorekeep", "AWS::ElasticBeanstalk::Environment"),
-        ("Scorekeep", "client"), ("random-name", "AWS::Lambda"),
-        ("random-name", "AWS::Lambda::Function"), ("scorekeep-user", "AWS::DynamoDB::Table")]
+        ("SNS", "AWS::SNS"),
+        ("Scorekeep", "AWS::ElasticBeanstalk::Environment"),
+        ("Scorekeep", "client"),
+        ("random-name", "AWS::Lambda"),
+        ("random-name", "AWS::Lambda::Function"),
+        ("scorekeep-user", "AWS::DynamoDB::Table"),
+    ]
     assert sorted((edge["source"], edge["target"]) for edge in summary["edges"]) == [
-        ("Scorekeep", "Scorekeep"), ("Scorekeep", "random-name"),
-        ("Scorekeep", "scorekeep-user"), ("random-name", "SNS"),
-        ("random-name", "random-name")]
+        ("Scorekeep", "Scorekeep"),
+        ("Scorekeep", "random-name"),
+        ("Scorekeep", "scorekeep-user"),
+        ("random-name", "SNS"),
+        ("random-name", "random-name"),
+    ]
 
 
-def test_an_unknown_trace_is_one_line(xray: tuple[str, str],
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unknown_trace_is_one_line(
+    xray: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     url, _ = xray
     missing = "1-00000000-000000000000000000000000"
     code, out, err = run(["flame", missing, "--endpoint", url], capsys)
     assert code == 2 and out == ""
     assert err.splitlines()[-1] == (
         f"lambda-tracing: error: no such trace: {missing} (X-Ray returned nothing for it: "
-        "older than 30 days, not processed yet, or never recorded)")
+        "older than 30 days, not processed yet, or never recorded)"
+    )
 
 
 def test_a_stopped_local_xray_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -30,8 +30,14 @@ def test_demo_at_small_scale(tmp_path: Path) -> None:
     template = ROOT / "template.yaml"
     layers = assemble_tracing_layer(tmp_path / "layers")
     settings = DemoSettings(
-        template=template, output=tmp_path / "out", requests=24, concurrency=3,
-        throttle_every=3, drain_timeout=60, layer_dirs=layers, progress=None,
+        template=template,
+        output=tmp_path / "out",
+        requests=24,
+        concurrency=3,
+        throttle_every=3,
+        drain_timeout=60,
+        layer_dirs=layers,
+        progress=None,
     )
     result = run_demo(settings, say=lambda line: None)
 
@@ -112,15 +118,29 @@ def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
     marker = f"LAMBDA_TRACING_DEMO_TEST={uuid.uuid4()}"
     layers = assemble_tracing_layer(tmp_path / "layers")["TracingLayer"].parent
     command = [
-        sys.executable, "-c", "import sys; from lambda_tracing_local.demo import main; "
-        "sys.exit(main(sys.argv[1:]))",
-        "--template", str(ROOT / "template.yaml"), "--output", str(tmp_path / "out"),
-        "--requests", "2000", "--concurrency", "2", "--prebuilt-layers", str(layers),
+        sys.executable,
+        "-c",
+        "import sys; from lambda_tracing_local.demo import main; sys.exit(main(sys.argv[1:]))",
+        "--template",
+        str(ROOT / "template.yaml"),
+        "--output",
+        str(tmp_path / "out"),
+        "--requests",
+        "2000",
+        "--concurrency",
+        "2",
+        "--prebuilt-layers",
+        str(layers),
     ]
     env = {**os.environ, marker.split("=")[0]: marker.split("=")[1]}
     demo = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     started: dict[int, str] = {}
     try:

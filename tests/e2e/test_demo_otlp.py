@@ -27,14 +27,17 @@ Edge = tuple[NodeName, NodeName, bool]
 def map_shape(summary: dict[str, Any]) -> tuple[set[NodeName], set[Edge]]:
     """The map's nodes as (type, name) and edges as (source, target, async); a queue by its
     name, as moto's port changes from run to run."""
+
     def name(node: dict[str, Any]) -> NodeName:
         if node["type"] == "AWS::SQS::Queue":
             return node["type"], node["name"].rsplit("/", 1)[-1]
         return node["type"], node["name"]
 
     by_id = {node["id"]: node for node in summary["nodes"]}
-    edges = {(name(by_id[edge["source_id"]]), name(by_id[edge["target_id"]]), edge["async"])
-             for edge in summary["edges"]}
+    edges = {
+        (name(by_id[edge["source_id"]]), name(by_id[edge["target_id"]]), edge["async"])
+        for edge in summary["edges"]
+    }
     return {name(node) for node in summary["nodes"]}, edges
 
 
@@ -43,8 +46,14 @@ def test_demo_in_otlp_mode_draws_the_same_map(tmp_path: Path) -> None:
     results = {}
     for exporter in ("xray", "otlp"):
         settings = DemoSettings(
-            template=ROOT / "template.yaml", output=tmp_path / exporter, requests=24,
-            concurrency=3, throttle_every=3, drain_timeout=60, layer_dirs=layers, progress=None,
+            template=ROOT / "template.yaml",
+            output=tmp_path / exporter,
+            requests=24,
+            concurrency=3,
+            throttle_every=3,
+            drain_timeout=60,
+            layer_dirs=layers,
+            progress=None,
             exporter=exporter,
         )
         results[exporter] = run_demo(settings, say=lambda line: None)
@@ -58,8 +67,11 @@ def test_demo_in_otlp_mode_draws_the_same_map(tmp_path: Path) -> None:
     nodes, edges = map_shape(summary)
     assert (nodes, edges) == map_shape(results["xray"].summary)
     assert [edge for edge in summary["edges"] if edge["source_id"] == edge["target_id"]] == []
-    assert {("AWS::SQS::Queue", "OrdersQueue"), ("AWS::DynamoDB::Table", "OrdersTable"),
-            ("remote", PAYMENT_HOST)} <= nodes
+    assert {
+        ("AWS::SQS::Queue", "OrdersQueue"),
+        ("AWS::DynamoDB::Table", "OrdersTable"),
+        ("remote", PAYMENT_HOST),
+    } <= nodes
     for function in ("OrdersFunction", "WorkerFunction"):
         assert ("AWS::Lambda", function) in nodes
         assert ("AWS::Lambda::Function", function) in nodes
@@ -72,7 +84,11 @@ def test_demo_in_otlp_mode_draws_the_same_map(tmp_path: Path) -> None:
     assert checks.hops(result.full_trace, PAYMENT_HOST) == checks.FULL_PATH
     # The layer's spans came as OTLP: the handler span is a segment of its own (a SERVER span
     # converted), with the layer's annotations, under Lambda's function segment.
-    handler_segments = [document for document in _documents(result.full_trace)
-                        if document.get("annotations", {}).get("Service") == "orders"
-                        and "parent_id" in document and document.get("type") != "subsegment"]
+    handler_segments = [
+        document
+        for document in _documents(result.full_trace)
+        if document.get("annotations", {}).get("Service") == "orders"
+        and "parent_id" in document
+        and document.get("type") != "subsegment"
+    ]
     assert handler_segments, _documents(result.full_trace)

@@ -19,11 +19,13 @@ from lambda_tracing_local.xray import LocalXRay
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(interpreter("python3.13") is None,
-                       reason="no .venv-py3.13: run `make test` (sets up Python 3.13)"),
+    pytest.mark.skipif(
+        interpreter("python3.13") is None,
+        reason="no .venv-py3.13: run `make test` (sets up Python 3.13)",
+    ),
 ]
 
-HANDLER = '''
+HANDLER = """
 import os, sys
 
 def handler(event, context):
@@ -40,7 +42,7 @@ def handler(event, context):
         "without_bytecode": [m.__name__ for m in layer
                              if not os.path.exists(cache_from_source(m.__file__))],
     }
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "fn").mkdir()
     (root / "fn/app.py").write_text(HANDLER)
     layer_uri = os.path.relpath(ROOT / "layers/tracing", root)
-    (root / "template.yaml").write_text(textwrap.dedent(f"""\
+    (root / "template.yaml").write_text(
+        textwrap.dedent(f"""\
         AWSTemplateFormatVersion: "2010-09-09"
         Transform: AWS::Serverless-2016-10-31
         Resources:
@@ -71,7 +74,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Path:
               Environment:
                 Variables:
                   AWS_LAMBDA_EXEC_WRAPPER: /opt/lambda-tracing
-        """))
+        """)
+    )
     return root
 
 
@@ -84,9 +88,16 @@ def test_function_runs_on_313_with_the_layer_as_built_and_read_only(app: Path) -
     assert not handler_source.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
     before = sorted(p.name for p in layer.rglob("*.pyc"))
 
-    with LocalXRay() as xray, LocalLambda(
-        template, LocalValues(), "http://127.0.0.1:9", layers, xray_daemon=xray.udp_address,
-    ) as local_lambda:
+    with (
+        LocalXRay() as xray,
+        LocalLambda(
+            template,
+            LocalValues(),
+            "http://127.0.0.1:9",
+            layers,
+            xray_daemon=xray.udp_address,
+        ) as local_lambda,
+    ):
         result = local_lambda.invoke("Fn", {})
         assert result.function_error is None, result.payload
         seen = result.payload

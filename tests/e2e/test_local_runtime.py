@@ -149,8 +149,12 @@ def test_init_error_is_reported_like_lambda(fixture_lambda: LocalLambda, xray: L
 def test_missing_exec_wrapper_is_an_init_failure(xray: LocalXRay) -> None:
     overrides = {"EchoFunction": {"AWS_LAMBDA_EXEC_WRAPPER": "/nonexistent/wrapper"}}
     with LocalLambda(
-        FIXTURE_TEMPLATE, FIXTURE_VALUES, "http://127.0.0.1:9", {},
-        xray_daemon=xray.udp_address, overrides=overrides,
+        FIXTURE_TEMPLATE,
+        FIXTURE_VALUES,
+        "http://127.0.0.1:9",
+        {},
+        xray_daemon=xray.udp_address,
+        overrides=overrides,
     ) as local_lambda:
         result = local_lambda.invoke("EchoFunction", {})
     assert result.function_error == "Unhandled"

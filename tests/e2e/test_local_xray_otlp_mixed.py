@@ -35,23 +35,40 @@ def walk(element: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.skipif(not ADOT_PYTHON.exists(), reason="ADOT not installed: run `make tools`")
-def test_otel_services_and_a_traced_function_make_one_trace(xray: LocalXRay,
-                                                            tmp_path: Path) -> None:
+def test_otel_services_and_a_traced_function_make_one_trace(
+    xray: LocalXRay, tmp_path: Path
+) -> None:
     inventory = subprocess.Popen(
         [sys.executable, str(SERVICES), "inventory", f"{xray.api_url}/v1/traces"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert inventory.stdout is not None
         inventory_url = f"http://127.0.0.1:{inventory.stdout.readline().strip()}/stock"
-        with LocalLambda(TEMPLATE, LocalValues(), "http://127.0.0.1:9",
-                         assemble_tracing_layer(tmp_path / "layers"),
-                         xray_daemon=xray.udp_address, xray_api=xray.api_url) as functions, \
-                ApiFront(functions, xray.udp_address) as api:
+        with (
+            LocalLambda(
+                TEMPLATE,
+                LocalValues(),
+                "http://127.0.0.1:9",
+                assemble_tracing_layer(tmp_path / "layers"),
+                xray_daemon=xray.udp_address,
+                xray_api=xray.api_url,
+            ) as functions,
+            ApiFront(functions, xray.udp_address) as api,
+        ):
             done = subprocess.run(
-                [str(ADOT_PYTHON), str(SERVICES), "storefront", xray.udp_address,
-                 f"{api.url}/bridge?next={inventory_url}"],
-                capture_output=True, text=True, timeout=120,
+                [
+                    str(ADOT_PYTHON),
+                    str(SERVICES),
+                    "storefront",
+                    xray.udp_address,
+                    f"{api.url}/bridge?next={inventory_url}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
         assert done.returncode == 0, done.stderr
         trace_hex, status = done.stdout.split()
@@ -68,8 +85,13 @@ def test_otel_services_and_a_traced_function_make_one_trace(xray: LocalXRay,
     documents = [json.loads(segment["Document"]) for segment in traces[0]["Segments"]]
     segments = {(d["name"], d.get("origin")): d for d in documents}
     stage = next(key for key in segments if key[1] == "AWS::ApiGateway::Stage")
-    assert set(segments) == {("storefront", None), stage, ("BridgeFunction", "AWS::Lambda"),
-                             ("BridgeFunction", "AWS::Lambda::Function"), ("inventory", None)}
+    assert set(segments) == {
+        ("storefront", None),
+        stage,
+        ("BridgeFunction", "AWS::Lambda"),
+        ("BridgeFunction", "AWS::Lambda::Function"),
+        ("inventory", None),
+    }
     storefront = segments[("storefront", None)]
     function = segments[("BridgeFunction", "AWS::Lambda::Function")]
     (call,) = storefront["subsegments"]  # OTel's client span, nested under its server span

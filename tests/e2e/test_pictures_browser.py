@@ -26,8 +26,13 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests/fixtures/xray"
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-quic",
 ]
 
@@ -86,7 +91,10 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
             [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args],
-            capture_output=True, text=True, timeout=120, check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         )
     finally:
         shutil.rmtree(profile, ignore_errors=True)
@@ -117,23 +125,30 @@ def screenshot(page: str, tmp_path: Path, name: str, size: str) -> Path:
 
 
 def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
-    return (a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
-            and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"])
+    return (
+        a["x"] < b["x"] + b["w"]
+        and b["x"] < a["x"] + a["w"]
+        and a["y"] < b["y"] + b["h"]
+        and b["y"] < a["y"] + a["h"]
+    )
 
 
 def assert_no_overlaps(boxes: list[dict[str, float]]) -> None:
     ordered = sorted(boxes, key=lambda b: b["x"])
     for i, a in enumerate(ordered):  # sweep: only boxes starting before `a` ends can meet it
-        for b in ordered[i + 1:]:
+        for b in ordered[i + 1 :]:
             if b["x"] >= a["x"] + a["w"]:
                 break
             assert not overlaps(a, b), f"boxes overlap: {a} {b}"
 
 
 def inside(inner: dict[str, float], outer: dict[str, float], slack: float = 0.5) -> bool:
-    return (inner["x"] >= outer["x"] - slack and inner["y"] >= outer["y"] - slack
-            and inner["x"] + inner["w"] <= outer["x"] + outer["w"] + slack
-            and inner["y"] + inner["h"] <= outer["y"] + outer["h"] + slack)
+    return (
+        inner["x"] >= outer["x"] - slack
+        and inner["y"] >= outer["y"] - slack
+        and inner["x"] + inner["w"] <= outer["x"] + outer["w"] + slack
+        and inner["y"] + inner["h"] <= outer["y"] + outer["h"] + slack
+    )
 
 
 def summary_of(fixture: str) -> dict[str, Any]:
@@ -163,16 +178,26 @@ def check_map(summary: dict[str, Any], seen: dict[str, Any]) -> None:
         assert any(touches(edge["end"], b) for b in by_name[edge["target"]]), edge
         assert edge["label"] and "/min" in edge["label"]["text"], edge
         # the curve runs between the boxes, never behind a service it does not touch
-        others = [node["box"] for node in seen["nodes"]
-                  if node["name"] not in (edge["source"], edge["target"])]
+        others = [
+            node["box"]
+            for node in seen["nodes"]
+            if node["name"] not in (edge["source"], edge["target"])
+        ]
         assert edge["samples"]
         for x, y in edge["samples"]:
-            assert not any(b["x"] + 2 < x < b["x"] + b["w"] - 2 and b["y"] + 2 < y < b["y"]
-                           + b["h"] - 2 for b in others), (edge["source"], edge["target"], x, y)
+            assert not any(
+                b["x"] + 2 < x < b["x"] + b["w"] - 2 and b["y"] + 2 < y < b["y"] + b["h"] - 2
+                for b in others
+            ), (edge["source"], edge["target"], x, y)
         # and so does its label
         assert not any(overlaps(edge["label"]["box"], b) for b in others), edge
     assert [item for item in seen["legend"] if item] == [
-        "ok", "error (4xx)", "throttle (429)", "fault (5xx)", "async"]
+        "ok",
+        "error (4xx)",
+        "throttle (429)",
+        "fault (5xx)",
+        "async",
+    ]
     window = summary["window"]
     assert any(window["start"] in line and window["end"] in line for line in seen["header"])
 
@@ -209,8 +234,13 @@ def test_map_of_the_lambda_and_sqs_graph(tmp_path: Path) -> None:
     assert kinds["AWS::SQS::Queue"] == "SQS queue"
     assert kinds["client"] == "client"
     boxes = {node["type"]: node["box"] for node in seen["nodes"]}
-    order = ["client", "AWS::ElasticBeanstalk::Environment", "AWS::SQS::Queue", "AWS::Lambda",
-             "AWS::Lambda::Function"]
+    order = [
+        "client",
+        "AWS::ElasticBeanstalk::Environment",
+        "AWS::SQS::Queue",
+        "AWS::Lambda",
+        "AWS::Lambda::Function",
+    ]
     assert [boxes[kind]["x"] for kind in order] == sorted(boxes[kind]["x"] for kind in order)
     screenshot(page, tmp_path, "service-map", "1880,330")
 
@@ -225,40 +255,87 @@ def test_hovering_a_service_lights_its_calls(tmp_path: Path) -> None:
     lit_nodes = sorted(node["type"] for node in seen["nodes"] if node["lit"])
     assert lit_nodes == ["AWS::DynamoDB::Table", "AWS::EC2::Instance"]
     lit_edges = [(edge["source"], edge["target"]) for edge in seen["edges"] if edge["lit"]]
-    assert lit_edges == [("xray-sample.elasticbeanstalk.com",
-                          "awseb-e-dixzws4s9p-stack-StartupSignupsTable-4IMSMHAYX2BA")]
+    assert lit_edges == [
+        (
+            "xray-sample.elasticbeanstalk.com",
+            "awseb-e-dixzws4s9p-stack-StartupSignupsTable-4IMSMHAYX2BA",
+        )
+    ]
 
 
 def test_a_demo_shaped_map_routes_long_calls_between_boxes(tmp_path: Path) -> None:
     """API -> orders -> queue -> worker -> payments, with orders and the worker both writing
     the table and calling the payment service: calls that skip columns go round the boxes."""
+
     def stats(requests: int, faults: int = 0, throttles: int = 0) -> dict[str, Any]:
         ok = requests - faults - throttles
-        return {"requests": requests, "ok": ok, "errors": 0, "throttles": throttles,
-                "faults": faults, "requests_per_minute": requests / 5.0,
-                "ok_rate": ok / requests, "error_rate": 0.0,
-                "throttle_rate": throttles / requests, "fault_rate": faults / requests,
-                "mean_ms": 40.0, "p50_ms": 30.0, "p90_ms": 80.0, "p95_ms": 90.0,
-                "p99_ms": 120.0}
+        return {
+            "requests": requests,
+            "ok": ok,
+            "errors": 0,
+            "throttles": throttles,
+            "faults": faults,
+            "requests_per_minute": requests / 5.0,
+            "ok_rate": ok / requests,
+            "error_rate": 0.0,
+            "throttle_rate": throttles / requests,
+            "fault_rate": faults / requests,
+            "mean_ms": 40.0,
+            "p50_ms": 30.0,
+            "p90_ms": 80.0,
+            "p95_ms": 90.0,
+            "p99_ms": 120.0,
+        }
 
-    services = [("client", "api"), ("AWS::ApiGateway::Stage", "api"),
-                ("AWS::Lambda", "orders"), ("AWS::Lambda::Function", "orders"),
-                ("AWS::SQS::Queue", "queue"), ("AWS::Lambda", "worker"),
-                ("AWS::Lambda::Function", "worker"), ("AWS::DynamoDB::Table", "orders-table"),
-                ("remote", "payments"), ("AWS::SNS", "notices")]
-    nodes = [{"id": f"{kind}/{name}", "name": name, "type": kind, "root": False,
-              "client": kind == "client", "statistics": None if kind == "client" else
-              stats(100), "health": "ok"} for kind, name in services]
+    services = [
+        ("client", "api"),
+        ("AWS::ApiGateway::Stage", "api"),
+        ("AWS::Lambda", "orders"),
+        ("AWS::Lambda::Function", "orders"),
+        ("AWS::SQS::Queue", "queue"),
+        ("AWS::Lambda", "worker"),
+        ("AWS::Lambda::Function", "worker"),
+        ("AWS::DynamoDB::Table", "orders-table"),
+        ("remote", "payments"),
+        ("AWS::SNS", "notices"),
+    ]
+    nodes = [
+        {
+            "id": f"{kind}/{name}",
+            "name": name,
+            "type": kind,
+            "root": False,
+            "client": kind == "client",
+            "statistics": None if kind == "client" else stats(100),
+            "health": "ok",
+        }
+        for kind, name in services
+    ]
     calls = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (3, 7), (6, 7), (6, 8), (3, 9)]
-    edges = [{"source": services[a][1], "target": services[b][1],
-              "source_id": nodes[a]["id"], "target_id": nodes[b]["id"], "async": (a, b) ==
-              (4, 5), "statistics": stats(100, faults=3 if b == 8 else 0,
-                                          throttles=5 if b == 8 else 0), "health": "ok",
-              "event_age_p50_ms": None, "event_age_p99_ms": None} for a, b in calls]
-    summary = {"window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:05:00Z",
-                          "seconds": 300}, "group": "Default", "complete": True,
-               "contains_old_group_versions": False, "nodes": nodes, "edges": edges,
-               "changes": {}, "top": {}}
+    edges = [
+        {
+            "source": services[a][1],
+            "target": services[b][1],
+            "source_id": nodes[a]["id"],
+            "target_id": nodes[b]["id"],
+            "async": (a, b) == (4, 5),
+            "statistics": stats(100, faults=3 if b == 8 else 0, throttles=5 if b == 8 else 0),
+            "health": "ok",
+            "event_age_p50_ms": None,
+            "event_age_p99_ms": None,
+        }
+        for a, b in calls
+    ]
+    summary = {
+        "window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:05:00Z", "seconds": 300},
+        "group": "Default",
+        "complete": True,
+        "contains_old_group_versions": False,
+        "nodes": nodes,
+        "edges": edges,
+        "changes": {},
+        "top": {},
+    }
     page = map_html(summary)
     check_map(summary, measure(page, tmp_path, "demo-shaped"))
     shot = screenshot(page, tmp_path, "service-map-demo-shaped", "2860,420")
@@ -270,8 +347,9 @@ def test_standalone_svg_draws_the_same_map(tmp_path: Path) -> None:
     summary = summary_of("get-service-graph.lambda-sqs.grafana.json")
     svg = map_svg(summary)
     assert svg.startswith("<svg") and "<html" not in svg
-    seen = measure(f"<!DOCTYPE html><html><body style='margin:0'>{svg}</body></html>",
-                   tmp_path, "standalone")
+    seen = measure(
+        f"<!DOCTYPE html><html><body style='margin:0'>{svg}</body></html>", tmp_path, "standalone"
+    )
     check_map(summary, seen)
 
 
@@ -295,8 +373,10 @@ def trace_of(fixture: str) -> dict[str, Any]:
 def documents(trace: dict[str, Any]) -> list[dict[str, Any]]:
     """Every segment and subsegment document of a trace, counted independently of the code."""
     found = []
-    stack = [s["Document"] if isinstance(s["Document"], dict) else json.loads(s["Document"])
-             for s in trace["Segments"]]
+    stack = [
+        s["Document"] if isinstance(s["Document"], dict) else json.loads(s["Document"])
+        for s in trace["Segments"]
+    ]
     while stack:
         doc = stack.pop()
         found.append(doc)
@@ -386,29 +466,68 @@ def big_summary(services: int = 500, calls: int = 5000, seed: int = 5) -> dict[s
 
     def stats(requests: int) -> dict[str, Any]:
         faults = rng.randrange(0, 3)
-        return {"requests": requests, "ok": requests - faults, "errors": 0, "throttles": 0,
-                "faults": faults, "requests_per_minute": requests / 5, "ok_rate": 1.0,
-                "error_rate": 0.0, "throttle_rate": 0.0, "fault_rate": faults / requests,
-                "mean_ms": 20.0, "p50_ms": 15.0, "p90_ms": 40.0, "p95_ms": 60.0,
-                "p99_ms": 90.0}
+        return {
+            "requests": requests,
+            "ok": requests - faults,
+            "errors": 0,
+            "throttles": 0,
+            "faults": faults,
+            "requests_per_minute": requests / 5,
+            "ok_rate": 1.0,
+            "error_rate": 0.0,
+            "throttle_rate": 0.0,
+            "fault_rate": faults / requests,
+            "mean_ms": 20.0,
+            "p50_ms": 15.0,
+            "p90_ms": 40.0,
+            "p95_ms": 60.0,
+            "p99_ms": 90.0,
+        }
 
-    nodes = [{"id": f"n{i}", "name": f"service-{i:03d}", "names": [f"service-{i:03d}"],
-              "type": rng.choice(kinds), "account_id": None, "root": tiers[i] == 0,
-              "client": False, "statistics": stats(100), "health": "ok"}
-             for i in range(services)]
+    nodes = [
+        {
+            "id": f"n{i}",
+            "name": f"service-{i:03d}",
+            "names": [f"service-{i:03d}"],
+            "type": rng.choice(kinds),
+            "account_id": None,
+            "root": tiers[i] == 0,
+            "client": False,
+            "statistics": stats(100),
+            "health": "ok",
+        }
+        for i in range(services)
+    ]
     pairs: set[tuple[int, int]] = set()
     while len(pairs) < calls:
         a, b = rng.randrange(services), rng.randrange(services)
         if a != b and (tiers[b] > tiers[a] or rng.random() < 0.03):
             pairs.add((a, b))
-    edges = [{"id": f"n{a} -> n{b}", "source": f"service-{a:03d}", "target": f"service-{b:03d}",
-              "source_id": f"n{a}", "target_id": f"n{b}", "async": False,
-              "statistics": stats(10), "health": "ok", "event_age_p50_ms": None,
-              "event_age_p99_ms": None} for a, b in sorted(pairs)]
-    return {"window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:05:00Z",
-                       "seconds": 300}, "group": "Default", "complete": True,
-            "contains_old_group_versions": False, "nodes": nodes, "edges": edges,
-            "changes": {}, "top": {}}
+    edges = [
+        {
+            "id": f"n{a} -> n{b}",
+            "source": f"service-{a:03d}",
+            "target": f"service-{b:03d}",
+            "source_id": f"n{a}",
+            "target_id": f"n{b}",
+            "async": False,
+            "statistics": stats(10),
+            "health": "ok",
+            "event_age_p50_ms": None,
+            "event_age_p99_ms": None,
+        }
+        for a, b in sorted(pairs)
+    ]
+    return {
+        "window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:05:00Z", "seconds": 300},
+        "group": "Default",
+        "complete": True,
+        "contains_old_group_versions": False,
+        "nodes": nodes,
+        "edges": edges,
+        "changes": {},
+        "top": {},
+    }
 
 
 def test_a_500_service_5000_call_map_renders_quickly_without_overlaps(tmp_path: Path) -> None:
@@ -417,9 +536,11 @@ def test_a_500_service_5000_call_map_renders_quickly_without_overlaps(tmp_path: 
     page = map_html(summary)
     python_s = time.perf_counter() - started
     seen = measure(page, tmp_path, "big")
-    print(f"\n500 nodes / 5,000 edges: HTML in {python_s:.2f} s, browser laid it out by "
-          f"{seen['ms'] / 1000:.2f} s after navigation (measured by "
-          f"{seen['measured_ms'] / 1000:.2f} s), {len(page):,} bytes")
+    print(
+        f"\n500 nodes / 5,000 edges: HTML in {python_s:.2f} s, browser laid it out by "
+        f"{seen['ms'] / 1000:.2f} s after navigation (measured by "
+        f"{seen['measured_ms'] / 1000:.2f} s), {len(page):,} bytes"
+    )
     assert python_s + seen["ms"] / 1000 < 5.0
     assert len(seen["nodes"]) == 500 and len(seen["edges"]) == 5000
     assert_no_overlaps([node["box"] for node in seen["nodes"]])

@@ -38,8 +38,16 @@ def test_template_validates_with_lint() -> None:
 
 @needs_checkov
 def test_checkov_passes_with_every_skip_explained() -> None:
-    result = run(CHECKOV, "-f", "template.yaml", "--framework", "cloudformation", "--compact",
-                 "--quiet", "--skip-download")
+    result = run(
+        CHECKOV,
+        "-f",
+        "template.yaml",
+        "--framework",
+        "cloudformation",
+        "--compact",
+        "--quiet",
+        "--skip-download",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     text = (ROOT / "template.yaml").read_text()
     skips = text.count("- id: CKV_")
@@ -51,8 +59,15 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     if not SAM.exists():
         pytest.skip("sam not installed: run `make tools`")
     build_dir = tmp_path_factory.mktemp("sam-build")
-    result = run(SAM, "build", "--parallel", "--build-dir", build_dir, "--parameter-overrides",
-                 "Architecture=arm64")
+    result = run(
+        SAM,
+        "build",
+        "--parallel",
+        "--build-dir",
+        build_dir,
+        "--parameter-overrides",
+        "Architecture=arm64",
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return build_dir, result.stdout + result.stderr
 
@@ -114,8 +129,10 @@ def test_bytecode_gate_names_a_module_without_bytecode(tmp_path: Path) -> None:
     package.mkdir()
     (package / "a.py").write_text("A = 1\n")
     (package / "b.py").write_text("B = 2\n")
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode",
-                    "checked-hash", tmp_path], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "checked-hash", tmp_path],
+        check=True,
+    )
     gate = ROOT / "scripts/check_bytecode.py"
     assert subprocess.run([sys.executable, gate, tmp_path]).returncode == 0
     (package / "b.py").write_text("B = 3\n")  # changed after compiling
@@ -150,9 +167,11 @@ def test_functions_are_built_with_their_code(built: tuple[Path, str]) -> None:
 def test_size_gate_fails_an_oversized_artefact(tmp_path: Path) -> None:
     (tmp_path / "blob.bin").write_bytes(os.urandom(20_000))
     gate = ROOT / "scripts/check_artefact_size.py"
+
     def gate_at(limit: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, gate, tmp_path, limit], capture_output=True,
-                              text=True)
+        return subprocess.run(
+            [sys.executable, gate, tmp_path, limit], capture_output=True, text=True
+        )
 
     over = gate_at("10000")
     assert over.returncode == 1 and "TOO BIG" in over.stdout

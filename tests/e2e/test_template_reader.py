@@ -24,8 +24,10 @@ def test_sample_app_functions_with_globals_and_local_values() -> None:
 
     values = tpl.LocalValues(
         refs={
-            "OrdersTable": "orders-t", "OrdersQueue": "http://q/OrdersQueue",
-            "PaymentsTopic": "t", "SummaryBucket": "summaries",
+            "OrdersTable": "orders-t",
+            "OrdersQueue": "http://q/OrdersQueue",
+            "PaymentsTopic": "t",
+            "SummaryBucket": "summaries",
         },
         parameters={"PaymentServiceUrl": "http://localhost:1/charge"},
     )
@@ -36,7 +38,9 @@ def test_sample_app_functions_with_globals_and_local_values() -> None:
         "ORDERS_TABLE": "orders-t",
         "ORDERS_QUEUE_URL": "http://q/OrdersQueue",
     }
-    assert resolver.resolve(worker.environment)["PAYMENT_SERVICE_URL"] == "http://localhost:1/charge"
+    assert (
+        resolver.resolve(worker.environment)["PAYMENT_SERVICE_URL"] == "http://localhost:1/charge"
+    )
     service_map = resolver.resolve(functions["ServiceMapFunction"].environment)
     assert service_map["SCHEDULE_MINUTES"] == "5"  # parameter Default
 

@@ -20,7 +20,8 @@ class LambdaContext:
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "fn")
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.invoked_function_arn = (
-            f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}:live")
+            f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}:live"
+        )
         self.memory_limit_in_mb = 128
 
 
@@ -39,17 +40,23 @@ def main() -> None:
             value = handler(invocation.get("event"), LambdaContext(request_id))
             results.append({"request_id": request_id, "return": value})
         except Exception as error:  # noqa: BLE001 - reported, as the runtime does
-            results.append({"request_id": request_id, "error": type(error).__name__,
-                            "message": str(error)})
+            results.append(
+                {"request_id": request_id, "error": type(error).__name__, "message": str(error)}
+            )
     import lambda_tracing
 
-    print(json.dumps({
-        "results": results,
-        "handler_env": os.environ.get("_HANDLER"),
-        "user_handler_env": os.environ.get("LAMBDA_TRACING_HANDLER"),
-        "lambda_tracing_file": lambda_tracing.__file__,
-        "pythonpath": os.environ.get("PYTHONPATH"),
-    }, default=str))
+    print(
+        json.dumps(
+            {
+                "results": results,
+                "handler_env": os.environ.get("_HANDLER"),
+                "user_handler_env": os.environ.get("LAMBDA_TRACING_HANDLER"),
+                "lambda_tracing_file": lambda_tracing.__file__,
+                "pythonpath": os.environ.get("PYTHONPATH"),
+            },
+            default=str,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,11 @@ def build_layer(opt: Path) -> Path:
     (Its pip dependencies come from the test interpreter's environment.)"""
     python = opt / "python"
     python.mkdir(parents=True)
-    shutil.copytree(LAYER_SOURCE / "lambda_tracing", python / "lambda_tracing",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        LAYER_SOURCE / "lambda_tracing",
+        python / "lambda_tracing",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     wrapper = opt / "lambda-tracing"
     shutil.copy2(LAYER_SOURCE / "lambda-tracing", wrapper)
     wrapper.chmod(0o755)
@@ -78,9 +81,14 @@ def udp_listener() -> Iterator[UdpListener]:
         listener.close()
 
 
-def run_through_wrapper(wrapper: Path, task_root: Path, handler: str, env: dict[str, str],
-                        invocations: list[dict[str, Any]], timeout: float = 60
-                        ) -> dict[str, Any]:
+def run_through_wrapper(
+    wrapper: Path,
+    task_root: Path,
+    handler: str,
+    env: dict[str, str],
+    invocations: list[dict[str, Any]],
+    timeout: float = 60,
+) -> dict[str, Any]:
     """Run layer_driver.py as Lambda runs its runtime: `exec $AWS_LAMBDA_EXEC_WRAPPER cmd`."""
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -96,7 +104,11 @@ def run_through_wrapper(wrapper: Path, task_root: Path, handler: str, env: dict[
     }
     completed = subprocess.run(
         [str(wrapper), sys.executable, str(DRIVER), json.dumps(invocations)],
-        env=environment, capture_output=True, text=True, timeout=timeout, check=False,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if completed.returncode != 0:
         raise AssertionError(f"driver failed ({completed.returncode}):\n{completed.stderr}")

@@ -36,8 +36,9 @@ def without_nulls(value: Any) -> Any:
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     """Every X-Ray client the CLI makes is this stubbed one; the test queues its answers."""
-    client = boto3.client("xray", region_name="us-east-1", aws_access_key_id="test",
-                          aws_secret_access_key="test")
+    client = boto3.client(
+        "xray", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
     stubber = Stubber(client)
     made: list[argparse.Namespace] = []
 
@@ -66,32 +67,41 @@ def one_line_error(code: int, out: str, err: str) -> str:
     return lines[-1]
 
 
-def test_map_reads_the_service_graph_of_the_window(stub: Stubber,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    stub.add_response("get_service_graph", fixture("get-service-graph.awsdocs.json"),
-                      {"StartTime": ANY, "EndTime": ANY, "GroupName": "web"})
+def test_map_reads_the_service_graph_of_the_window(
+    stub: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub.add_response(
+        "get_service_graph",
+        fixture("get-service-graph.awsdocs.json"),
+        {"StartTime": ANY, "EndTime": ANY, "GroupName": "web"},
+    )
     code, out, err = run(["map", "--since", "30m", "--group", "web", "--format", "json"], capsys)
     assert code == 0, err
     summary = json.loads(out)
     assert summary["group"] == "web"
     assert summary["window"]["seconds"] == 30 * 60  # the window asked for, not the data's
     assert {node["name"] for node in summary["nodes"]} == {
-        "xray-sample.elasticbeanstalk.com", "SNS",
-        "awseb-e-dixzws4s9p-stack-StartupSignupsTable-4IMSMHAYX2BA"}
+        "xray-sample.elasticbeanstalk.com",
+        "SNS",
+        "awseb-e-dixzws4s9p-stack-StartupSignupsTable-4IMSMHAYX2BA",
+    }
     assert "reading the service graph of group web from AWS X-Ray" in err
 
 
-def test_map_reads_long_windows_in_chunks(stub: Stubber,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_map_reads_long_windows_in_chunks(
+    stub: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
     page = fixture("get-service-graph.lambda-sqs.grafana.json")
     for _ in range(3):
-        stub.add_response("get_service_graph", page, {"StartTime": ANY, "EndTime": ANY,
-                                                      "GroupName": "Default"})
+        stub.add_response(
+            "get_service_graph", page, {"StartTime": ANY, "EndTime": ANY, "GroupName": "Default"}
+        )
     code, out, err = run(["map", "--since", "3h", "--chunk", "1h", "--format", "svg"], capsys)
     assert code == 0, err
     assert out.startswith("<svg") and out.count('class="node"') == 5
     assert [line for line in err.splitlines() if "chunk" in line][-1].startswith(
-        "lambda-tracing: chunk 3/3: ")
+        "lambda-tracing: chunk 3/3: "
+    )
 
 
 def test_map_throttled_is_one_line(stub: Stubber, capsys: pytest.CaptureFixture[str]) -> None:
@@ -100,13 +110,22 @@ def test_map_throttled_is_one_line(stub: Stubber, capsys: pytest.CaptureFixture[
     assert "throttled by X-Ray (ThrottledException)" in line
 
 
-def test_traces_lists_summaries_in_80_columns(stub: Stubber,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    stub.add_response("get_trace_summaries", fixture("get-trace-summaries.awsdocs.json"), {
-        "StartTime": ANY, "EndTime": ANY, "Sampling": False,
-        "FilterExpression": 'service("Scorekeep") AND responsetime > 1'})
-    code, out, _ = run(["traces", "--since", "1h", "--filter",
-                        'service("Scorekeep") AND responsetime > 1'], capsys)
+def test_traces_lists_summaries_in_80_columns(
+    stub: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub.add_response(
+        "get_trace_summaries",
+        fixture("get-trace-summaries.awsdocs.json"),
+        {
+            "StartTime": ANY,
+            "EndTime": ANY,
+            "Sampling": False,
+            "FilterExpression": 'service("Scorekeep") AND responsetime > 1',
+        },
+    )
+    code, out, _ = run(
+        ["traces", "--since", "1h", "--filter", 'service("Scorekeep") AND responsetime > 1'], capsys
+    )
     assert code == 0
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
@@ -118,16 +137,22 @@ def test_traces_lists_summaries_in_80_columns(stub: Stubber,
 
 
 def test_traces_denied_is_one_line(stub: Stubber, capsys: pytest.CaptureFixture[str]) -> None:
-    stub.add_client_error("get_trace_summaries", "AccessDeniedException",
-                          "not authorized to perform: xray:GetTraceSummaries", 403)
+    stub.add_client_error(
+        "get_trace_summaries",
+        "AccessDeniedException",
+        "not authorized to perform: xray:GetTraceSummaries",
+        403,
+    )
     line = one_line_error(*run(["traces"], capsys))
     assert "GetTraceSummaries failed: AccessDeniedException: not authorized" in line
 
 
-def test_flame_fetches_the_trace(stub: Stubber, tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
-    stub.add_response("batch_get_traces", fixture("batch-get-traces.awsdocs.json"),
-                      {"TraceIds": [TRACE_ID]})
+def test_flame_fetches_the_trace(
+    stub: Stubber, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub.add_response(
+        "batch_get_traces", fixture("batch-get-traces.awsdocs.json"), {"TraceIds": [TRACE_ID]}
+    )
     target = tmp_path / "flame.html"
     code, out, err = run(["flame", TRACE_ID, "--output", str(target)], capsys)
     assert code == 0 and out == ""
@@ -136,22 +161,33 @@ def test_flame_fetches_the_trace(stub: Stubber, tmp_path: Path,
     assert f"fetching trace {TRACE_ID}" in err
 
 
-def test_flame_of_an_unknown_trace_is_one_line(stub: Stubber,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_flame_of_an_unknown_trace_is_one_line(
+    stub: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
     missing = "1-5ee20a4a-bab71b6bbc0660dba2adab3e"
-    stub.add_response("batch_get_traces", {"Traces": [], "UnprocessedTraceIds": [missing]},
-                      {"TraceIds": [missing]})
+    stub.add_response(
+        "batch_get_traces",
+        {"Traces": [], "UnprocessedTraceIds": [missing]},
+        {"TraceIds": [missing]},
+    )
     line = one_line_error(*run(["flame", missing], capsys))
     assert f"no such trace: {missing}" in line
 
 
-def test_no_credentials_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_credentials_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The real client creation, with nothing to find credentials in (and no instance
     metadata lookups: the test stays on this machine)."""
-    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                 "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))

@@ -151,8 +151,11 @@ def test_unusual_calls_behave_as_without_the_layer(http_server: Any) -> None:
     daemon = UdpDaemon()
     header, root, _ = new_trace_header(sampled=1)
     try:
-        env = {"_X_AMZN_TRACE_ID": header, "AWS_XRAY_DAEMON_ADDRESS": daemon.address,
-               "TARGET_URL": url}
+        env = {
+            "_X_AMZN_TRACE_ID": header,
+            "AWS_XRAY_DAEMON_ADDRESS": daemon.address,
+            "TARGET_URL": url,
+        }
         result = run_function("http_unusual_calls", env)
         documents = daemon.wait_for(lambda docs: len(flatten(docs)) >= 4, timeout=30)
     finally:
@@ -171,5 +174,6 @@ def test_unusual_calls_behave_as_without_the_layer(http_server: Any) -> None:
     _, reused = request_to({"seen": list(seen)}, "/reused")
     assert header_of(reused)["Root"] == root  # ours, on the request, not in the caller's dict
     recorded = [e for e in flatten(documents) if e.get("namespace") == "remote"]
-    assert [e["http"]["request"]["url"] for e in recorded if "url-object" in
-            e["http"]["request"]["url"]] == [f"{url}/url-object"]
+    assert [
+        e["http"]["request"]["url"] for e in recorded if "url-object" in e["http"]["request"]["url"]
+    ] == [f"{url}/url-object"]

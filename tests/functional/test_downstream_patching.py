@@ -338,8 +338,13 @@ def test_a_wrapper_put_over_a_deferred_patch_stays_and_each_call_runs_once(kind:
         theirs = functools.wraps(stand_in)(theirs)
     if kind == "wrapt":
         wrapt.wrap_function_wrapper(
-            Base, "work", lambda wrapped, instance, args, kwargs: (
-                calls.append("theirs"), wrapped(*args, **kwargs))[1])
+            Base,
+            "work",
+            lambda wrapped, instance, args, kwargs: (
+                calls.append("theirs"),
+                wrapped(*args, **kwargs),
+            )[1],
+        )
     else:
         Base.work = theirs  # type: ignore[method-assign]
     assert Base().work(3) == 6

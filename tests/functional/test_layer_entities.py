@@ -39,8 +39,11 @@ def comparable(document: dict[str, Any]) -> dict[str, Any]:
         assert key in out or key == "end_time"
         out.pop(key, None)
     out["subsegments"] = [
-        {key: value for key, value in child.items()
-         if key not in ("id", "parent_id", "start_time", "end_time")}
+        {
+            key: value
+            for key, value in child.items()
+            if key not in ("id", "parent_id", "start_time", "end_time")
+        }
         for child in out.get("subsegments", [])
     ]
     for error in out.get("cause", {}).get("exceptions", []):
@@ -84,8 +87,11 @@ def test_same_document_as_the_sdk_subsegment() -> None:
             raise ValueError("boom")
         except ValueError as error:
             span.add_exception(error, [])
-        child = (Span("child", "remote", span) if span is ours
-                 else Subsegment("child", "remote", span.parent_segment))
+        child = (
+            Span("child", "remote", span)
+            if span is ours
+            else Subsegment("child", "remote", span.parent_segment)
+        )
         span.add_subsegment(child)
         child.close()
         span.close()
@@ -110,7 +116,11 @@ def test_origin_header_is_parsed_when_asked_as_the_sdk_would() -> None:
     origin = facade.get_origin_trace_header()
     sdk = TraceHeader.from_header_str(HEADER + ";Self=1-00000000-x")
     assert (origin.root, origin.parent, origin.sampled, origin.data) == (
-        sdk.root, sdk.parent, sdk.sampled, sdk.data)
+        sdk.root,
+        sdk.parent,
+        sdk.sampled,
+        sdk.data,
+    )
     assert facade.get_origin_trace_header() is origin  # parsed once
 
 

@@ -75,10 +75,12 @@ class SlottedError(Exception):
         raise AttributeError(f"read-only {name}")
 
 
-@pytest.mark.parametrize("error", [GetattrError("boom"), SlottedError("boom")],
-                         ids=["getattr", "unsettable"])
+@pytest.mark.parametrize(
+    "error", [GetattrError("boom"), SlottedError("boom")], ids=["getattr", "unsettable"]
+)
 def test_odd_exception_classes_still_leave_a_fault_with_its_cause(
-    error: Exception, lambda_tracing_capture: CapturedTraces,
+    error: Exception,
+    lambda_tracing_capture: CapturedTraces,
 ) -> None:
     with pytest.raises(type(error)):
         raise_each_time(error)({}, None)
@@ -114,7 +116,8 @@ def test_a_user_defined_str_is_never_called(lambda_tracing_capture: CapturedTrac
 
 
 def test_exception_messages_are_redacted_even_with_all_capture_off(
-    monkeypatch: pytest.MonkeyPatch, lambda_tracing_capture: CapturedTraces,
+    monkeypatch: pytest.MonkeyPatch,
+    lambda_tracing_capture: CapturedTraces,
 ) -> None:
     monkeypatch.setenv("LAMBDA_TRACING_CAPTURE_RESPONSE", "false")
     monkeypatch.setenv("LAMBDA_TRACING_CAPTURE_EVENT", "false")
@@ -133,9 +136,11 @@ def test_exception_messages_are_redacted_even_with_all_capture_off(
 def test_builtin_messages_read_as_the_runtime_prints_them(
     lambda_tracing_capture: CapturedTraces,
 ) -> None:
-    for error, text in ((KeyError("k"), "'k'"), (OSError(2, "No such file"),
-                                                  "[Errno 2] No such file"),
-                        (ValueError(), None)):
+    for error, text in (
+        (KeyError("k"), "'k'"),
+        (OSError(2, "No such file"), "[Errno 2] No such file"),
+        (ValueError(), None),
+    ):
         lambda_tracing_capture.clear()
         lambda_tracing_capture.new_trace()
         with pytest.raises(type(error)):

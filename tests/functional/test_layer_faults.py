@@ -79,8 +79,11 @@ def returns_generator(event: Any, context: Any) -> Any:
 
 
 def returns_huge(event: Any, context: Any) -> Any:
-    return {"statusCode": 500, "requestContext": 1,
-            "rows": [{"id": i, "text": "x" * 900} for i in range(300)]}
+    return {
+        "statusCode": 500,
+        "requestContext": 1,
+        "rows": [{"id": i, "text": "x" * 900} for i in range(300)],
+    }
 
 
 def raises_builtin(event: Any, context: Any) -> Any:
@@ -135,12 +138,24 @@ def threads_make_subsegments(event: Any, context: Any) -> Any:
 
 
 HANDLERS: list[Callable[[Any, Any], Any]] = [
-    returns_dict, returns_none, returns_sentinel, returns_unserialisable, returns_generator,
-    returns_huge, raises_builtin, raises_custom, raises_unprintable, raises_huge_message,
-    raises_deep, threads_make_subsegments,
+    returns_dict,
+    returns_none,
+    returns_sentinel,
+    returns_unserialisable,
+    returns_generator,
+    returns_huge,
+    raises_builtin,
+    raises_custom,
+    raises_unprintable,
+    raises_huge_message,
+    raises_deep,
+    threads_make_subsegments,
 ]
-EVENT = {"requestContext": {"http": {"method": "GET"}}, "headers": {"authorization": "x"},
-         "blob": "e" * 70_000}
+EVENT = {
+    "requestContext": {"http": {"method": "GET"}},
+    "headers": {"authorization": "x"},
+    "blob": "e" * 70_000,
+}
 
 # --------------------------------------------------------------------------- faults
 
@@ -168,8 +183,9 @@ class RaisingEmitter:
 
 
 @contextmanager
-def fault(name: str, monkeypatch: pytest.MonkeyPatch, daemon_address: str,
-          closed_address: str) -> Iterator[dict[str, Any]]:
+def fault(
+    name: str, monkeypatch: pytest.MonkeyPatch, daemon_address: str, closed_address: str
+) -> Iterator[dict[str, Any]]:
     """Set up one fault; yields the settings overrides for the traced handler."""
     from aws_xray_sdk.core.models.entity import Entity
 
@@ -187,8 +203,12 @@ def fault(name: str, monkeypatch: pytest.MonkeyPatch, daemon_address: str,
     elif name == "daemon address garbage":
         monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", "::garbage::")
     elif name == "metadata over 64 KB":
-        overrides = {"capture_event": True, "capture_response": True,
-                     "max_metadata_bytes": 60000, "max_value_length": 65536}
+        overrides = {
+            "capture_event": True,
+            "capture_response": True,
+            "max_metadata_bytes": 60000,
+            "max_value_length": 65536,
+        }
     reset_backend(None)
     backend = get_backend()
     if name == "SDK raises in begin":
@@ -212,10 +232,20 @@ def fault(name: str, monkeypatch: pytest.MonkeyPatch, daemon_address: str,
 
 
 FAULTS = [
-    "healthy", "no trace header", "no daemon listening", "unresolvable daemon address",
-    "daemon address garbage", *HEADERS, "SDK raises in begin", "SDK raises in end",
-    "SDK raises in emit", "SDK raises in to_dict", "SDK raises in add_exception",
-    "SDK raises in put_metadata", "SDK raises in trace entity lookup", "metadata over 64 KB",
+    "healthy",
+    "no trace header",
+    "no daemon listening",
+    "unresolvable daemon address",
+    "daemon address garbage",
+    *HEADERS,
+    "SDK raises in begin",
+    "SDK raises in end",
+    "SDK raises in emit",
+    "SDK raises in to_dict",
+    "SDK raises in add_exception",
+    "SDK raises in put_metadata",
+    "SDK raises in trace entity lookup",
+    "metadata over 64 KB",
 ]
 
 # --------------------------------------------------------------------------- comparison
@@ -235,8 +265,13 @@ def outcome(call: Callable[[], Any]) -> tuple[Any, ...]:
     except BaseException as error:  # noqa: BLE001 - comparing everything
         origin = traceback.extract_tb(error.__traceback__)[-1]
         same_object = bool(raised) and error is raised[-1]
-        return ("raised", type(error), _message(error),
-                (origin.filename, origin.lineno, origin.name), same_object)
+        return (
+            "raised",
+            type(error),
+            _message(error),
+            (origin.filename, origin.lineno, origin.name),
+            same_object,
+        )
     if type(value).__name__ == "generator":
         return ("returned generator", list(value))
     if value is SENTINEL:
@@ -244,17 +279,21 @@ def outcome(call: Callable[[], Any]) -> tuple[Any, ...]:
     return ("returned", value)
 
 
-def test_fault_matrix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                      caplog: pytest.LogCaptureFixture) -> None:
+def test_fault_matrix(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     cases = 0
     mismatches: list[str] = []
     with udp_listener() as daemon, udp_listener() as closed:
         closed_address = closed.address
         closed.close()  # nothing listens there any more
         for fault_name in FAULTS:
-            with monkeypatch.context() as patcher, fault(
-                fault_name, patcher, daemon.address, closed_address
-            ) as overrides:
+            with (
+                monkeypatch.context() as patcher,
+                fault(fault_name, patcher, daemon.address, closed_address) as overrides,
+            ):
                 for handler in HANDLERS:
                     traced = lambda_tracing.trace_handler(**overrides)(handler)
                     assert traced is not handler or fault_name == "daemon address garbage"
@@ -262,12 +301,16 @@ def test_fault_matrix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFix
                     under_layer = outcome(functools.partial(traced, EVENT, None))
                     cases += 1
                     if bare != under_layer:
-                        mismatches.append(f"{fault_name} / {handler.__name__}: "
-                                          f"{bare!r:.300} != {under_layer!r:.300}")
+                        mismatches.append(
+                            f"{fault_name} / {handler.__name__}: "
+                            f"{bare!r:.300} != {under_layer!r:.300}"
+                        )
         documents = daemon.receive(quiet_for=0.2)
     with capsys.disabled():
-        print(f"\nfault matrix: {cases} cases ({len(FAULTS)} faults x {len(HANDLERS)} "
-              f"handlers), {len(mismatches)} mismatches, {len(documents)} documents received")
+        print(
+            f"\nfault matrix: {cases} cases ({len(FAULTS)} faults x {len(HANDLERS)} "
+            f"handlers), {len(mismatches)} mismatches, {len(documents)} documents received"
+        )
     assert not mismatches, "\n".join(mismatches)
     assert cases == len(FAULTS) * len(HANDLERS)
     # What did reach the daemon is valid and within the limit (checked by the listener).
@@ -276,8 +319,9 @@ def test_fault_matrix(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFix
     assert big, "the 64 KB case should have produced a truncation marker"
 
 
-def test_metadata_over_64kb_arrives_trimmed_and_valid(monkeypatch: pytest.MonkeyPatch,
-                                                      segment_validator: Any) -> None:
+def test_metadata_over_64kb_arrives_trimmed_and_valid(
+    monkeypatch: pytest.MonkeyPatch, segment_validator: Any
+) -> None:
     with udp_listener() as daemon:
         monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", daemon.address)
         monkeypatch.setenv("_X_AMZN_TRACE_ID", new_trace_header())
@@ -304,8 +348,9 @@ def test_metadata_over_64kb_arrives_trimmed_and_valid(monkeypatch: pytest.Monkey
     assert 1000 < len(message) < 2000 and "truncated" in message
 
 
-def test_untraced_runs_are_silent(monkeypatch: pytest.MonkeyPatch,
-                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_untraced_runs_are_silent(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """Outside Lambda, with no header: nothing logged at warning, nothing sent."""
     monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
     with udp_listener() as daemon:
@@ -315,7 +360,8 @@ def test_untraced_runs_are_silent(monkeypatch: pytest.MonkeyPatch,
             with caplog.at_level("WARNING"):
                 for handler in (returns_dict, threads_make_subsegments):
                     assert lambda_tracing.trace_handler(handler)(EVENT, None) == handler(
-                        EVENT, None)
+                        EVENT, None
+                    )
                 backend = get_backend()
                 span = backend.begin_subsegment("outside")
                 backend.end_subsegment(span)
@@ -328,7 +374,7 @@ def test_untraced_runs_are_silent(monkeypatch: pytest.MonkeyPatch,
 
 # --------------------------------------------------------------- runtime-level (issue 17)
 
-THREADED_APP = '''
+THREADED_APP = """
 import http.server
 import threading
 
@@ -369,11 +415,12 @@ def handler(event, context):
     for thread in threads:
         thread.join()
     return {"statuses": statuses, "headers": list(seen)}
-'''
+"""
 
 
 def test_ten_threads_on_the_first_invocation_record_every_call(
-        tmp_path: Path, segment_validator: Any) -> None:
+    tmp_path: Path, segment_validator: Any
+) -> None:
     """Issue 17 acceptance 3: 2-3 of these 50 calls used to go unrecorded and without a trace
     header (`partially initialized module 'aws_xray_sdk.core.models.trace_header'`): the SDK's
     lazy load raced between the threads."""
@@ -384,23 +431,33 @@ def test_ten_threads_on_the_first_invocation_record_every_call(
     header = new_trace_header()
     with udp_listener() as daemon:
         report = run_through_wrapper(
-            wrapper, task, "app.handler", {"AWS_XRAY_DAEMON_ADDRESS": daemon.address,
-                                           "PYTHONDONTWRITEBYTECODE": "1"},
-            [{"event": {}, "trace_header": header}])
+            wrapper,
+            task,
+            "app.handler",
+            {"AWS_XRAY_DAEMON_ADDRESS": daemon.address, "PYTHONDONTWRITEBYTECODE": "1"},
+            [{"event": {}, "trace_header": header}],
+        )
         documents = daemon.receive()
     result = report["results"][0]["return"]
     assert result["statuses"] == [200] * 50
     root = header.split(";")[0].removeprefix("Root=")
     assert len(result["headers"]) == 50
     assert all(seen and seen.startswith(f"Root={root};") for seen in result["headers"]), (
-        result["headers"], report["stderr"])
+        result["headers"],
+        report["stderr"],
+    )
     for document in documents:
         segment_validator.validate(document)
-    remote = [entity for document in documents for entity in _entities(document)
-              if entity.get("namespace") == "remote"]
+    remote = [
+        entity
+        for document in documents
+        for entity in _entities(document)
+        if entity.get("namespace") == "remote"
+    ]
     assert len(remote) == 50, report["stderr"]
     assert {entity["id"] for entity in remote} == {
-        seen.split("Parent=")[1].split(";")[0] for seen in result["headers"]}
+        seen.split("Parent=")[1].split(";")[0] for seen in result["headers"]
+    }
 
 
 def _entities(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -416,8 +473,13 @@ class _Document:
         self.name = name
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "id": os.urandom(8).hex(), "start_time": 1.0,
-                "end_time": 2.0, "trace_id": "1-5759e988-bd862e3fe1be46a994272793"}
+        return {
+            "name": self.name,
+            "id": os.urandom(8).hex(),
+            "start_time": 1.0,
+            "end_time": 2.0,
+            "trace_id": "1-5759e988-bd862e3fe1be46a994272793",
+        }
 
 
 def test_emitter_never_writes_to_a_descriptor_it_no_longer_owns() -> None:

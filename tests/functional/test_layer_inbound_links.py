@@ -27,8 +27,7 @@ def _sqs_batch(trace_ids: list[str]) -> dict[str, Any]:
     for number, trace_id in enumerate(trace_ids):
         record = copy.deepcopy(template)
         record["messageId"] = f"message-{number}"
-        record["attributes"]["AWSTraceHeader"] = (
-            f"Root={trace_id};Parent={number:016x};Sampled=1")
+        record["attributes"]["AWSTraceHeader"] = f"Root={trace_id};Parent={number:016x};Sampled=1"
         records.append(record)
     return {"Records": records}
 
@@ -66,11 +65,15 @@ def test_downstream_helpers_are_exported() -> None:
 
 
 def test_a_wrong_subsegment_argument_never_breaks_the_call(
-        lambda_tracing_capture: CapturedTraces) -> None:
+    lambda_tracing_capture: CapturedTraces,
+) -> None:
     @lambda_tracing.trace_handler
     def handler(event: Any, context: Any) -> str:
-        with lambda_tracing.subsegment("db", sql=["not", "a", "mapping"],  # type: ignore[arg-type]
-                                       annotations={"table": "orders"}):
+        with lambda_tracing.subsegment(
+            "db",
+            sql=["not", "a", "mapping"],  # type: ignore[arg-type]
+            annotations={"table": "orders"},
+        ):
             return "done"
 
     assert handler({}, None) == "done"

@@ -39,9 +39,13 @@ def test_annotations_and_cold_start(lambda_tracing_capture: CapturedTraces) -> N
     lambda_tracing_capture.new_trace()
     plain({}, Context())
     first, second = lambda_tracing_capture.subsegments("## plain")
-    assert first["annotations"] == {"ColdStart": True, "Service": "service_undefined",
-                                    "FunctionVersion": "7", "FunctionAlias": "prod",
-                                    "RequestId": "req-1"}
+    assert first["annotations"] == {
+        "ColdStart": True,
+        "Service": "service_undefined",
+        "FunctionVersion": "7",
+        "FunctionAlias": "prod",
+        "RequestId": "req-1",
+    }
     assert second["annotations"]["ColdStart"] is False
     assert first["trace_id"] != second["trace_id"]
 
@@ -54,8 +58,9 @@ def test_version_qualifier_is_not_an_alias(lambda_tracing_capture: CapturedTrace
     assert "FunctionAlias" not in lambda_tracing_capture.annotations("## plain")
 
 
-def test_service_from_powertools_variable(lambda_tracing_capture: CapturedTraces,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_service_from_powertools_variable(
+    lambda_tracing_capture: CapturedTraces, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "payments")
     traced = lambda_tracing.trace_handler(lambda event, context: 1)
     traced({}, None)
@@ -65,11 +70,18 @@ def test_service_from_powertools_variable(lambda_tracing_capture: CapturedTraces
     assert sub["metadata"]["payments"]["response"] == 1
 
 
-@pytest.mark.parametrize(("status", "flags"), [
-    (200, set()), (404, {"error"}), (429, {"error", "throttle"}), (502, {"fault"}),
-])
-def test_http_status_flags(lambda_tracing_capture: CapturedTraces, status: int,
-                           flags: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("status", "flags"),
+    [
+        (200, set()),
+        (404, {"error"}),
+        (429, {"error", "throttle"}),
+        (502, {"fault"}),
+    ],
+)
+def test_http_status_flags(
+    lambda_tracing_capture: CapturedTraces, status: int, flags: set[str]
+) -> None:
     plain({"requestContext": {"elb": {}}, "status": status}, None)
     (sub,) = lambda_tracing_capture.subsegments("## plain")
     assert sub["http"]["response"]["status"] == status
@@ -88,8 +100,7 @@ def test_decorator_arguments(lambda_tracing_capture: CapturedTraces) -> None:
     assert sub["metadata"]["service_undefined"] == {"event": {"password": "[REDACTED]", "q": 1}}
 
 
-def test_exception_is_a_fault_with_the_users_stack(lambda_tracing_capture: CapturedTraces
-                                                   ) -> None:
+def test_exception_is_a_fault_with_the_users_stack(lambda_tracing_capture: CapturedTraces) -> None:
     @lambda_tracing.trace_handler
     def failing(event: Any, context: Any) -> Any:
         raise KeyError("missing")
@@ -104,8 +115,9 @@ def test_exception_is_a_fault_with_the_users_stack(lambda_tracing_capture: Captu
     assert [frame["label"] for frame in exception["stack"]] == ["failing"]
 
 
-def test_unsampled_and_untraced_send_nothing(lambda_tracing_capture: CapturedTraces,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unsampled_and_untraced_send_nothing(
+    lambda_tracing_capture: CapturedTraces, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lambda_tracing_capture.new_trace(sampled=False)
     assert plain({}, None)["body"] == "ok"
     monkeypatch.delenv("_X_AMZN_TRACE_ID")
@@ -113,8 +125,7 @@ def test_unsampled_and_untraced_send_nothing(lambda_tracing_capture: CapturedTra
     assert lambda_tracing_capture.documents == []
 
 
-def test_nested_traced_handlers_make_one_subsegment(lambda_tracing_capture: CapturedTraces
-                                                    ) -> None:
+def test_nested_traced_handlers_make_one_subsegment(lambda_tracing_capture: CapturedTraces) -> None:
     @lambda_tracing.trace_handler
     def outer(event: Any, context: Any) -> Any:
         return plain(event, context)
@@ -138,8 +149,9 @@ def test_disabled_returns_the_function_itself(monkeypatch: pytest.MonkeyPatch) -
     assert lambda_tracing.trace_handler(enabled=True)(bare) is not bare
 
 
-def test_user_subsegments_and_threads_join_the_handler(lambda_tracing_capture: CapturedTraces
-                                                       ) -> None:
+def test_user_subsegments_and_threads_join_the_handler(
+    lambda_tracing_capture: CapturedTraces,
+) -> None:
     import threading
 
     backend = lambda_tracing.get_backend()
@@ -150,8 +162,9 @@ def test_user_subsegments_and_threads_join_the_handler(lambda_tracing_capture: C
             step.put_annotation("item", 3)
             assert backend.current_span() is step
             header = backend.trace_header()
-        thread = threading.Thread(target=lambda: backend.end_subsegment(
-            backend.begin_subsegment("in thread")))
+        thread = threading.Thread(
+            target=lambda: backend.end_subsegment(backend.begin_subsegment("in thread"))
+        )
         thread.start()
         thread.join()
         leaked = backend.begin_subsegment("left open")
@@ -163,8 +176,9 @@ def test_user_subsegments_and_threads_join_the_handler(lambda_tracing_capture: C
     children = {child["name"]: child for child in handler_doc["subsegments"]}
     assert children["step"]["annotations"] == {"item": 3}
     assert children["left open"]["in_progress"] is False
-    assert header == (f"Root={lambda_tracing_capture.trace_id};"
-                      f"Parent={children['step']['id']};Sampled=1")
+    assert header == (
+        f"Root={lambda_tracing_capture.trace_id};Parent={children['step']['id']};Sampled=1"
+    )
     (thread_doc,) = [d for d in lambda_tracing_capture.documents if d["name"] == "in thread"]
     assert thread_doc["trace_id"] == lambda_tracing_capture.trace_id
 
@@ -185,8 +199,14 @@ def test_recorder_takes_the_calls_the_sdk_patchers_make() -> None:
     from aws_xray_sdk.core.recorder import AWSXRayRecorder
     from lambda_tracing.backend.recorder import Recorder
 
-    for name in ("record_subsegment", "current_subsegment", "get_trace_entity",
-                 "begin_subsegment", "end_subsegment", "is_sampled"):
+    for name in (
+        "record_subsegment",
+        "current_subsegment",
+        "get_trace_entity",
+        "begin_subsegment",
+        "end_subsegment",
+        "is_sampled",
+    ):
         theirs = list(inspect.signature(getattr(AWSXRayRecorder, name)).parameters)
         ours = list(inspect.signature(getattr(Recorder, name)).parameters)
         assert ours == theirs, name
@@ -213,8 +233,9 @@ def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
             del sys.modules[name]
 
 
-def test_wrapper_and_decorator_make_one_subsegment(lambda_tracing_capture: CapturedTraces,
-                                                   user_module: Any) -> None:
+def test_wrapper_and_decorator_make_one_subsegment(
+    lambda_tracing_capture: CapturedTraces, user_module: Any
+) -> None:
     name = user_module("""
         import lambda_tracing
 
@@ -234,15 +255,18 @@ def test_wrapper_and_decorator_make_one_subsegment(lambda_tracing_capture: Captu
     assert coldstart.take_init() is None
 
 
-@pytest.mark.parametrize(("source", "handler_name", "error"), [
-    ("import not_a_real_module_xyz\n", "handler", ModuleNotFoundError),
-    ("def handler(:\n", "handler", SyntaxError),
-    ("raise RuntimeError('init failed')\n", "handler", RuntimeError),
-    ("def other(event, context): pass\n", "handler", AttributeError),
-])
-def test_user_import_errors_are_reraised_unchanged(user_module: Any, source: str,
-                                                   handler_name: str, error: type,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ("source", "handler_name", "error"),
+    [
+        ("import not_a_real_module_xyz\n", "handler", ModuleNotFoundError),
+        ("def handler(:\n", "handler", SyntaxError),
+        ("raise RuntimeError('init failed')\n", "handler", RuntimeError),
+        ("def other(event, context): pass\n", "handler", AttributeError),
+    ],
+)
+def test_user_import_errors_are_reraised_unchanged(
+    user_module: Any, source: str, handler_name: str, error: type, caplog: pytest.LogCaptureFixture
+) -> None:
     name = user_module(source)
     settings = config.load({"LAMBDA_TRACING_HANDLER": f"{name}.{handler_name}"})
     with pytest.raises(error):
@@ -257,14 +281,16 @@ def test_names_without_a_dot_are_malformed(bad: str) -> None:
         layer_handler.split_handler_name(bad)
 
 
-@pytest.mark.parametrize(("name", "parts"), [
-    ("src/app.main", ("src/app", "main")),
-    (".handler", ("", "handler")),  # the import then fails, as the runtime's does
-    ("module.", ("module", "")),
-    (" app.handler ", (" app", "handler ")),  # not stripped: the runtime does not strip
-])
-def test_handler_names_split_as_the_runtime_splits_them(name: str,
-                                                        parts: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "parts"),
+    [
+        ("src/app.main", ("src/app", "main")),
+        (".handler", ("", "handler")),  # the import then fails, as the runtime's does
+        ("module.", ("module", "")),
+        (" app.handler ", (" app", "handler ")),  # not stripped: the runtime does not strip
+    ],
+)
+def test_handler_names_split_as_the_runtime_splits_them(name: str, parts: tuple[str, str]) -> None:
     assert layer_handler.split_handler_name(name) == parts
 
 
@@ -274,8 +300,9 @@ def test_missing_patches_module_is_tolerated(monkeypatch: pytest.MonkeyPatch) ->
     importlib.invalidate_caches()
 
 
-def test_keyword_calls_and_odd_signatures_pass_through(lambda_tracing_capture: CapturedTraces
-                                                       ) -> None:
+def test_keyword_calls_and_odd_signatures_pass_through(
+    lambda_tracing_capture: CapturedTraces,
+) -> None:
     @lambda_tracing.trace_handler
     def handler(evt: Any, ctx: Any = None, *, extra: int = 0) -> Any:
         return (evt, ctx, extra)
@@ -337,11 +364,17 @@ class _AsyncCallable:
         return await _async_work(event, context, answer=2)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: functools.partial(_async_work, answer=2), _AsyncCallable,
-], ids=["partial", "async __call__"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: functools.partial(_async_work, answer=2),
+        _AsyncCallable,
+    ],
+    ids=["partial", "async __call__"],
+)
 def test_other_async_handlers_are_traced_over_their_await_too(
-    lambda_tracing_capture: CapturedTraces, make: Any,
+    lambda_tracing_capture: CapturedTraces,
+    make: Any,
 ) -> None:
     import asyncio
     import inspect
@@ -354,17 +387,21 @@ def test_other_async_handlers_are_traced_over_their_await_too(
     assert span["metadata"]["service_undefined"]["response"] == {"answer": 2}
 
 
-@pytest.mark.parametrize("first_header", [
-    "Root=not-a-trace;Parent=zz;Sampled=1",  # says sampled, but X-Ray would reject its ids
-    "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",  # no parent
-])
+@pytest.mark.parametrize(
+    "first_header",
+    [
+        "Root=not-a-trace;Parent=zz;Sampled=1",  # says sampled, but X-Ray would reject its ids
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",  # no parent
+    ],
+)
 def test_init_breakdown_waits_for_an_invocation_with_a_trace(
-        lambda_tracing_capture: CapturedTraces, monkeypatch: pytest.MonkeyPatch,
-        first_header: str) -> None:
+    lambda_tracing_capture: CapturedTraces, monkeypatch: pytest.MonkeyPatch, first_header: str
+) -> None:
     """Issue 17: a first invocation whose trace header is unusable used to take the init
     breakdown and drop it."""
-    coldstart.remember_init(coldstart.Span("## init app", 1.0, 2.0,
-                                           [coldstart.Span("import app", 1.0, 2.0)]))
+    coldstart.remember_init(
+        coldstart.Span("## init app", 1.0, 2.0, [coldstart.Span("import app", 1.0, 2.0)])
+    )
     monkeypatch.setenv("_X_AMZN_TRACE_ID", first_header)
     assert plain({}, Context())["body"] == "ok"
     assert lambda_tracing_capture.documents == []
@@ -375,7 +412,8 @@ def test_init_breakdown_waits_for_an_invocation_with_a_trace(
 
 
 def test_the_recursion_limit_gives_back_the_layers_frames(
-        lambda_tracing_capture: CapturedTraces) -> None:
+    lambda_tracing_capture: CapturedTraces,
+) -> None:
     """Issue 17: the layer's two frames between the runtime and the handler turned a handler
     that fit under the recursion limit into a RecursionError. They are given back for the call
     (traced: two, untraced: one), and the limit is as it was afterwards."""

@@ -23,7 +23,7 @@ from layer_support import build_layer, new_trace_header, run_through_wrapper
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-APP = textwrap.dedent('''
+APP = textwrap.dedent("""
     import boto3
     import requests
     from botocore.stub import Stubber
@@ -49,7 +49,7 @@ APP = textwrap.dedent('''
         if event.get("fail"):
             raise ValueError("failed on purpose")
         return {"ok": event["n"]}
-''')
+""")
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -109,8 +109,12 @@ def decode(datagram: bytes) -> list[Any]:
     assert json.loads(header) == {"format": "json", "version": 1}
     assert body[:3] == b"T1S"
     request = ExportTraceServiceRequest.FromString(base64.b64decode(body[3:], validate=True))
-    return [span for resource in request.resource_spans for scope in resource.scope_spans
-            for span in scope.spans]
+    return [
+        span
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
 
 
 def header_ids(header: str) -> tuple[str, str]:
@@ -138,8 +142,13 @@ def test_otlp_mode_through_the_wrapper(layer: tuple[Path, Path], http_server: st
     listener.bind(("127.0.0.1", 0))
     try:
         address = f"127.0.0.1:{listener.getsockname()[1]}"
-        report = run_through_wrapper(wrapper, task, "app.handler", {
-            "AWS_XRAY_DAEMON_ADDRESS": address, "LAMBDA_TRACING_EXPORTER": "otlp"}, invocations)
+        report = run_through_wrapper(
+            wrapper,
+            task,
+            "app.handler",
+            {"AWS_XRAY_DAEMON_ADDRESS": address, "LAMBDA_TRACING_EXPORTER": "otlp"},
+            invocations,
+        )
         datagrams = receive(listener)
     finally:
         listener.close()
@@ -147,7 +156,12 @@ def test_otlp_mode_through_the_wrapper(layer: tuple[Path, Path], http_server: st
     # The function is untouched.
     results = report["results"]
     assert [result.get("return") for result in results] == [
-        {"ok": 0}, {"ok": 1}, None, {"ok": 3}, {"ok": 4}]
+        {"ok": 0},
+        {"ok": 1},
+        None,
+        {"ok": 3},
+        {"ok": 4},
+    ]
     assert results[2]["error"] == "ValueError"
     assert "lambda_tracing:" not in report["stderr"]
 
@@ -168,8 +182,12 @@ def test_otlp_mode_through_the_wrapper(layer: tuple[Path, Path], http_server: st
         ids = {span.span_id for span in trace}
         for span in trace:  # every span hangs off the handler's or Lambda's (init) span
             assert span.parent_span_id in ids or span.parent_span_id.hex() == parent
-        clients = [span for span in trace if span.kind == Span.SPAN_KIND_CLIENT
-                   and attributes(span).get("rpc.system") == "aws-api"]
+        clients = [
+            span
+            for span in trace
+            if span.kind == Span.SPAN_KIND_CLIENT
+            and attributes(span).get("rpc.system") == "aws-api"
+        ]
         calls = 2 if header == headers[0] else 1
         assert len(clients) == calls
         for client in clients:
@@ -182,19 +200,25 @@ def test_otlp_mode_through_the_wrapper(layer: tuple[Path, Path], http_server: st
     # The first invocation: the cold-start breakdown, the HTTP call and its headers.
     first = by_trace[header_ids(headers[0])[0]]
     assert any(span.name.startswith("## init") for span in first)
-    (http,) = [span for span in first if attributes(span).get("http.request.method") == "GET"
-               and span.kind == Span.SPAN_KIND_CLIENT]
+    (http,) = [
+        span
+        for span in first
+        if attributes(span).get("http.request.method") == "GET"
+        and span.kind == Span.SPAN_KIND_CLIENT
+    ]
     assert attributes(http)["url.full"] == http_server
     assert attributes(http)["server.address"] == "127.0.0.1"
     (seen,) = _Recorder.seen
     trace_id = header_ids(headers[0])[0]
     assert seen["traceparent"] == f"00-{trace_id}-{http.span_id.hex()}-01"
-    assert seen["x-amzn-trace-id"].startswith(f"Root={headers[0].split(';')[0][5:]};"
-                                              f"Parent={http.span_id.hex()};Sampled=1")
+    assert seen["x-amzn-trace-id"].startswith(
+        f"Root={headers[0].split(';')[0][5:]};Parent={http.span_id.hex()};Sampled=1"
+    )
 
     # The failed invocation: an ERROR server span with the exception as an event.
-    failed = [span for span in by_trace[header_ids(headers[2])[0]]
-              if span.kind == Span.SPAN_KIND_SERVER][0]
+    failed = [
+        span for span in by_trace[header_ids(headers[2])[0]] if span.kind == Span.SPAN_KIND_SERVER
+    ][0]
     assert failed.status.code == failed.status.STATUS_CODE_ERROR
     (event,) = failed.events
     assert attributes(event)["exception.type"] == "ValueError"
@@ -202,5 +226,11 @@ def test_otlp_mode_through_the_wrapper(layer: tuple[Path, Path], http_server: st
     # 120 custom spans with metadata do not fit one datagram: split, every span there once.
     big = by_trace[header_ids(headers[3])[0]]
     assert len([span for span in big if span.name.startswith("part ")]) == 120
-    assert sum(1 for datagram in datagrams
-               if decode(datagram)[0].trace_id.hex() == header_ids(headers[3])[0]) > 1
+    assert (
+        sum(
+            1
+            for datagram in datagrams
+            if decode(datagram)[0].trace_id.hex() == header_ids(headers[3])[0]
+        )
+        > 1
+    )

@@ -20,17 +20,31 @@ from lambda_tracing.backend.entities import Facade
 from lambda_tracing.backend.xray import XRayBackend
 
 HEX = "0123456789abcdef"
-roots = st.builds(lambda a, b: f"1-{a}-{b}", st.text(HEX, min_size=8, max_size=8),
-                  st.text(HEX, min_size=24, max_size=24))
+roots = st.builds(
+    lambda a, b: f"1-{a}-{b}",
+    st.text(HEX, min_size=8, max_size=8),
+    st.text(HEX, min_size=24, max_size=24),
+)
 parents = st.text(HEX, min_size=16, max_size=16)
 fields = st.one_of(
-    roots.map(lambda r: f"Root={r}"), parents.map(lambda p: f"Parent={p}"),
-    st.sampled_from(["Sampled=1", "Sampled=0", "Sampled=?", "Sampled=", "Lineage=a:1",
-                     "Self=1-00000000-000000000000000000000000", "=", "", ";"]),
+    roots.map(lambda r: f"Root={r}"),
+    parents.map(lambda p: f"Parent={p}"),
+    st.sampled_from(
+        [
+            "Sampled=1",
+            "Sampled=0",
+            "Sampled=?",
+            "Sampled=",
+            "Lineage=a:1",
+            "Self=1-00000000-000000000000000000000000",
+            "=",
+            "",
+            ";",
+        ]
+    ),
     st.text(max_size=30),
 )
-headers = st.one_of(st.text(max_size=200),
-                    st.lists(fields, max_size=6).map(";".join))
+headers = st.one_of(st.text(max_size=200), st.lists(fields, max_size=6).map(";".join))
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +65,9 @@ def echo(event: Any, context: Any) -> Any:
 traced_echo = lambda_tracing.trace_handler(echo)
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(headers)
 @example("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
 @example("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
@@ -81,18 +96,26 @@ def test_any_header_traces_validly_or_not_at_all(backend: XRayBackend, header: s
         assert outbound.startswith("Root=1-") and len(outbound) < 80
 
 
-extra_fields = st.lists(st.tuples(st.sampled_from(["Lineage", "Self", "Foo", "x"]),
-                                  st.text("abc:019=", max_size=12)), max_size=3)
+extra_fields = st.lists(
+    st.tuples(st.sampled_from(["Lineage", "Self", "Foo", "x"]), st.text("abc:019=", max_size=12)),
+    max_size=3,
+)
 
 
 @settings(max_examples=200, deadline=None)
 @given(roots, parents, st.sampled_from(["0", "1"]), extra_fields)
-def test_fast_parse_agrees_with_the_sdk_parser(root: str, parent: str, sampled: str,
-                                               extra: list[tuple[str, str]]) -> None:
+def test_fast_parse_agrees_with_the_sdk_parser(
+    root: str, parent: str, sampled: str, extra: list[tuple[str, str]]
+) -> None:
     header = f"Root={root};Parent={parent};Sampled={sampled}" + "".join(
-        f";{key}={value}" for key, value in extra)
+        f";{key}={value}" for key, value in extra
+    )
     parsed, sdk = parse_header(header), TraceHeader.from_header_str(header)
     assert parsed is not None
     origin = Facade(*parsed).get_origin_trace_header()  # what propagation sends on
     assert (origin.root, origin.parent, origin.sampled, origin.data) == (
-        sdk.root, sdk.parent, sdk.sampled, sdk.data)
+        sdk.root,
+        sdk.parent,
+        sdk.sampled,
+        sdk.data,
+    )

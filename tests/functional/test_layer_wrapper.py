@@ -25,7 +25,7 @@ from layer_support import (
     udp_listener,
 )
 
-APP = textwrap.dedent('''
+APP = textwrap.dedent("""
     import json
     import logging
 
@@ -48,12 +48,13 @@ APP = textwrap.dedent('''
         if "requestContext" not in event:
             response["headers"] = {"Authorization": "Bearer abcdefghijklmnopqrst"}
         return response
-''')
+""")
 
 
 def names(document: dict[str, Any]) -> list[str]:
-    return [document["name"]] + [n for child in document.get("subsegments", [])
-                                 for n in names(child)]
+    return [document["name"]] + [
+        n for child in document.get("subsegments", []) for n in names(child)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +79,9 @@ def test_traced_through_the_wrapper(layer: tuple[Path, Path], segment_validator:
         {"event": {"n": 5}, "trace_header": None},
     ]
     with udp_listener() as daemon:
-        report = run_through_wrapper(wrapper, task, "app.handler",
-                                     {"AWS_XRAY_DAEMON_ADDRESS": daemon.address}, invocations)
+        report = run_through_wrapper(
+            wrapper, task, "app.handler", {"AWS_XRAY_DAEMON_ADDRESS": daemon.address}, invocations
+        )
         documents = daemon.receive()
 
     # The runtime saw the swap, and the layer came from "/opt/python", not the dev install.
@@ -88,10 +90,19 @@ def test_traced_through_the_wrapper(layer: tuple[Path, Path], segment_validator:
     assert report["lambda_tracing_file"].startswith(str(wrapper.parent / "python"))
     results = report["results"]
     assert results[0]["return"]["statusCode"] == 200
-    assert results[2] == {"request_id": results[2]["request_id"], "error": "ValueError",
-                          "message": "failed on purpose"}
-    assert [r.get("return", {}).get("statusCode") for r in results] == [200, 404, None, 503,
-                                                                        200, 200]
+    assert results[2] == {
+        "request_id": results[2]["request_id"],
+        "error": "ValueError",
+        "message": "failed on purpose",
+    }
+    assert [r.get("return", {}).get("statusCode") for r in results] == [
+        200,
+        404,
+        None,
+        503,
+        200,
+        200,
+    ]
 
     assert documents, report["stderr"]
     for document in documents:
@@ -116,7 +127,8 @@ def test_traced_through_the_wrapper(layer: tuple[Path, Path], segment_validator:
 
     first, not_found, failed, unavailable = (by_root[h.split(";")[0][5:]] for h in headers)
     assert first["metadata"]["layer-test-fn"]["response"]["headers"] == {
-        "Authorization": "[REDACTED]"}
+        "Authorization": "[REDACTED]"
+    }
     assert "event" not in first["metadata"]["layer-test-fn"]
     assert not_found["http"]["response"]["status"] == 404 and not_found["error"] is True
     assert unavailable["http"]["response"]["status"] == 503 and unavailable["fault"] is True
@@ -143,8 +155,9 @@ def test_traced_through_the_wrapper(layer: tuple[Path, Path], segment_validator:
     assert lines[5].endswith("xray_trace_id=None")
 
 
-def test_a_broken_user_module_fails_as_lambda_would(layer: tuple[Path, Path],
-                                                    tmp_path: Path) -> None:
+def test_a_broken_user_module_fails_as_lambda_would(
+    layer: tuple[Path, Path], tmp_path: Path
+) -> None:
     wrapper, _ = layer
     (tmp_path / "broken.py").write_text("import no_such_module_for_sure\n")
     with pytest.raises(AssertionError) as failure:
@@ -158,18 +171,23 @@ def test_wrapper_keeps_variables_the_user_set(layer: tuple[Path, Path]) -> None:
     wrapper, task = layer
     (task / "env_app.py").write_text(
         "import os\ndef handler(event, context):\n"
-        "    return {k: os.environ.get(k) for k in event}\n")
+        "    return {k: os.environ.get(k) for k in event}\n"
+    )
     keys = ["AWS_XRAY_CONTEXT_MISSING", "LAMBDA_TRACING_LOG_TRACE_ID", "PYTHONPATH"]
     report = run_through_wrapper(
-        wrapper, task, "env_app.handler",
-        {"AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR"}, [{"event": keys}])
+        wrapper,
+        task,
+        "env_app.handler",
+        {"AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR"},
+        [{"event": keys}],
+    )
     seen = report["results"][0]["return"]
     assert seen["AWS_XRAY_CONTEXT_MISSING"] == "LOG_ERROR"
     assert seen["LAMBDA_TRACING_LOG_TRACE_ID"] == "true"
     assert seen["PYTHONPATH"] == f"{task}:{wrapper.parent / 'python'}"
 
 
-POWERTOOLS_APP = textwrap.dedent('''
+POWERTOOLS_APP = textwrap.dedent("""
     import httpx  # noqa: F401 - patch_all patches it too
     import boto3
     import requests
@@ -207,7 +225,7 @@ POWERTOOLS_APP = textwrap.dedent('''
         except Exception as error:
             empty = type(error).__name__
         return {"ok": True, "headers_after": headers, "empty_url": empty}
-''')
+""")
 
 
 def test_beside_powertools_tracer_every_aws_call_is_recorded_once(
@@ -221,9 +239,14 @@ def test_beside_powertools_tracer_every_aws_call_is_recorded_once(
     headers = [new_trace_header() for _ in range(3)]
     with udp_listener() as daemon:
         report = run_through_wrapper(
-            wrapper, tmp_path, "pt_app.handler",
-            {"AWS_XRAY_DAEMON_ADDRESS": daemon.address, "AWS_ACCESS_KEY_ID": "x",
-             "AWS_SECRET_ACCESS_KEY": "x"},
+            wrapper,
+            tmp_path,
+            "pt_app.handler",
+            {
+                "AWS_XRAY_DAEMON_ADDRESS": daemon.address,
+                "AWS_ACCESS_KEY_ID": "x",
+                "AWS_SECRET_ACCESS_KEY": "x",
+            },
             [{"event": {}, "trace_header": header} for header in headers],
         )
         documents = daemon.receive()
@@ -243,7 +266,7 @@ def test_beside_powertools_tracer_every_aws_call_is_recorded_once(
     assert "Traceback" not in report["stderr"], report["stderr"]
 
 
-INIT_FAULT_PROBE = textwrap.dedent('''
+INIT_FAULT_PROBE = textwrap.dedent("""
     import json, os, sys
     from awslambdaric.bootstrap import _get_handler
 
@@ -260,15 +283,22 @@ INIT_FAULT_PROBE = textwrap.dedent('''
     sys.modules.pop(user.rsplit(".", 1)[0], None)  # as in a fresh process
     os.environ["LAMBDA_TRACING_HANDLER"] = user
     print(json.dumps({"without": without, "with": fault("lambda_tracing.bootstrap.handler")}))
-''')
+""")
 
 
-@pytest.mark.parametrize("user_handler", [
-    "ok_app.missing", "syntax_app.handler", "nodots", "no_such_app.handler", "ok_app.handler",
-    "side_effect_app.handler", "attribute_error_app.handler",
-])
-def test_init_faults_are_the_runtimes_own_with_the_layer(tmp_path: Path,
-                                                         user_handler: str) -> None:
+@pytest.mark.parametrize(
+    "user_handler",
+    [
+        "ok_app.missing",
+        "syntax_app.handler",
+        "nodots",
+        "no_such_app.handler",
+        "ok_app.handler",
+        "side_effect_app.handler",
+        "attribute_error_app.handler",
+    ],
+)
+def test_init_faults_are_the_runtimes_own_with_the_layer(tmp_path: Path, user_handler: str) -> None:
     """awslambdaric loads `lambda_tracing.handler`; a user handler it cannot load must fail
     with the fault awslambdaric gives without the layer (type and message naming the user's
     module), not one naming ours."""
@@ -279,16 +309,23 @@ def test_init_faults_are_the_runtimes_own_with_the_layer(tmp_path: Path,
     (tmp_path / "attribute_error_app.py").write_text("import os\nos.no_such_function()\n")
     runs = tmp_path / "runs.txt"  # one line per run of the module's body
     (tmp_path / "side_effect_app.py").write_text(
-        f"open({str(runs)!r}, 'a').write('ran\\n')\nimport no_such_dependency\n")
+        f"open({str(runs)!r}, 'a').write('ran\\n')\nimport no_such_dependency\n"
+    )
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": f"{LAYER_SOURCE}{os.pathsep}{tmp_path}",
         "LAMBDA_TASK_ROOT": str(tmp_path),
         "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",
     }
-    done = subprocess.run([sys.executable, str(tmp_path / "probe.py"), user_handler],
-                          env=environment, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "probe.py"), user_handler],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["with"] == result["without"], done.stderr
     if user_handler not in ("ok_app.handler", "attribute_error_app.handler"):
@@ -297,7 +334,7 @@ def test_init_faults_are_the_runtimes_own_with_the_layer(tmp_path: Path,
         assert runs.read_text() == "ran\nran\n"
 
 
-POWERTOOLS_DECORATED_APP = textwrap.dedent('''
+POWERTOOLS_DECORATED_APP = textwrap.dedent("""
     import boto3
     from aws_lambda_powertools import Tracer
     from botocore.stub import Stubber
@@ -318,9 +355,9 @@ POWERTOOLS_DECORATED_APP = textwrap.dedent('''
     def handler(event, context):
         tracer.put_annotation("Order", "o-1")
         return {"loaded": load()}
-''')
+""")
 
-SDK_USER_APP = textwrap.dedent('''
+SDK_USER_APP = textwrap.dedent("""
     import boto3
     from aws_xray_sdk.core import patch_all, xray_recorder
     from botocore.stub import Stubber
@@ -337,20 +374,24 @@ SDK_USER_APP = textwrap.dedent('''
             mine.put_annotation("Step", "load")
             sqs.list_queues()
         return "done"
-''')
+""")
 
 
 def _tree(document: dict[str, Any]) -> Any:
     return (document["name"], [_tree(child) for child in document.get("subsegments", [])])
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    (POWERTOOLS_DECORATED_APP, ("## handler", [("## sdk_app.load", [("sqs", [])])])),
-    (SDK_USER_APP, ("## handler", [("mine", [("sqs", [])])])),
-], ids=["powertools-tracer", "sdk-recorder-after-patch-all"])
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (POWERTOOLS_DECORATED_APP, ("## handler", [("## sdk_app.load", [("sqs", [])])])),
+        (SDK_USER_APP, ("## handler", [("mine", [("sqs", [])])])),
+    ],
+    ids=["powertools-tracer", "sdk-recorder-after-patch-all"],
+)
 def test_beside_the_sdks_own_recorder_one_handler_span_and_calls_stay_in_place(
-        layer: tuple[Path, Path], tmp_path: Path, segment_validator: Any, source: str,
-        expected: Any) -> None:
+    layer: tuple[Path, Path], tmp_path: Path, segment_validator: Any, source: str, expected: Any
+) -> None:
     """Issue 17: beside Powertools Tracer each invocation had two sibling `## handler`
     subsegments, and a call made inside the user's own subsegment (capture_method,
     xray_recorder.in_subsegment after patch_all) was recorded outside it."""
@@ -359,21 +400,31 @@ def test_beside_the_sdks_own_recorder_one_handler_span_and_calls_stay_in_place(
     headers = [new_trace_header() for _ in range(2)]
     with udp_listener() as daemon:
         report = run_through_wrapper(
-            wrapper, tmp_path, "sdk_app.handler",
-            {"AWS_XRAY_DAEMON_ADDRESS": daemon.address, "AWS_ACCESS_KEY_ID": "x",
-             "AWS_SECRET_ACCESS_KEY": "x"},
-            [{"event": {}, "trace_header": header} for header in headers])
+            wrapper,
+            tmp_path,
+            "sdk_app.handler",
+            {
+                "AWS_XRAY_DAEMON_ADDRESS": daemon.address,
+                "AWS_ACCESS_KEY_ID": "x",
+                "AWS_SECRET_ACCESS_KEY": "x",
+            },
+            [{"event": {}, "trace_header": header} for header in headers],
+        )
         documents = daemon.receive()
     assert all("return" in result for result in report["results"]), report
     for document in documents:
         segment_validator.validate(document)
     for header in headers:
         root = header.split(";")[0].removeprefix("Root=")
-        trees = [_tree(d) for d in documents
-                 if d["trace_id"] == root and not d["name"].startswith("## init")]
+        trees = [
+            _tree(d)
+            for d in documents
+            if d["trace_id"] == root and not d["name"].startswith("## init")
+        ]
         assert trees == [expected], (trees, report["stderr"])
-    handler = next(d for d in documents if d["name"] == "## handler"
-                   and d["trace_id"] in headers[0])
+    handler = next(
+        d for d in documents if d["name"] == "## handler" and d["trace_id"] in headers[0]
+    )
     assert handler["annotations"]["ColdStart"] is True
     if source is POWERTOOLS_DECORATED_APP:  # what Powertools writes lands on the one span
         assert handler["annotations"]["Order"] == "o-1"

@@ -405,8 +405,14 @@ def test_sampling_rules_and_targets_follow_the_service_model(xray: LocalXRay) ->
     assert record["SamplingRule"]["FixedRate"] == 1.0  # local default: every request
     now = time.time()
     statistics = [
-        {"RuleName": name, "ClientID": "c" * 24, "Timestamp": now, "RequestCount": 10,
-         "SampledCount": 10, "BorrowCount": 0}
+        {
+            "RuleName": name,
+            "ClientID": "c" * 24,
+            "Timestamp": now,
+            "RequestCount": 10,
+            "SampledCount": 10,
+            "BorrowCount": 0,
+        }
         for name in ("Default", "Missing")
     ]
     targets, raw = call(xray.api_url, "GetSamplingTargets", SamplingStatisticsDocuments=statistics)
@@ -418,32 +424,86 @@ def test_sampling_rules_and_targets_follow_the_service_model(xray: LocalXRay) ->
 # Documents X-Ray stores (every required field well formed) whose other fields have shapes no
 # SDK writes: each is kept, and no operation over them fails or answers outside its model.
 HOSTILE_FIELDS: list[dict] = [
-    {"http": "x"}, {"http": {"response": "x"}}, {"http": {"response": {"status": "500"}}},
-    {"http": {"response": {"status": 500.5}}}, {"http": {"response": {"status": True}}},
-    {"http": {"response": {"status": 10**30}}}, {"http": {"request": {"url": 5}}},
-    {"aws": [1]}, {"aws": {"account_id": 5}}, {"origin": 5}, {"user": {"a": 1}},
-    {"error": "yes"}, {"fault": 1}, {"cause": "0123456789abcdef"}, {"cause": 5},
-    {"cause": {"exceptions": [1, None, "x"]}}, {"annotations": [1]},
-    {"annotations": {"k": 10**30}}, {"annotations": {"k": None}}, {"metadata": 5},
-    {"links": 5}, {"links": {"trace_id": TRACE_ID}}, {"links": [{"trace_id": 5, "id": None}]},
-    {"end_time": 1499473450.0}, {"namespace": "remote"}, {"sql": 5}, {"service": 5},
-    {"precursor_ids": 5}, {"inferred": True},
-    {"subsegments": [{"id": "aaaaaaaaaaaaaaa1", "name": "x", "start_time": 1499473460.0,
-                      "end_time": 1499473461.0, "namespace": "remote",
-                      "http": {"request": {"url": "http://[bad"}}}]},
-    {"subsegments": [{"id": "aaaaaaaaaaaaaaa2", "name": "x", "start_time": 1499473460.0,
-                      "end_time": 1499473461.0, "namespace": "aws",
-                      "aws": {"table_name": 5, "queue_url": 5}}]},
+    {"http": "x"},
+    {"http": {"response": "x"}},
+    {"http": {"response": {"status": "500"}}},
+    {"http": {"response": {"status": 500.5}}},
+    {"http": {"response": {"status": True}}},
+    {"http": {"response": {"status": 10**30}}},
+    {"http": {"request": {"url": 5}}},
+    {"aws": [1]},
+    {"aws": {"account_id": 5}},
+    {"origin": 5},
+    {"user": {"a": 1}},
+    {"error": "yes"},
+    {"fault": 1},
+    {"cause": "0123456789abcdef"},
+    {"cause": 5},
+    {"cause": {"exceptions": [1, None, "x"]}},
+    {"annotations": [1]},
+    {"annotations": {"k": 10**30}},
+    {"annotations": {"k": None}},
+    {"metadata": 5},
+    {"links": 5},
+    {"links": {"trace_id": TRACE_ID}},
+    {"links": [{"trace_id": 5, "id": None}]},
+    {"end_time": 1499473450.0},
+    {"namespace": "remote"},
+    {"sql": 5},
+    {"service": 5},
+    {"precursor_ids": 5},
+    {"inferred": True},
+    {
+        "subsegments": [
+            {
+                "id": "aaaaaaaaaaaaaaa1",
+                "name": "x",
+                "start_time": 1499473460.0,
+                "end_time": 1499473461.0,
+                "namespace": "remote",
+                "http": {"request": {"url": "http://[bad"}},
+            }
+        ]
+    },
+    {
+        "subsegments": [
+            {
+                "id": "aaaaaaaaaaaaaaa2",
+                "name": "x",
+                "start_time": 1499473460.0,
+                "end_time": 1499473461.0,
+                "namespace": "aws",
+                "aws": {"table_name": 5, "queue_url": 5},
+            }
+        ]
+    },
 ]
-FILTERS = ["error", "fault", "throttle", "ok", "responsetime > 1", "http.status = 500",
-           "annotation.k = 1", 'service("hostile")', 'http.url CONTAINS "x"', 'user = "a"']
+FILTERS = [
+    "error",
+    "fault",
+    "throttle",
+    "ok",
+    "responsetime > 1",
+    "http.status = 500",
+    "annotation.k = 1",
+    'service("hostile")',
+    'http.url CONTAINS "x"',
+    'user = "a"',
+]
 
 
 def test_documents_with_odd_but_storable_fields_are_kept_and_read_back() -> None:
     documents = [
-        json.dumps({"trace_id": f"1-59602603-{number:024x}", "id": f"{number:016x}",
-                    "name": "hostile", "start_time": 1499473460.0, "end_time": 1499473470.0,
-                    **fields})
+        json.dumps(
+            {
+                "trace_id": f"1-59602603-{number:024x}",
+                "id": f"{number:016x}",
+                "name": "hostile",
+                "start_time": 1499473460.0,
+                "end_time": 1499473470.0,
+                **fields,
+            }
+        )
         for number, fields in enumerate(HOSTILE_FIELDS, start=1)
     ]
     trace_ids = [json.loads(document)["trace_id"] for document in documents]
@@ -454,9 +514,9 @@ def test_documents_with_odd_but_storable_fields_are_kept_and_read_back() -> None
         for expression in FILTERS:
             call(xr.api_url, "GetTraceSummaries", FilterExpression=expression, **WINDOW)
         for start in range(0, len(trace_ids), 5):
-            parsed, _ = call(xr.api_url, "BatchGetTraces", TraceIds=trace_ids[start:start + 5])
-            assert len(parsed["Traces"]) == len(trace_ids[start:start + 5])
-            call(xr.api_url, "GetTraceGraph", TraceIds=trace_ids[start:start + 5])
+            parsed, _ = call(xr.api_url, "BatchGetTraces", TraceIds=trace_ids[start : start + 5])
+            assert len(parsed["Traces"]) == len(trace_ids[start : start + 5])
+            call(xr.api_url, "GetTraceGraph", TraceIds=trace_ids[start : start + 5])
 
 
 def test_parent_cycles_are_stored_and_every_read_answers() -> None:
@@ -466,8 +526,16 @@ def test_parent_cycles_are_stored_and_every_read_answers() -> None:
     times = {"start_time": 1499473460.0, "end_time": 1499473461.0}
 
     def element(id_: str, parent: str, **fields: object) -> str:
-        return json.dumps({"trace_id": trace_id, "id": id_, "parent_id": parent,
-                           "name": "cycle", **times, **fields})
+        return json.dumps(
+            {
+                "trace_id": trace_id,
+                "id": id_,
+                "parent_id": parent,
+                "name": "cycle",
+                **times,
+                **fields,
+            }
+        )
 
     documents = [
         element("c000000000000001", "c000000000000002", type="subsegment"),

@@ -364,6 +364,8 @@ def test_a_bug_in_a_batch_costs_that_batch_and_the_daemon_keeps_receiving(
         assert xr.wait_for(1, timeout=10), xr.stats
         stats = xr.wait_until_idle()
         assert (stats["received"], stats["stored"], stats["rejected_by_reason"]) == (
-            2, 1, {"internal": 1}
+            2,
+            1,
+            {"internal": 1},
         )
         assert "ingest bug" in caplog.text

@@ -53,11 +53,14 @@ def xray() -> Iterator[LocalXRay]:
         yield local
 
 
-def send(python: Path | str, kind: str, endpoint: str, function: str, url: str,
-         *traceparent: str) -> str:
+def send(
+    python: Path | str, kind: str, endpoint: str, function: str, url: str, *traceparent: str
+) -> str:
     done = subprocess.run(
         [str(python), str(SENDER), kind, endpoint, function, url, *traceparent],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.split()[-1]
@@ -67,8 +70,7 @@ def xray_id(hex_id: str) -> str:
     return f"1-{hex_id[:8]}-{hex_id[8:]}"
 
 
-def check_trace(xr: LocalXRay, trace_id: str, function: str, capsys: Any,
-                tmp_path: Path) -> None:
+def check_trace(xr: LocalXRay, trace_id: str, function: str, capsys: Any, tmp_path: Path) -> None:
     assert xr.wait_for(3, timeout=20), xr.stats
     xray = client(xr.api_url)
     traces = xray.batch_get_traces(TraceIds=[trace_id])["Traces"]
@@ -109,23 +111,26 @@ def check_trace(xr: LocalXRay, trace_id: str, function: str, capsys: Any,
     picture = target.read_text()
     assert "order 42 has no customer" in picture and "KeyError" in picture
     capsys.readouterr()
-    assert cli(["map", "--local", "--endpoint", xr.api_url, "--since", "10m",
-                "--format", "json"]) == 0
+    assert (
+        cli(["map", "--local", "--endpoint", xr.api_url, "--since", "10m", "--format", "json"]) == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert {(n["name"], n["type"]) for n in summary["nodes"]} == set(nodes)
 
 
 @needs_adot
-def test_adot_udp_exporter_into_the_daemon(xray: LocalXRay, failing_url: str, capsys: Any,
-                                           tmp_path: Path) -> None:
+def test_adot_udp_exporter_into_the_daemon(
+    xray: LocalXRay, failing_url: str, capsys: Any, tmp_path: Path
+) -> None:
     trace_hex = send(ADOT_PYTHON, "udp", xray.udp_address, "adot-orders", failing_url)
     check_trace(xray, xray_id(trace_hex), "adot-orders", capsys, tmp_path)
     stats = xray.wait_until_idle()
     assert (stats["received"], stats["stored"], stats["rejected"]) == (3, 3, 0)
 
 
-def test_otlp_http_exporter_into_v1_traces(xray: LocalXRay, failing_url: str, capsys: Any,
-                                           tmp_path: Path) -> None:
+def test_otlp_http_exporter_into_v1_traces(
+    xray: LocalXRay, failing_url: str, capsys: Any, tmp_path: Path
+) -> None:
     endpoint = f"{xray.api_url}/v1/traces"
     trace_hex = send(sys.executable, "http", endpoint, "http-orders", failing_url)
     check_trace(xray, xray_id(trace_hex), "http-orders", capsys, tmp_path)
@@ -140,18 +145,36 @@ def test_a_handler_span_under_lambdas_function_segment_is_one_function_node(
     trace_hex = "6613e4d0" + "5c1f7ab2d8e94e0f3a2b1c0d"
     trace_id = xray_id(trace_hex)
     now = time.time()
-    service = {"trace_id": trace_id, "id": "a1b2c3d4e5f60718", "name": "lambda-orders",
-               "origin": "AWS::Lambda", "start_time": now - 2, "end_time": now + 1}
-    function = {"trace_id": trace_id, "id": "0f1e2d3c4b5a6978", "parent_id": service["id"],
-                "name": "lambda-orders", "origin": "AWS::Lambda::Function",
-                "start_time": now - 1.9, "end_time": now + 0.9}
+    service = {
+        "trace_id": trace_id,
+        "id": "a1b2c3d4e5f60718",
+        "name": "lambda-orders",
+        "origin": "AWS::Lambda",
+        "start_time": now - 2,
+        "end_time": now + 1,
+    }
+    function = {
+        "trace_id": trace_id,
+        "id": "0f1e2d3c4b5a6978",
+        "parent_id": service["id"],
+        "name": "lambda-orders",
+        "origin": "AWS::Lambda::Function",
+        "start_time": now - 1.9,
+        "end_time": now + 0.9,
+    }
     xray_client = client(xray.api_url)
     unprocessed = xray_client.put_trace_segments(
         TraceSegmentDocuments=[json.dumps(service), json.dumps(function)]
     )["UnprocessedTraceSegments"]
     assert unprocessed == []
-    send(sys.executable, "http", f"{xray.api_url}/v1/traces", "lambda-orders", failing_url,
-         f"00-{trace_hex}-{function['id']}-01")
+    send(
+        sys.executable,
+        "http",
+        f"{xray.api_url}/v1/traces",
+        "lambda-orders",
+        failing_url,
+        f"00-{trace_hex}-{function['id']}-01",
+    )
     assert xray.wait_for(5, timeout=20), xray.stats
     graph = xray_client.get_service_graph(StartTime=now - 300, EndTime=now + 60)["Services"]
     nodes = {(s["Name"], s["Type"]): s for s in graph}

@@ -44,8 +44,11 @@ def spans(count: int, start: float | None = None, trace: str = "6a1b2c3d") -> by
     scope = message.resource_spans.add().scope_spans.add()
     for index in range(count):
         scope.spans.add(
-            trace_id=bytes.fromhex(trace + "0" * 23 + "1"), span_id=(index + 1).to_bytes(8, "big"),
-            name="work", kind=Span.SPAN_KIND_SERVER, start_time_unix_nano=int(start * 1e9),
+            trace_id=bytes.fromhex(trace + "0" * 23 + "1"),
+            span_id=(index + 1).to_bytes(8, "big"),
+            name="work",
+            kind=Span.SPAN_KIND_SERVER,
+            start_time_unix_nano=int(start * 1e9),
             end_time_unix_nano=int((start + 0.1) * 1e9),
         )
     return message.SerializeToString()
@@ -69,31 +72,55 @@ def still_serving(xr: LocalXRay) -> None:
     assert good.status_code == 200 and good.headers["Content-Type"] == "application/x-protobuf"
     assert ExportTraceServiceResponse.FromString(good.content) == ExportTraceServiceResponse()
     now = time.time()
-    document = {"trace_id": f"1-{int(now):08x}-{'c' * 24}", "id": "0123456789abcdef",
-                "name": "sdk", "start_time": now - 1, "end_time": now}
+    document = {
+        "trace_id": f"1-{int(now):08x}-{'c' * 24}",
+        "id": "0123456789abcdef",
+        "name": "sdk",
+        "start_time": now - 1,
+        "end_time": now,
+    }
     answer = client(xr.api_url).put_trace_segments(TraceSegmentDocuments=[json.dumps(document)])
     assert answer["UnprocessedTraceSegments"] == []
 
 
-@pytest.mark.parametrize(("body", "headers", "status", "message"), ids=[
-    "text/plain", "no content type", "bad protobuf", "bad json", "id not hex", "bad gzip",
-    "zstd", "10001 spans", "gzip bomb",
-], argvalues=[
-    (spans(1), {"Content-Type": "text/plain"}, 415, "Content-Type 'text/plain' is not OTLP"),
-    (spans(1), {}, 415, "is not OTLP: use application/x-protobuf or application/json"),
-    (b"\x0a\x05\xff", PROTOBUF, 400, "not an OTLP ExportTraceServiceRequest protobuf"),
-    (b'{"resourceSpans": [', {"Content-Type": "application/json"}, 400, "body is not JSON"),
-    (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"spanId": "zz"}]}]}]}',
-     {"Content-Type": "application/json"}, 400, "spanId 'zz' is not hex"),
-    (b"\x1f\x8b broken", {**PROTOBUF, "Content-Encoding": "gzip"}, 400, "body is not gzip"),
-    (spans(1), {**PROTOBUF, "Content-Encoding": "zstd"}, 415, "Content-Encoding 'zstd'"),
-    (spans(10_001), PROTOBUF, 400, "10001 spans in one request; X-Ray takes at most 10,000"),
-    (gzip.compress(b"\0" * (5 * 1024 * 1024 + 1)), {**PROTOBUF, "Content-Encoding": "gzip"},
-     413, "over the 5242880 byte limit"),
-])
-def test_bad_requests_get_a_clear_otlp_error(xray: LocalXRay, body: bytes,
-                                             headers: dict[str, str], status: int,
-                                             message: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "message"),
+    ids=[
+        "text/plain",
+        "no content type",
+        "bad protobuf",
+        "bad json",
+        "id not hex",
+        "bad gzip",
+        "zstd",
+        "10001 spans",
+        "gzip bomb",
+    ],
+    argvalues=[
+        (spans(1), {"Content-Type": "text/plain"}, 415, "Content-Type 'text/plain' is not OTLP"),
+        (spans(1), {}, 415, "is not OTLP: use application/x-protobuf or application/json"),
+        (b"\x0a\x05\xff", PROTOBUF, 400, "not an OTLP ExportTraceServiceRequest protobuf"),
+        (b'{"resourceSpans": [', {"Content-Type": "application/json"}, 400, "body is not JSON"),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"spanId": "zz"}]}]}]}',
+            {"Content-Type": "application/json"},
+            400,
+            "spanId 'zz' is not hex",
+        ),
+        (b"\x1f\x8b broken", {**PROTOBUF, "Content-Encoding": "gzip"}, 400, "body is not gzip"),
+        (spans(1), {**PROTOBUF, "Content-Encoding": "zstd"}, 415, "Content-Encoding 'zstd'"),
+        (spans(10_001), PROTOBUF, 400, "10001 spans in one request; X-Ray takes at most 10,000"),
+        (
+            gzip.compress(b"\0" * (5 * 1024 * 1024 + 1)),
+            {**PROTOBUF, "Content-Encoding": "gzip"},
+            413,
+            "over the 5242880 byte limit",
+        ),
+    ],
+)
+def test_bad_requests_get_a_clear_otlp_error(
+    xray: LocalXRay, body: bytes, headers: dict[str, str], status: int, message: str
+) -> None:
     before = otlp_rejections(xray)
     response = post(xray, body, headers)
     assert response.status_code == status
@@ -111,8 +138,9 @@ def test_a_body_over_5_mb_is_refused_unread(xray: LocalXRay) -> None:
     still_serving(xray)
 
 
-def test_a_bug_in_the_intake_costs_one_request(xray: LocalXRay,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bug_in_the_intake_costs_one_request(
+    xray: LocalXRay, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*args: object) -> None:
         raise RuntimeError("a bug")
 
@@ -141,17 +169,34 @@ def test_rejected_spans_come_back_as_partial_success(xray: LocalXRay) -> None:
 
 
 def test_json_answers_are_json(xray: LocalXRay) -> None:
-    body = {"resourceSpans": [{"scopeSpans": [{"spans": [{
-        "traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
-        "name": "old", "kind": 2, "startTimeUnixNano": "1544712660000000000",
-        "endTimeUnixNano": "1544712661000000000"}]}]}]}
+    body = {
+        "resourceSpans": [
+            {
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": "0af7651916cd43dd8448eb211c80319c",
+                                "spanId": "b7ad6b7169203331",
+                                "name": "old",
+                                "kind": 2,
+                                "startTimeUnixNano": "1544712660000000000",
+                                "endTimeUnixNano": "1544712661000000000",
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
     response = post(xray, json.dumps(body).encode(), {"Content-Type": "application/json"})
     assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
     assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
 
 
-def test_bad_datagrams_are_counted_and_logged_as_otlp(xray: LocalXRay,
-                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_bad_datagrams_are_counted_and_logged_as_otlp(
+    xray: LocalXRay, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="lambda_tracing_local.xray.daemon")
     before = xray.wait_until_idle()
     host, port = xray.udp_address.split(":")
@@ -179,7 +224,8 @@ def test_bad_datagrams_are_counted_and_logged_as_otlp(xray: LocalXRay,
 
 
 def test_a_burst_of_adot_datagrams_is_ingested_by_the_worker_processes(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Batches handed to the worker processes (which load protobuf themselves) store every
     span all the same."""
     monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)

@@ -177,8 +177,14 @@ def test_an_sdk_with_default_sampling_samples_by_the_local_rule(tmp_path: Path) 
     with LocalXRay() as xr:
         env = {**os.environ, "AWS_XRAY_DAEMON_ADDRESS": xr.udp_address}
         env.pop("AWS_XRAY_SDK_ENABLED", None)
-        done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
-                              text=True, timeout=60, check=True)
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         result = json.loads(done.stdout.strip().splitlines()[-1])
         assert result == {"rules": ["Default"], "sampled": 40}, done.stderr
         assert "polling sampling" not in done.stderr, done.stderr

@@ -327,8 +327,9 @@ def test_reads_refused_without_list_bucket_count_as_missing(aws: Any) -> None:
 def page_with_dangling_edge() -> dict:
     """The awsdocs response with one more edge, to a ReferenceId it does not list."""
     response = awsdocs()
-    response["Services"][0]["Edges"].append(dict(response["Services"][0]["Edges"][0],
-                                                  ReferenceId=999))
+    response["Services"][0]["Edges"].append(
+        dict(response["Services"][0]["Edges"][0], ReferenceId=999)
+    )
     return response
 
 
@@ -345,8 +346,11 @@ def test_an_edge_to_an_unlisted_service_is_left_out_and_marked(aws: Any) -> None
 
 def test_a_window_that_cannot_be_summarised_does_not_hold_up_later_ones(aws: Any) -> None:
     stub, s3 = aws
-    s3.put_object(Bucket=BUCKET, Key="service-map/Default/latest.json",
-                  Body=json.dumps({"window": {"end": "2025-01-01T11:50:00Z"}}))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="service-map/Default/latest.json",
+        Body=json.dumps({"window": {"end": "2025-01-01T11:50:00Z"}}),
+    )
     broken = awsdocs()
     broken["Services"][1]["SummaryStatistics"]["TotalCount"] = -1  # valid to botocore's model
     stub.add_response("get_service_graph", broken)  # 11:50-11:55
@@ -375,8 +379,11 @@ def test_a_name_python_can_hold_but_utf8_cannot_is_written_escaped(aws: Any) -> 
 
 def test_a_latest_pointer_from_the_future_is_ignored_not_obeyed(aws: Any) -> None:
     stub, s3 = aws
-    s3.put_object(Bucket=BUCKET, Key="service-map/Default/latest.json",
-                  Body=json.dumps({"window": {"end": "2999-01-01T00:00:00Z"}}))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="service-map/Default/latest.json",
+        Body=json.dumps({"window": {"end": "2999-01-01T00:00:00Z"}}),
+    )
     stub.add_response("get_service_graph", awsdocs())
     lambda_handler.handler(EVENT, Context())
     assert read(s3, "service-map/Default/latest.json")["summary_key"] == PREFIX + "summary.json"

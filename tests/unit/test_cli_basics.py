@@ -18,10 +18,19 @@ GRAPH = FIXTURES / "get-service-graph.awsdocs.json"
 TRACES = FIXTURES / "batch-get-traces.awsdocs.json"
 
 
-@pytest.mark.parametrize("command", [
-    [], ["map"], ["traces"], ["flame"], ["local"], ["local", "xray"], ["local", "invoke"],
-    ["demo"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["map"],
+        ["traces"],
+        ["flame"],
+        ["local"],
+        ["local", "xray"],
+        ["local", "invoke"],
+        ["demo"],
+    ],
+)
 def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main([*command, "--help"])
@@ -36,10 +45,17 @@ def test_no_command_prints_usage_and_exits_2(capsys: pytest.CaptureFixture[str])
     assert "COMMAND" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("1h", timedelta(hours=1)), ("90m", timedelta(minutes=90)), ("1h30m", timedelta(hours=1.5)),
-    ("2d", timedelta(days=2)), ("45s", timedelta(seconds=45)), ("0.5h", timedelta(minutes=30)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1h", timedelta(hours=1)),
+        ("90m", timedelta(minutes=90)),
+        ("1h30m", timedelta(hours=1.5)),
+        ("2d", timedelta(days=2)),
+        ("45s", timedelta(seconds=45)),
+        ("0.5h", timedelta(minutes=30)),
+    ],
+)
 def test_durations(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
@@ -72,8 +88,9 @@ def test_map_from_a_file_in_every_format(capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0 and out.startswith("<!DOCTYPE html>") and out.count('class="edge"') == 3
 
 
-def test_map_output_format_follows_the_file_suffix(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_map_output_format_follows_the_file_suffix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "map.html"
     code, out, err = run(["map", "--input", str(GRAPH), "--output", str(target)], capsys)
     assert code == 0 and out == ""
@@ -85,10 +102,21 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
     files = {
         "not json": "{ nope",
         "wrong shape": json.dumps({"Traces": []}),
-        "negative histogram": json.dumps({"Services": [{
-            "ReferenceId": 0, "Name": "a", "Type": "AWS::Lambda", "Edges": [],
-            "StartTime": 1, "EndTime": 61,
-            "ResponseTimeHistogram": [{"Value": 0.1, "Count": -3}]}]}),
+        "negative histogram": json.dumps(
+            {
+                "Services": [
+                    {
+                        "ReferenceId": 0,
+                        "Name": "a",
+                        "Type": "AWS::Lambda",
+                        "Edges": [],
+                        "StartTime": 1,
+                        "EndTime": 61,
+                        "ResponseTimeHistogram": [{"Value": 0.1, "Count": -3}],
+                    }
+                ]
+            }
+        ),
     }
     paths = {}
     for name, text in files.items():
@@ -99,8 +127,9 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("problem", ["not json", "wrong shape", "negative histogram", "missing"])
-def test_map_bad_input_is_one_line_and_exit_2(problem: str, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_map_bad_input_is_one_line_and_exit_2(
+    problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = bad_files(tmp_path)[problem]
     code, out, err = run(["map", "--input", str(path)], capsys)
     assert code == 2 and out == ""
@@ -110,40 +139,56 @@ def test_map_bad_input_is_one_line_and_exit_2(problem: str, tmp_path: Path,
 
 def test_flame_from_a_saved_response(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["flame", "--input", str(TRACES)], capsys)
-    assert code == 0 and out.startswith("<!DOCTYPE html>") and out.count('data-depth=') == 11
+    assert code == 0 and out.startswith("<!DOCTYPE html>") and out.count("data-depth=") == 11
     target = tmp_path / "trace.svg"
     trace_id = "1-59602603-23fc5b688855d396af79b496"
     code, _, _ = run(["flame", trace_id, "--input", str(TRACES), "--output", str(target)], capsys)
     assert code == 0 and target.read_text().startswith("<svg")
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["flame", "1-5ee20a4a-bab71b6bbc0660dba2adab3e", "--input", str(TRACES)], "no such trace"),
-    (["flame", "not-a-trace-id", "--input", str(TRACES)], "not an X-Ray trace id"),
-    (["flame", "--input", str(GRAPH)], "not a BatchGetTraces response"),
-    (["flame"], "name the TRACE_ID"),
-    (["flame", "--input", str(TRACES), "--local"], "either --input or --local"),
-    (["map", "--since", "an hour", "--local"], "not a duration"),
-    (["traces", "--limit", "0", "--local"], "--limit must be at least 1"),
-])
-def test_flame_and_friends_fail_in_one_line(argv: list[str], message: str,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["flame", "1-5ee20a4a-bab71b6bbc0660dba2adab3e", "--input", str(TRACES)], "no such trace"),
+        (["flame", "not-a-trace-id", "--input", str(TRACES)], "not an X-Ray trace id"),
+        (["flame", "--input", str(GRAPH)], "not a BatchGetTraces response"),
+        (["flame"], "name the TRACE_ID"),
+        (["flame", "--input", str(TRACES), "--local"], "either --input or --local"),
+        (["map", "--since", "an hour", "--local"], "not a duration"),
+        (["traces", "--limit", "0", "--local"], "--limit must be at least 1"),
+    ],
+)
+def test_flame_and_friends_fail_in_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run(argv, capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message in err
 
 
-def test_a_trace_that_cannot_be_drawn_is_one_line(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_trace_that_cannot_be_drawn_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "broken.json"
-    broken.write_text(json.dumps({"Traces": [{"Id": "1-59602603-23fc5b688855d396af79b496",
-                                              "Segments": [{"Document": "{not json"}]}]}))
+    broken.write_text(
+        json.dumps(
+            {
+                "Traces": [
+                    {
+                        "Id": "1-59602603-23fc5b688855d396af79b496",
+                        "Segments": [{"Document": "{not json"}],
+                    }
+                ]
+            }
+        )
+    )
     code, _, err = run(["flame", "--input", str(broken)], capsys)
     assert code == 2 and "not valid JSON" in err and err.count("\n") == 1
 
 
-def test_a_missing_forwarded_command_is_one_line(monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_forwarded_command_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from lambda_tracing_local.cli import forward
 
     monkeypatch.setitem(forward.FORWARDED, ("demo",), ("lambda_tracing_local.no_such", "x"))
@@ -154,8 +199,9 @@ def test_a_missing_forwarded_command_is_one_line(monkeypatch: pytest.MonkeyPatch
 def loaded_after(statement: str) -> set[str]:
     """Top-level modules a fresh interpreter has loaded after running `statement`."""
     code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
     return {name.split(".")[0] for name in out.split()}
 
 
@@ -172,6 +218,7 @@ def test_the_pictures_need_only_the_standard_library() -> None:
 
 def test_the_installed_console_script_runs() -> None:
     script = Path(sys.executable).parent / "lambda-tracing"
-    done = subprocess.run([str(script), "flame", "--help"], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [str(script), "flame", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0 and done.stdout.startswith("usage: lambda-tracing flame")

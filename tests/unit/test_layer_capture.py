@@ -17,15 +17,23 @@ def capture(value: Any, **overrides: Any) -> tuple[Any, bool]:
 
 def test_default_keys_are_redacted_case_insensitively_and_by_fragment() -> None:
     event = {
-        "headers": {"Authorization": "Basic abc", "Cookie": "s=1", "X-Api-Key": "k",
-                    "accept": "json"},
+        "headers": {
+            "Authorization": "Basic abc",
+            "Cookie": "s=1",
+            "X-Api-Key": "k",
+            "accept": "json",
+        },
         "body": {"userPassword": "hunter2", "accessToken": "t", "name": "Ann"},
         "client_secret": {"nested": "whole value hidden"},
     }
     copy, truncated = capture(event)
     assert not truncated
-    assert copy["headers"] == {"Authorization": REDACTED, "Cookie": REDACTED,
-                               "X-Api-Key": REDACTED, "accept": "json"}
+    assert copy["headers"] == {
+        "Authorization": REDACTED,
+        "Cookie": REDACTED,
+        "X-Api-Key": REDACTED,
+        "accept": "json",
+    }
     assert copy["body"] == {"userPassword": REDACTED, "accessToken": REDACTED, "name": "Ann"}
     assert copy["client_secret"] == REDACTED
 
@@ -40,8 +48,11 @@ def test_patterns_redact_credentials_inside_strings() -> None:
 
 
 def test_configured_keys_and_patterns_replace_the_defaults() -> None:
-    copy, _ = capture({"card": "4111111111111111", "password": "p", "memo": "pin 1234"},
-                      redact_keys="card", redact_patterns=[r"pin \d+"])
+    copy, _ = capture(
+        {"card": "4111111111111111", "password": "p", "memo": "pin 1234"},
+        redact_keys="card",
+        redact_patterns=[r"pin \d+"],
+    )
     assert copy == {"card": REDACTED, "password": "p", "memo": REDACTED}
 
 
@@ -83,8 +94,16 @@ def test_user_objects_are_named_never_called_or_iterated() -> None:
             raise RuntimeError("str called")
 
     generator = numbers()
-    copy, _ = capture({"gen": generator, "obj": Hostile(), "raw": b"\x00\x01",
-                       "nan": float("nan"), "big": 10**40, Hostile(): 1})
+    copy, _ = capture(
+        {
+            "gen": generator,
+            "obj": Hostile(),
+            "raw": b"\x00\x01",
+            "nan": float("nan"),
+            "big": 10**40,
+            Hostile(): 1,
+        }
+    )
     assert consumed == []
     assert list(generator) == [0, 1, 2]
     assert copy["gen"] == "<generator>" and copy["obj"] == "<Hostile>"
@@ -104,8 +123,9 @@ def test_deep_nesting_stops() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=20), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=20), children, max_size=5)
+    ),
     max_leaves=40,
 )
 
@@ -118,20 +138,28 @@ def test_any_value_gives_strict_json_within_budget(value: Any) -> None:
     assert len(text) < 512 + 1500
 
 
-flat_keys = st.one_of(st.sampled_from(["statusCode", "body", "password", "X-Api-Key", "ok"]),
-                      st.text(max_size=12))
+flat_keys = st.one_of(
+    st.sampled_from(["statusCode", "body", "password", "X-Api-Key", "ok"]), st.text(max_size=12)
+)
 flat_values = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(min_value=2**62, max_value=2**70),
-    st.text(max_size=40), st.sampled_from(["Bearer abcdefghijklmnop", "x" * 300, "é" * 30]),
-    st.floats(), st.lists(st.integers(), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=2**62, max_value=2**70),
+    st.text(max_size=40),
+    st.sampled_from(["Bearer abcdefghijklmnop", "x" * 300, "é" * 30]),
+    st.floats(),
+    st.lists(st.integers(), max_size=2),
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(flat_keys, flat_values, max_size=8),
-       st.sampled_from([64, 200, 16384]), st.sampled_from([16, 1024]))
-def test_flat_dict_shortcut_equals_the_walk(value: dict[str, Any], budget: int,
-                                            limit: int) -> None:
+@given(
+    st.dictionaries(flat_keys, flat_values, max_size=8),
+    st.sampled_from([64, 200, 16384]),
+    st.sampled_from([16, 1024]),
+)
+def test_flat_dict_shortcut_equals_the_walk(value: dict[str, Any], budget: int, limit: int) -> None:
     """The one-loop copy of small flat dicts is only a shortcut: same copy, same flag."""
     from lambda_tracing.capture import _Walk
 
@@ -146,8 +174,13 @@ def test_flat_dict_shortcut_equals_the_walk(value: dict[str, Any], budget: int,
 
 def test_flat_dict_shortcut_takes_the_usual_response() -> None:
     capturer = Capturer(load({}))
-    response = {"statusCode": 200, "body": '{"ok": true}', "isBase64Encoded": False,
-                "headers_count": 2, "Authorization": "Bearer abcdefghijklmnop"}
+    response = {
+        "statusCode": 200,
+        "body": '{"ok": true}',
+        "isBase64Encoded": False,
+        "headers_count": 2,
+        "Authorization": "Bearer abcdefghijklmnop",
+    }
     assert capturer.flat_copy(response) == {**response, "Authorization": REDACTED}
     assert capturer.flat_copy({"note": "Bearer abcdefghijklmnop"}) is None  # pattern: walk
     assert capturer.flat_copy({"nested": {"a": 1}}) is None
@@ -242,8 +275,15 @@ def test_numbers_strings_and_bytes_subclasses_are_read_through_the_builtins() ->
             calls.note("__float__")
             return 0.0
 
-    copy, _ = capture({"n": Number(7), "big": Number(10**30), "t": Text("hello"),
-                       "b": Blob(b"abc"), "r": Ratio(0.5)})
+    copy, _ = capture(
+        {
+            "n": Number(7),
+            "big": Number(10**30),
+            "t": Text("hello"),
+            "b": Blob(b"abc"),
+            "r": Ratio(0.5),
+        }
+    )
     assert copy == {"n": 7, "big": str(10**30), "t": "hello", "b": "<3 bytes>", "r": 0.5}
     assert calls == []
 
@@ -285,13 +325,17 @@ def test_an_int_too_long_for_str_is_named_by_its_size() -> None:
 
 
 def test_secrets_inside_a_json_string_body_are_redacted() -> None:
-    body = json.dumps({"user": "ann", "password": "hunter2",
-                       "nested": {"private-key": "-----BEGIN KEY-----"}})
+    body = json.dumps(
+        {"user": "ann", "password": "hunter2", "nested": {"private-key": "-----BEGIN KEY-----"}}
+    )
     response = {"statusCode": 200, "body": body}
     copy, _ = capture(response)
     assert "hunter2" not in json.dumps(copy) and "BEGIN KEY" not in json.dumps(copy)
-    assert json.loads(copy["body"]) == {"user": "ann", "password": REDACTED,
-                                        "nested": {"private-key": REDACTED}}
+    assert json.loads(copy["body"]) == {
+        "user": "ann",
+        "password": REDACTED,
+        "nested": {"private-key": REDACTED},
+    }
     # nothing secret named: the body is kept as it was, byte for byte, by the fast path
     plain = {"statusCode": 200, "body": '{"ok": true, "items": [1, 2]}'}
     assert Capturer(load({})).flat_copy(plain) == plain
@@ -324,16 +368,28 @@ def test_header_pairs_naming_a_secret_are_redacted() -> None:
     assert copy["headers"] == [["Authorization", REDACTED], ["Accept", "json"]]
     assert copy["tuples"] == [["X-Api-Key", REDACTED]]
     assert copy["cloudfront"] == {"x": [{"key": "Authorization", "value": REDACTED}]}
-    assert copy["alb"] == [{"name": "Set-Cookie", "value": REDACTED},
-                           {"name": "a", "value": "b"}]
+    assert copy["alb"] == [{"name": "Set-Cookie", "value": REDACTED}, {"name": "a", "value": "b"}]
 
 
 def test_key_fragments_ignore_separators_and_case() -> None:
-    copy, _ = capture({"private-key": "k1", "Private_Key": "k2", "PRIVATE KEY": "k3",
-                       "x-api-key": "k4", "apiKey": "k5", "keyboard": "fine"})
-    assert copy == {"private-key": REDACTED, "Private_Key": REDACTED,
-                    "PRIVATE KEY": REDACTED, "x-api-key": REDACTED, "apiKey": REDACTED,
-                    "keyboard": "fine"}
+    copy, _ = capture(
+        {
+            "private-key": "k1",
+            "Private_Key": "k2",
+            "PRIVATE KEY": "k3",
+            "x-api-key": "k4",
+            "apiKey": "k5",
+            "keyboard": "fine",
+        }
+    )
+    assert copy == {
+        "private-key": REDACTED,
+        "Private_Key": REDACTED,
+        "PRIVATE KEY": REDACTED,
+        "x-api-key": REDACTED,
+        "apiKey": REDACTED,
+        "keyboard": "fine",
+    }
 
 
 def test_the_default_jwt_pattern_is_linear_on_a_63_kb_run_of_eyj() -> None:

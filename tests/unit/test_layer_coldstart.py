@@ -23,15 +23,18 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     name = f"ltpkg_{time.time_ns()}"
     (tmp_path / f"{name}_slow_b.py").write_text("import time\ntime.sleep(0.03)\n")
     (tmp_path / f"{name}_slow_a.py").write_text(
-        f"import time\nimport {name}_slow_b\ntime.sleep(0.02)\n")
+        f"import time\nimport {name}_slow_b\ntime.sleep(0.02)\n"
+    )
     (tmp_path / f"{name}_quick.py").write_text("X = 1\n")
-    (tmp_path / f"{name}_top.py").write_text(textwrap.dedent(f"""
+    (tmp_path / f"{name}_top.py").write_text(
+        textwrap.dedent(f"""
         import {name}_slow_a
         import importlib
         importlib.import_module("{name}_quick")
         def handler(event, context):
             return event
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     yield name
     for suffix in ("top", "slow_a", "slow_b", "quick"):
@@ -63,8 +66,9 @@ def test_import_timer_finds_the_slow_imports_with_their_nesting(package: str) ->
     assert "\n".join(coldstart.describe([top])).count("ms") == 3
 
 
-def test_loader_classes_are_left_as_found_even_when_the_import_fails(package: str,
-                                                                   tmp_path: Path) -> None:
+def test_loader_classes_are_left_as_found_even_when_the_import_fails(
+    package: str, tmp_path: Path
+) -> None:
     from importlib.machinery import ExtensionFileLoader, SourceFileLoader, SourcelessFileLoader
 
     classes = (SourceFileLoader, SourcelessFileLoader, ExtensionFileLoader)
@@ -100,8 +104,7 @@ def test_disabled_timer_installs_nothing() -> None:
     assert timer is None
 
 
-def test_a_failing_import_is_still_timed_and_the_error_passes(package: str,
-                                                              tmp_path: Path) -> None:
+def test_a_failing_import_is_still_timed_and_the_error_passes(package: str, tmp_path: Path) -> None:
     (tmp_path / f"{package}_broken.py").write_text("raise ValueError('broken module')\n")
     import importlib
 
@@ -111,12 +114,18 @@ def test_a_failing_import_is_still_timed_and_the_error_passes(package: str,
     sys.modules.pop(f"{package}_broken", None)
 
 
-@pytest.mark.parametrize(("init_type", "cold"), [
-    (None, True), ("on-demand", True), ("provisioned-concurrency", False), ("snap-start", False),
-])
-def test_pre_initialised_environments_have_no_cold_start(monkeypatch: pytest.MonkeyPatch,
-                                                         init_type: str | None,
-                                                         cold: bool) -> None:
+@pytest.mark.parametrize(
+    ("init_type", "cold"),
+    [
+        (None, True),
+        ("on-demand", True),
+        ("provisioned-concurrency", False),
+        ("snap-start", False),
+    ],
+)
+def test_pre_initialised_environments_have_no_cold_start(
+    monkeypatch: pytest.MonkeyPatch, init_type: str | None, cold: bool
+) -> None:
     if init_type is None:
         monkeypatch.delenv("AWS_LAMBDA_INITIALIZATION_TYPE", raising=False)
     else:

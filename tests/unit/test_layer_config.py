@@ -32,19 +32,21 @@ def test_every_setting_is_declared_once_with_an_environment_variable() -> None:
 
 
 def test_environment_values_are_read() -> None:
-    loaded = load({
-        "POWERTOOLS_SERVICE_NAME": "orders",
-        "AWS_LAMBDA_FUNCTION_NAME": "fn",
-        "LAMBDA_TRACING_CAPTURE_EVENT": "YES",
-        "LAMBDA_TRACING_CAPTURE_RESPONSE": "0",
-        "LAMBDA_TRACING_REDACT_KEYS": "Card, ssn,,",
-        "LAMBDA_TRACING_REDACT_PATTERNS": '["\\\\d{16}", "x,y"]',
-        "LAMBDA_TRACING_SLOW_IMPORTS": " 3 ",
-        "AWS_XRAY_CONTEXT_MISSING": "log_error",
-        "AWS_XRAY_DAEMON_ADDRESS": "tcp:10.0.0.1:2000 udp:10.0.0.2:3000",
-        "LAMBDA_TRACING_PATCH": "botocore, Requests",
-        "LAMBDA_TRACING_PROPAGATE_W3C": "true",
-    })
+    loaded = load(
+        {
+            "POWERTOOLS_SERVICE_NAME": "orders",
+            "AWS_LAMBDA_FUNCTION_NAME": "fn",
+            "LAMBDA_TRACING_CAPTURE_EVENT": "YES",
+            "LAMBDA_TRACING_CAPTURE_RESPONSE": "0",
+            "LAMBDA_TRACING_REDACT_KEYS": "Card, ssn,,",
+            "LAMBDA_TRACING_REDACT_PATTERNS": '["\\\\d{16}", "x,y"]',
+            "LAMBDA_TRACING_SLOW_IMPORTS": " 3 ",
+            "AWS_XRAY_CONTEXT_MISSING": "log_error",
+            "AWS_XRAY_DAEMON_ADDRESS": "tcp:10.0.0.1:2000 udp:10.0.0.2:3000",
+            "LAMBDA_TRACING_PATCH": "botocore, Requests",
+            "LAMBDA_TRACING_PROPAGATE_W3C": "true",
+        }
+    )
     assert loaded.service == "orders"
     assert loaded.capture_event is True and loaded.capture_response is False
     assert loaded.redact_keys == ("card", "ssn")
@@ -124,8 +126,12 @@ def test_daemon_address_forms() -> None:
             config.parse_daemon_address(bad)
 
 
-env_names = st.sampled_from(sorted({name for s in config.SETTINGS for name in s.env}
-                                   | {"POWERTOOLS_TRACE_DISABLED", "AWS_XRAY_SDK_ENABLED"}))
+env_names = st.sampled_from(
+    sorted(
+        {name for s in config.SETTINGS for name in s.env}
+        | {"POWERTOOLS_TRACE_DISABLED", "AWS_XRAY_SDK_ENABLED"}
+    )
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -144,10 +150,19 @@ def test_any_environment_gives_valid_settings(environ: dict[str, str]) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.dictionaries(st.sampled_from(list(Settings._fields)),
-                       st.one_of(st.text(max_size=40), st.integers(), st.booleans(),
-                                 st.none(), st.lists(st.text(max_size=10), max_size=3)),
-                       max_size=6))
+@given(
+    st.dictionaries(
+        st.sampled_from(list(Settings._fields)),
+        st.one_of(
+            st.text(max_size=40),
+            st.integers(),
+            st.booleans(),
+            st.none(),
+            st.lists(st.text(max_size=10), max_size=3),
+        ),
+        max_size=6,
+    )
+)
 def test_any_explicit_arguments_give_valid_settings(overrides: dict[str, object]) -> None:
     loaded = load({}, **overrides)
     assert isinstance(loaded, Settings)
@@ -160,7 +175,8 @@ def test_any_explicit_arguments_give_valid_settings(overrides: dict[str, object]
 
 @pytest.mark.parametrize("value", [" , , ", ",", " ,"])
 def test_an_empty_key_list_keeps_the_default_keys_with_a_warning(
-    value: str, caplog: pytest.LogCaptureFixture,
+    value: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     config._warned.clear()
     with caplog.at_level(logging.WARNING, logger="lambda_tracing.config"):
@@ -169,10 +185,12 @@ def test_an_empty_key_list_keeps_the_default_keys_with_a_warning(
     assert any("LAMBDA_TRACING_REDACT_KEYS" in record.getMessage() for record in caplog.records)
 
 
-@pytest.mark.parametrize("pattern", ["(a+)+$", "(a|aa)+$", r"(\w+\s?)+$", "(x*)*y", "(a+){50}",
-                                     "(?:(?:a)+b?)+c"])
+@pytest.mark.parametrize(
+    "pattern", ["(a+)+$", "(a|aa)+$", r"(\w+\s?)+$", "(x*)*y", "(a+){50}", "(?:(?:a)+b?)+c"]
+)
 def test_patterns_that_can_backtrack_without_bound_are_refused_when_read(
-    pattern: str, caplog: pytest.LogCaptureFixture,
+    pattern: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     import json
 
@@ -183,12 +201,23 @@ def test_patterns_that_can_backtrack_without_bound_are_refused_when_read(
     assert any("backtrack" in record.getMessage() for record in caplog.records)
 
 
-@pytest.mark.parametrize("pattern", [r"pin \d+", r"(pin|pwd)=\d+", "(?:ab|cd)+", "(a{1,3}){2}",
-                                     r"sk_live_[A-Za-z0-9]++", "(?>a+)+", "a+b+c+"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"pin \d+",
+        r"(pin|pwd)=\d+",
+        "(?:ab|cd)+",
+        "(a{1,3}){2}",
+        r"sk_live_[A-Za-z0-9]++",
+        "(?>a+)+",
+        "a+b+c+",
+    ],
+)
 def test_ordinary_patterns_are_accepted(pattern: str) -> None:
     assert load({}, redact_patterns=[pattern]).redact_patterns == (pattern,)
 
 
 def test_an_empty_pattern_list_keeps_the_defaults() -> None:
     assert load({"LAMBDA_TRACING_REDACT_PATTERNS": "[]"}).redact_patterns == (
-        config.DEFAULT_REDACT_PATTERNS)
+        config.DEFAULT_REDACT_PATTERNS
+    )

@@ -13,8 +13,16 @@ TRACE = "1-5759e988-bd862e3fe1be46a994272793"
 
 
 def node(name: str, ident: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "id": ident, "trace_id": TRACE, "parent_id": "53995c3f42cd8ad8",
-            "type": "subsegment", "start_time": 1.0, "end_time": 2.0, **extra}
+    return {
+        "name": name,
+        "id": ident,
+        "trace_id": TRACE,
+        "parent_id": "53995c3f42cd8ad8",
+        "type": "subsegment",
+        "start_time": 1.0,
+        "end_time": 2.0,
+        **extra,
+    }
 
 
 def test_small_documents_are_sent_unchanged() -> None:
@@ -23,8 +31,12 @@ def test_small_documents_are_sent_unchanged() -> None:
 
 
 def test_oversize_metadata_is_replaced_by_a_marker() -> None:
-    document = node("## handler", "a" * 16, metadata={"svc": {"response": "x" * 100_000}},
-                    annotations={"ColdStart": True})
+    document = node(
+        "## handler",
+        "a" * 16,
+        metadata={"svc": {"response": "x" * 100_000}},
+        annotations={"ColdStart": True},
+    )
     (text,) = fit(document)
     assert len(text) <= DOCUMENT_LIMIT
     sent = json.loads(text)
@@ -34,8 +46,12 @@ def test_oversize_metadata_is_replaced_by_a_marker() -> None:
 
 
 def test_huge_exception_messages_are_cut() -> None:
-    cause = {"working_directory": "/", "exceptions": [
-        {"id": "b" * 16, "type": "ValueError", "message": "m" * 200_000, "stack": []}]}
+    cause = {
+        "working_directory": "/",
+        "exceptions": [
+            {"id": "b" * 16, "type": "ValueError", "message": "m" * 200_000, "stack": []}
+        ],
+    }
     (text,) = fit(node("## handler", "a" * 16, cause=cause, fault=True))
     sent = json.loads(text)
     assert sent["fault"] is True
@@ -44,8 +60,9 @@ def test_huge_exception_messages_are_cut() -> None:
 
 
 def test_many_children_are_split_into_independent_documents(segment_validator: Any) -> None:
-    children = [node(f"call {i}", f"{i:016x}", annotations={"n": i, "pad": "p" * 900})
-                for i in range(200)]
+    children = [
+        node(f"call {i}", f"{i:016x}", annotations={"n": i, "pad": "p" * 900}) for i in range(200)
+    ]
     document = node("## handler", "f" * 16, subsegments=children)
     texts = fit(document)
     assert len(texts) > 1
@@ -75,16 +92,25 @@ def test_safe_name_keeps_xray_characters_only() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 40_000), st.integers(0, 30_000)), max_size=12),
-       st.integers(0, 90_000))
+@given(
+    st.lists(st.tuples(st.integers(0, 40_000), st.integers(0, 30_000)), max_size=12),
+    st.integers(0, 90_000),
+)
 def test_any_tree_fits(children_sizes: list[tuple[int, int]], own: int) -> None:
-    children = [node(f"c{i}", f"{i:016x}", metadata={"d": {"v": "x" * meta}},
-                     annotations={"a": "y" * min(ann, 900)})
-                for i, (meta, ann) in enumerate(children_sizes)]
+    children = [
+        node(
+            f"c{i}",
+            f"{i:016x}",
+            metadata={"d": {"v": "x" * meta}},
+            annotations={"a": "y" * min(ann, 900)},
+        )
+        for i, (meta, ann) in enumerate(children_sizes)
+    ]
     document = node("root", "e" * 16, metadata={"d": {"v": "z" * own}}, subsegments=children)
     texts = fit(document)
     assert all(len(text) <= DOCUMENT_LIMIT for text in texts)
     sent = [json.loads(text) for text in texts]
-    seen = {doc["id"] for doc in sent} | {c["id"] for doc in sent
-                                          for c in doc.get("subsegments", [])}
+    seen = {doc["id"] for doc in sent} | {
+        c["id"] for doc in sent for c in doc.get("subsegments", [])
+    }
     assert seen == {"e" * 16} | {f"{i:016x}" for i in range(len(children))}

@@ -20,15 +20,26 @@ PARENT = "53995c3f42cd8ad8"
 
 
 def node(name: str, ident: str, parent: str = PARENT, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "id": ident, "trace_id": TRACE, "parent_id": parent,
-            "type": "subsegment", "start_time": 1700000000.25, "end_time": 1700000000.5,
-            **extra}
+    return {
+        "name": name,
+        "id": ident,
+        "trace_id": TRACE,
+        "parent_id": parent,
+        "type": "subsegment",
+        "start_time": 1700000000.25,
+        "end_time": 1700000000.5,
+        **extra,
+    }
 
 
 def decode(entries: list[bytes]) -> list[Any]:
     frame = otlp.enc.RequestFrame([], "t", "1")
-    return list(ExportTraceServiceRequest.FromString(frame.request(entries))
-                .resource_spans[0].scope_spans[0].spans)
+    return list(
+        ExportTraceServiceRequest.FromString(frame.request(entries))
+        .resource_spans[0]
+        .scope_spans[0]
+        .spans
+    )
 
 
 def attrs(span: Any) -> dict[str, Any]:
@@ -36,31 +47,78 @@ def attrs(span: Any) -> dict[str, Any]:
     for kv in span.attributes:
         kind = kv.value.WhichOneof("value")
         value = getattr(kv.value, kind)
-        out[kv.key] = [getattr(v, v.WhichOneof("value")) for v in value.values] \
-            if kind == "array_value" else value
+        out[kv.key] = (
+            [getattr(v, v.WhichOneof("value")) for v in value.values]
+            if kind == "array_value"
+            else value
+        )
     return out
 
 
 def handler_tree() -> dict[str, Any]:
-    dynamodb = node("DynamoDB", "b" * 16, "a" * 16, namespace="aws",
-                    aws={"operation": "GetItem", "region": "eu-west-1", "table_name": "orders",
-                         "request_id": "REQ", "retries": 0},
-                    http={"response": {"status": 200}})
-    remote = node("api.example.com", "c" * 16, "a" * 16, namespace="remote", fault=True,
-                  http={"request": {"method": "GET", "url": "https://api.example.com/x?q=1"},
-                        "response": {"status": 503}})
-    custom = node("## work", "d" * 16, "a" * 16, error=True, cause={
-        "working_directory": "/var/task",
-        "exceptions": [{"id": "e" * 16, "type": "ValueError", "message": "bad input",
-                        "stack": [{"path": "app.py", "line": 7, "label": "handler"}]}]})
-    return node("## handler", "a" * 16, namespace="local",
-                annotations={"ColdStart": True, "Service": "orders", "RequestId": "r-1"},
-                metadata={"orders": {"response": {"ok": True}},
-                          "lambda_tracing": {"links": [
-                              {"source": "sqs", "trace_id": "1-5759e988-00000000000000000000000a",
-                               "parent_id": "0000000000000001", "sampled": 1},
-                              {"source": "s3", "record_id": "key"}]}},
-                subsegments=[dynamodb, remote, custom])
+    dynamodb = node(
+        "DynamoDB",
+        "b" * 16,
+        "a" * 16,
+        namespace="aws",
+        aws={
+            "operation": "GetItem",
+            "region": "eu-west-1",
+            "table_name": "orders",
+            "request_id": "REQ",
+            "retries": 0,
+        },
+        http={"response": {"status": 200}},
+    )
+    remote = node(
+        "api.example.com",
+        "c" * 16,
+        "a" * 16,
+        namespace="remote",
+        fault=True,
+        http={
+            "request": {"method": "GET", "url": "https://api.example.com/x?q=1"},
+            "response": {"status": 503},
+        },
+    )
+    custom = node(
+        "## work",
+        "d" * 16,
+        "a" * 16,
+        error=True,
+        cause={
+            "working_directory": "/var/task",
+            "exceptions": [
+                {
+                    "id": "e" * 16,
+                    "type": "ValueError",
+                    "message": "bad input",
+                    "stack": [{"path": "app.py", "line": 7, "label": "handler"}],
+                }
+            ],
+        },
+    )
+    return node(
+        "## handler",
+        "a" * 16,
+        namespace="local",
+        annotations={"ColdStart": True, "Service": "orders", "RequestId": "r-1"},
+        metadata={
+            "orders": {"response": {"ok": True}},
+            "lambda_tracing": {
+                "links": [
+                    {
+                        "source": "sqs",
+                        "trace_id": "1-5759e988-00000000000000000000000a",
+                        "parent_id": "0000000000000001",
+                        "sampled": 1,
+                    },
+                    {"source": "s3", "record_id": "key"},
+                ]
+            },
+        },
+        subsegments=[dynamodb, remote, custom],
+    )
 
 
 def test_the_handler_is_a_server_span_under_the_header_parent() -> None:
@@ -93,15 +151,24 @@ def test_calls_are_client_spans_with_otel_attributes() -> None:
     assert dynamodb.kind == Span.SPAN_KIND_CLIENT
     assert dynamodb.name == "DynamoDB.GetItem"
     assert attrs(dynamodb) == {
-        "rpc.system": "aws-api", "rpc.service": "DynamoDB", "rpc.method": "GetItem",
-        "aws.region": "eu-west-1", "aws.dynamodb.table_names": ["orders"],
-        "aws.request_id": "REQ", "aws.retries": 0, "http.response.status_code": 200}
+        "rpc.system": "aws-api",
+        "rpc.service": "DynamoDB",
+        "rpc.method": "GetItem",
+        "aws.region": "eu-west-1",
+        "aws.dynamodb.table_names": ["orders"],
+        "aws.request_id": "REQ",
+        "aws.retries": 0,
+        "http.response.status_code": 200,
+    }
     assert dynamodb.status.code == Status.STATUS_CODE_UNSET
     assert remote.kind == Span.SPAN_KIND_CLIENT
     assert remote.name == "GET"
     assert attrs(remote) == {
-        "http.request.method": "GET", "url.full": "https://api.example.com/x?q=1",
-        "server.address": "api.example.com", "http.response.status_code": 503}
+        "http.request.method": "GET",
+        "url.full": "https://api.example.com/x?q=1",
+        "server.address": "api.example.com",
+        "http.response.status_code": 503,
+    }
     assert remote.status.code == Status.STATUS_CODE_ERROR
     assert custom.kind == Span.SPAN_KIND_INTERNAL
     assert custom.status.code == Status.STATUS_CODE_ERROR
@@ -116,24 +183,35 @@ def test_calls_are_client_spans_with_otel_attributes() -> None:
 
 
 def test_many_spans_are_split_into_whole_requests_under_the_limit() -> None:
-    children = [node(f"## part {i}", f"{i + 1:016x}", "a" * 16,
-                     metadata={"default": {"blob": "x" * 900}}) for i in range(300)]
+    children = [
+        node(f"## part {i}", f"{i + 1:016x}", "a" * 16, metadata={"default": {"blob": "x" * 900}})
+        for i in range(300)
+    ]
     tree = node("## handler", "a" * 16, annotations={"ColdStart": False}, subsegments=children)
     frame = otlp.enc.RequestFrame(otlp.resource_attributes("svc", {}), "lambda_tracing", "1")
     converter = otlp.SpanConverter(otlp.REQUEST_LIMIT - frame.overhead)
     requests = list(otlp.pack(list(converter.entries(tree, True, True)), frame))
     assert len(requests) > 1
     assert all(len(request) <= otlp.REQUEST_LIMIT for request in requests)
-    ids = [span.span_id.hex() for request in requests
-           for span in ExportTraceServiceRequest.FromString(request)
-           .resource_spans[0].scope_spans[0].spans]
+    ids = [
+        span.span_id.hex()
+        for request in requests
+        for span in ExportTraceServiceRequest.FromString(request)
+        .resource_spans[0]
+        .scope_spans[0]
+        .spans
+    ]
     assert ids == ["a" * 16] + [f"{i + 1:016x}" for i in range(300)]
 
 
 def test_an_oversize_span_is_cut_down_and_marked() -> None:
     converter = otlp.SpanConverter(20000)
-    big = node("## handler", "a" * 16, annotations={"note": "y" * 30000},
-               metadata={"default": {"blob": "x" * 50000}})
+    big = node(
+        "## handler",
+        "a" * 16,
+        annotations={"note": "y" * 30000},
+        metadata={"default": {"blob": "x" * 50000}},
+    )
     ((entry),) = list(converter.entries(big, True, True))
     assert len(entry) <= 20000
     ((span),) = decode([entry])
@@ -177,7 +255,10 @@ def test_the_emitter_sends_one_framed_datagram_per_invocation() -> None:
     request = ExportTraceServiceRequest.FromString(base64.b64decode(body[3:], validate=True))
     server, client, internal = request.resource_spans[0].scope_spans[0].spans
     assert (server.kind, client.kind, internal.kind) == (
-        Span.SPAN_KIND_SERVER, Span.SPAN_KIND_CLIENT, Span.SPAN_KIND_INTERNAL)
+        Span.SPAN_KIND_SERVER,
+        Span.SPAN_KIND_CLIENT,
+        Span.SPAN_KIND_INTERNAL,
+    )
     assert server.parent_span_id.hex() == PARENT and server.span_id.hex() == handler.id
     assert json.loads(attrs(server)["aws.xray.metadata.orders"]) == {"response": {"ok": True}}
     assert client.name == "DynamoDB.PutItem" and client.parent_span_id == server.span_id
@@ -219,13 +300,22 @@ def test_aws_resources_are_named_as_otel_writes_them_and_x_ray_reads_them() -> N
     calls = {
         "SQS": ({"operation": "SendMessage", "queue_url": queue}, "aws.queue_url", queue),
         "SNS": ({"operation": "Publish", "topic_arn": topic}, "aws.sns.topic.arn", topic),
-        "Lambda": ({"operation": "Invoke", "function_name": "worker"}, "faas.invoked_name",
-                   "worker"),
+        "Lambda": (
+            {"operation": "Invoke", "function_name": "worker"},
+            "faas.invoked_name",
+            "worker",
+        ),
         "S3": ({"operation": "PutObject", "bucket_name": "reports"}, "aws.s3.bucket", "reports"),
     }
-    tree = node("## handler", "a" * 16, namespace="local", subsegments=[
-        node(service, f"{index + 1:016x}", "a" * 16, namespace="aws", aws=aws)
-        for index, (service, (aws, _, _)) in enumerate(calls.items())])
+    tree = node(
+        "## handler",
+        "a" * 16,
+        namespace="local",
+        subsegments=[
+            node(service, f"{index + 1:016x}", "a" * 16, namespace="aws", aws=aws)
+            for index, (service, (aws, _, _)) in enumerate(calls.items())
+        ],
+    )
     _, *spans = decode(list(otlp.SpanConverter(60000).entries(tree, True, True)))
     for span, (service, (aws, attribute, value)) in zip(spans, calls.items(), strict=True):
         assert attrs(span)[attribute] == value

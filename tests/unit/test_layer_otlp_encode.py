@@ -17,8 +17,7 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)  # surr
 SCALARS = st.one_of(TEXT, st.booleans(), INT64, st.floats(allow_nan=False), st.binary(max_size=20))
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(TEXT, inner, max_size=4)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)),
     max_leaves=12,
 )
 PAIRS = st.lists(st.tuples(TEXT, VALUES), max_size=6)
@@ -63,37 +62,62 @@ def test_out_of_range_integers_and_other_objects_become_strings() -> None:
     assert AnyValue.FromString(enc.any_value("\ud800x")).string_value == "?x"
 
 
-SPANS = st.fixed_dictionaries({
-    "trace_id": st.binary(min_size=16, max_size=16),
-    "span_id": st.binary(min_size=8, max_size=8),
-    "parent": st.one_of(st.none(), st.binary(min_size=8, max_size=8)),
-    "name": TEXT,
-    "kind": st.integers(min_value=0, max_value=5),
-    "start": TIMES,
-    "end": TIMES,
-    "attributes": PAIRS,
-    "events": st.lists(st.tuples(TIMES, TEXT, PAIRS), max_size=3),
-    "links": st.lists(st.tuples(st.binary(min_size=16, max_size=16),
-                                st.binary(min_size=8, max_size=8), PAIRS,
-                                st.integers(min_value=0, max_value=(1 << 32) - 1)), max_size=2),
-    "status": st.integers(min_value=0, max_value=2),
-    "message": TEXT,
-    "flags": st.integers(min_value=0, max_value=(1 << 32) - 1),
-})
+SPANS = st.fixed_dictionaries(
+    {
+        "trace_id": st.binary(min_size=16, max_size=16),
+        "span_id": st.binary(min_size=8, max_size=8),
+        "parent": st.one_of(st.none(), st.binary(min_size=8, max_size=8)),
+        "name": TEXT,
+        "kind": st.integers(min_value=0, max_value=5),
+        "start": TIMES,
+        "end": TIMES,
+        "attributes": PAIRS,
+        "events": st.lists(st.tuples(TIMES, TEXT, PAIRS), max_size=3),
+        "links": st.lists(
+            st.tuples(
+                st.binary(min_size=16, max_size=16),
+                st.binary(min_size=8, max_size=8),
+                PAIRS,
+                st.integers(min_value=0, max_value=(1 << 32) - 1),
+            ),
+            max_size=2,
+        ),
+        "status": st.integers(min_value=0, max_value=2),
+        "message": TEXT,
+        "flags": st.integers(min_value=0, max_value=(1 << 32) - 1),
+    }
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(SPANS, min_size=1, max_size=4), PAIRS, TEXT, TEXT)
-def test_requests_decode_with_opentelemetry_proto(spans: list[dict[str, Any]],
-                                                  resource: list[tuple[str, Any]],
-                                                  scope_name: str, scope_version: str) -> None:
+def test_requests_decode_with_opentelemetry_proto(
+    spans: list[dict[str, Any]],
+    resource: list[tuple[str, Any]],
+    scope_name: str,
+    scope_version: str,
+) -> None:
     frame = enc.RequestFrame(resource, scope_name, scope_version)
-    entries = [enc.span_entry(enc.span(
-        s["trace_id"], s["span_id"], s["parent"], s["name"], s["kind"], s["start"], s["end"],
-        enc.attributes(s["attributes"], b"\x4a"),
-        [enc.event(*event) for event in s["events"]],
-        [enc.link(*item) for item in s["links"]],
-        s["status"], s["message"], s["flags"])) for s in spans]
+    entries = [
+        enc.span_entry(
+            enc.span(
+                s["trace_id"],
+                s["span_id"],
+                s["parent"],
+                s["name"],
+                s["kind"],
+                s["start"],
+                s["end"],
+                enc.attributes(s["attributes"], b"\x4a"),
+                [enc.event(*event) for event in s["events"]],
+                [enc.link(*item) for item in s["links"]],
+                s["status"],
+                s["message"],
+                s["flags"],
+            )
+        )
+        for s in spans
+    ]
     payload = frame.request(entries)
     assert len(payload) <= frame.overhead + sum(map(len, entries))
 
@@ -128,7 +152,8 @@ def _all_same(decoded_pairs: Any, pairs: list[tuple[str, Any]]) -> bool:
     got = [(kv.key, decoded(kv.value)) for kv in decoded_pairs]
     want = [(expected(key), expected(value)) for key, value in pairs]
     return len(got) == len(want) and all(
-        gk == wk and _deep_same(gv, wv) for (gk, gv), (wk, wv) in zip(got, want, strict=True))
+        gk == wk and _deep_same(gv, wv) for (gk, gv), (wk, wv) in zip(got, want, strict=True)
+    )
 
 
 def _deep_same(left: Any, right: Any) -> bool:

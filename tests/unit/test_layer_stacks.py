@@ -10,14 +10,14 @@ from types import ModuleType
 
 from lambda_tracing.stacks import user_frames
 
-SOURCE = '''
+SOURCE = """
 def outer():
     inner()
 
 
 def inner():
     raise ValueError("boom")
-'''
+"""
 
 
 def _module(tmp_path: Path, name: str) -> ModuleType:

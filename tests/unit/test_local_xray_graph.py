@@ -401,17 +401,35 @@ def lambda_with_otel_handler(handler_account: str | None) -> list[dict]:
     call streamed apart, as the OTLP intake stores them."""
     service = doc("orders", "1" * 16, 0, 1, trace_id="1-x", origin="AWS::Lambda")
     function = doc(
-        "orders", "2" * 16, 0.1, 0.9, trace_id="1-x", parent_id="1" * 16,
-        origin="AWS::Lambda::Function", aws={"request_id": "r"},
+        "orders",
+        "2" * 16,
+        0.1,
+        0.9,
+        trace_id="1-x",
+        parent_id="1" * 16,
+        origin="AWS::Lambda::Function",
+        aws={"request_id": "r"},
     )
     handler = doc(
-        "orders", "3" * 16, 0.2, 0.8, trace_id="1-x", parent_id="2" * 16,
+        "orders",
+        "3" * 16,
+        0.2,
+        0.8,
+        trace_id="1-x",
+        parent_id="2" * 16,
         origin="AWS::Lambda::Function",
         aws={"account_id": handler_account} if handler_account else {},
     )
     call = doc(
-        "DynamoDB", "4" * 16, 0.3, 0.4, trace_id="1-x", parent_id="3" * 16,
-        type="subsegment", namespace="aws", aws={"table_name": "t"},
+        "DynamoDB",
+        "4" * 16,
+        0.3,
+        0.4,
+        trace_id="1-x",
+        parent_id="3" * 16,
+        type="subsegment",
+        namespace="aws",
+        aws={"table_name": "t"},
     )
     return [service, function, handler, call]
 
@@ -433,7 +451,11 @@ def test_an_otel_handler_segment_under_lambdas_function_segment_is_that_node_onc
 
 def test_a_service_calling_itself_through_a_subsegment_keeps_its_self_edge() -> None:
     call = doc(
-        "self", "b" * 16, 0.1, 0.5, namespace="remote",
+        "self",
+        "b" * 16,
+        0.1,
+        0.5,
+        namespace="remote",
         http={"request": {"url": "http://app.local/x"}},
     )
     caller = doc("app", "a" * 16, 0, 1, trace_id="1-x", subsegments=[call])

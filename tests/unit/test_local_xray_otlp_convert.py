@@ -35,8 +35,9 @@ LAMBDA = {
 }
 
 
-def record(body: Callable[[Tracer], None], resource: dict[str, Any] | None = None
-           ) -> ExportTraceServiceRequest:
+def record(
+    body: Callable[[Tracer], None], resource: dict[str, Any] | None = None
+) -> ExportTraceServiceRequest:
     """The OTLP request the SDK's encoder makes of the spans `body` records."""
     memory = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create(resource or LAMBDA))
@@ -46,8 +47,9 @@ def record(body: Callable[[Tracer], None], resource: dict[str, Any] | None = Non
     return encode_spans(memory.get_finished_spans())
 
 
-def convert(body: Callable[[Tracer], None], resource: dict[str, Any] | None = None
-            ) -> list[dict[str, Any]]:
+def convert(
+    body: Callable[[Tracer], None], resource: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     converted = convert_request(record(body, resource), time.time())
     assert converted.rejected == 0, converted.messages
     for document in converted.documents:
@@ -86,8 +88,9 @@ def test_unknown_service_name_falls_back_to_the_function_name() -> None:
 
     (segment,) = convert(body, {**LAMBDA, "service.name": "unknown_service", "faas.name": "fn"})
     assert segment["name"] == "fn"
-    (other,) = convert(body, {"service.name": "web", "cloud.provider": "gcp",
-                              "cloud.platform": "gcp_cloud_run"})
+    (other,) = convert(
+        body, {"service.name": "web", "cloud.provider": "gcp", "cloud.platform": "gcp_cloud_run"}
+    )
     assert other["name"] == "web" and "origin" not in other
 
 
@@ -105,12 +108,16 @@ def test_any_w3c_trace_id_is_shown_as_an_xray_id_and_zero_ids_are_rejected() -> 
         convert_span(span, LAMBDA, time.time())
 
 
-def call_span(attributes: dict[str, Any], kind: SpanKind = SpanKind.CLIENT,
-              status: StatusCode | None = None) -> dict[str, Any]:
+def call_span(
+    attributes: dict[str, Any], kind: SpanKind = SpanKind.CLIENT, status: StatusCode | None = None
+) -> dict[str, Any]:
     """The subsegment made of one call inside a server span."""
+
     def body(tracer: Tracer) -> None:
-        with (tracer.start_as_current_span("handler", kind=SpanKind.SERVER),
-              tracer.start_as_current_span("call", kind=kind, attributes=attributes) as s):
+        with (
+            tracer.start_as_current_span("handler", kind=SpanKind.SERVER),
+            tracer.start_as_current_span("call", kind=kind, attributes=attributes) as s,
+        ):
             if status is not None:
                 s.set_status(Status(status))
 
@@ -121,10 +128,14 @@ def call_span(attributes: dict[str, Any], kind: SpanKind = SpanKind.CLIENT,
 
 
 def test_http_client_span_is_a_remote_subsegment_with_its_http_block() -> None:
-    subsegment = call_span({"http.request.method": "GET",
-                            "url.full": "https://api.example.com/v1/pay?x=1",
-                            "server.address": "api.example.com",
-                            "http.response.status_code": 503})
+    subsegment = call_span(
+        {
+            "http.request.method": "GET",
+            "url.full": "https://api.example.com/v1/pay?x=1",
+            "server.address": "api.example.com",
+            "http.response.status_code": 503,
+        }
+    )
     assert subsegment["name"] == "api.example.com" and subsegment["namespace"] == "remote"
     assert subsegment["http"] == {
         "request": {"method": "GET", "url": "https://api.example.com/v1/pay?x=1"},
@@ -135,74 +146,124 @@ def test_http_client_span_is_a_remote_subsegment_with_its_http_block() -> None:
 
 
 def test_old_semantic_conventions_give_the_same_http_block() -> None:
-    subsegment = call_span({"http.method": "POST", "http.url": "http://inventory:8080/items",
-                            "http.status_code": 201})
+    subsegment = call_span(
+        {"http.method": "POST", "http.url": "http://inventory:8080/items", "http.status_code": 201}
+    )
     assert subsegment["name"] == "inventory"
-    assert subsegment["http"]["request"] == {"method": "POST",
-                                             "url": "http://inventory:8080/items"}
+    assert subsegment["http"]["request"] == {"method": "POST", "url": "http://inventory:8080/items"}
 
 
-@pytest.mark.parametrize(("status", "code", "flags"), [
-    (404, None, {"error": True}),
-    (429, None, {"error": True, "throttle": True}),
-    (500, StatusCode.ERROR, {"fault": True}),
-    (200, StatusCode.ERROR, {"fault": True}),  # an ERROR status outside 4xx/5xx is a fault
-    (None, StatusCode.ERROR, {"fault": True}),
-    (302, None, {}),
-])
+@pytest.mark.parametrize(
+    ("status", "code", "flags"),
+    [
+        (404, None, {"error": True}),
+        (429, None, {"error": True, "throttle": True}),
+        (500, StatusCode.ERROR, {"fault": True}),
+        (200, StatusCode.ERROR, {"fault": True}),  # an ERROR status outside 4xx/5xx is a fault
+        (None, StatusCode.ERROR, {"fault": True}),
+        (302, None, {}),
+    ],
+)
 def test_status_and_http_status_give_error_throttle_fault(
-        status: int | None, code: StatusCode | None, flags: dict[str, bool]) -> None:
+    status: int | None, code: StatusCode | None, flags: dict[str, bool]
+) -> None:
     attributes = {"http.response.status_code": status} if status else {}
     subsegment = call_span(attributes, status=code)
     assert {k: subsegment[k] for k in ("error", "throttle", "fault") if k in subsegment} == flags
 
 
 def test_dynamodb_call_is_an_aws_node_named_by_its_table() -> None:
-    subsegment = call_span({"rpc.system": "aws-api", "rpc.service": "DynamoDB",
-                            "rpc.method": "GetItem", "aws.dynamodb.table_names": ["orders"],
-                            "aws.request_id": "R1"})
+    subsegment = call_span(
+        {
+            "rpc.system": "aws-api",
+            "rpc.service": "DynamoDB",
+            "rpc.method": "GetItem",
+            "aws.dynamodb.table_names": ["orders"],
+            "aws.request_id": "R1",
+        }
+    )
     assert (subsegment["name"], subsegment["namespace"]) == ("DynamoDB", "aws")
-    assert subsegment["aws"] == {"operation": "GetItem", "region": "eu-west-1",
-                                 "request_id": "R1", "table_name": "orders"}
+    assert subsegment["aws"] == {
+        "operation": "GetItem",
+        "region": "eu-west-1",
+        "request_id": "R1",
+        "table_name": "orders",
+    }
     assert inferred_identity(subsegment) == ("orders", "AWS::DynamoDB::Table")
 
 
-@pytest.mark.parametrize(("attributes", "identity"), [
-    ({"rpc.service": "SQS", "messaging.url": "https://sqs.eu-west-1.amazonaws.com/1/jobs"},
-     ("https://sqs.eu-west-1.amazonaws.com/1/jobs", "AWS::SQS::Queue")),
-    ({"rpc.service": "SQS", "aws.queue_url": "https://sqs.eu-west-1.amazonaws.com/1/jobs"},
-     ("https://sqs.eu-west-1.amazonaws.com/1/jobs", "AWS::SQS::Queue")),
-    ({"rpc.service": "SQS", "aws.sqs.queue.url": "https://sqs.eu-west-1.amazonaws.com/1/jobs"},
-     ("https://sqs.eu-west-1.amazonaws.com/1/jobs", "AWS::SQS::Queue")),
-    ({"rpc.service": "Lambda", "aws.lambda.function.name": "worker"},
-     ("worker", "AWS::Lambda")),
-    ({"rpc.service": "S3", "aws.s3.bucket": "pictures"}, ("pictures", "AWS::S3::Bucket")),
-    ({"aws.remote.service": "AWS::DynamoDB", "rpc.service": "DynamoDB",
-      "aws.dynamodb.table_names": ["a", "b"]}, ("DynamoDB", "AWS::DynamoDB")),
-    ({"rpc.service": "SNS", "aws.sns.topic.arn": "arn:aws:sns:eu-west-1:1:t"},
-     ("SNS", "AWS::SNS")),
-])
-def test_aws_calls_are_named_as_xray_names_them(attributes: dict[str, Any],
-                                                identity: tuple[str, str]) -> None:
-    subsegment = call_span({"rpc.system": "aws-api", "rpc.method": "Op", **attributes},
-                           kind=SpanKind.PRODUCER)
+@pytest.mark.parametrize(
+    ("attributes", "identity"),
+    [
+        (
+            {"rpc.service": "SQS", "messaging.url": "https://sqs.eu-west-1.amazonaws.com/1/jobs"},
+            ("https://sqs.eu-west-1.amazonaws.com/1/jobs", "AWS::SQS::Queue"),
+        ),
+        (
+            {"rpc.service": "SQS", "aws.queue_url": "https://sqs.eu-west-1.amazonaws.com/1/jobs"},
+            ("https://sqs.eu-west-1.amazonaws.com/1/jobs", "AWS::SQS::Queue"),
+        ),
+        (
+            {
+                "rpc.service": "SQS",
+                "aws.sqs.queue.url": "https://sqs.eu-west-1.amazonaws.com/1/jobs",
+            },
+            ("https://sqs.eu-west-1.amazonaws.com/1/jobs", "AWS::SQS::Queue"),
+        ),
+        (
+            {"rpc.service": "Lambda", "aws.lambda.function.name": "worker"},
+            ("worker", "AWS::Lambda"),
+        ),
+        ({"rpc.service": "S3", "aws.s3.bucket": "pictures"}, ("pictures", "AWS::S3::Bucket")),
+        (
+            {
+                "aws.remote.service": "AWS::DynamoDB",
+                "rpc.service": "DynamoDB",
+                "aws.dynamodb.table_names": ["a", "b"],
+            },
+            ("DynamoDB", "AWS::DynamoDB"),
+        ),
+        (
+            {"rpc.service": "SNS", "aws.sns.topic.arn": "arn:aws:sns:eu-west-1:1:t"},
+            ("SNS", "AWS::SNS"),
+        ),
+    ],
+)
+def test_aws_calls_are_named_as_xray_names_them(
+    attributes: dict[str, Any], identity: tuple[str, str]
+) -> None:
+    subsegment = call_span(
+        {"rpc.system": "aws-api", "rpc.method": "Op", **attributes}, kind=SpanKind.PRODUCER
+    )
     assert subsegment["namespace"] == "aws"
     assert inferred_identity(subsegment) == identity
 
 
 def test_sns_topic_and_several_tables_stay_in_the_aws_block() -> None:
-    sns = call_span({"rpc.system": "aws-api", "rpc.service": "SNS",
-                     "aws.sns.topic.arn": "arn:aws:sns:eu-west-1:1:t"})
+    sns = call_span(
+        {
+            "rpc.system": "aws-api",
+            "rpc.service": "SNS",
+            "aws.sns.topic.arn": "arn:aws:sns:eu-west-1:1:t",
+        }
+    )
     assert sns["aws"]["topic_arn"] == "arn:aws:sns:eu-west-1:1:t"
-    tables = call_span({"rpc.system": "aws-api", "rpc.service": "DynamoDB",
-                        "aws.dynamodb.table_names": ["a", "b"]})
+    tables = call_span(
+        {"rpc.system": "aws-api", "rpc.service": "DynamoDB", "aws.dynamodb.table_names": ["a", "b"]}
+    )
     assert tables["aws"]["resource_names"] == ["a", "b"]
 
 
 def test_sql_client_span_is_a_database_node() -> None:
-    subsegment = call_span({"db.system": "postgresql", "db.name": "shop",
-                            "server.address": "db.internal", "db.user": "app",
-                            "db.statement": "SELECT 1"})
+    subsegment = call_span(
+        {
+            "db.system": "postgresql",
+            "db.name": "shop",
+            "server.address": "db.internal",
+            "db.user": "app",
+            "db.statement": "SELECT 1",
+        }
+    )
     assert subsegment["name"] == "shop@db.internal" and subsegment["namespace"] == "remote"
     assert subsegment["sql"]["database_type"] == "postgresql"
     assert subsegment["sql"]["sanitized_query"] == "SELECT 1"
@@ -220,8 +281,10 @@ def test_internal_span_is_a_local_subsegment() -> None:
 
 def test_consumer_span_with_a_parent_is_a_segment() -> None:
     def body(tracer: Tracer) -> None:
-        with (tracer.start_as_current_span("send", kind=SpanKind.PRODUCER),
-              tracer.start_as_current_span("receive", kind=SpanKind.CONSUMER)):
+        with (
+            tracer.start_as_current_span("send", kind=SpanKind.PRODUCER),
+            tracer.start_as_current_span("receive", kind=SpanKind.CONSUMER),
+        ):
             pass
 
     consumer = [d for d in convert(body) if d.get("parent_id") and "type" not in d]
@@ -270,18 +333,28 @@ def test_links_annotations_metadata_and_user() -> None:
     def body(tracer: Tracer) -> None:
         with tracer.start_as_current_span("producer", kind=SpanKind.SERVER) as first:
             context = first.get_span_context()
-        attributes = {"aws.xray.annotations": ["order.id", "paid"], "order.id": "42",
-                      "paid": True, "basket": [1, 2], "ratio": math.nan,
-                      "aws.xray.metadata.shop": '{"tier": "gold"}', "enduser.id": "ann"}
-        with tracer.start_as_current_span("consumer", kind=SpanKind.SERVER,
-                                          links=[Link(context, {"why": "batch"})],
-                                          attributes=attributes):
+        attributes = {
+            "aws.xray.annotations": ["order.id", "paid"],
+            "order.id": "42",
+            "paid": True,
+            "basket": [1, 2],
+            "ratio": math.nan,
+            "aws.xray.metadata.shop": '{"tier": "gold"}',
+            "enduser.id": "ann",
+        }
+        with tracer.start_as_current_span(
+            "consumer",
+            kind=SpanKind.SERVER,
+            links=[Link(context, {"why": "batch"})],
+            attributes=attributes,
+        ):
             pass
 
     documents = convert(body)
     first, second = documents
-    assert second["links"] == [{"trace_id": first["trace_id"], "id": first["id"],
-                                "attributes": {"why": "batch"}}]
+    assert second["links"] == [
+        {"trace_id": first["trace_id"], "id": first["id"], "attributes": {"why": "batch"}}
+    ]
     assert project(second)[7] == [[first["trace_id"], first["id"]]]
     assert second["annotations"] == {"order_id": "42", "paid": True}
     assert second["metadata"]["default"]["basket"] == [1, 2]
@@ -292,17 +365,25 @@ def test_links_annotations_metadata_and_user() -> None:
 
 def test_a_local_root_client_span_is_a_service_segment_with_the_call_inside() -> None:
     def body(tracer: Tracer) -> None:
-        with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT,
-                                          attributes={"http.request.method": "GET",
-                                                      "url.full": "http://svc:81/a",
-                                                      "http.response.status_code": 200}):
+        with tracer.start_as_current_span(
+            "GET",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "GET",
+                "url.full": "http://svc:81/a",
+                "http.response.status_code": 200,
+            },
+        ):
             pass
 
     (segment,) = convert(body, {"service.name": "script"})
     (call,) = segment["subsegments"]
     assert segment["name"] == "script" and "http" not in segment
     assert (call["name"], call["namespace"], call["http"]["response"]["status"]) == (
-        "svc", "remote", 200)
+        "svc",
+        "remote",
+        200,
+    )
     span_id = only_span(record(body, {"service.name": "script"})).span_id.hex()
     assert len(call["id"]) == 16 and segment["id"] != call["id"]
     assert span_id != segment["id"]  # a fresh id for the service; the call keeps the span's
@@ -324,11 +405,14 @@ def span_at(start: float, end: float) -> Span:
     return span
 
 
-@pytest.mark.parametrize(("start", "end", "reason"), [
-    (-15 * 86400, -15 * 86400 + 1, "14 days"),
-    (0, 3 * 3600, "2 hours"),
-    (0, -1, "ends before"),
-])
+@pytest.mark.parametrize(
+    ("start", "end", "reason"),
+    [
+        (-15 * 86400, -15 * 86400 + 1, "14 days"),
+        (0, 3 * 3600, "2 hours"),
+        (0, -1, "ends before"),
+    ],
+)
 def test_xray_time_limits(start: float, end: float, reason: str) -> None:
     now = time.time()
     with pytest.raises(SpanRejected, match=reason):
@@ -346,8 +430,13 @@ def test_a_span_over_200_kb_is_rejected_and_the_others_kept() -> None:
     assert "200 KB" in converted.messages[0] and converted.messages[0].startswith("otlp: span")
 
 
-values = st.one_of(st.text(max_size=30), st.integers(-(2**63), 2**63 - 1), st.booleans(),
-                   st.floats(), st.lists(st.text(max_size=5), max_size=3))
+values = st.one_of(
+    st.text(max_size=30),
+    st.integers(-(2**63), 2**63 - 1),
+    st.booleans(),
+    st.floats(),
+    st.lists(st.text(max_size=5), max_size=3),
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -355,23 +444,46 @@ values = st.one_of(st.text(max_size=30), st.integers(-(2**63), 2**63 - 1), st.bo
     name=st.text(max_size=60),
     kind=st.sampled_from(list(SpanKind)),
     attributes=st.dictionaries(
-        st.one_of(st.sampled_from(["rpc.system", "rpc.service", "http.response.status_code",
-                                   "db.system", "url.full", "peer.service",
-                                   "aws.dynamodb.table_names", "http.status_code",
-                                   "aws.xray.annotations", "server.address"]),
-                  st.text(min_size=1, max_size=20)),
-        st.one_of(values, st.just("aws-api"), st.just("mysql")), max_size=6),
-    resource=st.dictionaries(st.sampled_from(["service.name", "cloud.platform", "faas.name",
-                                              "cloud.provider"]), st.text(max_size=20)),
+        st.one_of(
+            st.sampled_from(
+                [
+                    "rpc.system",
+                    "rpc.service",
+                    "http.response.status_code",
+                    "db.system",
+                    "url.full",
+                    "peer.service",
+                    "aws.dynamodb.table_names",
+                    "http.status_code",
+                    "aws.xray.annotations",
+                    "server.address",
+                ]
+            ),
+            st.text(min_size=1, max_size=20),
+        ),
+        st.one_of(values, st.just("aws-api"), st.just("mysql")),
+        max_size=6,
+    ),
+    resource=st.dictionaries(
+        st.sampled_from(["service.name", "cloud.platform", "faas.name", "cloud.provider"]),
+        st.text(max_size=20),
+    ),
     status=st.sampled_from(list(StatusCode)),
     exception=st.booleans(),
 )
 def test_any_span_converts_to_a_valid_document_or_a_clear_rejection(
-        name: str, kind: SpanKind, attributes: dict[str, Any], resource: dict[str, Any],
-        status: StatusCode, exception: bool) -> None:
+    name: str,
+    kind: SpanKind,
+    attributes: dict[str, Any],
+    resource: dict[str, Any],
+    status: StatusCode,
+    exception: bool,
+) -> None:
     def body(tracer: Tracer) -> None:
-        with (tracer.start_as_current_span("parent", kind=SpanKind.SERVER),
-              tracer.start_as_current_span(name, kind=kind, attributes=attributes) as span):
+        with (
+            tracer.start_as_current_span("parent", kind=SpanKind.SERVER),
+            tracer.start_as_current_span(name, kind=kind, attributes=attributes) as span,
+        ):
             span.set_status(Status(status))
             if exception:
                 span.record_exception(RuntimeError(name))
@@ -384,12 +496,16 @@ def test_any_span_converts_to_a_valid_document_or_a_clear_rejection(
 
 
 def test_adot_remote_resource_attributes_name_the_table() -> None:
-    subsegment = call_span({"rpc.system": "aws-api", "aws.remote.service": "AWS::DynamoDB",
-                            "aws.remote.resource.type": "AWS::DynamoDB::Table",
-                            "aws.remote.resource.identifier": "carts"})
+    subsegment = call_span(
+        {
+            "rpc.system": "aws-api",
+            "aws.remote.service": "AWS::DynamoDB",
+            "aws.remote.resource.type": "AWS::DynamoDB::Table",
+            "aws.remote.resource.identifier": "carts",
+        }
+    )
     assert inferred_identity(subsegment) == ("carts", "AWS::DynamoDB::Table")
-    assert "aws.remote.resource.identifier" not in subsegment.get("metadata", {}).get(
-        "default", {})
+    assert "aws.remote.resource.identifier" not in subsegment.get("metadata", {}).get("default", {})
 
 
 def test_a_chained_python_exception_is_an_entry_per_exception() -> None:

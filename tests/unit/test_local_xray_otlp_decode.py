@@ -27,8 +27,9 @@ ADOT_HEADER = b'{"format":"json","version":1}\n'  # otlp_udp_exporter.py's PROTO
 TRACE_ID = bytes.fromhex("5759e988bd862e3fe1be46a994272793")
 
 
-def request(spans: int = 1, start: float | None = None, padding: int = 0, first: int = 1
-            ) -> ExportTraceServiceRequest:
+def request(
+    spans: int = 1, start: float | None = None, padding: int = 0, first: int = 1
+) -> ExportTraceServiceRequest:
     start = time.time() - 1 if start is None else start
     message = ExportTraceServiceRequest()
     resource_spans = message.resource_spans.add()
@@ -37,8 +38,11 @@ def request(spans: int = 1, start: float | None = None, padding: int = 0, first:
     scope = resource_spans.scope_spans.add()
     for index in range(spans):
         span = scope.spans.add(
-            trace_id=TRACE_ID, span_id=(first + index).to_bytes(8, "big"), name="handler",
-            kind=Span.SPAN_KIND_SERVER, start_time_unix_nano=int(start * 1e9),
+            trace_id=TRACE_ID,
+            span_id=(first + index).to_bytes(8, "big"),
+            name="handler",
+            kind=Span.SPAN_KIND_SERVER,
+            start_time_unix_nano=int(start * 1e9),
             end_time_unix_nano=int((start + 0.5) * 1e9),
         )
         span.status.code = span.status.STATUS_CODE_OK
@@ -54,17 +58,20 @@ def datagram(message: ExportTraceServiceRequest, prefix: bytes = b"T1S") -> byte
 
 def test_adot_framing_decodes_sampled_and_unsampled() -> None:
     message = request(2)
-    decoded, sampled = decode_datagram_body(datagram(message)[len(ADOT_HEADER):])
+    decoded, sampled = decode_datagram_body(datagram(message)[len(ADOT_HEADER) :])
     assert decoded == message and sampled
-    decoded, sampled = decode_datagram_body(datagram(message, b"T1U")[len(ADOT_HEADER):])
+    decoded, sampled = decode_datagram_body(datagram(message, b"T1U")[len(ADOT_HEADER) :])
     assert decoded == message and not sampled
 
 
-@pytest.mark.parametrize(("body", "match"), [
-    (b"T1Snot base64!", "not base64"),
-    (b"T1S" + base64.b64encode(b"\xff\xff\xff\xff"), "not an OTLP ExportTraceServiceRequest"),
-    (b"M1" + base64.b64encode(b""), "metrics"),
-])
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (b"T1Snot base64!", "not base64"),
+        (b"T1S" + base64.b64encode(b"\xff\xff\xff\xff"), "not an OTLP ExportTraceServiceRequest"),
+        (b"M1" + base64.b64encode(b""), "metrics"),
+    ],
+)
 def test_unreadable_datagrams_say_why(body: bytes, match: str) -> None:
     with pytest.raises(OtlpError, match=match) as caught:
         decode_datagram_body(body)
@@ -95,37 +102,71 @@ def test_http_bodies_in_protobuf_and_json_gzipped_or_not() -> None:
 
 
 def test_the_specifications_json_example_decodes() -> None:
-    example = {"resourceSpans": [{"resource": {"attributes": [
-        {"key": "service.name", "value": {"stringValue": "my.service"}}]},
-        "scopeSpans": [{"scope": {"name": "my.library"}, "spans": [{
-            "traceId": "5B8EFFF798038103D269B633813FC60C", "spanId": "EEE19B7EC3C1B174",
-            "parentSpanId": "EEE19B7EC3C1B173", "name": "I'm a server span",
-            "startTimeUnixNano": "1544712660000000000", "endTimeUnixNano": "1544712661000000000",
-            "kind": 2, "attributes": [{"key": "my.span.attr",
-                                       "value": {"stringValue": "some value"}}]}]}]}]}
+    example = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "my.service"}}]
+                },
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "my.library"},
+                        "spans": [
+                            {
+                                "traceId": "5B8EFFF798038103D269B633813FC60C",
+                                "spanId": "EEE19B7EC3C1B174",
+                                "parentSpanId": "EEE19B7EC3C1B173",
+                                "name": "I'm a server span",
+                                "startTimeUnixNano": "1544712660000000000",
+                                "endTimeUnixNano": "1544712661000000000",
+                                "kind": 2,
+                                "attributes": [
+                                    {"key": "my.span.attr", "value": {"stringValue": "some value"}}
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
     message = decode_http_body(json.dumps(example).encode(), "application/json")
     span = message.resource_spans[0].scope_spans[0].spans[0]
     assert span.trace_id.hex() == "5b8efff798038103d269b633813fc60c"
     assert span.kind == Span.SPAN_KIND_SERVER and span.parent_span_id.hex() == "eee19b7ec3c1b173"
 
 
-@pytest.mark.parametrize(("body", "content_type", "encoding", "status", "match"), [
-    (b"{}", "text/plain", "", 415, "Content-Type 'text/plain' is not OTLP"),
-    (b"{}", "", "", 415, "Content-Type '\\(none\\)'"),
-    (b"{}", "application/json", "br", 415, "Content-Encoding 'br'"),
-    (b"{not json", "application/json", "", 400, "not JSON"),
-    (b"[1, 2]", "application/json", "", 400, "not an OTLP/JSON object"),
-    (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "xyz"}]}]}]}',
-     "application/json", "", 400, "not hex"),
-    (b'{"resourceSpans": 7}', "application/json", "", 400, "expected a list"),
-    (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}',
-     "application/json", "", 400, "not an OTLP/JSON"),
-    (b"\x0a\xff\xff\xff", "application/x-protobuf", "", 400, "protobuf"),
-    (b"not gzip", "application/x-protobuf", "gzip", 400, "not gzip"),
-    (gzip.compress(b"\x0a\x00")[:-4], "application/x-protobuf", "gzip", 400, "truncated"),
-])
-def test_bad_http_bodies_get_a_clear_error(body: bytes, content_type: str, encoding: str,
-                                           status: int, match: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "content_type", "encoding", "status", "match"),
+    [
+        (b"{}", "text/plain", "", 415, "Content-Type 'text/plain' is not OTLP"),
+        (b"{}", "", "", 415, "Content-Type '\\(none\\)'"),
+        (b"{}", "application/json", "br", 415, "Content-Encoding 'br'"),
+        (b"{not json", "application/json", "", 400, "not JSON"),
+        (b"[1, 2]", "application/json", "", 400, "not an OTLP/JSON object"),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "xyz"}]}]}]}',
+            "application/json",
+            "",
+            400,
+            "not hex",
+        ),
+        (b'{"resourceSpans": 7}', "application/json", "", 400, "expected a list"),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}',
+            "application/json",
+            "",
+            400,
+            "not an OTLP/JSON",
+        ),
+        (b"\x0a\xff\xff\xff", "application/x-protobuf", "", 400, "protobuf"),
+        (b"not gzip", "application/x-protobuf", "gzip", 400, "not gzip"),
+        (gzip.compress(b"\x0a\x00")[:-4], "application/x-protobuf", "gzip", 400, "truncated"),
+    ],
+)
+def test_bad_http_bodies_get_a_clear_error(
+    body: bytes, content_type: str, encoding: str, status: int, match: str
+) -> None:
     with pytest.raises(OtlpError, match=match) as caught:
         decode_http_body(body, content_type, encoding)
     assert caught.value.status == status
@@ -141,8 +182,13 @@ def test_a_gzip_bomb_stops_at_the_5_mb_limit() -> None:
 
 def test_a_batch_mixes_segment_documents_and_otlp_datagrams(tmp_path: Path) -> None:
     store = TraceStore(str(tmp_path / "x.sqlite3"))
-    segment = {"trace_id": "1-5759e988-bd862e3fe1be46a994272793", "id": "70de5b6f19ff9a0a",
-               "name": "sdk", "start_time": time.time() - 1, "end_time": time.time()}
+    segment = {
+        "trace_id": "1-5759e988-bd862e3fe1be46a994272793",
+        "id": "70de5b6f19ff9a0a",
+        "name": "sdk",
+        "start_time": time.time() - 1,
+        "end_time": time.time(),
+    }
     old = request(1, start=time.time() - 20 * 86400)
     datagrams = [
         b'{"format": "json", "version": 1}\n' + json.dumps(segment).encode(),
@@ -166,7 +212,11 @@ def test_a_batch_mixes_segment_documents_and_otlp_datagrams(tmp_path: Path) -> N
     assert all(m.startswith(("otlp: ", "json: ")) for m in result.messages)
     stored = store.documents_of(["1-5759e988-bd862e3fe1be46a994272793"])
     assert sorted(d["name"] for d in stored["1-5759e988-bd862e3fe1be46a994272793"]) == [
-        "checkout", "checkout", "checkout", "sdk"]
+        "checkout",
+        "checkout",
+        "checkout",
+        "sdk",
+    ]
     store.close()
 
 
@@ -182,8 +232,13 @@ def test_a_bug_on_the_otlp_path_costs_its_datagram_not_the_batch(
 
     monkeypatch.setattr(intake, "take_request", broken)
     store = TraceStore(str(tmp_path / "x.sqlite3"))
-    segment = {"trace_id": "1-5759e988-bd862e3fe1be46a994272793", "id": "70de5b6f19ff9a0a",
-               "name": "sdk", "start_time": time.time() - 1, "end_time": time.time()}
+    segment = {
+        "trace_id": "1-5759e988-bd862e3fe1be46a994272793",
+        "id": "70de5b6f19ff9a0a",
+        "name": "sdk",
+        "start_time": time.time() - 1,
+        "end_time": time.time(),
+    }
     sdk_datagram = b'{"format": "json", "version": 1}\n' + json.dumps(segment).encode()
     result = ingest_batch(store, [datagram(request(2)), sdk_datagram], time.time())
     assert (result.received, result.stored) == (2, 1)

@@ -43,26 +43,38 @@ def test_names_alone_resolve_by_xray_conventions() -> None:
     """Without ids: the client calls its root; calls arrive at the Lambda service, which
     calls its function, which calls the table."""
     summary = {
-        "nodes": [node("site", "AWS::EC2::Instance"), node("site", "client"),
-                  node("fn", "AWS::Lambda::Function"), node("fn", "AWS::Lambda"),
-                  node("table", "AWS::DynamoDB::Table")],
-        "edges": [{"source": "site", "target": "site"}, {"source": "site", "target": "fn"},
-                  {"source": "fn", "target": "fn"}, {"source": "fn", "target": "table"},
-                  {"source": "ghost", "target": "table"}],
+        "nodes": [
+            node("site", "AWS::EC2::Instance"),
+            node("site", "client"),
+            node("fn", "AWS::Lambda::Function"),
+            node("fn", "AWS::Lambda"),
+            node("table", "AWS::DynamoDB::Table"),
+        ],
+        "edges": [
+            {"source": "site", "target": "site"},
+            {"source": "site", "target": "fn"},
+            {"source": "fn", "target": "fn"},
+            {"source": "fn", "target": "table"},
+            {"source": "ghost", "target": "table"},
+        ],
     }
     graph = read_graph(summary)
     kinds = [(graph.nodes[s]["type"], graph.nodes[t]["type"]) for s, t in graph.ends]
-    assert kinds == [("client", "AWS::EC2::Instance"), ("AWS::EC2::Instance", "AWS::Lambda"),
-                     ("AWS::Lambda", "AWS::Lambda::Function"),
-                     ("AWS::Lambda::Function", "AWS::DynamoDB::Table"),
-                     (None, "AWS::DynamoDB::Table")]
+    assert kinds == [
+        ("client", "AWS::EC2::Instance"),
+        ("AWS::EC2::Instance", "AWS::Lambda"),
+        ("AWS::Lambda", "AWS::Lambda::Function"),
+        ("AWS::Lambda::Function", "AWS::DynamoDB::Table"),
+        (None, "AWS::DynamoDB::Table"),
+    ]
     assert graph.nodes[-1]["name"] == "ghost"  # an edge's unknown end is still drawn
 
 
 def test_ids_win_over_names() -> None:
-    summary = {"nodes": [node("a", "client", id="c/a"), node("a", "AWS::Lambda", id="l/a")],
-               "edges": [{"source": "a", "target": "a", "source_id": "l/a",
-                          "target_id": "c/a"}]}
+    summary = {
+        "nodes": [node("a", "client", id="c/a"), node("a", "AWS::Lambda", id="l/a")],
+        "edges": [{"source": "a", "target": "a", "source_id": "l/a", "target_id": "c/a"}],
+    }
     assert read_graph(summary).ends == [(1, 0)]
 
 
@@ -73,9 +85,14 @@ def test_depth_is_call_depth_and_sinks_sit_right_of_every_caller() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 60).flatmap(lambda n: st.tuples(
-    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
-                         max_size=4 * n))))
+@given(
+    st.integers(1, 60).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=4 * n),
+        )
+    )
+)
 def test_layout_never_overlaps_boxes(graph: tuple[int, list[tuple[int, int]]]) -> None:
     count, ends = graph
     plan = layout(count, ends, [], top=100)
@@ -94,16 +111,16 @@ def test_layout_never_overlaps_boxes(graph: tuple[int, list[tuple[int, int]]]) -
     for route in plan.routes:  # routed calls cross columns in slots clear of every box
         for x, y in route:
             assert x in by_column
-            assert all(y - SLOT_H / 2 >= top + NODE_H or y + SLOT_H / 2 <= top
-                       for top in by_column[x])
+            assert all(
+                y - SLOT_H / 2 >= top + NODE_H or y + SLOT_H / 2 <= top for top in by_column[x]
+            )
 
 
 def test_entry_points_sit_just_before_their_first_callee() -> None:
     """api -> fn -> queue -> worker -> table, fn -> table; the worker's own client node
     sits beside the worker, the table right of both its callers."""
     api, fn, queue, worker, table, client = range(6)
-    ends = [(api, fn), (fn, queue), (queue, worker), (worker, table), (fn, table),
-            (client, worker)]
+    ends = [(api, fn), (fn, queue), (queue, worker), (worker, table), (fn, table), (client, worker)]
     assert depths(6, ends, first=[api, client]) == [0, 1, 2, 3, 4, 2]
     plan = layout(6, ends, [api, client], top=0)
     assert [len(route) for route in plan.routes] == [0, 0, 0, 0, 2, 0]
@@ -119,11 +136,21 @@ def test_tangled_graphs_fall_back_to_the_fewest_calls_depth() -> None:
 
 def test_a_big_map_is_well_formed_svg_in_well_under_five_seconds() -> None:
     rng = random.Random(1)
-    nodes = [{"id": str(i), "name": f"svc-{i}", "type": "AWS::Lambda::Function",
-              "statistics": None} for i in range(500)]
+    nodes = [
+        {"id": str(i), "name": f"svc-{i}", "type": "AWS::Lambda::Function", "statistics": None}
+        for i in range(500)
+    ]
     pairs = {(rng.randrange(500), rng.randrange(500)) for _ in range(5200)}
-    edges = [{"source": f"svc-{a}", "target": f"svc-{b}", "source_id": str(a),
-              "target_id": str(b), "statistics": None} for a, b in sorted(pairs)[:5000]]
+    edges = [
+        {
+            "source": f"svc-{a}",
+            "target": f"svc-{b}",
+            "source_id": str(a),
+            "target_id": str(b),
+            "statistics": None,
+        }
+        for a, b in sorted(pairs)[:5000]
+    ]
     started = time.perf_counter()
     svg = map_svg({"nodes": nodes, "edges": edges})
     assert time.perf_counter() - started < 5
@@ -151,9 +178,12 @@ def test_characters_xml_cannot_hold_are_shown_as_replacement_characters(name: st
 
 
 def trace(*documents: dict[str, Any], encode: bool = True) -> dict[str, Any]:
-    return {"Id": "1-00000000-000000000000000000000000",
-            "Segments": [{"Id": d["id"], "Document": json.dumps(d) if encode else d}
-                         for d in documents]}
+    return {
+        "Id": "1-00000000-000000000000000000000000",
+        "Segments": [
+            {"Id": d["id"], "Document": json.dumps(d) if encode else d} for d in documents
+        ],
+    }
 
 
 def test_trace_tree_joins_segments_and_nests_subsegments() -> None:
@@ -168,38 +198,75 @@ def test_trace_tree_joins_segments_and_nests_subsegments() -> None:
 
 
 def test_status_async_and_in_progress() -> None:
-    tree = read_trace(trace(
-        {"id": "a", "name": "api", "start_time": 10.0, "end_time": 11.0,
-         "subsegments": [
-             {"id": "b", "name": "throttled", "start_time": 10.1, "end_time": 10.2,
-              "http": {"response": {"status": 429}}},
-             {"id": "c", "name": "boom", "start_time": 10.2, "end_time": 10.3, "fault": True},
-             {"id": "d", "name": "running", "start_time": 10.3, "in_progress": True}]},
-        {"id": "e", "name": "worker", "start_time": 10.5, "end_time": 12.0, "parent_id": "a"},
-    ))
+    tree = read_trace(
+        trace(
+            {
+                "id": "a",
+                "name": "api",
+                "start_time": 10.0,
+                "end_time": 11.0,
+                "subsegments": [
+                    {
+                        "id": "b",
+                        "name": "throttled",
+                        "start_time": 10.1,
+                        "end_time": 10.2,
+                        "http": {"response": {"status": 429}},
+                    },
+                    {
+                        "id": "c",
+                        "name": "boom",
+                        "start_time": 10.2,
+                        "end_time": 10.3,
+                        "fault": True,
+                    },
+                    {"id": "d", "name": "running", "start_time": 10.3, "in_progress": True},
+                ],
+            },
+            {"id": "e", "name": "worker", "start_time": 10.5, "end_time": 12.0, "parent_id": "a"},
+        )
+    )
     by_id = {span.id: span for span in tree.spans}
     assert [by_id[i].status for i in "abce"] == ["ok", "throttle", "fault", "ok"]
     assert by_id["e"].is_async and not by_id["b"].is_async
     assert by_id["d"].in_progress and by_id["d"].end == 12.0  # drawn to the end of the trace
 
 
-@pytest.mark.parametrize(("bad", "message"), [
-    ({"Segments": [{"Document": "{"}]}, "not valid JSON"),
-    ({"Segments": [{"Document": "[]"}]}, "not a JSON object"),
-    ({"Segments": []}, "has no segments"),
-    ({"Id": "x"}, "Segments list"),
-    (trace({"id": "a", "name": "a", "start_time": 1, "end_time": 2, "parent_id": "b"},
-           {"id": "b", "name": "b", "start_time": 1, "end_time": 2, "parent_id": "a"}), "cycle"),
-    (trace({"id": "a", "name": "a", "end_time": 2}), "no start_time"),
-])
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"Segments": [{"Document": "{"}]}, "not valid JSON"),
+        ({"Segments": [{"Document": "[]"}]}, "not a JSON object"),
+        ({"Segments": []}, "has no segments"),
+        ({"Id": "x"}, "Segments list"),
+        (
+            trace(
+                {"id": "a", "name": "a", "start_time": 1, "end_time": 2, "parent_id": "b"},
+                {"id": "b", "name": "b", "start_time": 1, "end_time": 2, "parent_id": "a"},
+            ),
+            "cycle",
+        ),
+        (trace({"id": "a", "name": "a", "end_time": 2}), "no start_time"),
+    ],
+)
 def test_bad_traces_raise_one_line_errors(bad: dict[str, Any], message: str) -> None:
     with pytest.raises(TraceError, match=message):
         read_trace(bad)
 
 
 def test_flame_accepts_decoded_documents_and_escapes_everything() -> None:
-    svg = flame_svg(trace({"id": "a", "name": "<b>&", "start_time": 1.0, "end_time": 1.5,
-                           "annotations": {"k": "</title><script>"}}, encode=False))
+    svg = flame_svg(
+        trace(
+            {
+                "id": "a",
+                "name": "<b>&",
+                "start_time": 1.0,
+                "end_time": 1.5,
+                "annotations": {"k": "</title><script>"},
+            },
+            encode=False,
+        )
+    )
     root = ElementTree.fromstring(svg)
     bar = next(g for g in root.iter(f"{SVG}g") if g.get("class") == "bar")
     assert bar.get("data-name") == "<b>&"
@@ -215,6 +282,15 @@ def test_an_empty_map_still_draws_its_header() -> None:
 
 def test_numbers_read_well() -> None:
     assert [rate_text(v) for v in (0.1, 15, 250, 26648)] == [
-        "0.10/min", "15.0/min", "250/min", "26.6k/min"]
+        "0.10/min",
+        "15.0/min",
+        "250/min",
+        "26.6k/min",
+    ]
     assert [duration_text(v) for v in (0.4, 157, 2035, 90_000, None)] == [
-        "0.4 ms", "157 ms", "2.0 s", "1.5 min", "n/a"]
+        "0.4 ms",
+        "157 ms",
+        "2.0 s",
+        "1.5 min",
+        "n/a",
+    ]

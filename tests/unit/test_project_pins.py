@@ -31,6 +31,10 @@ def test_unknown_kind_is_a_clear_error() -> None:
 
 
 def test_cli_prints_requirements() -> None:
-    out = subprocess.run([sys.executable, ROOT / "scripts/pins.py", "artefact", "layer"],
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, ROOT / "scripts/pins.py", "artefact", "layer"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert any(line.startswith("aws-xray-sdk==") for line in out)

@@ -107,14 +107,17 @@ def test_traceparent_carries_the_same_trace_and_parent() -> None:
     assert header.to_traceparent(TraceHeader(ROOT, None, 1)) is None
 
 
-tails = st.lists(st.tuples(st.sampled_from(["Lineage", "Self", "Foo", "x"]),
-                           st.text("abc:019", max_size=80)), max_size=4)
+tails = st.lists(
+    st.tuples(st.sampled_from(["Lineage", "Self", "Foo", "x"]), st.text("abc:019", max_size=80)),
+    max_size=4,
+)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.booleans(), tails, st.booleans())
-def test_text_for_entity_is_the_rendered_header(sampled: bool, fields: list[tuple[str, str]],
-                                                on_span: bool) -> None:
+def test_text_for_entity_is_the_rendered_header(
+    sampled: bool, fields: list[tuple[str, str]], on_span: bool
+) -> None:
     """The fast path writes exactly what TraceHeader would, for facades and spans alike."""
     from lambda_tracing.backend.entities import Facade, make_classes
 

@@ -53,10 +53,13 @@ def test_dimension_values_cloudwatch_would_drop_or_refuse_are_mended(
             service["Name"] = "" if service.get("Type") == "client" else "x" * 5000
     emit_metrics(summarise([page]), "Test", max_nodes=5, max_edges=5)
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    edge_sets = [blob for blob in blobs
-                 if blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Group", "Source",
-                                                                             "Target"]]]
+    edge_sets = [
+        blob
+        for blob in blobs
+        if blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Group", "Source", "Target"]]
+    ]
     assert len(edge_sets) == 3  # every edge keeps its three dimensions
-    values = [blob[name] for blob in blobs for name in ("Service", "Source", "Target")
-              if name in blob]
+    values = [
+        blob[name] for blob in blobs for name in ("Service", "Source", "Target") if name in blob
+    ]
     assert "(empty)" in values and max(map(len, values)) == 1024

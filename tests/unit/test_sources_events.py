@@ -278,8 +278,9 @@ def test_reading_an_event_imports_no_powertools() -> None:
         "    assert found is not None and found.links, event\n"
         "print(sorted(name for name in sys.modules if 'powertools' in name))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
     assert done.stdout.strip() == "[]"
 
 
@@ -303,8 +304,10 @@ def test_a_huge_batch_reads_only_the_records_it_links() -> None:
         def get(self, *args: Any) -> Any:
             raise AssertionError("record beyond the cap was read")
 
-    event = {"Records": [sqs_record(f"m{n}", HEADER_A) for n in range(20)]
-             + [Exploding(eventSource="aws:sqs")] * 5000}
+    event = {
+        "Records": [sqs_record(f"m{n}", HEADER_A) for n in range(20)]
+        + [Exploding(eventSource="aws:sqs")] * 5000
+    }
     span = _Span()
     sources.record_inbound(span, event)
     assert len(span.metadata["lambda_tracing"]["links"]) == 20
@@ -349,12 +352,20 @@ class _Span:
         self.metadata.setdefault(namespace, {})[key] = value
 
 
-@pytest.mark.parametrize(("name", "source"), [
-    ("sqs", "aws:sqs"), ("sns", "aws:sns"), ("kinesis", "aws:kinesis"),
-    ("dynamodb", "aws:dynamodb"), ("s3", "aws:s3"), ("eventbridge", "aws:events"),
-    ("alb", "aws:elb"), ("apigateway_rest", "aws:apigateway:rest"),
-    ("apigateway_http", "aws:apigateway:http"),
-])
+@pytest.mark.parametrize(
+    ("name", "source"),
+    [
+        ("sqs", "aws:sqs"),
+        ("sns", "aws:sns"),
+        ("kinesis", "aws:kinesis"),
+        ("dynamodb", "aws:dynamodb"),
+        ("s3", "aws:s3"),
+        ("eventbridge", "aws:events"),
+        ("alb", "aws:elb"),
+        ("apigateway_rest", "aws:apigateway:rest"),
+        ("apigateway_http", "aws:apigateway:http"),
+    ],
+)
 def test_sam_s_example_events_are_read(name: str, source: str) -> None:
     import json
     from pathlib import Path

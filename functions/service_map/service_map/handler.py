@@ -72,8 +72,10 @@ def _run_group(
     if last_end is not None and last_end > scheduled:
         # A pointer past the run's own time (a clock gone wrong, a hand edit) would hold
         # every later window back for good: read it as no pointer.
-        logger.warning("latest.json ends after the scheduled time; ignored",
-                       extra={"group": group, "latest_end": last_end.isoformat()})
+        logger.warning(
+            "latest.json ends after the scheduled time; ignored",
+            extra={"group": group, "latest_end": last_end.isoformat()},
+        )
         last_end = None
     due = windows_due(
         scheduled,
@@ -102,8 +104,9 @@ def _run_group(
         done.append({"window": summary["window"], "summary_key": keys[SUMMARY_FILE]})
         previous = summary
     if unusable:
-        raise InputError(f"{len(unusable)} window(s) could not be summarised: "
-                         + "; ".join(unusable))
+        raise InputError(
+            f"{len(unusable)} window(s) could not be summarised: " + "; ".join(unusable)
+        )
     return done
 
 

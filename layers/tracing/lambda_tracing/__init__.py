@@ -29,8 +29,15 @@ if TYPE_CHECKING:
     from lambda_tracing.config import load as load_settings
     from lambda_tracing.subsegments import Subsegment, subsegment
 
-__all__ = ["Settings", "Subsegment", "get_backend", "load_settings", "records", "subsegment",
-           "trace_handler"]
+__all__ = [
+    "Settings",
+    "Subsegment",
+    "get_backend",
+    "load_settings",
+    "records",
+    "subsegment",
+    "trace_handler",
+]
 
 
 def trace_handler(handler: Any = None, /, *, name: str | None = None, **settings: Any) -> Any:

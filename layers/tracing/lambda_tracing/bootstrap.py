@@ -45,9 +45,13 @@ def __getattr__(name: str) -> Any:
     return handler
 
 
-def traced(handler: Callable[..., Any], invocation: Callable[..., Any],
-           first_invocation: Callable[[], bool], environ_get: Callable[[str], str | None],
-           inside: Callable[[], bool]) -> Callable[..., Any]:
+def traced(
+    handler: Callable[..., Any],
+    invocation: Callable[..., Any],
+    first_invocation: Callable[[], bool],
+    environ_get: Callable[[str], str | None],
+    inside: Callable[[], bool],
+) -> Callable[..., Any]:
     """The function the runtime calls instead of `handler`: `invocation` traces a sampled
     call; anything else goes straight to `handler`."""
     get_limit, set_limit = sys.getrecursionlimit, sys.setrecursionlimit

@@ -41,8 +41,12 @@ _type_mro = type.__dict__["__mro__"].__get__
 _type_dict = type.__dict__["__dict__"].__get__
 _exception_args = BaseException.__dict__["args"].__get__
 _SCALARS = (str, int, float, bool, type(None))
-_REDACTION_VARIABLES = ("LAMBDA_TRACING_REDACT_KEYS", "LAMBDA_TRACING_REDACT_PATTERNS",
-                        "LAMBDA_TRACING_MAX_VALUE_LENGTH", "LAMBDA_TRACING_MAX_METADATA_BYTES")
+_REDACTION_VARIABLES = (
+    "LAMBDA_TRACING_REDACT_KEYS",
+    "LAMBDA_TRACING_REDACT_PATTERNS",
+    "LAMBDA_TRACING_MAX_VALUE_LENGTH",
+    "LAMBDA_TRACING_MAX_METADATA_BYTES",
+)
 _message_capturer: tuple[tuple[str | None, ...], Capturer] | None = None
 
 
@@ -223,8 +227,9 @@ def _one_pattern(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
 class _Walk:
     """One pass over a value with a running (approximate) JSON byte budget."""
 
-    def __init__(self, capturer: Capturer, budget: int | None = None,
-                 json_nesting: int = 0) -> None:
+    def __init__(
+        self, capturer: Capturer, budget: int | None = None, json_nesting: int = 0
+    ) -> None:
         self.capturer = capturer
         self.budget = capturer.max_bytes if budget is None else budget
         self.truncated = False
@@ -347,16 +352,23 @@ class _Walk:
 
     def _clean_list(self, value: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
         out: list[Any] = []
-        items: Any = (list.__iter__(value) if issubclass(type(value), list)  # type: ignore[arg-type]
-                      else tuple.__iter__(value))  # type: ignore[arg-type]
+        items: Any = (
+            list.__iter__(value)
+            if issubclass(type(value), list)  # type: ignore[arg-type]
+            else tuple.__iter__(value)
+        )  # type: ignore[arg-type]
         for item in items:
             if self.budget <= 0:
                 out.append("...[truncated]")
                 self.truncated = True
                 break
             kind = type(item)
-            if ((kind is list or kind is tuple) and len(item) == 2 and type(item[0]) is str
-                    and self.capturer.key_info(item[0][:200])[0]):
+            if (
+                (kind is list or kind is tuple)
+                and len(item) == 2
+                and type(item[0]) is str
+                and self.capturer.key_info(item[0][:200])[0]
+            ):
                 # A header pair, as some frameworks return headers: [["Authorization", "..."]]
                 self._spend(len(item[0]) + len(REDACTED) + 8)
                 out.append([self._string(item[0]), REDACTED])
@@ -416,8 +428,10 @@ def _odd_os_error(exception: BaseException) -> bool:
     """An OSError's str() also shows its filenames, which can be any object."""
     if not issubclass(type(exception), OSError):
         return False
-    names = (OSError.__dict__["filename"].__get__(exception),
-             OSError.__dict__["filename2"].__get__(exception))
+    names = (
+        OSError.__dict__["filename"].__get__(exception),
+        OSError.__dict__["filename2"].__get__(exception),
+    )
     return any(type(name) not in _SCALARS for name in names)
 
 

@@ -49,8 +49,9 @@ class Span:
 
     __slots__ = ("name", "start", "end", "children")
 
-    def __init__(self, name: str, start: float, end: float,
-                 children: list[Span] | None = None) -> None:
+    def __init__(
+        self, name: str, start: float, end: float, children: list[Span] | None = None
+    ) -> None:
         self.name = name
         self.start = start
         self.end = end

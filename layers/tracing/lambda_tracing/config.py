@@ -5,7 +5,6 @@ environment; a bad value (from either) falls back to the default with one warnin
 typo in a tracing setting must never stop the user's function from starting.
 """
 
-
 import json
 import logging
 import os
@@ -271,49 +270,115 @@ def _disabled_flag(value: Any) -> bool:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("enabled", ("LAMBDA_TRACING_ENABLED",), parse_bool,
-            "Trace invocations at all (also off when POWERTOOLS_TRACE_DISABLED=true or "
-            "AWS_XRAY_SDK_ENABLED=false)."),
-    Setting("service", ("POWERTOOLS_SERVICE_NAME", "AWS_LAMBDA_FUNCTION_NAME"), parse_service,
-            "Value of the Service annotation."),
-    Setting("capture_response", ("LAMBDA_TRACING_CAPTURE_RESPONSE",
-                                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE"), parse_bool,
-            "Record the handler's (redacted, truncated) return value as metadata."),
-    Setting("capture_event", ("LAMBDA_TRACING_CAPTURE_EVENT",), parse_bool,
-            "Record the (redacted, truncated) event as metadata."),
-    Setting("redact_keys", ("LAMBDA_TRACING_REDACT_KEYS",), parse_redact_keys,
-            "Comma-separated key fragments; a captured value whose key contains one "
-            "(case, '-', '_', '.' and spaces ignored) is replaced by [REDACTED]; an empty "
-            "list keeps the defaults."),
-    Setting("redact_patterns", ("LAMBDA_TRACING_REDACT_PATTERNS",), parse_patterns,
-            "Regular expressions (JSON list or comma-separated); matches inside captured "
-            "strings and exception messages are replaced by [REDACTED]. A pattern that can "
-            "backtrack without bound ('(a+)+$') is refused: the defaults are kept."),
-    Setting("max_value_length", ("LAMBDA_TRACING_MAX_VALUE_LENGTH",), _int_between(16, 65536),
-            "Captured strings longer than this are truncated."),
-    Setting("max_metadata_bytes", ("LAMBDA_TRACING_MAX_METADATA_BYTES",),
-            _int_between(256, 60000),
-            "Budget of one captured event or response; beyond it the value is cut and marked."),
-    Setting("log_trace_id", ("LAMBDA_TRACING_LOG_TRACE_ID",), parse_bool,
-            "Add xray_trace_id to log records (filter on the root logger)."),
-    Setting("cold_start_breakdown", ("LAMBDA_TRACING_COLD_START_BREAKDOWN",), parse_bool,
-            "On the cold start, record the user module's import as a subsegment."),
-    Setting("slow_imports", ("LAMBDA_TRACING_SLOW_IMPORTS",), _int_between(0, 100),
-            "How many of the slowest imports get their own subsegment."),
-    Setting("context_missing", ("AWS_XRAY_CONTEXT_MISSING",), parse_context_missing,
-            "What instrumented calls outside an invocation do: RUNTIME_ERROR, LOG_ERROR "
-            "or IGNORE_ERROR."),
-    Setting("daemon_address", ("AWS_XRAY_DAEMON_ADDRESS",), parse_daemon_address,
-            "Where segment documents are sent (UDP)."),
-    Setting("patch", ("LAMBDA_TRACING_PATCH",), parse_patch,
-            "Libraries to instrument at start-up (comma-separated, or none)."),
-    Setting("propagate_w3c", ("LAMBDA_TRACING_PROPAGATE_W3C",), parse_bool,
-            "Also send W3C traceparent headers on outbound calls."),
-    Setting("handler", ("LAMBDA_TRACING_HANDLER",), parse_handler,
-            "The user's handler (module.function); set by the wrapper script from _HANDLER."),
-    Setting("exporter", ("LAMBDA_TRACING_EXPORTER",), parse_exporter,
-            "xray: segment documents; otlp: OTLP spans in ADOT's UDP framing (and W3C "
-            "traceparent on outbound calls). Both to AWS_XRAY_DAEMON_ADDRESS."),
+    Setting(
+        "enabled",
+        ("LAMBDA_TRACING_ENABLED",),
+        parse_bool,
+        "Trace invocations at all (also off when POWERTOOLS_TRACE_DISABLED=true or "
+        "AWS_XRAY_SDK_ENABLED=false).",
+    ),
+    Setting(
+        "service",
+        ("POWERTOOLS_SERVICE_NAME", "AWS_LAMBDA_FUNCTION_NAME"),
+        parse_service,
+        "Value of the Service annotation.",
+    ),
+    Setting(
+        "capture_response",
+        ("LAMBDA_TRACING_CAPTURE_RESPONSE", "POWERTOOLS_TRACER_CAPTURE_RESPONSE"),
+        parse_bool,
+        "Record the handler's (redacted, truncated) return value as metadata.",
+    ),
+    Setting(
+        "capture_event",
+        ("LAMBDA_TRACING_CAPTURE_EVENT",),
+        parse_bool,
+        "Record the (redacted, truncated) event as metadata.",
+    ),
+    Setting(
+        "redact_keys",
+        ("LAMBDA_TRACING_REDACT_KEYS",),
+        parse_redact_keys,
+        "Comma-separated key fragments; a captured value whose key contains one "
+        "(case, '-', '_', '.' and spaces ignored) is replaced by [REDACTED]; an empty "
+        "list keeps the defaults.",
+    ),
+    Setting(
+        "redact_patterns",
+        ("LAMBDA_TRACING_REDACT_PATTERNS",),
+        parse_patterns,
+        "Regular expressions (JSON list or comma-separated); matches inside captured "
+        "strings and exception messages are replaced by [REDACTED]. A pattern that can "
+        "backtrack without bound ('(a+)+$') is refused: the defaults are kept.",
+    ),
+    Setting(
+        "max_value_length",
+        ("LAMBDA_TRACING_MAX_VALUE_LENGTH",),
+        _int_between(16, 65536),
+        "Captured strings longer than this are truncated.",
+    ),
+    Setting(
+        "max_metadata_bytes",
+        ("LAMBDA_TRACING_MAX_METADATA_BYTES",),
+        _int_between(256, 60000),
+        "Budget of one captured event or response; beyond it the value is cut and marked.",
+    ),
+    Setting(
+        "log_trace_id",
+        ("LAMBDA_TRACING_LOG_TRACE_ID",),
+        parse_bool,
+        "Add xray_trace_id to log records (filter on the root logger).",
+    ),
+    Setting(
+        "cold_start_breakdown",
+        ("LAMBDA_TRACING_COLD_START_BREAKDOWN",),
+        parse_bool,
+        "On the cold start, record the user module's import as a subsegment.",
+    ),
+    Setting(
+        "slow_imports",
+        ("LAMBDA_TRACING_SLOW_IMPORTS",),
+        _int_between(0, 100),
+        "How many of the slowest imports get their own subsegment.",
+    ),
+    Setting(
+        "context_missing",
+        ("AWS_XRAY_CONTEXT_MISSING",),
+        parse_context_missing,
+        "What instrumented calls outside an invocation do: RUNTIME_ERROR, LOG_ERROR "
+        "or IGNORE_ERROR.",
+    ),
+    Setting(
+        "daemon_address",
+        ("AWS_XRAY_DAEMON_ADDRESS",),
+        parse_daemon_address,
+        "Where segment documents are sent (UDP).",
+    ),
+    Setting(
+        "patch",
+        ("LAMBDA_TRACING_PATCH",),
+        parse_patch,
+        "Libraries to instrument at start-up (comma-separated, or none).",
+    ),
+    Setting(
+        "propagate_w3c",
+        ("LAMBDA_TRACING_PROPAGATE_W3C",),
+        parse_bool,
+        "Also send W3C traceparent headers on outbound calls.",
+    ),
+    Setting(
+        "handler",
+        ("LAMBDA_TRACING_HANDLER",),
+        parse_handler,
+        "The user's handler (module.function); set by the wrapper script from _HANDLER.",
+    ),
+    Setting(
+        "exporter",
+        ("LAMBDA_TRACING_EXPORTER",),
+        parse_exporter,
+        "xray: segment documents; otlp: OTLP spans in ADOT's UDP framing (and W3C "
+        "traceparent on outbound calls). Both to AWS_XRAY_DAEMON_ADDRESS.",
+    ),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 _DEFAULTS = Settings()
@@ -325,8 +390,9 @@ def _warn_once(source: str, value: Any, error: Exception, default: Any) -> None:
     if key in _warned:
         return
     _warned.add(key)
-    logger.warning("lambda_tracing: ignoring %s=%.200r (%s); using %r", source, value, error,
-                   default)
+    logger.warning(
+        "lambda_tracing: ignoring %s=%.200r (%s); using %r", source, value, error, default
+    )
 
 
 def _from_environment(setting: Setting, environ: Mapping[str, str]) -> Any:

@@ -21,8 +21,19 @@ MARKER_NAMESPACE = "lambda_tracing"
 STRING_LIMIT = 1024
 _NAME_UNSAFE = re.compile(r"[^\w\s.:/%&#=+\-@]")
 _KEEP_WHEN_STRIPPED = (
-    "name", "id", "trace_id", "parent_id", "type", "namespace", "start_time", "end_time",
-    "in_progress", "error", "fault", "throttle", "origin",
+    "name",
+    "id",
+    "trace_id",
+    "parent_id",
+    "type",
+    "namespace",
+    "start_time",
+    "end_time",
+    "in_progress",
+    "error",
+    "fault",
+    "throttle",
+    "origin",
 )
 
 
@@ -57,16 +68,18 @@ def fit(document: dict[str, Any], limit: int = DOCUMENT_LIMIT) -> list[str]:
 
 
 def _marker(reason: str, original_bytes: int) -> dict[str, Any]:
-    return {MARKER_NAMESPACE: {"truncated": True, "reason": reason,
-                               "original_bytes": original_bytes}}
+    return {
+        MARKER_NAMESPACE: {"truncated": True, "reason": reason, "original_bytes": original_bytes}
+    }
 
 
 def _walk(document: dict[str, Any], change: Any) -> dict[str, Any]:
     changed = change(dict(document))
     children = changed.get("subsegments")
     if isinstance(children, list):
-        changed["subsegments"] = [_walk(child, change) if isinstance(child, dict) else child
-                                  for child in children]
+        changed["subsegments"] = [
+            _walk(child, change) if isinstance(child, dict) else child for child in children
+        ]
     return changed
 
 

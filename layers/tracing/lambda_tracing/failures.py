@@ -19,8 +19,12 @@ class _LogOnce:
                 logger.debug("lambda_tracing: %s failed again: %r", what, error)
                 return
             self._seen.add(what)
-            logger.warning("lambda_tracing: %s failed (%.300r); the function is not affected",
-                           what, error, exc_info=logger.isEnabledFor(logging.DEBUG))
+            logger.warning(
+                "lambda_tracing: %s failed (%.300r); the function is not affected",
+                what,
+                error,
+                exc_info=logger.isEnabledFor(logging.DEBUG),
+            )
         except Exception:  # noqa: BLE001,S110 - reporting a failure must not fail
             pass
 

@@ -52,7 +52,8 @@ def wrap(handler: Handler, settings: Settings, name: str | None = None) -> Handl
         return _wrap_async(handler, invocation)
 
     traced_handler = functools.wraps(handler)(
-        traced(handler, invocation, first_invocation, environ_get, inside))
+        traced(handler, invocation, first_invocation, environ_get, inside)
+    )
     setattr(traced_handler, WRAPPED_MARK, True)
     return traced_handler
 
@@ -70,7 +71,7 @@ def _callable_as_lambda_calls(handler: Any) -> bool:
     given = 2 + (function is not handler)
     positional_ok = bool(code.co_flags & _CO_VARARGS) or code.co_argcount >= given
     required = code.co_argcount - len(function.__defaults__ or ())
-    keywords = code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
+    keywords = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
     keywords_ok = all(name in (function.__kwdefaults__ or {}) for name in keywords)
     return positional_ok and required <= given and keywords_ok
 
@@ -83,8 +84,11 @@ def _is_async(handler: Any) -> bool:
     code = getattr(handler, "__code__", None)
     if code is None:
         # The class's __call__ (inherited too), read off the class, as a call looks it up.
-        calls = (klass.__dict__["__call__"] for klass in type(handler).__mro__
-                 if "__call__" in klass.__dict__)
+        calls = (
+            klass.__dict__["__call__"]
+            for klass in type(handler).__mro__
+            if "__call__" in klass.__dict__
+        )
         code = getattr(next(calls, None), "__code__", None)
     return code is not None and bool(code.co_flags & _CO_COROUTINE)
 
@@ -127,8 +131,9 @@ class _TracedInvocation:
         self._capturer: Any = None
         self._alias_of: tuple[Any, str | None] = (None, None)  # (last ARN, its alias)
 
-    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any], cold: bool,
-                 header: str | None = None) -> Any:
+    def __call__(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], cold: bool, header: str | None = None
+    ) -> Any:
         token = _inside_traced_handler.set(True)
         try:
             event = args[0] if args else kwargs.get("event")
@@ -147,8 +152,9 @@ class _TracedInvocation:
         finally:
             _inside_traced_handler.reset(token)
 
-    async def call_async(self, args: tuple[Any, ...], kwargs: dict[str, Any], cold: bool,
-                         header: str | None = None) -> Any:
+    async def call_async(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], cold: bool, header: str | None = None
+    ) -> Any:
         """__call__ for an `async def` handler, line for line: sharing the body with the sync
         path would cost every sync invocation a generator or context manager."""
         token = _inside_traced_handler.set(True)
@@ -171,8 +177,7 @@ class _TracedInvocation:
 
     # --- instrumentation steps: each guarded, none may raise ---
 
-    def _begin(self, event: Any, context: Any, cold: bool,
-               header: str | None) -> tuple[Any, Any]:
+    def _begin(self, event: Any, context: Any, cold: bool, header: str | None) -> tuple[Any, Any]:
         backend: Any = None
         span: Any = None
         try:
@@ -204,7 +209,8 @@ class _TracedInvocation:
         # a measurable share of the per-invocation cost.
         annotations = {"ColdStart": cold, "Service": self.settings.service}
         version = getattr(context, "function_version", None) or os.environ.get(
-            "AWS_LAMBDA_FUNCTION_VERSION")
+            "AWS_LAMBDA_FUNCTION_VERSION"
+        )
         if isinstance(version, str) and version:
             annotations["FunctionVersion"] = version[:64]
         arn = getattr(context, "invoked_function_arn", None)
@@ -308,5 +314,3 @@ def _http_status(event: Any, result: Any) -> int | None:
     if type(status) is int and 100 <= status <= 599:
         return status
     return None
-
-

@@ -40,8 +40,9 @@ class layer_imports:  # noqa: N801 - used as a context manager, named like one
         except OSError:
             cwd = ""
         hidden = {entry for entry in ("", root, cwd) if entry}
-        self._hidden = [entry for entry in sys.path if entry == "" or
-                        os.path.abspath(entry) in hidden]
+        self._hidden = [
+            entry for entry in sys.path if entry == "" or os.path.abspath(entry) in hidden
+        ]
         self._path = list(sys.path)
         self._before = set(sys.modules) if self._hidden else set()
         if self._hidden:
@@ -52,8 +53,9 @@ class layer_imports:  # noqa: N801 - used as a context manager, named like one
         if not self._hidden:
             return
         sys.path[:] = self._path
-        shadowing = set().union(*(_top_level_names(os.path.abspath(entry) if entry else ".")
-                                  for entry in self._hidden))
+        shadowing = set().union(
+            *(_top_level_names(os.path.abspath(entry) if entry else ".") for entry in self._hidden)
+        )
         for name in set(sys.modules) - self._before:
             if name.partition(".")[0] in shadowing and not name.startswith("lambda_tracing"):
                 del sys.modules[name]

@@ -22,8 +22,9 @@ def user_frames(error: BaseException, limit: int = 10) -> list[tuple[str, int, s
         return []
     walked = [
         (code.co_filename, line, code.co_name)
-        for code, line in ((frame.f_code, line)
-                           for frame, line in traceback.walk_tb(traceback_of(error)))
+        for code, line in (
+            (frame.f_code, line) for frame, line in traceback.walk_tb(traceback_of(error))
+        )
         if not code.co_filename.startswith(_OUR_DIRECTORY)
     ]
     return walked[-limit:]

@@ -59,14 +59,16 @@ def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
             module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as error:
         _log_import_failure(module_name, name, error)
-        _fail_as_the_runtime("IMPORT_MODULE_ERROR",
-                             f"Unable to import module '{module_name}': {error}")
+        _fail_as_the_runtime(
+            "IMPORT_MODULE_ERROR", f"Unable to import module '{module_name}': {error}"
+        )
         raise
     except SyntaxError as error:
         _log_import_failure(module_name, name, error)
         trace = [f'  File "{error.filename}" Line {error.lineno}\n    {error.text}']
-        _fail_as_the_runtime("USER_CODE_SYNTAX_ERROR",
-                             f"Syntax error in module '{module_name}': {error}", trace)
+        _fail_as_the_runtime(
+            "USER_CODE_SYNTAX_ERROR", f"Syntax error in module '{module_name}': {error}", trace
+        )
         raise
     except BaseException as error:
         _log_import_failure(module_name, name, error)
@@ -77,26 +79,29 @@ def load_user_handler(settings: config.Settings) -> tuple[Any, str]:
     try:
         function = getattr(module, function_name)
     except AttributeError:
-        logger.error("lambda_tracing: handler %r missing on module %r", function_name,
-                     module_name)
-        _fail_as_the_runtime("HANDLER_NOT_FOUND",
-                             f"Handler '{function_name}' missing on module '{module_name}'")
+        logger.error("lambda_tracing: handler %r missing on module %r", function_name, module_name)
+        _fail_as_the_runtime(
+            "HANDLER_NOT_FOUND", f"Handler '{function_name}' missing on module '{module_name}'"
+        )
         raise
     if settings.enabled:
         with layer_imports():
-            _start_instrumentation(settings, timer, (patch_started, started, imported),
-                                   module_name)
+            _start_instrumentation(settings, timer, (patch_started, started, imported), module_name)
     return function, function_name
 
 
 def _log_import_failure(module_name: str, handler: str, error: BaseException) -> None:
-    logger.error("lambda_tracing: unable to import the function's handler module %r "
-                 "(LAMBDA_TRACING_HANDLER=%s): %s: %s", module_name, handler,
-                 type(error).__name__, error)
+    logger.error(
+        "lambda_tracing: unable to import the function's handler module %r "
+        "(LAMBDA_TRACING_HANDLER=%s): %s: %s",
+        module_name,
+        handler,
+        type(error).__name__,
+        error,
+    )
 
 
-def _fail_as_the_runtime(fault_name: str, message: str, trace: list[str] | None = None
-                         ) -> None:
+def _fail_as_the_runtime(fault_name: str, message: str, trace: list[str] | None = None) -> None:
     """Raise the Lambda runtime's own init fault (Runtime.ImportModuleError,
     Runtime.UserCodeSyntaxError, Runtime.HandlerNotFound, Runtime.MalformedHandlerName,
     Runtime.BuiltInModuleConflict), worded as its handler loader words it, naming the user's
@@ -133,8 +138,12 @@ def _as_the_runtime_reports(error: BaseException) -> BaseException:
     return with_traceback(error, traceback)
 
 
-def _start_instrumentation(settings: config.Settings, timer: coldstart.ImportTimer | None,
-                           times: tuple[float, float, float], module_name: str) -> None:
+def _start_instrumentation(
+    settings: config.Settings,
+    timer: coldstart.ImportTimer | None,
+    times: tuple[float, float, float],
+    module_name: str,
+) -> None:
     patch_started, started, imported = times
     # The backend (and its emitter, which starts resolving the daemon's host name) is made
     # now, in Lambda's init phase, so no invocation pays for it: the first one used to take
@@ -165,8 +174,9 @@ def _start_instrumentation(settings: config.Settings, timer: coldstart.ImportTim
             if not children:
                 children = [coldstart.Span(f"import {module_name}", started, imported)]
             children.append(coldstart.Span("## lambda_tracing patch", patch_started, started))
-            coldstart.remember_init(coldstart.Span(f"## init {module_name}", patch_started,
-                                                   imported, children))
+            coldstart.remember_init(
+                coldstart.Span(f"## init {module_name}", patch_started, imported, children)
+            )
         except Exception as error:  # noqa: BLE001
             log_failure("measuring the cold start", error)
 
@@ -207,4 +217,3 @@ def build_handler() -> Any:
     except Exception as error:  # noqa: BLE001
         log_failure("wrapping the handler", error)
         return function
-

@@ -21,8 +21,10 @@ def describe_aws_error(error: BaseException, endpoint: str | None = None) -> str
     from botocore import exceptions as aws
 
     if isinstance(error, aws.NoCredentialsError | aws.PartialCredentialsError):
-        return ("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
-                "AWS_SECRET_ACCESS_KEY, or use --local for the local X-Ray")
+        return (
+            "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY, or use --local for the local X-Ray"
+        )
     if isinstance(error, aws.NoRegionError):
         return "no AWS region configured: set AWS_DEFAULT_REGION or pass --region"
     if isinstance(error, aws.EndpointConnectionError | aws.ConnectTimeoutError):

@@ -16,20 +16,32 @@ TRACE_ID = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
-        "flame", help="draw one trace as a flame graph (HTML or SVG)",
+        "flame",
+        help="draw one trace as a flame graph (HTML or SVG)",
         description="Draw one trace as a flame graph: a row per depth, time left to right, "
         "colours by error/throttle/fault, hover for annotations, aws/http fields and "
         "exceptions. Reads AWS by default, the local X-Ray with --local, or a saved "
         "BatchGetTraces response with --input.",
     )
-    parser.add_argument("trace_id", nargs="?", metavar="TRACE_ID",
-                        help="e.g. 1-5ee20a4a-bab71b6bbc0660dba2adab3e (optional with --input "
-                        "when the file holds one trace)")
-    parser.add_argument("--input", type=Path, metavar="FILE",
-                        help="a saved BatchGetTraces response (`aws xray batch-get-traces`)")
+    parser.add_argument(
+        "trace_id",
+        nargs="?",
+        metavar="TRACE_ID",
+        help="e.g. 1-5ee20a4a-bab71b6bbc0660dba2adab3e (optional with --input "
+        "when the file holds one trace)",
+    )
+    parser.add_argument(
+        "--input",
+        type=Path,
+        metavar="FILE",
+        help="a saved BatchGetTraces response (`aws xray batch-get-traces`)",
+    )
     aws.add_source_options(parser)
-    parser.add_argument("--format", choices=["html", "svg"],
-                        help="output format (default html, or from --output's suffix)")
+    parser.add_argument(
+        "--format",
+        choices=["html", "svg"],
+        help="output format (default html, or from --output's suffix)",
+    )
     parser.add_argument("--output", type=Path, metavar="FILE", help="write here, not stdout")
     parser.set_defaults(run=run)
 
@@ -56,8 +68,10 @@ def _from_xray(args: argparse.Namespace, trace_id: str) -> dict[str, Any]:
         for trace in page.get("Traces") or []:
             if trace.get("Id") == trace_id:
                 return dict(trace)
-    raise CliError(f"no such trace: {trace_id} (X-Ray returned nothing for it: older than "
-                   "30 days, not processed yet, or never recorded)")
+    raise CliError(
+        f"no such trace: {trace_id} (X-Ray returned nothing for it: older than "
+        "30 days, not processed yet, or never recorded)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,12 +12,18 @@ from lambda_tracing_local.cli.errors import CliError
 
 # (words on the command line) -> (module whose main(argv) runs them, one-line help)
 FORWARDED: dict[tuple[str, ...], tuple[str, str]] = {
-    ("local", "xray"): ("lambda_tracing_local.xray",
-                        "run the local X-Ray: a daemon on UDP and an X-Ray API on HTTP"),
-    ("local", "invoke"): ("lambda_tracing_local.runtime",
-                          "invoke one function of the SAM template locally under awslambdaric"),
-    ("demo",): ("lambda_tracing_local.demo",
-                "run the sample app locally, send orders, draw the map and a flame graph"),
+    ("local", "xray"): (
+        "lambda_tracing_local.xray",
+        "run the local X-Ray: a daemon on UDP and an X-Ray API on HTTP",
+    ),
+    ("local", "invoke"): (
+        "lambda_tracing_local.runtime",
+        "invoke one function of the SAM template locally under awslambdaric",
+    ),
+    ("demo",): (
+        "lambda_tracing_local.demo",
+        "run the sample app locally, send orders, draw the map and a flame graph",
+    ),
 }
 
 
@@ -25,7 +31,7 @@ def match(argv: list[str]) -> tuple[tuple[str, ...], list[str]] | None:
     """The forwarded command `argv` starts with, and the arguments that follow it."""
     for words in FORWARDED:
         if tuple(argv[: len(words)]) == words:
-            return words, argv[len(words):]
+            return words, argv[len(words) :]
     return None
 
 
@@ -42,8 +48,11 @@ def run(words: tuple[str, ...], argv: list[str]) -> int:
 
 def add_parsers(commands: Any) -> None:
     """List the forwarded commands in --help (their own --help comes from their modules)."""
-    local = commands.add_parser("local", help="local mode: the local X-Ray and local Lambda",
-                                description="Local mode: everything on this machine.")
+    local = commands.add_parser(
+        "local",
+        help="local mode: the local X-Ray and local Lambda",
+        description="Local mode: everything on this machine.",
+    )
     local.set_defaults(run=lambda _args: _usage(local))
     local_commands = local.add_subparsers(title="commands", metavar="COMMAND")
     for words, (_, summary) in FORWARDED.items():

@@ -18,7 +18,8 @@ FORMATS = ["table", "json", "mermaid", "svg", "html"]
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
-        "map", help="summarise the service graph (table, JSON, Mermaid, SVG or HTML)",
+        "map",
+        help="summarise the service graph (table, JSON, Mermaid, SVG or HTML)",
         description="Summarise X-Ray's service graph: every service and every call between "
         "them, with traffic, failures, p50-p99 latency and health. Reads AWS by default, the "
         "local X-Ray with --local, or a saved `aws xray get-service-graph` response with "
@@ -26,14 +27,20 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--since", default="1h", help="window ending now (default 1h)")
     parser.add_argument("--group", default="Default", help="X-Ray group (default Default)")
-    parser.add_argument("--chunk", default="6h",
-                        help="read long windows in pieces this long (default 6h)")
-    parser.add_argument("--input", type=Path, metavar="FILE",
-                        help="a saved GetServiceGraph response (one page or a list of pages), "
-                        "or a saved summary to redraw")
+    parser.add_argument(
+        "--chunk", default="6h", help="read long windows in pieces this long (default 6h)"
+    )
+    parser.add_argument(
+        "--input",
+        type=Path,
+        metavar="FILE",
+        help="a saved GetServiceGraph response (one page or a list of pages), "
+        "or a saved summary to redraw",
+    )
     aws.add_source_options(parser)
-    parser.add_argument("--format", choices=FORMATS,
-                        help="output format (default table, or from --output's suffix)")
+    parser.add_argument(
+        "--format", choices=FORMATS, help="output format (default table, or from --output's suffix)"
+    )
     parser.add_argument("--output", type=Path, metavar="FILE", help="write here, not stdout")
     parser.set_defaults(run=run)
 
@@ -46,8 +53,10 @@ def _pages_from_xray(args: argparse.Namespace) -> tuple[list[dict], tuple[dateti
     end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
     start = end - since
     where = aws.endpoint_of(args) or "AWS X-Ray"
-    progress(f"reading the service graph of group {args.group} from {where}, "
-             f"{start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC")
+    progress(
+        f"reading the service graph of group {args.group} from {where}, "
+        f"{start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC"
+    )
     client = aws.xray_client(args)
     pieces = chunks(start, end, chunk)
     pages: list[dict] = []
@@ -83,8 +92,10 @@ def build_summary(args: argparse.Namespace) -> dict[str, Any]:
     except InputError as error:
         source = args.input or "the service graph"
         raise CliError(f"{source}: {error}") from None
-    progress(f"{len(summary['nodes'])} services, {len(summary['edges'])} calls from "
-             f"{len(pages)} page(s) in {time.monotonic() - started:.1f} s")
+    progress(
+        f"{len(summary['nodes'])} services, {len(summary['edges'])} calls from "
+        f"{len(pages)} page(s) in {time.monotonic() - started:.1f} s"
+    )
     return summary
 
 
@@ -92,8 +103,11 @@ def render(summary: dict[str, Any], fmt: str) -> str:
     from service_map import formats, pictures
 
     renderers = {
-        "table": formats.to_table, "json": formats.to_json, "mermaid": formats.to_mermaid,
-        "svg": pictures.map_svg, "html": pictures.map_html,
+        "table": formats.to_table,
+        "json": formats.to_json,
+        "mermaid": formats.to_mermaid,
+        "svg": pictures.map_svg,
+        "html": pictures.map_html,
     }
     return renderers[fmt](summary)
 

@@ -8,8 +8,13 @@ from pathlib import Path
 from lambda_tracing_local.cli.errors import CliError
 
 SUFFIX_FORMATS = {
-    ".json": "json", ".svg": "svg", ".html": "html", ".htm": "html", ".mmd": "mermaid",
-    ".mermaid": "mermaid", ".txt": "table",
+    ".json": "json",
+    ".svg": "svg",
+    ".html": "html",
+    ".htm": "html",
+    ".mmd": "mermaid",
+    ".mermaid": "mermaid",
+    ".txt": "table",
 }
 
 
@@ -18,8 +23,9 @@ def progress(message: str) -> None:
     print(f"lambda-tracing: {message}", file=sys.stderr, flush=True)
 
 
-def choose_format(explicit: str | None, output: Path | None, allowed: list[str],
-                  default: str) -> str:
+def choose_format(
+    explicit: str | None, output: Path | None, allowed: list[str], default: str
+) -> str:
     """--format if given, else what --output's suffix says, else the default."""
     if explicit:
         return explicit

@@ -17,7 +17,8 @@ WIDTH = 80
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
-        "traces", help="list recent traces (GetTraceSummaries) as a table",
+        "traces",
+        help="list recent traces (GetTraceSummaries) as a table",
         description="List recent traces, newest first, from AWS or the local X-Ray. "
         "--filter takes an X-Ray filter expression, e.g. 'service(\"orders\") AND fault'.",
     )
@@ -64,8 +65,10 @@ def table(summaries: list[dict[str, Any]], width: int = WIDTH) -> str:
         duration = summary.get("Duration")
         took = duration_text(duration * 1000) if isinstance(duration, int | float) else "-"
         request = _request(summary.get("Http") or {})
-        line = (f"{_clip(str(summary.get('Id', '?')), 35):<35} {when:<8} {took:>8} "
-                f"{status_of(summary):<6} {_clip(request, request_width)}")
+        line = (
+            f"{_clip(str(summary.get('Id', '?')), 35):<35} {when:<8} {took:>8} "
+            f"{status_of(summary):<6} {_clip(request, request_width)}"
+        )
         lines.append(line.rstrip())
     if not summaries:
         lines.append("no traces in this window")
@@ -91,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
             progress(f"page {number}: {len(found)} traces so far")
         if len(found) >= args.limit:
             break
-    found.sort(key=lambda s: s.get("StartTime") or datetime.min.replace(tzinfo=UTC),
-               reverse=True)
+    found.sort(key=lambda s: s.get("StartTime") or datetime.min.replace(tzinfo=UTC), reverse=True)
     write(table(found[: args.limit]), None)
     return 0

@@ -27,11 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="orders to send (default 300)")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument(
-        "--prebuilt-layers", type=Path, default=None, metavar="DIR",
+        "--prebuilt-layers",
+        type=Path,
+        default=None,
+        metavar="DIR",
         help="use DIR/<LayerId> as the built layers instead of building them",
     )
     parser.add_argument(
-        "--exporter", choices=("xray", "otlp"), default="xray",
+        "--exporter",
+        choices=("xray", "otlp"),
+        default="xray",
         help="the layer's LAMBDA_TRACING_EXPORTER: segment documents (default) or OTLP spans "
         "in ADOT's UDP framing",
     )
@@ -41,8 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.template.exists():
         parser.exit(2, f"lambda-tracing demo: no template at {args.template}\n")
     settings = DemoSettings(
-        template=args.template, output=args.output, requests=args.requests,
-        concurrency=args.concurrency, exporter=args.exporter,
+        template=args.template,
+        output=args.output,
+        requests=args.requests,
+        concurrency=args.concurrency,
+        exporter=args.exporter,
     )
     if args.prebuilt_layers is not None:
         from lambda_tracing_local.runtime import template as tpl
@@ -72,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         print(to_table(result.summary))
     if result.traffic is not None:
         statuses = ", ".join(f"{n} x {s}" for s, n in sorted(result.traffic.statuses.items()))
-        print(f"\norders: {statuses}; payment service: {result.payment_charges} charges, "
-              f"{result.payment_throttled} throttled")
+        print(
+            f"\norders: {statuses}; payment service: {result.payment_charges} charges, "
+            f"{result.payment_throttled} throttled"
+        )
     for label, path in result.files.items():
         print(f"{label}: {path}")
     print(f"function logs: {settings.output / 'functions.log'}")

@@ -10,7 +10,8 @@ ORDERS, WORKER = "OrdersFunction", "WorkerFunction"
 
 def _nodes(summary: dict[str, Any], kind: str, name: str | None = None) -> list[dict[str, Any]]:
     return [
-        node for node in summary.get("nodes", [])
+        node
+        for node in summary.get("nodes", [])
         if node["type"] == kind and (name is None or name in (node["name"], *node["names"]))
     ]
 
@@ -23,10 +24,15 @@ def map_problems(summary: dict[str, Any], payment_host: str) -> list[str]:
     """Every node and edge kind of the sample app, and the injected fault and throttle."""
     problems = []
     wanted = [
-        ("client", None), ("AWS::ApiGateway::Stage", None),
-        ("AWS::Lambda", ORDERS), ("AWS::Lambda::Function", ORDERS),
-        ("AWS::Lambda", WORKER), ("AWS::Lambda::Function", WORKER),
-        ("AWS::DynamoDB::Table", None), ("AWS::SQS::Queue", None), ("remote", payment_host),
+        ("client", None),
+        ("AWS::ApiGateway::Stage", None),
+        ("AWS::Lambda", ORDERS),
+        ("AWS::Lambda::Function", ORDERS),
+        ("AWS::Lambda", WORKER),
+        ("AWS::Lambda::Function", WORKER),
+        ("AWS::DynamoDB::Table", None),
+        ("AWS::SQS::Queue", None),
+        ("remote", payment_host),
     ]
     for kind, name in wanted:
         if not _nodes(summary, kind, name):

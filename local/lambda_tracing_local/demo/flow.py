@@ -62,8 +62,11 @@ def run_demo(settings: DemoSettings, say: Callable[[str], None] = print) -> Demo
         template_dir = settings.template.parent.resolve()
         runtimes = {spec.runtime for spec in tpl.functions(template, template_dir).values()}
         target = layer_version(runtimes)  # as build_layers decides: the runtime's, else ours
-        say(f"building the tracing layer for python{target} ..." if target
-            else "building the tracing layer for this machine's Python ...")
+        say(
+            f"building the tracing layer for python{target} ..."
+            if target
+            else "building the tracing layer for this machine's Python ..."
+        )
         layers = build_layers(template, template_dir, settings.output / ".layers")
     with ExitStack() as stack:
         xray = stack.enter_context(LocalXRay())
@@ -74,8 +77,13 @@ def run_demo(settings: DemoSettings, say: Callable[[str], None] = print) -> Demo
         say("starting moto server, local X-Ray and local Lambda ...")
         app = stack.enter_context(
             LocalApp(
-                settings.template, layers, xray_daemon=xray.udp_address, xray_api=xray.api_url,
-                parameters={"PaymentServiceUrl": payment.url}, log=log, overrides=overrides,
+                settings.template,
+                layers,
+                xray_daemon=xray.udp_address,
+                xray_api=xray.api_url,
+                parameters={"PaymentServiceUrl": payment.url},
+                log=log,
+                overrides=overrides,
             )
         )
         assert app.api is not None
@@ -104,8 +112,11 @@ def run_demo(settings: DemoSettings, say: Callable[[str], None] = print) -> Demo
         else:
             result.summary = _read_summary(app, invoked.payload)
         xray_client = boto3.client(
-            "xray", endpoint_url=xray.api_url, region_name=tpl.REGION,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            "xray",
+            endpoint_url=xray.api_url,
+            region_name=tpl.REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
         result.full_trace = _full_trace(xray_client, result.traffic.created_trace_ids)
     if result.summary is not None:

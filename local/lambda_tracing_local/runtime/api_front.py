@@ -54,8 +54,14 @@ def routes_of(local_lambda: LocalLambda) -> list[Route]:
             regex = re.sub(r"\\\{([^}+]+)\\\+\\\}", r"(?P<\1>.+)", re.escape(path))
             regex = re.sub(r"\\\{([^}]+)\\\}", r"(?P<\1>[^/]+)", regex)
             routes.append(
-                Route(str(props["Method"]).upper(), path, re.compile(f"^{regex}$"), spec.name, api,
-                      str(stage))
+                Route(
+                    str(props["Method"]).upper(),
+                    path,
+                    re.compile(f"^{regex}$"),
+                    spec.name,
+                    api,
+                    str(stage),
+                )
             )
     return routes
 
@@ -141,8 +147,9 @@ class _Handler(BaseHTTPRequestHandler):
         sampled = upstream.get("Sampled") != "0"
         segment_id, invoke_id = new_entity_id(), new_entity_id()
         request_id = str(uuid.uuid4())
-        event = self._proxy_event(route, split.path, split.query, path_parameters, body, request_id,
-                                  trace_id)
+        event = self._proxy_event(
+            route, split.path, split.query, path_parameters, body, request_id, trace_id
+        )
         header = f"Root={trace_id};Parent={invoke_id};Sampled={'1' if sampled else '0'}"
         invoke_started = time.time()
         result = self.server.local_lambda.invoke(route.function, event, upstream_trace=header)
@@ -152,8 +159,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, payload, headers)
         if sampled and self.server.sender is not None:
             segment = _api_segment(
-                route, self, request_id, trace_id, segment_id, upstream.get("Parent"), started,
-                time.time(), status,
+                route,
+                self,
+                request_id,
+                trace_id,
+                segment_id,
+                upstream.get("Parent"),
+                started,
+                time.time(),
+                status,
             )
             segment["subsegments"] = [
                 {
@@ -287,8 +301,13 @@ def _api_segment(
             },
             "response": {"status": status},
         },
-        "aws": {"api_gateway": {"request_id": request_id, "rest_api_id": route.api.lower(),
-                                "stage": route.stage}},
+        "aws": {
+            "api_gateway": {
+                "request_id": request_id,
+                "rest_api_id": route.api.lower(),
+                "stage": route.stage,
+            }
+        },
         "annotations": {},
     }
     if parent_id:

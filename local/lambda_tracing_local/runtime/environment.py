@@ -129,7 +129,12 @@ class Environment:
                 self.stop()
                 error = self._exit_error(request_id)
                 return self._outcome(
-                    request_id, error, invoke_started, cold_start, init_started, init_ended,
+                    request_id,
+                    error,
+                    invoke_started,
+                    cold_start,
+                    init_started,
+                    init_ended,
                     invocation,
                 )
             if time.time() >= deadline:
@@ -137,7 +142,12 @@ class Environment:
                     invocation, invoke_started, cold_start, init_started, init_ended
                 )
         outcome = self._outcome(
-            request_id, invocation.error, invoke_started, cold_start, init_started, init_ended,
+            request_id,
+            invocation.error,
+            invoke_started,
+            cold_start,
+            init_started,
+            init_ended,
             invocation,
         )
         outcome.ready_at = self._wait_until_ready(polls_before)
@@ -185,7 +195,12 @@ class Environment:
         self._write_log(f"{stamp} {invocation.request_id} {message}\n")
         error = _error("Sandbox.Timedout", f"RequestId: {invocation.request_id} Error: {message}")
         return self._outcome(
-            invocation.request_id, error, invoke_started, cold_start, init_started, init_ended,
+            invocation.request_id,
+            error,
+            invoke_started,
+            cold_start,
+            init_started,
+            init_ended,
             invocation,
         )
 

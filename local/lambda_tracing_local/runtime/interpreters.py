@@ -19,7 +19,7 @@ BUILT_FOR = ".lambda-tracing-python"
 
 
 def version_of(runtime: str) -> str | None:
-    """"python3.13" -> "3.13"; None for anything else."""
+    """ "python3.13" -> "3.13"; None for anything else."""
     version = runtime.removeprefix("python")
     return version if runtime.startswith("python") and version[:2] == "3." else None
 
@@ -46,8 +46,10 @@ def python_for(runtime: str, layer_dirs: list[Path]) -> str:
     """The runtime's Python when every layer of the function was built for it, else ours."""
     chosen = interpreter(runtime)
     version = version_of(runtime)
-    built_for = [(d / BUILT_FOR).read_text().strip() if (d / BUILT_FOR).exists() else None
-                 for d in layer_dirs]
+    built_for = [
+        (d / BUILT_FOR).read_text().strip() if (d / BUILT_FOR).exists() else None
+        for d in layer_dirs
+    ]
     if chosen is None or any(v != version for v in built_for):
         return sys.executable
     return str(chosen)

@@ -27,15 +27,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--template", "-t", type=Path, default=Path("template.yaml"))
     parser.add_argument(
-        "--parameter", action="append", default=[], metavar="NAME=VALUE",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="template parameter override (repeatable)",
     )
     parser.add_argument(
-        "--build-dir", type=Path, default=None,
+        "--build-dir",
+        type=Path,
+        default=None,
         help="layer build directory (default: <template dir>/.aws-sam/local-layers)",
     )
     parser.add_argument(
-        "--xray-daemon", default=os.environ.get("AWS_XRAY_DAEMON_ADDRESS"),
+        "--xray-daemon",
+        default=os.environ.get("AWS_XRAY_DAEMON_ADDRESS"),
         help="send segments to this daemon (HOST:PORT); default: record into the local X-Ray store",
     )
     return parser
@@ -64,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _invoke(
-    function: str, event: object, template_path: Path, parameters: dict[str, str],
+    function: str,
+    event: object,
+    template_path: Path,
+    parameters: dict[str, str],
     xray_daemon: str | None,
     build_dir: Path,
 ) -> int:
@@ -82,9 +91,13 @@ def _invoke(
         layers = build_layers(template, template_path.parent.resolve(), build_dir)
         app = stack.enter_context(
             LocalApp(
-                template_path, layers, xray_daemon=xray_daemon,
-                xray_api=xray.api_url if xray else None, parameters=parameters,
-                with_api=False, with_event_sources=False,
+                template_path,
+                layers,
+                xray_daemon=xray_daemon,
+                xray_api=xray.api_url if xray else None,
+                parameters=parameters,
+                with_api=False,
+                with_event_sources=False,
             )
         )
         result = app.functions.invoke(function, event)

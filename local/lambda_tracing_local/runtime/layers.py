@@ -56,7 +56,11 @@ def _build(logical_id: str, content_dir: Path, target: Path, version: str | None
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     command = [
-        "make", "--no-print-directory", "-C", str(content_dir), f"build-{logical_id}",
+        "make",
+        "--no-print-directory",
+        "-C",
+        str(content_dir),
+        f"build-{logical_id}",
         f"ARTIFACTS_DIR={target}",
     ]
     if version:

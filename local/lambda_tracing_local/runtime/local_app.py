@@ -53,9 +53,15 @@ class LocalApp:
             self.values = create_resources(template, self.moto, self.parameters)
             self.functions = self._stack.enter_context(
                 LocalLambda(
-                    self.template_path, self.values, self.moto.endpoint, self.layer_dirs,
-                    xray_daemon=self.xray_daemon, xray_api=self.xray_api, log=self.log,
-                    max_environments=self.max_environments, overrides=self.overrides,
+                    self.template_path,
+                    self.values,
+                    self.moto.endpoint,
+                    self.layer_dirs,
+                    xray_daemon=self.xray_daemon,
+                    xray_api=self.xray_api,
+                    log=self.log,
+                    max_environments=self.max_environments,
+                    overrides=self.overrides,
                 )
             )
             if self.with_api:

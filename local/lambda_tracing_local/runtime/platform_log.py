@@ -13,9 +13,7 @@ def start_line(request_id: str) -> str:
     return f"START RequestId: {request_id} Version: $LATEST\n"
 
 
-def end_lines(
-    outcome: Outcome, memory_size: int, trace: TraceContext, pid: int | None
-) -> str:
+def end_lines(outcome: Outcome, memory_size: int, trace: TraceContext, pid: int | None) -> str:
     duration_ms = (outcome.finished_at - (outcome.delivered_at or outcome.invoke_started)) * 1000
     report = (
         f"REPORT RequestId: {outcome.request_id}\tDuration: {duration_ms:.2f} ms\t"

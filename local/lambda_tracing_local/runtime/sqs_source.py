@@ -63,7 +63,8 @@ class SqsEventSource:
             attributes = self._sqs.get_queue_attributes(
                 QueueUrl=self.queue_url,
                 AttributeNames=[
-                    "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
                 ],
             )["Attributes"]
             waiting = sum(int(value) for value in attributes.values())
@@ -107,7 +108,10 @@ class SqsEventSource:
             if "AWSTraceHeader" in record["attributes"]
         ]
         result = self.local_lambda.invoke(
-            self.function, {"Records": records}, upstream_trace=upstream, event_source="aws:sqs",
+            self.function,
+            {"Records": records},
+            upstream_trace=upstream,
+            event_source="aws:sqs",
             linked_traces=links,
         )
         self.invocations += 1

@@ -13,15 +13,19 @@ REPORT = {"report": True}
 def recorded(setup: str, outcome: str) -> dict[str, str]:
     """`setup` (classes calling `note(name)`), then a handler whose `outcome` is a statement
     (`return ...` or `raise ...`), or which returns CALLS when asked."""
-    return {"app.py": dedent("""
+    return {
+        "app.py": dedent("""
         CALLS = []
 
         def note(name):
             CALLS.append(name)
-    """) + dedent(setup) + dedent(f"""
+    """)
+        + dedent(setup)
+        + dedent(f"""
 
         def handler(event, context):
             if event.get("report"):
                 return {{"calls": CALLS}}
             {outcome}
-    """)}
+    """)
+    }

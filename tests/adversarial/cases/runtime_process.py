@@ -30,19 +30,40 @@ socket.getaddrinfo = _slow_getaddrinfo
 """
 
 CASES: list[Case] = [
-    Case("daemon-host-never-resolves", app(SLOW_DNS + dedent("""
+    Case(
+        "daemon-host-never-resolves",
+        app(
+            SLOW_DNS
+            + dedent("""
         def handler(event, context):
             return "fast"
-    """)), events=[{}, {}], env={"AWS_XRAY_DAEMON_ADDRESS": "xray-daemon.never.invalid:2000"},
-        note="a daemon host that never resolves cost +10 s in the first invocation"),
-    Case("daemon-address-garbage", app("def handler(event, context):\n    return 1\n"),
-         env={"AWS_XRAY_DAEMON_ADDRESS": "::::not an address"}, note="an unparsable address"),
-    Case("daemon-address-port-zero", app("def handler(event, context):\n    return 1\n"),
-         env={"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:0"}, note="a port nobody can send to"),
-    Case("daemon-address-two-forms", app("def handler(event, context):\n    return 1\n"),
-         env={"AWS_XRAY_DAEMON_ADDRESS": "tcp:127.0.0.1:9 udp:127.0.0.1:9"},
-         note="the SDK's tcp/udp form, pointing nowhere"),
-    Case("fork-child-exits", app("""
+    """)
+        ),
+        events=[{}, {}],
+        env={"AWS_XRAY_DAEMON_ADDRESS": "xray-daemon.never.invalid:2000"},
+        note="a daemon host that never resolves cost +10 s in the first invocation",
+    ),
+    Case(
+        "daemon-address-garbage",
+        app("def handler(event, context):\n    return 1\n"),
+        env={"AWS_XRAY_DAEMON_ADDRESS": "::::not an address"},
+        note="an unparsable address",
+    ),
+    Case(
+        "daemon-address-port-zero",
+        app("def handler(event, context):\n    return 1\n"),
+        env={"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:0"},
+        note="a port nobody can send to",
+    ),
+    Case(
+        "daemon-address-two-forms",
+        app("def handler(event, context):\n    return 1\n"),
+        env={"AWS_XRAY_DAEMON_ADDRESS": "tcp:127.0.0.1:9 udp:127.0.0.1:9"},
+        note="the SDK's tcp/udp form, pointing nowhere",
+    ),
+    Case(
+        "fork-child-exits",
+        app("""
         import os
         import sys
 
@@ -52,8 +73,12 @@ CASES: list[Case] = [
                 sys.exit(3)  # the child unwinds through the handler's callers
             _, status = os.waitpid(pid, 0)
             return {"child_exit": os.waitstatus_to_exitcode(status)}
-    """), note="a forked child that exits sent a second document with the same id, as fault"),
-    Case("fork-child-raises", app("""
+    """),
+        note="a forked child that exits sent a second document with the same id, as fault",
+    ),
+    Case(
+        "fork-child-raises",
+        app("""
         import os
 
         def handler(event, context):
@@ -65,8 +90,12 @@ CASES: list[Case] = [
                     os._exit(0)
             os.waitpid(pid, 0)
             return "parent"
-    """), note="a child that fails and leaves at once"),
-    Case("fd-closed-and-reused", app("""
+    """),
+        note="a child that fails and leaves at once",
+    ),
+    Case(
+        "fd-closed-and-reused",
+        app("""
         import os
         import socket
         import stat
@@ -111,9 +140,13 @@ CASES: list[Case] = [
             if event.get("step") == "read":
                 return received.decode(errors="replace")
             return "warm"
-    """), events=[{}, {"step": "close"}, {"step": "read"}],
-        note="the trace document was written into the handler's own TCP connection"),
-    Case("threads-outlive-invocation", app("""
+    """),
+        events=[{}, {"step": "close"}, {"step": "read"}],
+        note="the trace document was written into the handler's own TCP connection",
+    ),
+    Case(
+        "threads-outlive-invocation",
+        app("""
         import threading
         import time
 
@@ -126,8 +159,13 @@ CASES: list[Case] = [
         def handler(event, context):
             threading.Thread(target=late, daemon=True).start()
             return list(results)
-    """), events=[{}, {}], note="a thread still running when the handler returns"),
-    Case("thread-raises", app("""
+    """),
+        events=[{}, {}],
+        note="a thread still running when the handler returns",
+    ),
+    Case(
+        "thread-raises",
+        app("""
         import threading
 
         def handler(event, context):
@@ -137,28 +175,48 @@ CASES: list[Case] = [
             thread.start()
             thread.join()
             return "survived"
-    """), note="an exception in a thread the handler started"),
-    Case("handler-exits", app("""
+    """),
+        note="an exception in a thread the handler started",
+    ),
+    Case(
+        "handler-exits",
+        app("""
         import sys
 
         def handler(event, context):
             sys.exit(0)
-    """), note="sys.exit in the handler ends the runtime as without the layer"),
-    Case("handler-os-exit", app("""
+    """),
+        note="sys.exit in the handler ends the runtime as without the layer",
+    ),
+    Case(
+        "handler-os-exit",
+        app("""
         import os
 
         def handler(event, context):
             os._exit(7)
-    """), note="os._exit: the runtime dies the same way"),
-    Case("handler-keyboard-interrupt", app("""
+    """),
+        note="os._exit: the runtime dies the same way",
+    ),
+    Case(
+        "handler-keyboard-interrupt",
+        app("""
         def handler(event, context):
             raise KeyboardInterrupt
-    """), note="a BaseException that is not an Exception"),
-    Case("handler-generator-exit", app("""
+    """),
+        note="a BaseException that is not an Exception",
+    ),
+    Case(
+        "handler-generator-exit",
+        app("""
         def handler(event, context):
             raise GeneratorExit("odd")
-    """), note="GeneratorExit from a handler"),
-    Case("signal-alarm-handler", app("""
+    """),
+        note="GeneratorExit from a handler",
+    ),
+    Case(
+        "signal-alarm-handler",
+        app("""
         import signal
 
         def on_alarm(signum, frame):
@@ -170,40 +228,69 @@ CASES: list[Case] = [
             signal.setitimer(signal.ITIMER_REAL, 0.05)
             while True:
                 pass
-    """), note="a handler interrupted by its own SIGALRM"),
-    Case("slow-handler", app("""
+    """),
+        note="a handler interrupted by its own SIGALRM",
+    ),
+    Case(
+        "slow-handler",
+        app("""
         import time
 
         def handler(event, context):
             time.sleep(0.3)
             return "slow"
-    """), note="a slow handler is not made slower"),
-    Case("huge-return-value", app("""
+    """),
+        note="a slow handler is not made slower",
+    ),
+    Case(
+        "huge-return-value",
+        app("""
         def handler(event, context):
             return {"blob": "x" * 5_000_000, "items": list(range(100_000))}
-    """), note="a 5 MB result: returned unchanged, datagram <= 64 KB"),
-    Case("deep-return-value", app("""
+    """),
+        note="a 5 MB result: returned unchanged, datagram <= 64 KB",
+    ),
+    Case(
+        "deep-return-value",
+        app("""
         def handler(event, context):
             value = []
             for _ in range(900):
                 value = [value]
             return value
-    """), note="a deeply nested result the runtime can still marshal"),
-    Case("unserialisable-return", app("""
+    """),
+        note="a deeply nested result the runtime can still marshal",
+    ),
+    Case(
+        "unserialisable-return",
+        app("""
         def handler(event, context):
             return {"when": object()}
-    """), note="a result the runtime cannot marshal: its own error"),
-    Case("return-bytes", app("""
+    """),
+        note="a result the runtime cannot marshal: its own error",
+    ),
+    Case(
+        "return-bytes",
+        app("""
         def handler(event, context):
             return b"raw bytes"
-    """), note="bytes returned"),
-    Case("return-none", app("def handler(event, context):\n    return None\n"),
-         note="None returned"),
-    Case("return-string-with-nul", app("""
+    """),
+        note="bytes returned",
+    ),
+    Case(
+        "return-none", app("def handler(event, context):\n    return None\n"), note="None returned"
+    ),
+    Case(
+        "return-string-with-nul",
+        app("""
         def handler(event, context):
             return "a\\x00b\\ud800"
-    """), note="a string with NUL and a lone surrogate"),
-    Case("recursion-limit-lowered", app("""
+    """),
+        note="a string with NUL and a lone surrogate",
+    ),
+    Case(
+        "recursion-limit-lowered",
+        app("""
         import sys
 
         def handler(event, context):
@@ -211,27 +298,48 @@ CASES: list[Case] = [
             def down(n):
                 return 0 if n == 0 else 1 + down(n - 1)
             return down(120)
-    """), events=[{}, {}], note="a handler that lowers the recursion limit itself"),
-    Case("environment-trace-header-removed", app("""
+    """),
+        events=[{}, {}],
+        note="a handler that lowers the recursion limit itself",
+    ),
+    Case(
+        "environment-trace-header-removed",
+        app("""
         import os
 
         def handler(event, context):
             os.environ.pop("_X_AMZN_TRACE_ID", None)
             return "removed"
-    """), events=[{}, {}], note="the handler deletes _X_AMZN_TRACE_ID mid-invocation"),
-    Case("environment-trace-header-garbage", app("""
+    """),
+        events=[{}, {}],
+        note="the handler deletes _X_AMZN_TRACE_ID mid-invocation",
+    ),
+    Case(
+        "environment-trace-header-garbage",
+        app("""
         import os
 
         def handler(event, context):
             os.environ["_X_AMZN_TRACE_ID"] = "Root=garbage;Sampled=1;" * 100
             return "garbage"
-    """), events=[{}, {}], note="the handler writes a hostile trace header"),
-    Case("trace-header-hostile", app("def handler(event, context):\n    return 1\n"),
-         events=[{}, {}, {}],
-         trace_headers=("Root=1-00000000-000000000000000000000000;Parent=0;Sampled=1",
-                        "Sampled=1;" + "x=y;" * 300, None),
-         note="hostile trace headers from the runtime"),
-    Case("stdout-closed", app("""
+    """),
+        events=[{}, {}],
+        note="the handler writes a hostile trace header",
+    ),
+    Case(
+        "trace-header-hostile",
+        app("def handler(event, context):\n    return 1\n"),
+        events=[{}, {}, {}],
+        trace_headers=(
+            "Root=1-00000000-000000000000000000000000;Parent=0;Sampled=1",
+            "Sampled=1;" + "x=y;" * 300,
+            None,
+        ),
+        note="hostile trace headers from the runtime",
+    ),
+    Case(
+        "stdout-closed",
+        app("""
         import os
         import sys
 
@@ -239,21 +347,29 @@ CASES: list[Case] = [
             sys.stdout.flush()
             os.close(1)
             return "closed"
-    """), note="a handler that closes stdout"),
+    """),
+        note="a handler that closes stdout",
+    ),
 ]
 
 # The layer's deliberate effects (README "What the layer changes"), each allowed by name and
 # nothing else: the rest of what these handlers report must still match.
 CASES += [
-    Case("deliberate-environment", app("""
+    Case(
+        "deliberate-environment",
+        app("""
         import os
 
         def handler(event, context):
             return {name: os.environ.get(name) for name in sorted(os.environ)
                     if name not in ("_X_AMZN_TRACE_ID", "AWS_LAMBDA_RUNTIME_API")}
-    """), allowed_differences=("environment", "_HANDLER"),
-        note="the wrapper's variables and _HANDLER, and nothing else in the environment"),
-    Case("deliberate-outbound-trace-header", app("""
+    """),
+        allowed_differences=("environment", "_HANDLER"),
+        note="the wrapper's variables and _HANDLER, and nothing else in the environment",
+    ),
+    Case(
+        "deliberate-outbound-trace-header",
+        app("""
         import http.server
         import threading
 
@@ -281,9 +397,13 @@ CASES += [
             headers = seen.pop()
             headers.pop("Host", None)
             return {"body": body.decode(), "headers": headers}
-    """), allowed_differences=("trace-header",),
-        note="an outbound HTTP call carries X-Amzn-Trace-Id; its result is otherwise the same"),
-    Case("deliberate-log-trace-id", app("""
+    """),
+        allowed_differences=("trace-header",),
+        note="an outbound HTTP call carries X-Amzn-Trace-Id; its result is otherwise the same",
+    ),
+    Case(
+        "deliberate-log-trace-id",
+        app("""
         import logging
 
         records = []
@@ -299,18 +419,24 @@ CASES += [
             records.clear()
             logging.getLogger("app").warning("handling %s", 1)
             return records
-    """), allowed_differences=("xray_trace_id",),
-        note="log records carry xray_trace_id; nothing else about them changes"),
+    """),
+        allowed_differences=("xray_trace_id",),
+        note="log records carry xray_trace_id; nothing else about them changes",
+    ),
 ]
 
-FIRST_PATCHED_CALL = ("The first botocore or requests call loads aws-xray-sdk's recorder and "
-                      "patcher (the layer's cold-start design); within the default budget since "
-                      "wrapt is pinned below 2 (2.x imports asyncio)")
+FIRST_PATCHED_CALL = (
+    "The first botocore or requests call loads aws-xray-sdk's recorder and "
+    "patcher (the layer's cold-start design); within the default budget since "
+    "wrapt is pinned below 2 (2.x imports asyncio)"
+)
 
 # Errors raised through the layer's patches: the stack trace is still the user's and the
 # libraries' own, with none of the layer's (or its SDK's) frames between.
 CASES += [
-    Case("error-through-botocore", app("""
+    Case(
+        "error-through-botocore",
+        app("""
         import boto3
         from botocore.stub import Stubber
 
@@ -322,23 +448,31 @@ CASES += [
         def handler(event, context):
             return sqs.list_queues()
     """),
-         note="a ClientError through the botocore patch: the SDK wrapper's frame and a null "
-              "aws.request_id were in the trace. " + FIRST_PATCHED_CALL),
-    Case("error-through-urllib3", app("""
+        note="a ClientError through the botocore patch: the SDK wrapper's frame and a null "
+        "aws.request_id were in the trace. " + FIRST_PATCHED_CALL,
+    ),
+    Case(
+        "error-through-urllib3",
+        app("""
         import urllib3
 
         pool = urllib3.PoolManager(retries=False)
 
         def handler(event, context):
             return pool.request("GET", "http://127.0.0.1:9/refused").status
-    """), note="a refused connection through the urllib3 patch"),
-    Case("error-through-requests", app("""
+    """),
+        note="a refused connection through the urllib3 patch",
+    ),
+    Case(
+        "error-through-requests",
+        app("""
         import requests
 
         def handler(event, context):
             return requests.get("http://127.0.0.1:9/refused", timeout=2).status_code
     """),
-         note="a refused connection through the requests patch. " + FIRST_PATCHED_CALL),
+        note="a refused connection through the requests patch. " + FIRST_PATCHED_CALL,
+    ),
 ]
 
 _COUNTING_SERVER = """
@@ -367,12 +501,15 @@ def handler(event, context):
     return {"failure": failure, "connections": len(accepted)}
 """
 CASES += [
-    Case(f"failed-urllib3-call-made-once-{slug}", {"app.py": _COUNTING_SERVER},
-         trace_headers=(header,), note="a failing call outside a sampled trace was made a "
-         "second time by the patch's own fallback")
+    Case(
+        f"failed-urllib3-call-made-once-{slug}",
+        {"app.py": _COUNTING_SERVER},
+        trace_headers=(header,),
+        note="a failing call outside a sampled trace was made a "
+        "second time by the patch's own fallback",
+    )
     for slug, header in [
         ("no-trace", None),
-        ("unsampled", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
-                      "Sampled=0"),
+        ("unsampled", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"),
     ]
 ]

@@ -181,7 +181,7 @@ def flame_svg(trace: dict[str, Any]) -> str:
         f'<rect width="100%" height="100%" fill="#fff"/>'
         f'<text class="title" x="{LEFT}" y="26">Trace {esc(tree.id)}</text>'
         f'<text class="subtitle" x="{LEFT}" y="46">{esc(subtitle)}</text>'
-        f"{_legend(68)}<g class=\"axis\">{_ticks(total_s)}</g>"
+        f'{_legend(68)}<g class="axis">{_ticks(total_s)}</g>'
         f'<g class="bars">{bars}</g></svg>'
     )
 

@@ -75,8 +75,9 @@ def _compact(depth: list[int]) -> list[int]:
     return [rank[value] for value in depth]
 
 
-def layout(count: int, ends: list[tuple[int, int]], first: list[int], top: float,
-           route: bool = True) -> MapLayout:
+def layout(
+    count: int, ends: list[tuple[int, int]], first: list[int], top: float, route: bool = True
+) -> MapLayout:
     """Boxes for `count` nodes and slots for calls that skip columns; `first` lists entry
     points (clients, roots), `top` is the y where the drawing starts."""
     depth = _compact(depths(count, ends, first))

@@ -64,36 +64,54 @@ def _table(title: str, header: list[str], rows: list[list[str]], css: str) -> st
 def _details(summary: dict[str, Any]) -> str:
     top = summary.get("top") or {}
     slowest = [
-        [f"{row.get('source')} → {row.get('target')}", duration_text(row.get("p99_ms")),
-         str(row.get("requests"))]
+        [
+            f"{row.get('source')} → {row.get('target')}",
+            duration_text(row.get("p99_ms")),
+            str(row.get("requests")),
+        ]
         for row in top.get("slowest_edges") or []
     ]
     failing = [
-        [str(row.get("name")), str(row.get("type")), percent_text(row.get("fault_rate")),
-         percent_text(row.get("error_rate")), percent_text(row.get("throttle_rate")),
-         str(row.get("health"))]
+        [
+            str(row.get("name")),
+            str(row.get("type")),
+            percent_text(row.get("fault_rate")),
+            percent_text(row.get("error_rate")),
+            percent_text(row.get("throttle_rate")),
+            str(row.get("health")),
+        ]
         for row in top.get("most_failing_nodes") or []
     ]
     changes = summary.get("changes") or {}
-    changed = [[f"service {kind}", str(item)] for kind, key in
-               (("added", "nodes_added"), ("gone", "nodes_gone"))
-               for item in changes.get(key) or []]
-    changed += [[f"call {kind}", str(item)] for kind, key in
-                (("added", "edges_added"), ("gone", "edges_gone"))
-                for item in changes.get(key) or []]
+    changed = [
+        [f"service {kind}", str(item)]
+        for kind, key in (("added", "nodes_added"), ("gone", "nodes_gone"))
+        for item in changes.get(key) or []
+    ]
+    changed += [
+        [f"call {kind}", str(item)]
+        for kind, key in (("added", "edges_added"), ("gone", "edges_gone"))
+        for item in changes.get(key) or []
+    ]
     for regression in changes.get("regressions") or []:
         metric = regression.get("metric")
         show = duration_text if metric == "p99_ms" else percent_text
-        changed.append([
-            f"{regression.get('kind')} {metric} worse",
-            f"{regression.get('id')}: {show(regression.get('before'))} → "
-            f"{show(regression.get('after'))}",
-        ])
+        changed.append(
+            [
+                f"{regression.get('kind')} {metric} worse",
+                f"{regression.get('id')}: {show(regression.get('before'))} → "
+                f"{show(regression.get('after'))}",
+            ]
+        )
     return (
         '<section class="details">'
         + _table("Slowest calls (p99)", ["call", "p99", "requests"], slowest, "slowest")
-        + _table("Most failing services", ["service", "type", "fault", "error", "throttle",
-                                           "health"], failing, "failing")
+        + _table(
+            "Most failing services",
+            ["service", "type", "fault", "error", "throttle", "health"],
+            failing,
+            "failing",
+        )
         + _table("Changes since the previous window", ["change", "what"], changed, "changes")
         + "</section>"
     )

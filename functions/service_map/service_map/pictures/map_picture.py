@@ -46,15 +46,19 @@ svg.service-map {{ font-family: {FONT_FAMILY}; background: #fbfcfd; }}
 """
 
 
-def _stats_lines(statistics: dict[str, Any] | None,
-                 missing: str = "no statistics") -> list[str]:
+def _stats_lines(statistics: dict[str, Any] | None, missing: str = "no statistics") -> list[str]:
     if not statistics:
         return [missing]
     get = statistics.get
     times = ", ".join(
         f"{label} {duration_text(get(key))}"
-        for label, key in (("mean", "mean_ms"), ("p50", "p50_ms"), ("p90", "p90_ms"),
-                           ("p95", "p95_ms"), ("p99", "p99_ms"))
+        for label, key in (
+            ("mean", "mean_ms"),
+            ("p50", "p50_ms"),
+            ("p90", "p90_ms"),
+            ("p95", "p95_ms"),
+            ("p99", "p99_ms"),
+        )
     )
     return [
         f"requests: {get('requests', 0)} ({rate_text(get('requests_per_minute'))})",
@@ -124,8 +128,9 @@ def _curve(x0: float, y0: float, x3: float, y3: float) -> str:
     return f"C{x0 + bend:.1f},{y0:.1f} {x3 - bend:.1f},{y3:.1f} {x3:.1f},{y3:.1f}"
 
 
-def _edge_geometry(source: Box, target: Box,
-                   slots: list[tuple[float, float]]) -> tuple[str, float, float]:
+def _edge_geometry(
+    source: Box, target: Box, slots: list[tuple[float, float]]
+) -> tuple[str, float, float]:
     """The path of a call, and where its label goes.
 
     Calls to the right leave the caller's right side and enter the callee's left side,
@@ -145,15 +150,23 @@ def _edge_geometry(source: Box, target: Box,
     if target.x == source.x:
         x0 = source.x + source.w
         bend = 40.0 + min(abs(y3 - y0) / 4, 60.0)
-        path_text = f"M{x0:.1f},{y0:.1f} C{x0 + bend:.1f},{y0:.1f} {x0 + bend:.1f},{y3:.1f} " \
-                    f"{x0:.1f},{y3:.1f}"
+        path_text = (
+            f"M{x0:.1f},{y0:.1f} C{x0 + bend:.1f},{y0:.1f} {x0 + bend:.1f},{y3:.1f} "
+            f"{x0:.1f},{y3:.1f}"
+        )
         return path_text, x0 + bend * 0.75, (y0 + y3) / 2
     x0, x3 = source.x, target.x + target.w
     return f"M{x0:.1f},{y0:.1f} {_curve(x0, y0, x3, y3)}", (x0 + x3) / 2, (y0 + y3) / 2
 
 
-def _edge_svg(edge: dict[str, Any], ends: tuple[int, int], plan: MapLayout, index: int,
-              names: tuple[str, str], labelled: bool) -> str:
+def _edge_svg(
+    edge: dict[str, Any],
+    ends: tuple[int, int],
+    plan: MapLayout,
+    index: int,
+    names: tuple[str, str],
+    labelled: bool,
+) -> str:
     source, target = plan.boxes[ends[0]], plan.boxes[ends[1]]
     statistics = edge.get("statistics")
     status = worst_status(statistics)
@@ -253,8 +266,10 @@ def map_svg(summary: dict[str, Any]) -> str:
     for index, (edge, ends) in enumerate(zip(graph.edges, graph.ends, strict=True)):
         names = (str(graph.nodes[ends[0]]["name"]), str(graph.nodes[ends[1]]["name"]))
         edges.append(_edge_svg(edge, ends, plan, index, names, labelled))
-    nodes = [_node_svg(i, node, box) for i, (node, box) in enumerate(zip(graph.nodes, boxes,
-                                                                         strict=True))]
+    nodes = [
+        _node_svg(i, node, box)
+        for i, (node, box) in enumerate(zip(graph.nodes, boxes, strict=True))
+    ]
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="service-map{dense}" width="{width:g}" '
         f'height="{height:g}" viewBox="0 0 {width:g} {height:g}">'

@@ -40,5 +40,6 @@ def status_shares(statistics: dict[str, Any] | None) -> list[tuple[str, float]]:
     )
     return [(name, count / total) for name, count in counts if count]
 
+
 # Lighter fills for flame-graph bars, so their dark labels stay readable.
 TINTS = {"ok": "#8fd19b", "error": "#f5d768", "throttle": "#c2a2e6", "fault": "#f08a83"}

@@ -10,7 +10,7 @@ FONT_FAMILY = "'DejaVu Sans', 'Liberation Sans', Arial, Helvetica, sans-serif"
 
 # Widths in em, on the generous side of DejaVu Sans, so text we fit never spills out of its box.
 _NARROW = set("il.,:;'|!()[]{}` ")
-_SLIGHT = set("fjrtI/-\"")
+_SLIGHT = set('fjrtI/-"')
 _WIDE = set("mwMW@%")
 
 

@@ -77,10 +77,12 @@ class InvocationContext:
         self._facade_class = facade_class
         self._missing = context_missing
         self._state: ContextVar[State | None] = ContextVar(
-            f"lambda_tracing_context_{id(self):x}", default=None)
+            f"lambda_tracing_context_{id(self):x}", default=None
+        )
 
-    def enter(self, header: str | None,
-              opening: Callable[[Any], Any] | None = None) -> tuple[Any, Any]:
+    def enter(
+        self, header: str | None, opening: Callable[[Any], Any] | None = None
+    ) -> tuple[Any, Any]:
         """Make `header`'s trace current: (its facade, None) if it already was, else (the new
         facade or None if no trace, `opening(facade)`: the invocation's first open span, or
         None)."""
@@ -148,7 +150,7 @@ class InvocationContext:
             return
         for index in range(len(spans) - 1, -1, -1):
             if spans[index] is span:  # identity: entities define no __eq__
-                for leaked in spans[index + 1:]:
+                for leaked in spans[index + 1 :]:
                     if leaked.in_progress:
                         leaked.close(end_time)
                 self._state.set((state[0], state[1], spans[:index]))

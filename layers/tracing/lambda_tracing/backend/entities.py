@@ -31,8 +31,9 @@ from lambda_tracing.backend import sdk_models
 logger = logging.getLogger(__name__)
 
 # Attributes a Span keeps that never go into a document.
-_NOT_IN_DOCUMENT = frozenset({"sampled", "parent_segment", "_parent", "_foreign_metadata",
-                              "_sent", "_detached"})
+_NOT_IN_DOCUMENT = frozenset(
+    {"sampled", "parent_segment", "_parent", "_foreign_metadata", "_sent", "_detached"}
+)
 
 
 class Facade:
@@ -73,8 +74,9 @@ class Facade:
             trace_header = sdk_models.model("aws_xray_sdk.core.models.trace_header")
             fields = (field.split("=", 1) for field in self.data.split(";") if "=" in field)
             data = {key: value for key, value in fields if key != "Self"}
-            header = trace_header.TraceHeader(root=self.trace_id, parent=self.id,
-                                              sampled=1 if self.sampled else 0, data=data)
+            header = trace_header.TraceHeader(
+                root=self.trace_id, parent=self.id, sampled=1 if self.sampled else 0, data=data
+            )
             self._origin_trace_header = header
         return header
 
@@ -195,8 +197,10 @@ def make_classes() -> tuple[type, type]:
                     if self._foreign_metadata:
                         value = metadata_to_dict(value)
                 elif key == "cause" and isinstance(value, dict):
-                    value = {"working_directory": value["working_directory"],
-                             "exceptions": [error.to_dict() for error in value["exceptions"]]}
+                    value = {
+                        "working_directory": value["working_directory"],
+                        "exceptions": [error.to_dict() for error in value["exceptions"]],
+                    }
                 document[key] = value
             return document
 

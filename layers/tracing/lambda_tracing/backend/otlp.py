@@ -55,17 +55,33 @@ HANDLER_MARK = "ColdStart"  # the annotation invocation.py puts on every handler
 # The names OTel's botocore instrumentation (and ADOT, for S3 and SNS) give the X-Ray SDK's
 # aws fields: what X-Ray's OTLP conversion reads to name the queue, topic, function, bucket.
 _AWS_KEYS = {
-    "operation": "rpc.method", "region": "aws.region", "request_id": "aws.request_id",
-    "queue_url": "aws.queue_url", "topic_arn": "aws.sns.topic.arn",
-    "function_name": "faas.invoked_name", "bucket_name": "aws.s3.bucket",
+    "operation": "rpc.method",
+    "region": "aws.region",
+    "request_id": "aws.request_id",
+    "queue_url": "aws.queue_url",
+    "topic_arn": "aws.sns.topic.arn",
+    "function_name": "faas.invoked_name",
+    "bucket_name": "aws.s3.bucket",
 }
 # aws-xray-sdk names a botocore call's span after the endpoint prefix; OTel's rpc.service is
 # botocore's service id. The common ones; others keep the prefix.
 _SERVICE_IDS = {
-    "dynamodb": "DynamoDB", "sqs": "SQS", "sns": "SNS", "s3": "S3", "lambda": "Lambda",
-    "events": "EventBridge", "kinesis": "Kinesis", "states": "SFN", "ssm": "SSM", "sts": "STS",
-    "secretsmanager": "Secrets Manager", "kms": "KMS", "firehose": "Firehose",
-    "bedrock-runtime": "Bedrock Runtime", "logs": "CloudWatch Logs", "monitoring": "CloudWatch",
+    "dynamodb": "DynamoDB",
+    "sqs": "SQS",
+    "sns": "SNS",
+    "s3": "S3",
+    "lambda": "Lambda",
+    "events": "EventBridge",
+    "kinesis": "Kinesis",
+    "states": "SFN",
+    "ssm": "SSM",
+    "sts": "STS",
+    "secretsmanager": "Secrets Manager",
+    "kms": "KMS",
+    "firehose": "Firehose",
+    "bedrock-runtime": "Bedrock Runtime",
+    "logs": "CloudWatch Logs",
+    "monitoring": "CloudWatch",
 }
 _ATTRIBUTE_TAG = b"\x4a"  # Span.attributes
 _REMOTE_PARENT = enc.FLAG_SAMPLED | enc.FLAG_HAS_IS_REMOTE | enc.FLAG_IS_REMOTE
@@ -85,9 +101,12 @@ def resource_attributes(service: str, environ: Any = os.environ) -> list[tuple[s
         ("telemetry.sdk.name", "lambda-tracing"),
         ("telemetry.sdk.language", "python"),
     ]
-    for key, variable in (("cloud.region", "AWS_REGION"), ("faas.name", "AWS_LAMBDA_FUNCTION_NAME"),
-                          ("faas.version", "AWS_LAMBDA_FUNCTION_VERSION"),
-                          ("faas.instance", "AWS_LAMBDA_LOG_STREAM_NAME")):
+    for key, variable in (
+        ("cloud.region", "AWS_REGION"),
+        ("faas.name", "AWS_LAMBDA_FUNCTION_NAME"),
+        ("faas.version", "AWS_LAMBDA_FUNCTION_VERSION"),
+        ("faas.instance", "AWS_LAMBDA_LOG_STREAM_NAME"),
+    ):
         value = get(variable)
         if value:
             pairs.append((key, value))
@@ -118,8 +137,9 @@ class SpanConverter:
         self._limit = entry_limit
         self._trace: tuple[str, bytes] = ("", b"")
 
-    def entries(self, root: Any, handler: bool = False,
-                remote_parent: bool = False) -> Iterator[bytes]:
+    def entries(
+        self, root: Any, handler: bool = False, remote_parent: bool = False
+    ) -> Iterator[bytes]:
         """Every span of `root`'s tree (a Span or its document) as a ScopeSpans.spans entry,
         parents first, each within the entry limit. `handler`: the root is the invocation's
         (SERVER) span; `remote_parent`: the root's parent is Lambda's segment (the trace
@@ -201,11 +221,20 @@ class SpanConverter:
         failed = get("fault") or get("error") or get("throttle")
         parent = get("parent_id")
         return enc.span(
-            self._trace_id(str(node["trace_id"])), bytes.fromhex(node["id"]),
-            bytes.fromhex(parent) if parent else None, name, kind, start, end,
-            enc.attributes(pairs, _ATTRIBUTE_TAG), events, links,
-            enc.STATUS_ERROR if failed else enc.STATUS_UNSET, message if failed else "",
-            _REMOTE_PARENT if remote_parent else _LOCAL_PARENT)
+            self._trace_id(str(node["trace_id"])),
+            bytes.fromhex(node["id"]),
+            bytes.fromhex(parent) if parent else None,
+            name,
+            kind,
+            start,
+            end,
+            enc.attributes(pairs, _ATTRIBUTE_TAG),
+            events,
+            links,
+            enc.STATUS_ERROR if failed else enc.STATUS_UNSET,
+            message if failed else "",
+            _REMOTE_PARENT if remote_parent else _LOCAL_PARENT,
+        )
 
 
 def _view(span: Any) -> dict[str, Any]:
@@ -269,13 +298,23 @@ def _exception_events(cause: Any, time_ns: int) -> tuple[Sequence[bytes], str]:
             continue
         text = str(error.get("message") or "")
         message = message or text
-        pairs: list[tuple[str, Any]] = [("exception.type", str(error.get("type") or "Exception")),
-                                        ("exception.message", text)]
+        pairs: list[tuple[str, Any]] = [
+            ("exception.type", str(error.get("type") or "Exception")),
+            ("exception.message", text),
+        ]
         stack = error.get("stack")
         if isinstance(stack, list) and stack:
-            pairs.append(("exception.stacktrace", "\n".join(
-                f'  File "{frame.get("path")}", line {frame.get("line")}, in {frame.get("label")}'
-                for frame in stack if isinstance(frame, dict))))
+            pairs.append(
+                (
+                    "exception.stacktrace",
+                    "\n".join(
+                        f'  File "{frame.get("path")}", line {frame.get("line")}, '
+                        f"in {frame.get('label')}"
+                        for frame in stack
+                        if isinstance(frame, dict)
+                    ),
+                )
+            )
         events.append(enc.event(time_ns, "exception", pairs))
     return events, message
 
@@ -322,8 +361,9 @@ class OTLPEmitter(UDPEmitter):
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings.daemon_address)
-        self._frame = enc.RequestFrame(resource_attributes(settings.service), SCOPE_NAME,
-                                       SCOPE_VERSION)
+        self._frame = enc.RequestFrame(
+            resource_attributes(settings.service), SCOPE_NAME, SCOPE_VERSION
+        )
         self._converter = SpanConverter(REQUEST_LIMIT - self._frame.overhead)
 
     def send_entity(self, entity: Any) -> None:
@@ -335,14 +375,17 @@ class OTLPEmitter(UDPEmitter):
             if not getattr(entity, "subsegments", True):  # the usual no-op invocation
                 node = _view(entity)
                 if not node.get("subsegments"):
-                    request = self._frame.request([self._converter.entry(
-                        node, handler, top_level)])
+                    request = self._frame.request([self._converter.entry(node, handler, top_level)])
                     self.send_datagrams([framing + binascii.b2a_base64(request, newline=False)])
                     return
             entries = list(self._converter.entries(entity, handler, top_level))
             # One send for the whole invocation: through the base emitter's checks (the
             # daemon's host resolved, the descriptor still ours, not a forked child).
-            self.send_datagrams([framing + binascii.b2a_base64(request, newline=False)
-                                 for request in pack(entries, self._frame)])
+            self.send_datagrams(
+                [
+                    framing + binascii.b2a_base64(request, newline=False)
+                    for request in pack(entries, self._frame)
+                ]
+            )
         except Exception as error:  # noqa: BLE001 - an emitter must never raise
             log_failure("sending OTLP spans", error)

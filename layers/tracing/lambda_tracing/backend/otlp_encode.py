@@ -61,6 +61,7 @@ def _text(value: str) -> bytes:
 
 # --- common.proto: AnyValue, KeyValue ---
 
+
 def any_value(value: Any) -> bytes:
     """An AnyValue message body. bool, int (int64 range), float, str, bytes, lists/tuples and
     str-keyed dicts map to their AnyValue kinds; anything else is written as str(value)."""
@@ -75,11 +76,12 @@ def any_value(value: Any) -> bytes:
     if isinstance(value, float):
         return b"\x21" + _double(value)
     if isinstance(value, (list, tuple)):
-        return _delimited(b"\x2a", b"".join(_delimited(b"\x0a", any_value(item))
-                                            for item in value))
+        return _delimited(b"\x2a", b"".join(_delimited(b"\x0a", any_value(item)) for item in value))
     if isinstance(value, dict):
-        return _delimited(b"\x32", b"".join(_delimited(b"\x0a", key_value(str(key), item))
-                                            for key, item in value.items()))
+        return _delimited(
+            b"\x32",
+            b"".join(_delimited(b"\x0a", key_value(str(key), item)) for key, item in value.items()),
+        )
     if isinstance(value, (bytes, bytearray)):
         return _delimited(b"\x3a", bytes(value))
     return _delimited(b"\x0a", _text(str(value)))
@@ -121,8 +123,9 @@ def attributes(pairs: Iterable[tuple[str, Any]], tag: bytes) -> bytes:
         if kind is str:
             entry = cache.get(pair)  # type: ignore[call-overload]
             if entry is None:
-                entry = _entry(tag, _key_field(key) + _delimited(b"\x12", _delimited(
-                    b"\x0a", _text(value))))
+                entry = _entry(
+                    tag, _key_field(key) + _delimited(b"\x12", _delimited(b"\x0a", _text(value)))
+                )
                 if len(cache) < 1024 and len(value) <= 256:
                     cache[pair] = entry  # type: ignore[index]
             out.append(entry)
@@ -156,31 +159,51 @@ def _entry(tag: bytes, body: bytes) -> bytes:
 
 # --- trace.proto: Span, Event, Link, Status ---
 
+
 def event(time_ns: int, name: str, pairs: Iterable[tuple[str, Any]]) -> bytes:
     """A Span.Event message body."""
-    return b"\x09" + _fixed64(time_ns) + _delimited(b"\x12", _text(name)) + attributes(
-        pairs, b"\x1a")
+    return (
+        b"\x09" + _fixed64(time_ns) + _delimited(b"\x12", _text(name)) + attributes(pairs, b"\x1a")
+    )
 
 
-def link(trace_id: bytes, span_id: bytes, pairs: Iterable[tuple[str, Any]] = (),
-         flags: int = 0) -> bytes:
+def link(
+    trace_id: bytes, span_id: bytes, pairs: Iterable[tuple[str, Any]] = (), flags: int = 0
+) -> bytes:
     """A Span.Link message body."""
-    body = _delimited(b"\x0a", trace_id) + _delimited(b"\x12", span_id) + attributes(
-        pairs, b"\x22")
+    body = _delimited(b"\x0a", trace_id) + _delimited(b"\x12", span_id) + attributes(pairs, b"\x22")
     return body + b"\x35" + _fixed32(flags) if flags else body
 
 
-def span(trace_id: bytes, span_id: bytes, parent_span_id: bytes | None, name: str, kind: int,
-         start_ns: int, end_ns: int, encoded_attributes: bytes = b"",
-         events: Sequence[bytes] = (), links: Sequence[bytes] = (),
-         status_code: int = STATUS_UNSET, status_message: str = "", flags: int = 0) -> bytes:
+def span(
+    trace_id: bytes,
+    span_id: bytes,
+    parent_span_id: bytes | None,
+    name: str,
+    kind: int,
+    start_ns: int,
+    end_ns: int,
+    encoded_attributes: bytes = b"",
+    events: Sequence[bytes] = (),
+    links: Sequence[bytes] = (),
+    status_code: int = STATUS_UNSET,
+    status_message: str = "",
+    flags: int = 0,
+) -> bytes:
     """A Span message body. `encoded_attributes` is `attributes(pairs, b"\\x4a")`; `events`
     and `links` are `event(...)` / `link(...)` bodies."""
     parts = [_delimited(b"\x0a", trace_id), _delimited(b"\x12", span_id)]
     if parent_span_id:
         parts.append(_delimited(b"\x22", parent_span_id))
-    parts.append(_delimited(b"\x2a", _text(name)) + b"\x30" + _SMALL[kind & 0x7F] + b"\x39"
-                 + _fixed64(start_ns) + b"\x41" + _fixed64(end_ns))
+    parts.append(
+        _delimited(b"\x2a", _text(name))
+        + b"\x30"
+        + _SMALL[kind & 0x7F]
+        + b"\x39"
+        + _fixed64(start_ns)
+        + b"\x41"
+        + _fixed64(end_ns)
+    )
     parts.append(encoded_attributes)
     parts.extend(_delimited(b"\x5a", body) for body in events)
     parts.extend(_delimited(b"\x6a", body) for body in links)
@@ -204,12 +227,14 @@ def span_entry(body: bytes) -> bytes:
 
 # --- the request ---
 
+
 class RequestFrame:
     """The fixed part of every request this process sends (one resource, one scope), encoded
     once; `request(entries)` wraps span entries into an ExportTraceServiceRequest."""
 
-    def __init__(self, resource: Iterable[tuple[str, Any]], scope_name: str,
-                 scope_version: str) -> None:
+    def __init__(
+        self, resource: Iterable[tuple[str, Any]], scope_name: str, scope_version: str
+    ) -> None:
         self._resource = _delimited(b"\x0a", attributes(resource, b"\x0a"))
         scope = _delimited(b"\x0a", _text(scope_name)) + _delimited(b"\x12", _text(scope_version))
         self._scope = _delimited(b"\x0a", scope)

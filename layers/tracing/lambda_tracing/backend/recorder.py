@@ -43,15 +43,21 @@ class Recorder:
     def end_subsegment(self, end_time: float | None = None) -> None:
         self._backend.end_subsegment(self.current_subsegment(), end_time)
 
-    def in_subsegment(self, name: str | None = None, namespace: str = "local",
-                      **_: Any) -> Any:
+    def in_subsegment(self, name: str | None = None, namespace: str = "local", **_: Any) -> Any:
         return _SpanScope(self._backend, self.context, name or "subsegment", namespace)
 
     in_subsegment_async = in_subsegment
 
-    def record_subsegment(self, wrapped: Callable[..., Any], instance: Any, args: Any,
-                          kwargs: Any, name: str, namespace: str,
-                          meta_processor: Any) -> Any:
+    def record_subsegment(
+        self,
+        wrapped: Callable[..., Any],
+        instance: Any,
+        args: Any,
+        kwargs: Any,
+        name: str,
+        namespace: str,
+        meta_processor: Any,
+    ) -> Any:
         """`wrapped(*args, **kwargs)` inside a span that `meta_processor` describes (the SDK
         patchers' processors); its result and exception pass through unchanged."""
         backend = self._backend
@@ -68,12 +74,22 @@ class Recorder:
             raise
         finally:
             end_time = time.time()
-            self._describe(span, meta_processor, wrapped, instance, args, kwargs,
-                           return_value, exception)
+            self._describe(
+                span, meta_processor, wrapped, instance, args, kwargs, return_value, exception
+            )
             backend.end_subsegment(span, end_time)
 
-    def _describe(self, span: Any, meta_processor: Any, wrapped: Any, instance: Any, args: Any,
-                  kwargs: Any, return_value: Any, exception: Exception | None) -> None:
+    def _describe(
+        self,
+        span: Any,
+        meta_processor: Any,
+        wrapped: Any,
+        instance: Any,
+        args: Any,
+        kwargs: Any,
+        return_value: Any,
+        exception: Exception | None,
+    ) -> None:
         try:
             stack = None
             if exception is not None:
@@ -81,9 +97,16 @@ class Recorder:
 
                 stack = user_frames(exception, self.max_trace_back)
             if callable(meta_processor):
-                meta_processor(wrapped=wrapped, instance=instance, args=args, kwargs=kwargs,
-                               return_value=return_value, exception=exception,
-                               subsegment=span, stack=stack)
+                meta_processor(
+                    wrapped=wrapped,
+                    instance=instance,
+                    args=args,
+                    kwargs=kwargs,
+                    return_value=return_value,
+                    exception=exception,
+                    subsegment=span,
+                    stack=stack,
+                )
             elif exception is not None:
                 span.add_exception(exception, stack)
         except Exception as failure:  # noqa: BLE001 - never into the user's call
@@ -110,8 +133,12 @@ class _SpanScope:
             return entity if entity is not None and not entity.sampled else None
         return span
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         if self._span is not None:
             if isinstance(error, Exception):
                 self._backend.add_exception(self._span, error)
@@ -120,6 +147,10 @@ class _SpanScope:
     async def __aenter__(self) -> Any:
         return self.__enter__()
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        traceback: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.__exit__(kind, error, traceback)

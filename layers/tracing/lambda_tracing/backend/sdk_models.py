@@ -104,8 +104,13 @@ def _run_init(package: ModuleType) -> None:
         finally:
             if address is not None:
                 os.environ[DAEMON_ADDRESS] = address
-        log.warning("lambda_tracing: aws-xray-sdk refuses %s=%r (%s); its recorder uses its "
-                    "default address", DAEMON_ADDRESS, address, error)
+        log.warning(
+            "lambda_tracing: aws-xray-sdk refuses %s=%r (%s); its recorder uses its "
+            "default address",
+            DAEMON_ADDRESS,
+            address,
+            error,
+        )
 
 
 def _missing(name: str) -> Any:

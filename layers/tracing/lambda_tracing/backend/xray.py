@@ -61,8 +61,9 @@ class XRayBackend:
             context = self._context
 
             def opening(facade: Any) -> Any:  # a new invocation: the span opens its stack
-                return self._span_class(safe_name(name), "local", facade) if facade.sampled \
-                    else None
+                return (
+                    self._span_class(safe_name(name), "local", facade) if facade.sampled else None
+                )
 
             facade, span = context.enter(header, opening)
             if span is None and facade is not None and facade.sampled:
@@ -73,8 +74,9 @@ class XRayBackend:
             log_failure("begin_subsegment", error)
             return None
 
-    def begin_subsegment(self, name: str, namespace: str = "local",
-                         start_time: float | None = None) -> Any:
+    def begin_subsegment(
+        self, name: str, namespace: str = "local", start_time: float | None = None
+    ) -> Any:
         try:
             return self._open(self._context.get_trace_entity(), name, namespace, start_time)
         except Exception as error:  # noqa: BLE001
@@ -172,8 +174,9 @@ class NoopBackend:
     def begin_invocation(self, name: str, header: str | None) -> None:
         return None
 
-    def begin_subsegment(self, name: str, namespace: str = "local",
-                         start_time: float | None = None) -> None:
+    def begin_subsegment(
+        self, name: str, namespace: str = "local", start_time: float | None = None
+    ) -> None:
         return None
 
     def end_subsegment(self, span: Any, end_time: float | None = None) -> None:

@@ -49,8 +49,9 @@ def _run_hooks(module: ModuleType) -> None:
         try:
             hook(module)
         except Exception:  # inside the user's import statement: never raise
-            log.warning("lambda_tracing: post-import hook failed for %s", module.__name__,
-                        exc_info=True)
+            log.warning(
+                "lambda_tracing: post-import hook failed for %s", module.__name__, exc_info=True
+            )
 
 
 class _PostImportFinder:
@@ -59,8 +60,9 @@ class _PostImportFinder:
     def __init__(self) -> None:
         self._resolving = threading.local()
 
-    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
-                  target: ModuleType | None = None) -> ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if fullname not in _hooks or getattr(self._resolving, "name", None) == fullname:
             return None
         self._resolving.name = fullname
@@ -78,8 +80,9 @@ class _PostImportFinder:
         return None
 
 
-def _find_behind(finder: Any, fullname: str, path: Sequence[str] | None,
-                 target: ModuleType | None) -> ModuleSpec | None:
+def _find_behind(
+    finder: Any, fullname: str, path: Sequence[str] | None, target: ModuleType | None
+) -> ModuleSpec | None:
     for other in list(sys.meta_path):
         if other is finder or isinstance(other, _PostImportFinder):
             continue
@@ -142,16 +145,18 @@ def on_first_call(owner: Any, names: Sequence[str], apply: Callable[[], None]) -
             try:
                 apply()
             except Exception:
-                log.warning("lambda_tracing: could not instrument %s", owner.__qualname__,
-                            exc_info=True)
+                log.warning(
+                    "lambda_tracing: could not instrument %s", owner.__qualname__, exc_info=True
+                )
 
     for name, original in originals.items():
         stand_ins[name] = _stand_in(owner, name, original, apply_once, restored)
         setattr(owner, name, stand_ins[name])
 
 
-def _stand_in(owner: Any, name: str, original: Any, apply_once: Callable[[], None],
-              restored: dict[str, bool]) -> Any:
+def _stand_in(
+    owner: Any, name: str, original: Any, apply_once: Callable[[], None], restored: dict[str, bool]
+) -> Any:
     def stand_in(self: Any, *args: Any, **kwargs: Any) -> Any:
         apply_once()
         if not restored.get(name, True):

@@ -133,16 +133,24 @@ def adopt_sdk_recorder(sdk_recorder: Any) -> None:
     try:
         if sdk_recorder is None or getattr(sdk_recorder, _ADOPTED, False):
             return
-        for name in ("begin_subsegment", "end_subsegment", "current_subsegment",
-                     "get_trace_entity", "put_annotation", "put_metadata", "record_subsegment"):
+        for name in (
+            "begin_subsegment",
+            "end_subsegment",
+            "current_subsegment",
+            "get_trace_entity",
+            "put_annotation",
+            "put_metadata",
+            "record_subsegment",
+        ):
             original = getattr(sdk_recorder, name)
             setattr(sdk_recorder, name, _while_traced(getattr(_Adopted, name), original))
         setattr(sdk_recorder, _ADOPTED, True)
     except Exception:  # noqa: BLE001 - the SDK's recorder as it was beats a broken one
         import logging
 
-        logging.getLogger(__name__).warning("lambda_tracing: could not adopt aws-xray-sdk's "
-                                            "recorder", exc_info=True)
+        logging.getLogger(__name__).warning(
+            "lambda_tracing: could not adopt aws-xray-sdk's recorder", exc_info=True
+        )
 
 
 def _while_traced(ours: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:

@@ -55,10 +55,13 @@ def prepare_sdk_module(xray_requests: ModuleType) -> None:
     IndexError, a url object breaks urlparse) and write the header into the caller's own
     dict: its patch() wraps with ours instead."""
     point_at_layer(xray_requests)
-    _sdk_parts.setdefault("theirs", {
-        "request": xray_requests._xray_traced_requests,  # type: ignore[attr-defined]
-        "prepare_request": xray_requests._inject_header,  # type: ignore[attr-defined]
-    })
+    _sdk_parts.setdefault(
+        "theirs",
+        {
+            "request": xray_requests._xray_traced_requests,  # type: ignore[attr-defined]
+            "prepare_request": xray_requests._inject_header,  # type: ignore[attr-defined]
+        },
+    )
     xray_requests._xray_traced_requests = _OURS["request"]  # type: ignore[attr-defined]
     xray_requests._inject_header = _OURS["prepare_request"]  # type: ignore[attr-defined]
     processor = _described(xray_requests.requests_processor)  # type: ignore[attr-defined]
@@ -76,8 +79,11 @@ def _replace_wrappers_already_applied(theirs: dict[str, Any], ours: dict[str, An
     for name, function in ours.items():
         current = requests.Session.__dict__.get(name)
         sdk_function = theirs[name]
-        if (sdk_function is not function and isinstance(current, wrapt.FunctionWrapper)
-                and current._self_wrapper is sdk_function):
+        if (
+            sdk_function is not function
+            and isinstance(current, wrapt.FunctionWrapper)
+            and current._self_wrapper is sdk_function
+        ):
             setattr(requests.Session, name, wrapt.FunctionWrapper(current.__wrapped__, function))
 
 
@@ -100,7 +106,12 @@ def _traced_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     except Exception:  # noqa: BLE001
         return wrapped(*args, **kwargs)
     return LAYER_RECORDER.record_subsegment(
-        wrapped, instance, args, kwargs, name=name, namespace="remote",
+        wrapped,
+        instance,
+        args,
+        kwargs,
+        name=name,
+        namespace="remote",
         meta_processor=_sdk_parts["processor"],
     )
 

@@ -92,9 +92,13 @@ def text_for_entity(entity: Any) -> str | None:
     trace_id = getattr(entity, "trace_id", None)
     # Lambda's own tail is at most one field (";Lineage=..."): more go the general way, which
     # drops repeated keys and Self as TraceHeader does.
-    if (isinstance(tail, str) and tail.count(";") <= 1 and not tail.startswith(";Self=")
-            and isinstance(trace_id, str)
-            and not trace_id.endswith(_NOOP_ROOT_SUFFIX)):
+    if (
+        isinstance(tail, str)
+        and tail.count(";") <= 1
+        and not tail.startswith(";Self=")
+        and isinstance(trace_id, str)
+        and not trace_id.endswith(_NOOP_ROOT_SUFFIX)
+    ):
         sampled = bool(entity.sampled)
         parent = entity.id if sampled else segment.id
         if isinstance(parent, str) and parent != _NOOP_ID:

@@ -29,8 +29,13 @@ _BY_RECORD_SOURCE = {
     "aws:s3": "s3",
 }
 # Single-event sources, most specific first: ALB and function URLs also look like API Gateway.
-_SINGLE_EVENT_SOURCES = ("eventbridge", "alb", "function_url", "api_gateway_http",
-                         "api_gateway_rest")
+_SINGLE_EVENT_SOURCES = (
+    "eventbridge",
+    "alb",
+    "function_url",
+    "api_gateway_http",
+    "api_gateway_rest",
+)
 
 
 class Inbound:

@@ -18,5 +18,9 @@ def matches(event: dict[str, Any]) -> bool:
 def link(record: Any) -> Link:
     # Identity only: the images are user data.
     sequence = text(record, "dynamodb", "SequenceNumber")
-    return Link(NAME, record_id=text(record, "eventID"), resource=text(record, "eventSourceARN"),
-                attributes={"sequence_number": sequence} if sequence else {})
+    return Link(
+        NAME,
+        record_id=text(record, "eventID"),
+        resource=text(record, "eventSourceARN"),
+        attributes={"sequence_number": sequence} if sequence else {},
+    )

@@ -24,12 +24,18 @@ def matches(event: dict[str, Any]) -> bool:
 def link(event: Any) -> Link:
     attributes = {
         key: value
-        for key, value in (("source", text(event, "source")),
-                           ("detail_type", text(event, "detail-type")))
+        for key, value in (
+            ("source", text(event, "source")),
+            ("detail_type", text(event, "detail-type")),
+        )
         if value
     }
     resources = event.get("resources") if type(event) is dict else None
-    names = ([name for name in resources[:_MAX_RESOURCES] if type(name) is str]
-             if type(resources) is list else [])
-    return Link(NAME, record_id=text(event, "id"), resource=",".join(names) or None,
-                attributes=attributes)
+    names = (
+        [name for name in resources[:_MAX_RESOURCES] if type(name) is str]
+        if type(resources) is list
+        else []
+    )
+    return Link(
+        NAME, record_id=text(event, "id"), resource=",".join(names) or None, attributes=attributes
+    )

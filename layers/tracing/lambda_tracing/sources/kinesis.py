@@ -24,9 +24,15 @@ def link(record: Any) -> Link:
     shard_id = event_id.split(":", 1)[0] if ":" in event_id else None
     attributes = {
         key: value
-        for key, value in (("shard_id", shard_id),
-                           ("partition_key", text(record, "kinesis", "partitionKey")))
+        for key, value in (
+            ("shard_id", shard_id),
+            ("partition_key", text(record, "kinesis", "partitionKey")),
+        )
         if value
     }
-    return Link(NAME, record_id=text(record, "kinesis", "sequenceNumber"),
-                resource=text(record, "eventSourceARN"), attributes=attributes)
+    return Link(
+        NAME,
+        record_id=text(record, "kinesis", "sequenceNumber"),
+        resource=text(record, "eventSourceARN"),
+        attributes=attributes,
+    )

@@ -75,8 +75,9 @@ def upstream_trace_ids(links: Iterable[Link]) -> str:
     return ",".join(seen)
 
 
-def record_on(span: Any, links: Iterable[Link], source: str | None = None,
-              total: int | None = None) -> None:
+def record_on(
+    span: Any, links: Iterable[Link], source: str | None = None, total: int | None = None
+) -> None:
     """Put the first MAX_LINKS of `links` on `span` as metadata and annotations, and how many
     of `total` records were left out (no-op for a None/unsampled span)."""
     if span is None or not getattr(span, "sampled", True):
@@ -95,4 +96,3 @@ def record_on(span: Any, links: Iterable[Link], source: str | None = None,
         span.put_metadata("links", [link.to_dict() for link in kept], METADATA_NAMESPACE)
     if total is not None and total > len(kept):
         span.put_metadata("links_dropped", total - len(kept), METADATA_NAMESPACE)
-

@@ -31,8 +31,12 @@ def link(record: Any) -> Link:
         )
         if value
     }
-    return Link(NAME, record_id=text(s3, "object", "eTag"), resource=text(s3, "bucket", "arn"),
-                attributes=attributes)
+    return Link(
+        NAME,
+        record_id=text(s3, "object", "eTag"),
+        resource=text(s3, "bucket", "arn"),
+        attributes=attributes,
+    )
 
 
 def _key(key: str | None) -> str | None:

@@ -24,5 +24,6 @@ def link(record: Any) -> Link:
     value = text(record, "attributes", TRACE_ATTRIBUTE)
     if value is None:
         value = text(record, "messageAttributes", TRACE_ATTRIBUTE, "stringValue")
-    return Link.from_header(NAME, value, record_id=text(record, "messageId"),
-                            resource=text(record, "eventSourceARN"))
+    return Link.from_header(
+        NAME, value, record_id=text(record, "messageId"), resource=text(record, "eventSourceARN")
+    )

@@ -152,5 +152,3 @@ def convert_span(span: Span, resource: dict[str, Any], now: float) -> Document:
         segment["id"] = derived_id(span_id, "service")
         segment["subsegments"] = [dependency]
     return segment
-
-

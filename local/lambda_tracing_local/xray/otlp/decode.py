@@ -109,7 +109,7 @@ def parse_json(data: bytes) -> ExportTraceServiceRequest:
     except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise OtlpError(f"body is not JSON: {error}") from None
     if not isinstance(document, dict):
-        raise OtlpError("body is not an OTLP/JSON object (expected {\"resourceSpans\": [...]})")
+        raise OtlpError('body is not an OTLP/JSON object (expected {"resourceSpans": [...]})')
     try:
         _ids_to_base64(document)
         request = ExportTraceServiceRequest()
@@ -145,4 +145,3 @@ def _convert_ids(item: dict[str, Any], what: str) -> None:
             item[name] = base64.b64encode(bytes.fromhex(value)).decode()
         except (TypeError, ValueError):
             raise ValueError(f"{what} {name} {value!r} is not hex") from None
-

@@ -280,8 +280,11 @@ def call_fields(span: Span, attributes: Attributes, resource: dict[str, Any]) ->
     if attributes.peek("rpc.system") == "aws-api":
         attributes.take("rpc.system")
         service = aws_service(attributes)
-        return {"name": peer or service, "namespace": "aws",
-                "aws": aws_call_block(attributes, resource)}
+        return {
+            "name": peer or service,
+            "namespace": "aws",
+            "aws": aws_call_block(attributes, resource),
+        }
     remote = span.kind == Span.SPAN_KIND_CLIENT or attributes.peek("aws.remote.service")
     fields: dict[str, Any] = {"namespace": "remote"} if remote else {}
     sql = sql_call(span, attributes)
@@ -460,4 +463,3 @@ def segment_aws(resource: dict[str, Any]) -> dict[str, Any]:
             "sdk_version": str(resource.get("telemetry.sdk.version") or ""),
         }
     return block
-

@@ -122,9 +122,7 @@ class HttpIntake:
     """POST /v1/traces: decode, convert and store; `record(stored, rejected)` counts them
     in the daemon's statistics."""
 
-    def __init__(
-        self, store: TraceStore, record: Callable[[int, int], None] | None = None
-    ) -> None:
+    def __init__(self, store: TraceStore, record: Callable[[int, int], None] | None = None) -> None:
         self.store = store
         self.record = record
 
