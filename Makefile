@@ -90,6 +90,7 @@ test-unit: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/tracing/lambda_tracing functions/service_map/service_map \
 		local/lambda_tracing_local scripts benchmarks
 	$(BIN)/mypy functions/orders/app.py
