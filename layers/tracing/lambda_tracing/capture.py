@@ -352,11 +352,9 @@ class _Walk:
 
     def _clean_list(self, value: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
         out: list[Any] = []
-        items: Any = (
-            list.__iter__(value)
-            if issubclass(type(value), list)  # type: ignore[arg-type]
-            else tuple.__iter__(value)
-        )  # type: ignore[arg-type]
+        # The built-ins' own iterators: a subclass's __iter__ is user code.
+        iterate: Any = list.__iter__ if issubclass(type(value), list) else tuple.__iter__
+        items = iterate(value)
         for item in items:
             if self.budget <= 0:
                 out.append("...[truncated]")
