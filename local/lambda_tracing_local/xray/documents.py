@@ -306,6 +306,12 @@ def _brackets(text: str | bytes) -> int:
 
 def parse_document(text: str | bytes, notes: Notes | None = None) -> Document:
     """A validated document from its JSON text (notes as for validate)."""
+    return validate(load_document(text), notes)
+
+
+def load_document(text: str | bytes) -> Any:
+    """The JSON value of a document's text, not yet validated: raises InvalidDocument for a
+    text too large, not JSON or nested too deep."""
     if len(text) > MAX_DOCUMENT_BYTES:
         raise InvalidDocument("TooLarge", f"document of {len(text)} bytes exceeds 64 KiB")
     try:
@@ -321,17 +327,23 @@ def parse_document(text: str | bytes, notes: Notes | None = None) -> Document:
     # many brackets can be that deep, and counting them costs ~1 us.
     if _brackets(text) > MAX_NESTING and nested_deeper_than(document, MAX_NESTING):
         raise InvalidDocument("InvalidJson", f"document nests more than {MAX_NESTING} levels")
-    return validate(document, notes)
+    return document
 
 
 def parse_datagram(datagram: bytes, notes: Notes | None = None) -> tuple[Document, bytes]:
     """One daemon datagram (the JSON header line, a newline, then one document) ->
     the validated document and its JSON text, which is what the store keeps."""
+    document, body = load_datagram(datagram)
+    return validate(document, notes), body
+
+
+def load_datagram(datagram: bytes) -> tuple[Any, bytes]:
+    """A datagram's document as parse_datagram reads it, not yet validated, and its text."""
     header, newline, body = datagram.partition(b"\n")
     if not newline:
         raise InvalidDocument("InvalidHeader", 'no header line (expected {"format":"json",...})')
     if header == SDK_HEADER_LINE:  # what the SDKs send, byte for byte: skip parsing it
-        return parse_document(body, notes), body
+        return load_document(body), body
     try:
         parsed_header = json.loads(header)
     except (ValueError, UnicodeDecodeError):
@@ -342,7 +354,7 @@ def parse_datagram(datagram: bytes, notes: Notes | None = None) -> tuple[Documen
         raise InvalidDocument(
             "InvalidHeader", f"unsupported header {parsed_header!r}, expected {HEADER}"
         )
-    return parse_document(body, notes), body
+    return load_document(body), body
 
 
 def warm_up() -> None:

@@ -148,25 +148,27 @@ def _interned(value: Any) -> Any:
 
 
 def _subsegment_entries(element: Document) -> list[Entry]:
+    # The order (last child first, then its children) is the one admission.py follows.
     entries = []
     pending = list(element.get("subsegments") or ())
     while pending:
         child = pending.pop()
         entries.append(_entry(child, True))
-        if "subsegments" in child:
-            pending.extend(child["subsegments"])
+        pending.extend(child.get("subsegments") or ())  # null, as validate allows: none
     return entries
 
 
 def project(document: Document) -> Projection:
     """What the graph needs of one validated segment or streamed subsegment."""
+    streamed = document.get("type") == "subsegment"
+    return projection_of(document, _entry(document, streamed), _subsegment_entries(document))
+
+
+def projection_of(document: Document, own: Entry, entries: list[Entry]) -> Projection:
+    """The projection of a validated document, given the entry of the document itself
+    (inferring a node only for a streamed subsegment) and those of its subsegments."""
     if document.get("type") == "subsegment":
-        return [
-            "u",
-            document["parent_id"],
-            [_entry(document, True), *_subsegment_entries(document)],
-        ]
-    entries = _subsegment_entries(document)
+        return ["u", document["parent_id"], [own, *entries]]
     account = members(document, "aws").get("account_id")
     # "links" is outside the schema: keep only well-formed ones, as lookup keys must be.
     sent = document.get("links")
@@ -179,7 +181,7 @@ def project(document: Document) -> Projection:
     ]
     return [
         "s",
-        _entry(document, False),
+        own,
         document.get("parent_id"),
         _interned(document["name"]),
         _interned(text_field(document, "origin") or UNTYPED_SERVICE),

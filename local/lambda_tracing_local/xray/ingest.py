@@ -21,7 +21,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .documents import InvalidDocument, Notes, parse_datagram
+from .admission import admit
+from .documents import InvalidDocument, Notes, load_datagram
 from .store import TraceStore, row_for
 
 MAX_REJECTION_MESSAGES = 100  # per batch; the rest are counted, not described
@@ -55,8 +56,8 @@ def ingest_batch(
     notes = Notes()
     for datagram in datagrams:
         try:
-            document, text = parse_datagram(datagram, notes)
-            rows.append(row_for(document, now, text))
+            document, text = load_datagram(datagram)
+            rows.append(row_for(document, now, text, admit(document, notes)))
         except InvalidDocument as error:
             # An OTLP datagram (behind the same header line) fails as a segment document
             # first: only then is it looked at as OTLP, so documents pay nothing for it.

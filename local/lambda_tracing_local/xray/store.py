@@ -58,9 +58,15 @@ CHECKPOINT_PAGES = 16384
 PROJECTION_FORMAT = f"{PROJECTION_VERSION}/marshal{marshal.version}/py{sys.version_info[:2]}"
 
 
-def row_for(document: Document, received_at: float, text: str | bytes | None = None) -> tuple:
+def row_for(
+    document: Document,
+    received_at: float,
+    text: str | bytes | None = None,
+    projection: Projection | None = None,
+) -> tuple:
     """The row for a validated document; `text` is the JSON it was parsed from, if at hand
-    (stored as received: re-encoding would cost as much as parsing)."""
+    (stored as received: re-encoding would cost as much as parsing), and `projection` its
+    graph.project(), if at hand."""
     return (
         document["trace_id"],
         document["id"],
@@ -71,7 +77,7 @@ def row_for(document: Document, received_at: float, text: str | bytes | None = N
         1 if document.get("in_progress") else 0,
         received_at,
         text if text is not None else json.dumps(document, separators=(",", ":")),
-        marshal.dumps(project(document)),
+        marshal.dumps(project(document) if projection is None else projection),
     )
 
 
