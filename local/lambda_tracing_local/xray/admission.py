@@ -18,8 +18,10 @@ from .documents import (
     _TRACE_ID,
     LATEST_TIME,
     MAX_NAME_LENGTH,
+    Document,
     Notes,
     filterable_annotation,
+    load_document,
     validate,
 )
 from .graph import Entry, Projection, _interned, inferred_identity, project, projection_of
@@ -36,6 +38,21 @@ def admit(document: Any, notes: Notes | None = None) -> Projection:
     if projection is None:  # something to reject or note, or a shape read the long way
         projection = project(validate(document, notes))
     return projection
+
+
+def admit_text(text: bytes, notes: Notes | None = None) -> tuple[Document, Projection]:
+    """(document, projection) for a document's JSON text: documents.load_document then
+    admit. The first reading may give an integer beyond 64 bits as a float (orjson's
+    reading; looking for such numbers costs ~3 us a document): where that could matter, in
+    a reason, a note or a time, the document is read again exactly and checked the long way.
+    Nothing the one walk admits is changed by it: its times are within range, and it reads
+    other numbers only as statuses (both readings no 4xx or 5xx) or truth values."""
+    document = load_document(text, exact_integers=False)
+    projection = _fast_projection(document)
+    if projection is None:
+        document = load_document(text)
+        projection = project(validate(document, notes))
+    return document, projection
 
 
 def _fast_projection(document: Any) -> Projection | None:

@@ -271,11 +271,18 @@ _NUMBER_SHAPES = bytes.maketrans(b"0123456789,[ \t\n\r", b"0000000000::::::")
 _LONG_NUMBERS = (b":" + b"0" * 19, b":-" + b"0" * 19)
 
 
-def loads_json(text: str | bytes) -> Any:
+def loads_json(text: str | bytes, exact_integers: bool = True) -> Any:
     """json.loads(text) rejecting NaN and Infinity, through orjson where that gives the same
     document: anything orjson rejects (NaN, 1e400, other encodings...) goes to json, whose
-    verdict and message stand."""
+    verdict and message stand. With exact_integers=False, integers beyond 64 bits may come
+    back as floats (what orjson reads them as), sparing the ~3 us of looking for them."""
     if orjson is not None and isinstance(text, bytes):
+        if not exact_integers:
+            try:
+                return orjson.loads(text)
+            except orjson.JSONDecodeError:
+                pass
+            return json.loads(text, parse_constant=_not_json)
         shapes = text.translate(_NUMBER_SHAPES)
         if _LONG_NUMBERS[0] not in shapes and _LONG_NUMBERS[1] not in shapes:
             try:
@@ -309,13 +316,13 @@ def parse_document(text: str | bytes, notes: Notes | None = None) -> Document:
     return validate(load_document(text), notes)
 
 
-def load_document(text: str | bytes) -> Any:
+def load_document(text: str | bytes, exact_integers: bool = True) -> Any:
     """The JSON value of a document's text, not yet validated: raises InvalidDocument for a
-    text too large, not JSON or nested too deep."""
+    text too large, not JSON or nested too deep (exact_integers as for loads_json)."""
     if len(text) > MAX_DOCUMENT_BYTES:
         raise InvalidDocument("TooLarge", f"document of {len(text)} bytes exceeds 64 KiB")
     try:
-        document = loads_json(text)
+        document = loads_json(text, exact_integers)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidDocument("InvalidJson", f"document is not JSON: {error}") from None
     except RecursionError:  # json's own limit, about 1,000 levels: past ours anyway
@@ -339,11 +346,17 @@ def parse_datagram(datagram: bytes, notes: Notes | None = None) -> tuple[Documen
 
 def load_datagram(datagram: bytes) -> tuple[Any, bytes]:
     """A datagram's document as parse_datagram reads it, not yet validated, and its text."""
+    body = datagram_body(datagram)
+    return load_document(body), body
+
+
+def datagram_body(datagram: bytes) -> bytes:
+    """The document's text in a daemon datagram, once its header line is checked."""
     header, newline, body = datagram.partition(b"\n")
     if not newline:
         raise InvalidDocument("InvalidHeader", 'no header line (expected {"format":"json",...})')
     if header == SDK_HEADER_LINE:  # what the SDKs send, byte for byte: skip parsing it
-        return load_document(body), body
+        return body
     try:
         parsed_header = json.loads(header)
     except (ValueError, UnicodeDecodeError):
@@ -354,7 +367,7 @@ def load_datagram(datagram: bytes) -> tuple[Any, bytes]:
         raise InvalidDocument(
             "InvalidHeader", f"unsupported header {parsed_header!r}, expected {HEADER}"
         )
-    return load_document(body), body
+    return body
 
 
 def warm_up() -> None:

@@ -21,8 +21,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .admission import admit
-from .documents import InvalidDocument, Notes, load_datagram
+from .admission import admit_text
+from .documents import InvalidDocument, Notes, datagram_body
 from .store import TraceStore, row_for
 
 MAX_REJECTION_MESSAGES = 100  # per batch; the rest are counted, not described
@@ -56,8 +56,9 @@ def ingest_batch(
     notes = Notes()
     for datagram in datagrams:
         try:
-            document, text = load_datagram(datagram)
-            rows.append(row_for(document, now, text, admit(document, notes)))
+            text = datagram_body(datagram)
+            document, projection = admit_text(text, notes)
+            rows.append(row_for(document, now, text, projection))
         except InvalidDocument as error:
             # An OTLP datagram (behind the same header line) fails as a segment document
             # first: only then is it looked at as OTLP, so documents pay nothing for it.
