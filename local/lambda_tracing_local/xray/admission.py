@@ -10,6 +10,7 @@ admits exactly what they admit, with the same projection, rejection and notes.
 
 from __future__ import annotations
 
+from sys import intern
 from typing import Any
 
 from .documents import (
@@ -24,7 +25,7 @@ from .documents import (
     load_document,
     validate,
 )
-from .graph import Entry, Projection, _interned, inferred_identity, project, projection_of
+from .graph import Entry, Projection, inferred_identity, project, projection_of
 from .traces import ERROR, FAULT, THROTTLE, outcome
 
 # An element with one of these needs outcome() (flags, or a status that is not an integer).
@@ -148,7 +149,11 @@ def _entry(element: dict[str, Any], infer: bool) -> Entry | None:
                 bits = outcome(element)
     if "error" in element or "throttle" in element or "fault" in element:
         bits = outcome(element)
-    identity = inferred_identity(element) if infer and "namespace" in element else None
+    target_name = target_type = None
+    if infer and "namespace" in element:
+        identity = inferred_identity(element)
+        if identity is not None:  # two strings: graph._interned's work without its calls
+            target_name, target_type = intern(identity[0]), intern(identity[1])
     duration = stop - start
     if duration < 0.0:  # clock skew: as statistics.timing
         duration = 0.0
@@ -158,7 +163,8 @@ def _entry(element: dict[str, Any], infer: bool) -> Entry | None:
         end,
         bits,
         1 if in_progress else 0,
-        *(map(_interned, identity) if identity else (None, None)),
+        target_name,
+        target_type,
         stop,
         duration,
         round(duration * 1000.0),

@@ -183,8 +183,8 @@ def projection_of(document: Document, own: Entry, entries: list[Entry]) -> Proje
         "s",
         own,
         document.get("parent_id"),
-        _interned(document["name"]),
-        _interned(text_field(document, "origin") or UNTYPED_SERVICE),
+        sys.intern(document["name"]),  # validated: a str (what _interned checks for)
+        sys.intern(text_field(document, "origin") or UNTYPED_SERVICE),
         _interned(account) if isinstance(account, str) else None,
         1 if document.get("inferred") else 0,
         links,
