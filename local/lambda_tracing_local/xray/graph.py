@@ -197,6 +197,10 @@ class ServiceGraph:
         self.window = window
         self.nodes: dict[NodeKey, Node] = {}
         self.edges: dict[tuple[NodeKey, NodeKey], Edge] = {}
+        # For _add_lone_root: per service, its node's and its client edge's call lists; per
+        # service and inferred node, the edge's (lists do not move once made).
+        self._root_calls: dict[NodeKey, tuple[list[Entry], list[Entry]]] = {}
+        self._call_lists: dict[tuple[NodeKey, str, str], list[Entry]] = {}
 
     def _node(self, key: NodeKey, state: str, with_calls: bool = True) -> Node:
         node = self.nodes.get(key)
@@ -257,20 +261,19 @@ class ServiceGraph:
         path below would add it but without its bookkeeping; False for any other trace."""
         if projection[0] != "s" or projection[2] is not None or projection[6] or projection[7]:
             return False
-        nodes, edges = self.nodes, self.edges
         entry = projection[1]
         key: NodeKey = (projection[3], projection[4], projection[5])
         if not entry[IN_PROGRESS]:
-            node = nodes.get(key) or self._node(key, "active")
-            assert node.calls is not None
-            node.calls.append(entry)
-            node.root = True
-            client: NodeKey = (projection[3], "client", None)
-            edge = edges.get((client, key))
-            if edge is None:
-                self._node(client, "unknown", False)
-                edge = self._edge(client, key)
-            edge.calls.append(entry)
+            lists = self._root_calls.get(key)
+            if lists is None:
+                node = self.nodes.get(key) or self._node(key, "active")
+                node.root = True
+                client = self._node((projection[3], "client", None), "unknown", False)
+                assert node.calls is not None
+                lists = self._root_calls[key] = (node.calls, self._edge(client.key, key).calls)
+            lists[0].append(entry)
+            lists[1].append(entry)
+        call_lists = self._call_lists
         for element in projection[8]:
             target_name = element[INFERRED_NAME]
             if target_name is None:
@@ -280,13 +283,14 @@ class ServiceGraph:
                 messages[(trace_id, element[ID])] = element
             if element[IN_PROGRESS]:
                 continue
-            target: NodeKey = (target_name, target_type, None)
-            edge = edges.get((key, target))
-            if edge is None:
-                if target not in nodes:
+            calls = call_lists.get((key, target_name, target_type))
+            if calls is None:
+                target: NodeKey = (target_name, target_type, None)
+                if target not in self.nodes:
                     self._node(target, "unknown", False).inferred = True
-                edge = self._edge(key, target)
-            edge.calls.append(element)
+                edge = self.edges.get((key, target)) or self._edge(key, target)
+                calls = call_lists[(key, target_name, target_type)] = edge.calls
+            calls.append(element)
         return True
 
     @staticmethod
