@@ -369,3 +369,22 @@ def test_a_bug_in_a_batch_costs_that_batch_and_the_daemon_keeps_receiving(
             {"internal": 1},
         )
         assert "ingest bug" in caplog.text
+
+
+def test_after_a_burst_the_daemon_copies_the_wal_back_once_idle(xray: LocalXRay) -> None:
+    """So that queries read the database file alone (daemon.CHECKPOINT_AFTER_ROWS)."""
+    assert xray.daemon is not None
+    burst(xray, 1500, expect_drops=False)
+    with xray.daemon.changed:
+        assert xray.daemon.changed.wait_for(lambda: xray.daemon.checkpoints == 1, 10)
+
+
+def test_a_trickle_is_left_to_sqlites_own_checkpoints(xray: LocalXRay) -> None:
+    assert xray.daemon is not None
+    udp = sender(xray)
+    for number in range(10):
+        udp.send(datagram(segment(number)))
+    udp.close()
+    assert xray.wait_for(10)
+    time.sleep(0.3)  # idle three times as long as the daemon waits before checkpointing
+    assert xray.daemon.checkpoints == 0
