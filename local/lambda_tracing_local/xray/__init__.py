@@ -10,8 +10,9 @@
 `main(argv)` is `lambda-tracing local xray [--udp HOST:PORT] [--api HOST:PORT] [--db FILE]
 [--sampling-rate RATE]`.
 
-Modules: documents (datagram framing, schema validation), daemon (UDP), ingest (batches
-validated and stored, in worker processes during bursts), store (SQLite),
+Modules: documents (datagram framing, what X-Ray accepts), admission (the daemon's checks
+and graph projection in one walk), daemon (UDP), ingest (batches validated and stored, in
+worker processes during bursts), store (SQLite),
 traces (assembly, summaries), graph + statistics (service graph), filters (filter
 expressions), operations (the X-Ray operations), sampling (the sampling rule the SDKs poll,
 over TCP on the daemon's address as well as through the API), api (HTTP), server
