@@ -28,8 +28,18 @@ from .documents import (
 from .graph import Entry, Projection, inferred_identity, project, projection_of
 from .traces import ERROR, FAULT, THROTTLE, outcome
 
-# An element with one of these needs outcome() (flags, or a status that is not an integer).
-_FLAGS = ("error", "throttle", "fault")
+# Names and annotation keys already found good: a service sends the same few over and over,
+# and a set lookup costs a fraction of the pattern's search. Bounded: past the bound, the
+# rest are checked every time.
+_GOOD_NAMES: set[str] = set()
+_GOOD_KEYS: set[str] = set()
+_REMEMBERED = 10_000
+_SCALARS = (str, int, float, bool)  # the annotation values filters compare
+
+
+def _remember(good: set[str], value: str) -> None:
+    if len(good) < _REMEMBERED:
+        good.add(value)
 
 
 def admit(document: Any, notes: Notes | None = None) -> Projection:
@@ -105,8 +115,12 @@ def _entry(element: dict[str, Any], infer: bool) -> Entry | None:
     if element_id.__class__ is not str or not _ID(element_id):
         return None
     name = get("name")
-    if name.__class__ is not str or not 0 < len(name) <= MAX_NAME_LENGTH or _NAME_OUTSIDE(name):
+    if name.__class__ is not str:
         return None
+    if name not in _GOOD_NAMES:
+        if not 0 < len(name) <= MAX_NAME_LENGTH or _NAME_OUTSIDE(name):
+            return None
+        _remember(_GOOD_NAMES, name)
     start = get("start_time")
     if (start.__class__ is not float and start.__class__ is not int) or not (
         0 <= start <= LATEST_TIME
@@ -129,8 +143,12 @@ def _entry(element: dict[str, Any], infer: bool) -> Entry | None:
         if annotations.__class__ is not dict:
             return None
         for key, value in annotations.items():
-            if not filterable_annotation(key, value):
+            if value.__class__ not in _SCALARS:
                 return None
+            if key not in _GOOD_KEYS:
+                if not filterable_annotation(key, value):
+                    return None
+                _remember(_GOOD_KEYS, key)
     bits = 0
     http = get("http")
     if http is not None:
