@@ -36,6 +36,8 @@ def varint(value: int) -> bytes:
         value += 1 << 64
     if value < 0x80:
         return bytes((value,))
+    if value < 0x4000:  # two bytes: the length of a usual request or span
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -242,6 +244,12 @@ class RequestFrame:
         self.overhead = len(self._resource) + len(self._scope) + 2 * 4 + 4
 
     def request(self, entries: Sequence[bytes]) -> bytes:
-        scope_spans = self._scope + b"".join(entries)
-        resource_spans = self._resource + _delimited(b"\x12", scope_spans)
-        return _delimited(b"\x0a", resource_spans)
+        """ExportTraceServiceRequest{resource_spans: [{resource, scope_spans: [{scope,
+        spans: entries}]}]}: two lengths computed, one join (once per invocation)."""
+        spans = entries[0] if len(entries) == 1 else b"".join(entries)
+        scope_size = len(self._scope) + len(spans)
+        scope_field = b"\x12" + varint(scope_size)
+        resource_size = len(self._resource) + len(scope_field) + scope_size
+        return b"".join(
+            (b"\x0a", varint(resource_size), self._resource, scope_field, self._scope, spans)
+        )
