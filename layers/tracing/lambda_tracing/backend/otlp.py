@@ -379,8 +379,7 @@ class OTLPEmitter(UDPEmitter):
                 entry = self._flat.entry(node, handler, top_level)
                 if entry is None or len(entry) > self._limit:
                     entry = self._converter.entry(_view(entity), handler, top_level)
-                request = self._frame.request([entry])
-                self.send_datagrams([framing + binascii.b2a_base64(request, newline=False)])
+                self.send_datagrams([framing + self._frame.base64_request([entry])])
                 return
             annotations = getattr(entity, "annotations", None)
             top_level = bool(getattr(entity, "top_level", False))
