@@ -24,6 +24,10 @@ instrumentations write them; X-Ray's own OTLP conversion reads the `aws.xray.*` 
   JSON attribute per namespace, `aws.xray.metadata.<namespace>`.
 - fault/error/throttle: status ERROR; recorded exceptions: `exception` events.
 
+A span without children (the handler's, when the invocation made no traced call: the usual
+one) is written by otlp_template.FlatSpans from parts encoded once per process, the same bytes
+as SpanConverter's; everything else goes through SpanConverter.
+
 A span too big for one datagram is cut down as documents.fit cuts a document (big metadata
 replaced by a marker, long strings cut, then identity and timing only), so nothing is lost
 without a mark and nothing is half-sent.
