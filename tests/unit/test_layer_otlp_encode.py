@@ -3,6 +3,8 @@ decoder (opentelemetry-proto) on generated spans, field by field."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from typing import Any
 
@@ -120,6 +122,7 @@ def test_requests_decode_with_opentelemetry_proto(
     ]
     payload = frame.request(entries)
     assert len(payload) <= frame.overhead + sum(map(len, entries))
+    assert frame.base64_request(entries) == binascii.b2a_base64(payload, newline=False)
 
     request = ExportTraceServiceRequest.FromString(payload)
     (resource_spans,) = request.resource_spans
@@ -146,6 +149,25 @@ def test_requests_decode_with_opentelemetry_proto(
         assert got.status.code == want["status"]
         assert got.status.message == expected(want["message"])
         assert got.flags == want["flags"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.text(max_size=8), st.text(max_size=300)), max_size=4),
+    st.lists(st.integers(min_value=0, max_value=20000), min_size=1, max_size=3),
+)
+def test_the_base64_of_a_request_reuses_the_resources(
+    resource: list[tuple[str, str]], sizes: list[int]
+) -> None:
+    """Requests of every length-prefix size (one, two, three bytes), resources of every length
+    modulo 3: base64_request is the request's base64, and the request decodes."""
+    frame = enc.RequestFrame(resource, "lambda_tracing", "1")
+    entries = [enc.span_entry(b"\x2a" + enc.varint(size) + b"n" * size) for size in sizes]
+    encoded = frame.base64_request(entries)
+    assert encoded == binascii.b2a_base64(frame.request(entries), newline=False)
+    request = ExportTraceServiceRequest.FromString(base64.b64decode(encoded, validate=True))
+    spans = request.resource_spans[0].scope_spans[0].spans
+    assert [len(span.name) for span in spans] == sizes
 
 
 def _all_same(decoded_pairs: Any, pairs: list[tuple[str, Any]]) -> bool:

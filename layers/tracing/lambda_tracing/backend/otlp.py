@@ -24,6 +24,10 @@ instrumentations write them; X-Ray's own OTLP conversion reads the `aws.xray.*` 
   JSON attribute per namespace, `aws.xray.metadata.<namespace>`.
 - fault/error/throttle: status ERROR; recorded exceptions: `exception` events.
 
+A span without children (the handler's, when the invocation made no traced call: the usual
+one) is written by otlp_template.FlatSpans from parts encoded once per process, the same bytes
+as SpanConverter's; everything else goes through SpanConverter.
+
 A span too big for one datagram is cut down as documents.fit cuts a document (big metadata
 replaced by a marker, long strings cut, then identity and timing only), so nothing is lost
 without a mark and nothing is half-sent.
@@ -39,6 +43,13 @@ from typing import Any
 from lambda_tracing import documents
 from lambda_tracing.backend import otlp_encode as enc
 from lambda_tracing.backend.emitter import UDPEmitter
+from lambda_tracing.backend.otlp_template import (
+    ANNOTATIONS_KEY,
+    HANDLER_MARK,
+    METADATA_PREFIX,
+    FlatSpans,
+)
+from lambda_tracing.backend.otlp_template import nanos as _nanos
 from lambda_tracing.failures import log_failure
 
 HEADER = documents.PROTOCOL_HEADER.encode("ascii")
@@ -48,9 +59,6 @@ DATAGRAM_LIMIT = 64000  # as X-Ray mode: under the 64 KB UDP limit with room to 
 REQUEST_LIMIT = (DATAGRAM_LIMIT - len(HEADER) - len(SAMPLED_PREFIX)) // 4 * 3
 SCOPE_NAME = "lambda_tracing"
 SCOPE_VERSION = "1"
-ANNOTATIONS_KEY = "aws.xray.annotations"
-METADATA_PREFIX = "aws.xray.metadata."
-HANDLER_MARK = "ColdStart"  # the annotation invocation.py puts on every handler span
 
 # The names OTel's botocore instrumentation (and ADOT, for S3 and SNS) give the X-Ray SDK's
 # aws fields: what X-Ray's OTLP conversion reads to name the queue, topic, function, bucket.
@@ -122,11 +130,6 @@ def resource_attributes(service: str, environ: Any = os.environ) -> list[tuple[s
 def trace_id_bytes(root: str) -> bytes:
     """`1-5759e988-bd862e3fe1be46a994272793` -> the 16 bytes of the W3C trace id."""
     return bytes.fromhex(root[2:].replace("-", ""))
-
-
-def _nanos(seconds: Any) -> int:
-    # via microseconds (time.time()'s useful precision): seconds * 1e9 rounds in binary
-    return round(seconds * 1_000_000) * 1000 if isinstance(seconds, (int, float)) else 0
 
 
 class SpanConverter:
@@ -364,20 +367,27 @@ class OTLPEmitter(UDPEmitter):
         self._frame = enc.RequestFrame(
             resource_attributes(settings.service), SCOPE_NAME, SCOPE_VERSION
         )
-        self._converter = SpanConverter(REQUEST_LIMIT - self._frame.overhead)
+        self._limit = REQUEST_LIMIT - self._frame.overhead
+        self._converter = SpanConverter(self._limit)
+        self._flat = FlatSpans(_links)
 
     def send_entity(self, entity: Any) -> None:
         try:
+            framing = HEADER + SAMPLED_PREFIX
+            if not getattr(entity, "subsegments", True):  # the usual no-op invocation
+                node = vars(entity)
+                annotations = node.get("annotations")
+                top_level = bool(entity.top_level)
+                handler = bool(top_level and annotations and HANDLER_MARK in annotations)
+                # Mostly pre-encoded (otlp_template); the general way for what it does not cover.
+                entry = self._flat.entry(node, handler, top_level)
+                if entry is None or len(entry) > self._limit:
+                    entry = self._converter.entry(_view(entity), handler, top_level)
+                self.send_datagrams([framing + self._frame.base64_request([entry])])
+                return
             annotations = getattr(entity, "annotations", None)
             top_level = bool(getattr(entity, "top_level", False))
             handler = bool(top_level and annotations and HANDLER_MARK in annotations)
-            framing = HEADER + SAMPLED_PREFIX
-            if not getattr(entity, "subsegments", True):  # the usual no-op invocation
-                node = _view(entity)
-                if not node.get("subsegments"):
-                    request = self._frame.request([self._converter.entry(node, handler, top_level)])
-                    self.send_datagrams([framing + binascii.b2a_base64(request, newline=False)])
-                    return
             entries = list(self._converter.entries(entity, handler, top_level))
             # One send for the whole invocation: through the base emitter's checks (the
             # daemon's host resolved, the descriptor still ours, not a forked child).

@@ -1,0 +1,304 @@
+"""The usual span, mostly pre-encoded: what one invocation of OTLP mode encodes.
+
+An invocation that made no traced call sends one span, its handler's, and most of its bytes are
+the same in every invocation of an execution environment: the name and kind, the annotations
+that do not change (Service, FunctionVersion, FunctionAlias, ColdStart's two values), the list
+of annotation keys, the metadata keys, the flags. `FlatSpans` encodes each of those once, the
+first time it is seen, and keeps it; an invocation then encodes only what varies (trace, span
+and parent ids, the two times, the request id, the captured response, an HTTP status, links,
+the error status) and joins the pieces, with no intermediate list of pairs or message objects.
+
+The bytes are exactly those otlp.SpanConverter writes for the same span
+(tests/unit/test_layer_otlp_template.py compares them on generated spans and decodes them with
+opentelemetry-proto). A span this does not cover returns None and goes the general way: one
+with children, a recorded exception (`cause`), an `aws` block, HTTP fields beyond a response
+status, metadata put by other code than the layer's (it needs the SDK's conversion), or a name
+that is not a str.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from lambda_tracing import documents
+from lambda_tracing.backend import otlp_encode as enc
+
+ANNOTATIONS_KEY = "aws.xray.annotations"
+METADATA_PREFIX = "aws.xray.metadata."
+HANDLER_MARK = "ColdStart"  # the annotation invocation.py puts on every handler span
+REQUEST_ID = "RequestId"  # different in every invocation: never kept
+
+_TAG = b"\x4a"  # Span.attributes
+_CACHE_LIMIT = 256  # per cache: a function's constant values are a handful
+_SMALL = [bytes((n,)) for n in range(128)]
+_times = struct.Struct("<BQBQ").pack  # start_time_unix_nano and end_time_unix_nano, fixed64
+_ERROR_STATUS = b"\x7a\x02\x18" + bytes((enc.STATUS_ERROR,))  # Status{code: ERROR}
+_FLAGS = struct.Struct("<2sI").pack  # Span.flags: field 16, fixed32
+_REMOTE_PARENT = _FLAGS(b"\x85\x01", enc.FLAG_SAMPLED | enc.FLAG_HAS_IS_REMOTE | enc.FLAG_IS_REMOTE)
+_LOCAL_PARENT = _FLAGS(b"\x85\x01", enc.FLAG_SAMPLED | enc.FLAG_HAS_IS_REMOTE)
+
+
+def _key_field(key: str) -> bytes:
+    return enc._delimited(b"\x0a", enc._text(key))
+
+
+def string_entry(key_field: bytes, text: bytes) -> bytes:
+    """A string attribute: KeyValue{key, AnyValue{string_value}} as a Span.attributes field,
+    from the encoded key field and the value's UTF-8."""
+    size = len(text)
+    body_size = len(key_field) + size + 4
+    if body_size < 128:  # every length prefix one byte: the usual case
+        value_size, text_size = _SMALL[size + 2], _SMALL[size]
+        parts = (_TAG, _SMALL[body_size], key_field, b"\x12", value_size, b"\x0a", text_size, text)
+        return b"".join(parts)
+    value = enc._delimited(b"\x12", enc._delimited(b"\x0a", text))
+    return enc._delimited(_TAG, key_field + value)
+
+
+_INVOCATION_ID = _key_field("faas.invocation_id")
+_REQUEST_ID = _key_field(REQUEST_ID)
+_ABSENT: Any = object()
+
+
+def _request_id_prefixes(size: int) -> tuple[bytes, bytes]:
+    """What precedes a request id of `size` bytes in its two attributes (faas.invocation_id,
+    RequestId): string_entry's bytes up to the text."""
+    placeholder = b"\0" * size
+    return (
+        string_entry(_INVOCATION_ID, placeholder)[: -size or None],
+        string_entry(_REQUEST_ID, placeholder)[: -size or None],
+    )
+
+
+def _keepable(annotations: dict[str, Any]) -> bool:
+    """Annotations whose encoding may be kept, keyed by their values: strs, and ColdStart's
+    bool (the request id is not in the key)."""
+    return all(
+        type(value) is str or (key == HANDLER_MARK and type(value) is bool)
+        for key, value in annotations.items()
+        if key != REQUEST_ID
+    )
+
+
+def _json_encoder() -> Any:
+    """documents.serialize's JSON as chunks, from the json module's C encoder called directly:
+    the same text (JSONEncoder.encode makes this encoder on every call, about half its cost for
+    a small captured response), without the circular-reference check, which capture's copies
+    do not need (metadata from other code goes the general way). None without the C encoder."""
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    return make(None, str, encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+
+
+_json_chunks = _json_encoder()
+serialize = documents.serialize
+
+
+def json_text(value: Any) -> str:
+    """`value` as documents.serialize writes it."""
+    return "".join(_json_chunks(value, 0)) if _json_chunks else serialize(value)
+
+
+def nanos(seconds: Any) -> int:
+    # via microseconds (time.time()'s useful precision): seconds * 1e9 rounds in binary
+    return round(seconds * 1_000_000) * 1000 if isinstance(seconds, (int, float)) else 0
+
+
+class FlatSpans:
+    """Span entries (ScopeSpans.spans fields) of spans without children, from the parts kept.
+    `links(metadata)` gives the span's encoded Span.Link bodies (otlp._links)."""
+
+    def __init__(self, links: Callable[[dict[str, Any]], list[bytes]]) -> None:
+        self._links = links
+        self._trace: tuple[str, str] = ("", "")  # (X-Ray root, its 32 hex digits)
+        self._heads: tuple[dict[str, bytes], dict[str, bytes]] = ({}, {})  # name and kind fields
+        # annotations without the request id -> the attributes before and after its own
+        self._sections: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
+        self._request_id_prefixes: dict[int, tuple[bytes, bytes]] = {}  # by the id's length
+        self._metadata_keys: dict[Any, bytes] = {}  # namespace -> its attribute's key field
+        self._statuses: dict[int, bytes] = {}  # http.response.status_code attributes
+
+    def entry(self, node: dict[str, Any], handler: bool, remote_parent: bool) -> bytes | None:
+        """`node` (a span's attributes, as otlp._view reads them) as one span entry; None when
+        it is not a span this covers."""
+        get = node.get
+        if (
+            get("subsegments")
+            or get("cause")
+            or get("aws")
+            or get("_foreign_metadata")
+            or get("namespace") in ("aws", "remote")
+        ):
+            return None
+        name = get("name")
+        if type(name) is not str:
+            return None
+        http = get("http")
+        status_attribute = b""
+        if http:
+            status_attribute = self._http_status(http)
+            if not status_attribute:
+                return None
+        span_id = node["id"]
+        parent = get("parent_id") or ""
+        if len(span_id) != 16 or len(parent) not in (0, 16):
+            return None
+        trace = self._trace_hex(str(node["trace_id"]))
+        if not trace:
+            return None
+
+        heads = self._heads[handler]
+        head = heads.get(name)
+        if head is None:
+            kind = enc.KIND_SERVER if handler else enc.KIND_INTERNAL
+            head = enc._delimited(b"\x2a", enc._text(name)) + b"\x30" + _SMALL[kind]
+            if len(heads) < _CACHE_LIMIT:
+                heads[name] = head
+        start = get("start_time")
+        start = round(start * 1_000_000) * 1000 if type(start) is float else nanos(start)
+        end = get("end_time")
+        if end is None:
+            end = start
+        else:
+            end = round(end * 1_000_000) * 1000 if type(end) is float else nanos(end)
+        # The ids' fields, in one conversion: trace_id (1), span_id (2), parent_span_id (4).
+        if parent:
+            ids = bytes.fromhex(f"0a10{trace}1208{span_id}2208{parent}")
+        else:
+            ids = bytes.fromhex(f"0a10{trace}1208{span_id}")
+        if len(ids) != (38 if parent else 28):  # fromhex skips spaces: the general way's error
+            return None
+        parts = [ids, head, _times(0x39, start, 0x41, end), status_attribute]
+
+        annotations = get("annotations")
+        if annotations and isinstance(annotations, dict):
+            self._annotations(annotations, handler, parts)
+
+        metadata = get("metadata")
+        if metadata and isinstance(metadata, dict):
+            for space, values in metadata.items():
+                key_field = self._metadata_keys.get(space)
+                if key_field is None:
+                    key_field = _key_field(METADATA_PREFIX + str(space))
+                    if len(self._metadata_keys) < _CACHE_LIMIT:
+                        self._metadata_keys[space] = key_field
+                text = "".join(_json_chunks(values, 0)) if _json_chunks else serialize(values)
+                parts.append(string_entry(key_field, text.encode()))
+            if "lambda_tracing" in metadata:
+                for link in self._links(metadata):
+                    parts.append(enc._delimited(b"\x6a", link))
+        if get("fault") or get("error") or get("throttle"):
+            parts.append(_ERROR_STATUS)
+        parts.append(_REMOTE_PARENT if remote_parent else _LOCAL_PARENT)
+        body = b"".join(parts)
+        size = len(body)
+        if size < 0x4000:  # ScopeSpans.spans, its length in one or two bytes (as enc.varint)
+            if size < 0x80:
+                return b"\x12" + _SMALL[size] + body
+            return b"".join((b"\x12", bytes(((size & 0x7F) | 0x80, size >> 7)), body))
+        return enc.span_entry(body)
+
+    def _trace_hex(self, root: str) -> str:
+        """The 32 hex digits of the trace id; "" for one of another length (the general way)."""
+        if self._trace[0] != root:
+            digits = root[2:].replace("-", "")
+            if len(digits) != 32:
+                return ""
+            self._trace = (root, digits)
+        return self._trace[1]
+
+    def _http_status(self, http: Any) -> bytes:
+        """The attribute of an `http` block that holds a response status only, else b""."""
+        if type(http) is not dict or len(http) != 1:
+            return b""
+        response = http.get("response")
+        if type(response) is not dict or "status" not in response:
+            return b""
+        status = response["status"]
+        if type(status) is not int:
+            return b""
+        attribute = self._statuses.get(status)
+        if attribute is None:
+            attribute = enc.attributes((("http.response.status_code", status),), _TAG)
+            if len(self._statuses) < _CACHE_LIMIT:
+                self._statuses[status] = attribute
+        return attribute
+
+    def _annotations(self, annotations: dict[str, Any], handler: bool, parts: list[bytes]) -> None:
+        """The attributes annotations make: on a handler span faas.invocation_id and
+        faas.coldstart first, then one per annotation, then the list of their keys. All but
+        the request id's come from a cache keyed by the annotations without it, kept when
+        every other value is a str or ColdStart's bool (as a key True == 1: no other number
+        may be looked up), encoded by otlp_encode.attributes on a miss."""
+        keys = tuple(annotations)
+        values = tuple(annotations.values())
+        request_id: Any = _ABSENT
+        split = len(keys)  # where the request id's attribute goes among the annotations'
+        if REQUEST_ID in annotations:
+            split = keys.index(REQUEST_ID)
+            request_id = values[split]
+            if type(request_id) is not str:
+                parts.append(self._encode_annotations(annotations, handler))
+                return
+            values = values[:split] + values[split + 1 :]
+        cold = annotations.get(HANDLER_MARK)
+        cache_key = (handler, keys, values)
+        cached = None
+        if cold is None or cold is True or cold is False:
+            try:
+                cached = self._sections.get(cache_key)
+            except TypeError:  # an unhashable value
+                cold = _ABSENT
+        if cached is None:
+            cached = self._split_annotations(annotations, handler, split)
+            keep = cold is not _ABSENT and len(self._sections) < _CACHE_LIMIT
+            if keep and _keepable(annotations):
+                self._sections[cache_key] = cached
+        if request_id is _ABSENT:
+            parts += cached
+            return
+        try:
+            text = request_id.encode()
+        except UnicodeEncodeError:
+            text = enc._text(request_id)
+        prefixes = self._request_id_prefixes.get(len(text))
+        if prefixes is None:
+            prefixes = _request_id_prefixes(len(text))
+            if len(self._request_id_prefixes) < _CACHE_LIMIT:
+                self._request_id_prefixes[len(text)] = prefixes
+        if handler:
+            parts += (prefixes[0], text, cached[0], prefixes[1], text, cached[1])
+        else:
+            parts += (cached[0], prefixes[1], text, cached[1])
+
+    @staticmethod
+    def _split_annotations(
+        annotations: dict[str, Any], handler: bool, split: int
+    ) -> tuple[bytes, bytes]:
+        """(the attributes before the request id's, those after it), as the general way
+        writes them; faas.invocation_id, written before both, is not in them."""
+        items = list(annotations.items())
+        before: list[tuple[str, Any]] = []
+        if handler and HANDLER_MARK in annotations:
+            before.append(("faas.coldstart", bool(annotations[HANDLER_MARK])))
+        before.extend(items[:split])
+        after = items[split + 1 :]
+        after.append((ANNOTATIONS_KEY, tuple(annotations)))
+        return enc.attributes(before, _TAG), enc.attributes(after, _TAG)
+
+    @staticmethod
+    def _encode_annotations(annotations: dict[str, Any], handler: bool) -> bytes:
+        """All of them the general way (a request id that is not a str)."""
+        pairs: list[tuple[str, Any]] = []
+        if handler:
+            pairs.append(("faas.invocation_id", annotations[REQUEST_ID]))
+            if HANDLER_MARK in annotations:
+                pairs.append(("faas.coldstart", bool(annotations[HANDLER_MARK])))
+        pairs.extend(annotations.items())
+        pairs.append((ANNOTATIONS_KEY, tuple(annotations)))
+        return enc.attributes(pairs, _TAG)

@@ -1,0 +1,285 @@
+"""backend/otlp_template: the mostly pre-encoded span writes exactly the bytes the general way
+(otlp.SpanConverter) writes for the same span, so the spans opentelemetry-proto decodes are the
+same: on generated spans (hypothesis), and on the layer's own spans through the emitter for a
+cold invocation, a warm one, an error, a split batch."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from google.protobuf.json_format import MessageToDict
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lambda_tracing import config, documents
+from lambda_tracing.backend import otlp, otlp_template
+from lambda_tracing.backend.entities import make_classes
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+TRACE = "1-5759e988-bd862e3fe1be46a994272793"
+PARENT = "53995c3f42cd8ad8"
+HEX16 = st.text("0123456789abcdef", min_size=16, max_size=16)
+TEXT = st.text(max_size=30)  # surrogates included: written as the general way writes them
+NUMBERS = st.one_of(
+    st.booleans(), st.integers(-(1 << 70), 1 << 70), st.floats(allow_nan=False), st.just(-0.0)
+)
+# Keys that collide on purpose: the same key with True, 1 and 1.0 must not share an encoding.
+KEYS = st.sampled_from(["ColdStart", "RequestId", "Service", "FunctionVersion", "n", "ok"])
+ANNOTATIONS = st.dictionaries(st.one_of(KEYS, TEXT), st.one_of(TEXT, NUMBERS), max_size=6)
+JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), TEXT),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(TEXT, inner, max_size=3)),
+    max_leaves=8,
+)
+METADATA = st.dictionaries(
+    st.one_of(st.sampled_from(["orders", "lambda_tracing"]), TEXT),
+    st.dictionaries(st.one_of(st.just("response"), TEXT), JSON, max_size=2),
+    max_size=2,
+)
+LINKS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "source": st.sampled_from(["sqs", "sns"]),
+            "trace_id": st.just("1-5759e988-00000000000000000000000a"),
+            "parent_id": HEX16,
+            "sampled": st.sampled_from([0, 1]),
+        }
+    ),
+    max_size=2,
+)
+TIMES = st.one_of(st.floats(1e9, 2e9), st.integers(1_000_000_000, 2_000_000_000))
+NODES = st.fixed_dictionaries(
+    {
+        "name": st.one_of(st.just("## handler"), TEXT),
+        "id": HEX16,
+        "trace_id": st.one_of(st.just(TRACE), st.just("1-00000000-000000000000000000000001")),
+        "parent_id": st.one_of(st.just(PARENT), HEX16, st.just("")),
+        "type": st.just("subsegment"),
+        "namespace": st.sampled_from(["local", "orders", "remote", "aws"]),
+        "start_time": TIMES,
+        "end_time": st.one_of(st.none(), TIMES),
+        "annotations": ANNOTATIONS,
+        "metadata": METADATA,
+        "http": st.one_of(
+            st.just({}),
+            st.builds(lambda status: {"response": {"status": status}}, st.integers(100, 599)),
+            st.just({"request": {"method": "GET"}}),
+        ),
+        "aws": st.one_of(st.just({}), st.just({"operation": "GetItem"})),
+        "fault": st.booleans(),
+        "error": st.booleans(),
+        "throttle": st.booleans(),
+        "subsegments": st.just([]),
+    }
+)
+
+
+def general(node: dict[str, Any], handler: bool, remote_parent: bool) -> bytes:
+    return otlp.SpanConverter(10**9).entry(node, handler, remote_parent)
+
+
+# One for the whole module: what one example leaves in its caches meets the next examples.
+FLAT = otlp_template.FlatSpans(otlp._links)
+
+
+@settings(max_examples=400, deadline=None)
+@given(NODES, LINKS, st.booleans(), st.booleans())
+def test_the_same_bytes_as_the_general_way(
+    node: dict[str, Any], links: list[dict[str, Any]], handler: bool, remote_parent: bool
+) -> None:
+    if links:
+        node["metadata"]["lambda_tracing"] = {"links": links}
+    for _ in range(2):  # the second time from what the first kept
+        entry = FLAT.entry(node, handler, remote_parent)
+        if entry is not None:
+            assert entry == general(node, handler, remote_parent)
+    covered = not node["aws"] and node["namespace"] not in ("aws", "remote")
+    covered = covered and set(node["http"]) <= {"response"}
+    assert (FLAT.entry(node, handler, remote_parent) is not None) == covered
+
+
+@given(JSON)
+def test_json_text_is_documents_serialize(value: Any) -> None:
+    assert otlp_template.json_text(value) == documents.serialize(value)
+    assert otlp_template.json_text({"v": value}) == documents.serialize({"v": value})
+
+
+def test_what_it_leaves_to_the_general_way() -> None:
+    facade_class, span_class = make_classes()
+    facade = facade_class(TRACE, PARENT, True, "")
+    span, foreign = (span_class("## handler", "local", facade) for _ in range(2))
+    foreign.put_metadata("key", object())  # by other code: needs the SDK's conversion
+    span.close()
+    foreign.close()
+    flat = otlp_template.FlatSpans(otlp._links)
+    assert flat.entry(vars(span), True, True) is not None
+    assert flat.entry(vars(foreign), True, True) is None
+    changes: list[dict[str, Any]] = [
+        {"subsegments": [{"id": "b" * 16}]},
+        {"cause": {"exceptions": []}},
+        {"name": 7},
+        {"id": "a" * 8},
+        {"parent_id": "1234 5678 9abcde"},  # what fromhex would read as 7 bytes
+        {"trace_id": "1-5759e988-bd86"},
+        {"annotations": {"RequestId": 42}},
+    ]
+    for change in changes:
+        node = {**vars(span), **change}
+        entry = flat.entry(node, True, True)
+        if "annotations" in change:  # covered, through otlp_encode's general attributes
+            assert entry == general(node, True, True)
+        else:
+            assert entry is None, change
+
+
+# --- the layer's own spans, through the emitter, decoded ---
+
+_Facade, _Span = make_classes()
+
+
+def invocation(
+    request_id: str,
+    cold: bool,
+    fail: bool = False,
+    parts: int = 0,
+    status: int | None = None,
+    blob: str = "",
+) -> Any:
+    """The handler span as invocation.py leaves it (annotations, captured response)."""
+    facade = _Facade(TRACE, PARENT, True, ";Lineage=1:abcd1234:0")
+    handler = _Span("## handler", "local", facade)
+    handler.annotations.update(
+        {"ColdStart": cold, "Service": "orders", "FunctionVersion": "$LATEST"}
+    )
+    handler.annotations["RequestId"] = request_id
+    for index in range(parts):
+        part = _Span(f"part {index}", "local", handler)
+        part.annotations["index"] = index
+        part.put_json_metadata("blob", "x" * 900, "default")
+        handler.add_subsegment(part)
+        part.close()
+    if fail:
+        try:
+            raise ValueError("failed on purpose")
+        except ValueError as error:
+            handler.add_exception(error, [])
+    else:
+        handler.put_json_metadata("response", {"statusCode": 200, "body": "ok"}, "orders")
+    if status is not None:
+        handler.put_http_meta("status", status)
+    if blob:
+        handler.put_json_metadata("blob", blob, "orders")
+    handler.close()
+    return handler
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(5)
+    yield receiver
+    receiver.close()
+
+
+def emitter_to(listener: socket.socket, environ: dict[str, str]) -> otlp.OTLPEmitter:
+    address = f"127.0.0.1:{listener.getsockname()[1]}"
+    return otlp.OTLPEmitter(config.load(environ, daemon_address=address, exporter="otlp"))
+
+
+def sent(emitter: otlp.OTLPEmitter, listener: socket.socket, span: Any) -> list[dict[str, Any]]:
+    """The spans of every datagram `span` made, decoded, in order."""
+    emitter.send_entity(span)
+    datagrams = [listener.recv(70000)]
+    listener.settimeout(0.2)
+    try:
+        while True:
+            datagrams.append(listener.recv(70000))
+    except TimeoutError:
+        pass
+    finally:
+        listener.settimeout(5)
+    spans = []
+    for datagram in datagrams:
+        header, body = datagram.split(b"\n", 1)
+        assert json.loads(header) == {"format": "json", "version": 1} and body[:3] == b"T1S"
+        request = ExportTraceServiceRequest.FromString(base64.b64decode(body[3:], validate=True))
+        spans += [MessageToDict(span) for span in request.resource_spans[0].scope_spans[0].spans]
+    return spans
+
+
+def expected(span: Any) -> list[dict[str, Any]]:
+    """The general way's spans for the same entity, decoded."""
+    converter = otlp.SpanConverter(10**9)
+    entries = list(converter.entries(span, handler=True, remote_parent=True))
+    frame = otlp.enc.RequestFrame([], "t", "1")
+    request = ExportTraceServiceRequest.FromString(frame.request(entries))
+    return [MessageToDict(span) for span in request.resource_spans[0].scope_spans[0].spans]
+
+
+def attribute(span: dict[str, Any], key: str) -> Any:
+    (value,) = [item["value"] for item in span.get("attributes", ()) if item["key"] == key]
+    return next(iter(value.values()))
+
+
+def test_cold_warm_error_and_split_invocations_decode_as_before(
+    listener: socket.socket,
+) -> None:
+    emitter = emitter_to(listener, {"AWS_LAMBDA_FUNCTION_NAME": "orders"})
+    cold = invocation("r-1", cold=True)
+    warm = invocation("r-2", cold=False)
+    (cold_span,) = sent(emitter, listener, cold)
+    (warm_span,) = sent(emitter, listener, warm)
+    assert [cold_span] == expected(cold) and [warm_span] == expected(warm)
+    assert attribute(cold_span, "faas.coldstart") is True
+    assert attribute(warm_span, "faas.coldstart") is False
+    assert attribute(warm_span, "faas.invocation_id") == "r-2"
+    assert attribute(warm_span, "RequestId") == "r-2"
+    assert warm_span["kind"] == Span.SpanKind.Name(Span.SPAN_KIND_SERVER)
+    assert base64.b64decode(warm_span["parentSpanId"]).hex() == PARENT
+    assert json.loads(attribute(warm_span, "aws.xray.metadata.orders")) == {
+        "response": {"statusCode": 200, "body": "ok"}
+    }
+    assert "status" not in warm_span
+
+    # A 5xx response: a fault with no exception, still the pre-encoded way.
+    faulty = invocation("r-3", cold=False, status=502)
+    assert emitter._flat.entry(vars(faulty), True, True) is not None
+    (faulty_span,) = sent(emitter, listener, faulty)
+    assert [faulty_span] == expected(faulty)
+    assert faulty_span["status"]["code"] == Status.StatusCode.Name(Status.STATUS_CODE_ERROR)
+    assert int(attribute(faulty_span, "http.response.status_code")) == 502
+
+    # A recorded exception: the general way, through the same emitter.
+    failed = invocation("r-4", cold=False, fail=True)
+    (failed_span,) = sent(emitter, listener, failed)
+    assert [failed_span] == expected(failed)
+    assert failed_span["events"][0]["name"] == "exception"
+    assert failed_span["status"]["message"] == "failed on purpose"
+
+    # Too many spans for one datagram: whole spans split over several, in order.
+    split = invocation("r-5", cold=False, parts=120)
+    spans = sent(emitter, listener, split)
+    assert spans == expected(split) and len(spans) == 121
+    assert base64.b64decode(spans[0]["spanId"]).hex() == split.id
+
+
+def test_an_oversize_handler_span_is_cut_down_the_general_way(listener: socket.socket) -> None:
+    emitter = emitter_to(listener, {})
+    span = invocation("r-1", cold=False, blob="x" * 70000)
+    (decoded,) = sent(emitter, listener, span)
+    marker = json.loads(attribute(decoded, "aws.xray.metadata.lambda_tracing"))
+    assert marker["truncated"] is True
+
+
+def test_times_are_the_general_ways_nanoseconds() -> None:
+    node = {**vars(invocation("r", cold=False)), "start_time": 1700000000.123456789}
+    node["end_time"] = math.nextafter(node["start_time"], 2e9)
+    entry = otlp_template.FlatSpans(otlp._links).entry(node, True, True)
+    assert entry == general(node, True, True)
