@@ -32,6 +32,7 @@ _MAX_DEPTH = 32
 _MAX_JSON_NESTING = 3  # JSON in a string in JSON in a string...: deeper is withheld
 _KEY_CACHE_LIMIT = 4096
 _FLAT_MAX_ITEMS = 16
+_PLAIN_CACHE_CHARS = 64
 _NO_PATTERNS: list[re.Pattern[str]] = []  # shared, never changed
 _PAIR_NAMES = ("name", "key", "Name", "Key")
 _PAIR_VALUES = ("value", "Value")
@@ -67,6 +68,10 @@ class Capturer:
         self._compiled: list[re.Pattern[str]] | None = None
         self._defaults = settings.redact_patterns == DEFAULT_REDACT_PATTERNS
         self._keys: dict[str, tuple[int, int]] = {}
+        # Short strings found clean (nothing to redact, not JSON naming a key), with their JSON
+        # length: the same response values come back on every invocation, and checking one
+        # again costs three calls.
+        self._plain: dict[str, int] = {}
 
     def patterns_for(self, text: str) -> list[re.Pattern[str]]:
         """The patterns to run on `text`: with the defaults, only those whose literal `text`
@@ -103,6 +108,7 @@ class Capturer:
         out: dict[str, Any] = {}
         cost = 0
         keys = self._keys
+        plain = self._plain
         for key, item in dict.items(value):
             if type(key) is not str or len(key) > 200:
                 return None
@@ -114,12 +120,17 @@ class Capturer:
                 item = REDACTED
                 cost += key_cost + len(REDACTED) + 2
             elif kind is str:
-                if len(item) > self.max_value_length or self.may_hide_keys(item):
-                    return None
-                for pattern in self.patterns_for(item):
-                    if pattern.search(item) is not None:
+                length = plain.get(item)
+                if length is None:
+                    if len(item) > self.max_value_length or self.may_hide_keys(item):
                         return None
-                cost += key_cost + _json_length(item)
+                    for pattern in self.patterns_for(item):
+                        if pattern.search(item) is not None:
+                            return None
+                    length = _json_length(item)
+                    if len(item) <= _PLAIN_CACHE_CHARS and len(plain) < _KEY_CACHE_LIMIT:
+                        plain[item] = length
+                cost += key_cost + length
             elif kind is int:
                 if not -(1 << 63) < item < 1 << 63:
                     return None

@@ -18,7 +18,7 @@ _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
 _FALSE = frozenset({"0", "false", "no", "off", "n", "f"})
 _CONTEXT_MISSING = ("RUNTIME_ERROR", "LOG_ERROR", "IGNORE_ERROR")
 _FEW_REPEATS = 16  # repeats nested within this many runs stay polynomial and small
-_ADDRESS = re.compile(r"^\[?([A-Za-z0-9_.:-]{1,253}?)\]?:(\d{1,5})$")
+_ADDRESS = r"^\[?([A-Za-z0-9_.:-]{1,253}?)\]?:(\d{1,5})$"  # compiled only for a host name
 
 DEFAULT_REDACT_KEYS = (
     "authorization",
@@ -235,10 +235,24 @@ def parse_daemon_address(value: Any) -> tuple[str, int]:
         text = by_protocol["udp"]
     elif len(parts) != 1:
         raise InvalidSetting(f"bad daemon address {text!r}")
-    match = _ADDRESS.match(text)
-    if not match or not 0 < int(match.group(2)) < 65536:
+    host, _, port = text.rpartition(":")
+    if _is_ipv4(host) and port.isascii() and port.isdigit() and len(port) <= 5:
+        number = int(port)  # what _ADDRESS reads from this form, without compiling it
+    else:
+        match = re.match(_ADDRESS, text)
+        if not match:
+            raise InvalidSetting(f"bad daemon address {text!r}")
+        host, number = match.group(1), int(match.group(2))
+    if not 0 < number < 65536:
         raise InvalidSetting(f"bad daemon address {text!r}")
-    return match.group(1), int(match.group(2))
+    return host, number
+
+
+def _is_ipv4(host: str) -> bool:
+    parts = host.split(".")
+    return len(parts) == 4 and all(
+        part.isascii() and part.isdigit() and len(part) <= 3 for part in parts
+    )
 
 
 def parse_handler(value: Any) -> str:

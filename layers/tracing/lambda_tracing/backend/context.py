@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"
 MAX_HEADER = 1024
-_ROOT = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
-_PARENT = re.compile(r"^[0-9a-f]{16}$")
+_ROOT = r"^1-[0-9a-f]{8}-[0-9a-f]{24}$"
+_PARENT = r"^[0-9a-f]{16}$"
 # The form Lambda sets, read in one match; anything else goes through the general parser.
 _LAMBDA_HEADER = re.compile(
     r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])((?:;[^;=]+=[^;=]*)*)$"
@@ -38,7 +38,21 @@ _environ_get = os.environ.get
 
 def valid_ids(root: str | None, parent: str | None) -> bool:
     """X-Ray's id formats; anything else would make every document we send invalid."""
-    return bool(root and parent and _ROOT.match(root) and _PARENT.match(parent))
+    return bool(root and parent and _root_match(root) and _parent_match(parent))
+
+
+# Compiled on first use (an outbound call, a header not in Lambda's form), then bound straight
+# to the pattern's match: not on the cold path of a function that makes no call.
+def _root_match(text: str) -> re.Match[str] | None:
+    global _root_match
+    _root_match = re.compile(_ROOT).match  # type: ignore[assignment]
+    return _root_match(text)
+
+
+def _parent_match(text: str) -> re.Match[str] | None:
+    global _parent_match
+    _parent_match = re.compile(_PARENT).match  # type: ignore[assignment]
+    return _parent_match(text)
 
 
 def parse_header(header: str | None) -> tuple[str, str, bool, str] | None:
