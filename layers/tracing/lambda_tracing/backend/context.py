@@ -41,18 +41,14 @@ def valid_ids(root: str | None, parent: str | None) -> bool:
     return bool(root and parent and _root_match(root) and _parent_match(parent))
 
 
-# Compiled on first use (an outbound call, a header not in Lambda's form), then bound straight
-# to the pattern's match: not on the cold path of a function that makes no call.
+# re.match compiles on first use and caches: not on the cold path of a function that makes
+# no call or only sees headers in Lambda's form.
 def _root_match(text: str) -> re.Match[str] | None:
-    global _root_match
-    _root_match = re.compile(_ROOT).match  # type: ignore[assignment]
-    return _root_match(text)
+    return re.match(_ROOT, text)
 
 
 def _parent_match(text: str) -> re.Match[str] | None:
-    global _parent_match
-    _parent_match = re.compile(_PARENT).match  # type: ignore[assignment]
-    return _parent_match(text)
+    return re.match(_PARENT, text)
 
 
 def parse_header(header: str | None) -> tuple[str, str, bool, str] | None:

@@ -24,18 +24,14 @@ _NOOP_ROOT_SUFFIX = "-00000000-000000000000000000000000"
 _NOOP_ID = "0000000000000000"
 
 
-# Compiled on first use, then bound straight to the pattern's match: compiling at import cost
-# every cold start 0.3 M instructions, for headers most functions never parse.
+# re.match compiles on first use and caches: not on the cold path of a function that makes
+# no call or only sees headers in Lambda's form.
 def _root_match(text: str) -> re.Match[str] | None:
-    global _root_match
-    _root_match = re.compile(_ROOT).match  # type: ignore[assignment]
-    return _root_match(text)
+    return re.match(_ROOT, text)
 
 
 def _parent_match(text: str) -> re.Match[str] | None:
-    global _parent_match
-    _parent_match = re.compile(_PARENT).match  # type: ignore[assignment]
-    return _parent_match(text)
+    return re.match(_PARENT, text)
 
 
 def _trace_header_class() -> type[TraceHeader]:
