@@ -278,6 +278,21 @@ def test_an_oversize_handler_span_is_cut_down_the_general_way(listener: socket.s
     assert marker["truncated"] is True
 
 
+def test_a_failing_pre_encoding_falls_back_to_the_general_way(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    emitter = emitter_to(listener, {})
+
+    def broken(*args: Any) -> bytes:
+        raise ValueError("pre-encoding broke")
+
+    monkeypatch.setattr(emitter._flat, "entry", broken)
+    span = invocation("r-9", cold=False)
+    (decoded,) = sent(emitter, listener, span)
+    assert [decoded] == expected(span)
+    assert "encoding the usual OTLP span failed" in caplog.text
+
+
 def test_times_are_the_general_ways_nanoseconds() -> None:
     node = {**vars(invocation("r", cold=False)), "start_time": 1700000000.123456789}
     node["end_time"] = math.nextafter(node["start_time"], 2e9)

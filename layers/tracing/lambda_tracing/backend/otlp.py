@@ -379,8 +379,13 @@ class OTLPEmitter(UDPEmitter):
                 annotations = node.get("annotations")
                 top_level = bool(entity.top_level)
                 handler = bool(top_level and annotations and HANDLER_MARK in annotations)
-                # Mostly pre-encoded (otlp_template); the general way for what it does not cover.
-                entry = self._flat.entry(node, handler, top_level)
+                # Mostly pre-encoded (otlp_template); the general way for what it does not cover,
+                # and for what it fails on: a bug there must not cost the span.
+                try:
+                    entry = self._flat.entry(node, handler, top_level)
+                except Exception as error:  # noqa: BLE001 - logged, then the general way
+                    log_failure("encoding the usual OTLP span", error)
+                    entry = None
                 if entry is None or len(entry) > self._limit:
                     entry = self._converter.entry(_view(entity), handler, top_level)
                 self.send_datagrams([framing + self._frame.base64_request([entry])])
