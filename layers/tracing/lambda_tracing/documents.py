@@ -62,8 +62,8 @@ _C_ENCODE = (
 )
 
 
-def serialize(document: dict[str, Any]) -> str:
-    if _C_ENCODE is not None and type(document) is dict:
+def serialize(document: Any) -> str:
+    if _C_ENCODE is not None:
         return "".join(_C_ENCODE(document, 0))
     return _ENCODER.encode(document)
 

@@ -82,26 +82,7 @@ def _keepable(annotations: dict[str, Any]) -> bool:
     )
 
 
-def _json_encoder() -> Any:
-    """documents.serialize's JSON as chunks, from the json module's C encoder called directly:
-    the same text (JSONEncoder.encode makes this encoder on every call, about half its cost for
-    a small captured response), without the circular-reference check, which capture's copies
-    do not need (metadata from other code goes the general way). None without the C encoder."""
-    from json import encoder
-
-    make = getattr(encoder, "c_make_encoder", None)
-    if make is None:
-        return None
-    return make(None, str, encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
-
-
-_json_chunks = _json_encoder()
-serialize = documents.serialize
-
-
-def json_text(value: Any) -> str:
-    """`value` as documents.serialize writes it."""
-    return "".join(_json_chunks(value, 0)) if _json_chunks else serialize(value)
+serialize = documents.serialize  # one process-wide C JSON encoder, made once there
 
 
 def nanos(seconds: Any) -> int:
@@ -187,7 +168,7 @@ class FlatSpans:
                     key_field = _key_field(METADATA_PREFIX + str(space))
                     if len(self._metadata_keys) < _CACHE_LIMIT:
                         self._metadata_keys[space] = key_field
-                text = "".join(_json_chunks(values, 0)) if _json_chunks else serialize(values)
+                text = serialize(values)
                 parts.append(string_entry(key_field, text.encode()))
             if "lambda_tracing" in metadata:
                 for link in self._links(metadata):
