@@ -211,6 +211,19 @@ def test_real_documents_get_the_same_verdict_projection_and_notes() -> None:
         assert outcome(admit, document) == outcome(reference, document)
 
 
+def test_a_slip_in_the_one_walk_leaves_the_document_to_the_full_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def slip(*args: Any) -> None:
+        raise TypeError("unforeseen shape")
+
+    monkeypatch.setattr("lambda_tracing_local.xray.admission._entry", slip)
+    expected = reference(copy.deepcopy(BASE), Notes())
+    assert admit(copy.deepcopy(BASE)) == expected
+    stored, projection = admit_text(json.dumps(BASE).encode())
+    assert stored == BASE and projection == expected
+
+
 def test_the_common_shapes_take_the_one_walk() -> None:
     """Otherwise the tests above would compare validate and project with themselves."""
     assert _fast_projection(copy.deepcopy(BASE)) is not None

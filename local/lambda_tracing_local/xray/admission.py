@@ -45,7 +45,7 @@ def _remember(good: set[str], value: str) -> None:
 def admit(document: Any, notes: Notes | None = None) -> Projection:
     """graph.project(documents.validate(document, notes)): raises InvalidDocument for what
     validate rejects, appends to `notes` what validate notes."""
-    projection = _fast_projection(document)
+    projection = _one_walk(document)
     if projection is None:  # something to reject or note, or a shape read the long way
         projection = project(validate(document, notes))
     return projection
@@ -59,11 +59,20 @@ def admit_text(text: bytes, notes: Notes | None = None) -> tuple[Document, Proje
     Nothing the one walk admits is changed by it: its times are within range, and it reads
     other numbers only as statuses (both readings no 4xx or 5xx) or truth values."""
     document = load_document(text, exact_integers=False)
-    projection = _fast_projection(document)
+    projection = _one_walk(document)
     if projection is None:
         document = load_document(text)
         projection = project(validate(document, notes))
     return document, projection
+
+
+def _one_walk(document: Any) -> Projection | None:
+    """_fast_projection, or None when it fails on a shape it did not foresee: the full rules
+    then decide, so a slip here never costs a document X-Ray would keep."""
+    try:
+        return _fast_projection(document)
+    except Exception:  # noqa: BLE001 - the long way is the reference
+        return None
 
 
 def _fast_projection(document: Any) -> Projection | None:
