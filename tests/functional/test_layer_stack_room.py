@@ -19,7 +19,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from layer_support import DRIVER, build_layer, run_through_wrapper
 
 MODULES = 150
