@@ -541,3 +541,20 @@ def test_daemon_host_name_is_resolved_in_the_background(monkeypatch: pytest.Monk
         assert [document["name"] for document in daemon.receive()] == ["early"]
         emitter.send_entity(_Document("later"))
         assert [document["name"] for document in daemon.receive()] == ["later"]
+
+
+class _CyclicDocument(_Document):
+    def to_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"step": 1}
+        state["again"] = state  # the user's own object graph, put as metadata
+        return {**super().to_dict(), "metadata": {"app": {"state": state}}}
+
+
+def test_a_reference_cycle_in_metadata_loses_the_metadata_not_the_segment() -> None:
+    with udp_listener() as daemon:
+        emitter = UDPEmitter(daemon.address)
+        emitter.send_entity(_CyclicDocument("cyclic"))
+        (sent,) = daemon.receive()
+    assert sent["name"] == "cyclic"
+    assert sent["metadata"]["lambda_tracing"]["truncated"] is True
+    assert "RecursionError" in sent["metadata"]["lambda_tracing"]["reason"]

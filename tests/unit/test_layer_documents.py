@@ -114,3 +114,31 @@ def test_any_tree_fits(children_sizes: list[tuple[int, int]], own: int) -> None:
         c["id"] for doc in sent for c in doc.get("subsegments", [])
     }
     assert seen == {"e" * 16} | {f"{i:016x}" for i in range(len(children))}
+
+
+def test_metadata_that_is_not_json_is_marked_and_the_rest_sent() -> None:
+    """A reference cycle in the user's metadata (RecursionError in the encoder) used to lose the
+    whole document; now that node's metadata becomes a marker and everything else is sent."""
+    cyclic: dict[str, Any] = {"name": "loop"}
+    cyclic["self"] = cyclic
+
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    child = node("child", "c" * 16, metadata={"user": {"thing": Unprintable()}})
+    document = node(
+        "## handler",
+        "a" * 16,
+        annotations={"ColdStart": False},
+        metadata={"user": {"state": cyclic}},
+        subsegments=[child, node("fine", "d" * 16, metadata={"user": {"n": 1}})],
+    )
+    (text,) = fit(document)
+    sent = json.loads(text)
+    assert sent["annotations"] == {"ColdStart": False}
+    marker = sent["metadata"]["lambda_tracing"]
+    assert marker["truncated"] is True and "RecursionError" in marker["reason"]
+    first, second = sent["subsegments"]
+    assert "RuntimeError" in first["metadata"]["lambda_tracing"]["reason"]
+    assert second["metadata"] == {"user": {"n": 1}}

@@ -50,8 +50,8 @@ def safe_name(name: str, limit: int = 200) -> str:
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 # The same encoder's C core, made once: JSONEncoder.encode builds a new one (and a closure) at
 # every call, about 11k of the 56k instructions a handler document costs on CPython 3.13. No
-# circular-reference markers (documents are trees; a cycle in user metadata still fails, with
-# RecursionError, and the emitter logs it). None without the C accelerator.
+# circular-reference markers: documents are trees, and a cycle in user metadata fails with
+# RecursionError, which `fit` answers by marking that metadata. None without the C accelerator.
 _c_encoder = getattr(json.encoder, "c_make_encoder", None)
 _C_ENCODE = (
     None
@@ -69,8 +69,14 @@ def serialize(document: Any) -> str:
 
 
 def fit(document: dict[str, Any], limit: int = DOCUMENT_LIMIT) -> list[str]:
-    """Serialized documents, each at most `limit` bytes, carrying as much of `document` as fits."""
-    text = serialize(document)
+    """Serialized documents, each at most `limit` bytes, carrying as much of `document` as fits.
+    Metadata that cannot be written as JSON at all (a reference cycle, nesting deeper than the
+    recursion limit, an object whose str() raises) is replaced by a marker; the rest is sent."""
+    try:
+        text = serialize(document)
+    except Exception:  # noqa: BLE001 - whatever the user's objects raise
+        document = _walk(document, _mark_unserializable_metadata)
+        text = serialize(document)
     if len(text) <= limit:
         return [text]
     for shrink in (_drop_big_metadata, _cut_long_strings):
@@ -95,6 +101,17 @@ def _walk(document: dict[str, Any], change: Any) -> dict[str, Any]:
             _walk(child, change) if isinstance(child, dict) else child for child in children
         ]
     return changed
+
+
+def _mark_unserializable_metadata(node: dict[str, Any]) -> dict[str, Any]:
+    metadata = node.get("metadata")
+    if metadata:
+        try:
+            serialize(metadata)
+        except Exception as error:  # noqa: BLE001
+            reason = f"metadata not serializable: {type(error).__name__}"
+            node["metadata"] = _marker(reason, 0)
+    return node
 
 
 def _drop_big_metadata(document: dict[str, Any]) -> dict[str, Any]:

@@ -119,8 +119,12 @@ class UDPEmitter:
             if self._forked:
                 return
             document = entity.to_dict()
-            text = serialize(document)
-            texts = [text] if len(text) <= DOCUMENT_LIMIT else fit(document)  # ASCII: len = bytes
+            try:
+                text = serialize(document)
+            except Exception:  # noqa: BLE001 - user metadata that is not JSON: fit marks it
+                text = None
+            # ASCII: len = bytes
+            texts = [text] if text is not None and len(text) <= DOCUMENT_LIMIT else fit(document)
             self.send_datagrams([_HEADER_BYTES + text.encode("ascii") for text in texts])
         except Exception as error:  # noqa: BLE001 - an emitter must never raise
             log_failure("sending a segment document", error)
