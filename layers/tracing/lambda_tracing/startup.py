@@ -10,6 +10,7 @@ import importlib
 import logging
 import sys
 import time
+import types
 from typing import Any
 
 from lambda_tracing import coldstart, config, invocation
@@ -114,7 +115,7 @@ def import_with_room(name: str) -> Any:
     code = _import_module.__code__
     try:
         roomy = code.replace(co_stacksize=code.co_stacksize + _STACK_ROOM_SLOTS)
-        call = type(_import_module)(roomy, globals())
+        call = types.FunctionType(roomy, globals())
     except Exception:  # noqa: BLE001 - code objects that are not CPython's: the plain call
         call = _import_module
     return call(importlib.import_module, name)
