@@ -54,6 +54,7 @@ from lambda_tracing.failures import log_failure
 
 HEADER = documents.PROTOCOL_HEADER.encode("ascii")
 SAMPLED_PREFIX = b"T1S"
+FRAMING = HEADER + SAMPLED_PREFIX  # what precedes the base64 request in every datagram
 DATAGRAM_LIMIT = 64000  # as X-Ray mode: under the 64 KB UDP limit with room to spare
 # The largest request whose base64 fits in one datagram after the header and prefix.
 REQUEST_LIMIT = (DATAGRAM_LIMIT - len(HEADER) - len(SAMPLED_PREFIX)) // 4 * 3
@@ -373,7 +374,6 @@ class OTLPEmitter(UDPEmitter):
 
     def send_entity(self, entity: Any) -> None:
         try:
-            framing = HEADER + SAMPLED_PREFIX
             if not getattr(entity, "subsegments", True):  # the usual no-op invocation
                 node = vars(entity)
                 annotations = node.get("annotations")
@@ -388,7 +388,7 @@ class OTLPEmitter(UDPEmitter):
                     entry = None
                 if entry is None or len(entry) > self._limit:
                     entry = self._converter.entry(_view(entity), handler, top_level)
-                self.send_datagrams([framing + self._frame.base64_request([entry])])
+                self.send_datagrams([self._frame.datagram(FRAMING, entry)])
                 return
             annotations = getattr(entity, "annotations", None)
             top_level = bool(getattr(entity, "top_level", False))
@@ -398,7 +398,7 @@ class OTLPEmitter(UDPEmitter):
             # daemon's host resolved, the descriptor still ours, not a forked child).
             self.send_datagrams(
                 [
-                    framing + binascii.b2a_base64(request, newline=False)
+                    FRAMING + binascii.b2a_base64(request, newline=False)
                     for request in pack(entries, self._frame)
                 ]
             )
