@@ -48,6 +48,7 @@ from lambda_tracing.backend.otlp_template import (
     HANDLER_MARK,
     METADATA_PREFIX,
     FlatSpans,
+    HandlerDatagrams,
 )
 from lambda_tracing.backend.otlp_template import nanos as _nanos
 from lambda_tracing.failures import log_failure
@@ -371,6 +372,7 @@ class OTLPEmitter(UDPEmitter):
         self._limit = REQUEST_LIMIT - self._frame.overhead
         self._converter = SpanConverter(self._limit)
         self._flat = FlatSpans(_links)
+        self._handlers = HandlerDatagrams(self._flat, self._frame, FRAMING)
 
     def send_entity(self, entity: Any) -> None:
         try:
@@ -382,13 +384,18 @@ class OTLPEmitter(UDPEmitter):
                 # Mostly pre-encoded (otlp_template); the general way for what it does not cover,
                 # and for what it fails on: a bug there must not cost the span.
                 try:
-                    entry = self._flat.entry(node, handler, top_level)
+                    if handler:
+                        datagram = self._handlers.datagram(node)
+                    else:
+                        entry = self._flat.entry(node, False, top_level)
+                        datagram = entry and self._frame.datagram(FRAMING, entry)
                 except Exception as error:  # noqa: BLE001 - logged, then the general way
                     log_failure("encoding the usual OTLP span", error)
-                    entry = None
-                if entry is None or len(entry) > self._limit:
+                    datagram = None
+                if datagram is None or len(datagram) > DATAGRAM_LIMIT:
                     entry = self._converter.entry(_view(entity), handler, top_level)
-                self.send_datagrams([self._frame.datagram(FRAMING, entry)])
+                    datagram = self._frame.datagram(FRAMING, entry)
+                self.send_datagrams([datagram])
                 return
             annotations = getattr(entity, "annotations", None)
             top_level = bool(getattr(entity, "top_level", False))

@@ -272,15 +272,17 @@ class RequestFrame:
         size = len(spans)
         cached = self._prefixes.get(size)
         if cached is None:
-            scope_size = len(self._scope) + size
-            scope_field = b"\x12" + varint(scope_size)
-            resource_size = len(self._resource) + len(scope_field) + scope_size
-            prefix = b"".join(
-                (b"\x0a", varint(resource_size), self._resource, scope_field, self._scope)
-            )
+            prefix = self.prefix(size)
             whole = len(prefix) - len(prefix) % 3
             cached = (b2a_base64(prefix[:whole], newline=False), prefix[whole:])
             if len(self._prefixes) < _PREFIXES_KEPT:
                 self._prefixes[size] = cached
         encoded, tail = cached
         return b"".join((framing, encoded, b2a_base64(tail + spans, newline=False)))
+
+    def prefix(self, size: int) -> bytes:
+        """The request's bytes before its span entries, when they take `size` bytes."""
+        scope_size = len(self._scope) + size
+        scope_field = b"\x12" + varint(scope_size)
+        resource_size = len(self._resource) + len(scope_field) + scope_size
+        return b"".join((b"\x0a", varint(resource_size), self._resource, scope_field, self._scope))
