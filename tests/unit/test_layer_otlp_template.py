@@ -397,3 +397,25 @@ def test_a_request_frames_datagram_is_its_requests_base64_for_every_length() -> 
             spans = otlp.enc.span_entry(b"\x2a" + otlp.enc.varint(size) + fill * size)
             want = otlp.FRAMING + base64.b64encode(frame.request([spans]))
             assert frame.datagram(otlp.FRAMING, spans) == want
+
+
+def test_links_never_come_from_a_skeleton() -> None:
+    """The links namespace's JSON says less than the span links it makes: after a span whose
+    links namespace holds no links, one whose JSON has the same length but holds a link still
+    gets its span link (the general way's bytes), never the first one's skeleton."""
+    handlers = otlp_template.HandlerDatagrams(
+        otlp_template.FlatSpans(otlp._links), FRAME, otlp.FRAMING
+    )
+    link = {"source": "sqs", "trace_id": TRACE, "parent_id": "00000000000000aa", "sampled": 1}
+    padding = len(documents.serialize({"links": [link]})) - len(documents.serialize({"pad": ""}))
+    for index, section in enumerate(({"pad": "x" * padding}, {"links": [link]})):
+        node = {
+            **vars(invocation(f"r-{index}", cold=False)),
+            "metadata": {"lambda_tracing": section},
+        }
+        datagram = handlers.datagram(node)
+        assert datagram is not None and datagram == general_datagram(node)
+        request = ExportTraceServiceRequest.FromString(base64.b64decode(datagram[33:]))
+        (decoded,) = request.resource_spans[0].scope_spans[0].spans
+        assert [item.span_id.hex() for item in decoded.links] == ["00000000000000aa"] * index
+    assert not handlers._skeletons

@@ -30,6 +30,7 @@ ANNOTATIONS_KEY = "aws.xray.annotations"
 METADATA_PREFIX = "aws.xray.metadata."
 HANDLER_MARK = "ColdStart"  # the annotation invocation.py puts on every handler span
 REQUEST_ID = "RequestId"  # different in every invocation: never kept
+LINKS_NAMESPACE = "lambda_tracing"  # the metadata namespace whose `links` become span links
 
 _TAG = b"\x4a"  # Span.attributes
 _CACHE_LIMIT = 256  # per cache: a function's constant values are a handful
@@ -216,7 +217,7 @@ class FlatSpans:
                 if prefix is None:
                     prefix = self._metadata_prefix(space, len(text))
                 parts += (prefix, text)
-            if "lambda_tracing" in metadata:
+            if LINKS_NAMESPACE in metadata:
                 for link in self._links(metadata):
                     parts.append(enc._delimited(b"\x6a", link))
         if failed:
@@ -428,15 +429,17 @@ class HandlerDatagrams:
         entry = self._flat.entry(node, True, True)
         if entry is None:
             return None
-        datagram = self._frame.datagram(self._framing, entry)
         if key is not None and len(self._skeletons) < _CACHE_LIMIT:
-            self._learn(key, node, datagram)
-        return datagram
+            self._learn(key, entry, rid, text)
+        return self._frame.datagram(self._framing, entry)
 
-    def _learn(self, key: tuple[Any, ...], node: dict[str, Any], datagram: bytes) -> None:
-        """The skeleton of `key`'s shape, from what FlatSpans kept writing `node`'s entry; kept
-        when it gives `datagram` back for `node`."""
+    def _learn(self, key: tuple[Any, ...], entry: bytes, rid: bytes, text: bytes) -> None:
+        """The skeleton of `key`'s shape, from the pieces FlatSpans kept writing `entry`; kept
+        only when, around `entry`'s own ids and times, they give `entry` back (checked here,
+        before any invocation can use it: a shape they do not make, links, is left out)."""
         name, _, others, space, rid_size, text_size = key
+        if space == LINKS_NAMESPACE:  # its links are more than its JSON: never from a skeleton
+            return
         flat = self._flat
         head = flat._heads[True].get(name)
         sections = flat._sections.get((True, len(others), others))
@@ -444,12 +447,16 @@ class HandlerDatagrams:
         json_prefix = flat._metadata_prefixes.get((space, text_size))
         if head is None or sections is None or prefixes is None or json_prefix is None:
             return
-        pieces = (head, prefixes[0], sections[0] + prefixes[1], sections[1] + json_prefix)
-        size = 38 + 18 + 2 * rid_size + text_size + len(_REMOTE_PARENT) + sum(map(len, pieces))
+        first, middle, last = prefixes[0], sections[0] + prefixes[1], sections[1] + json_prefix
+        size = 38 + 18 + 2 * rid_size + text_size + len(_REMOTE_PARENT)
+        size += len(head) + len(first) + len(middle) + len(last)
         entry_start = b"\x12" + enc.varint(size)
-        before = self._frame.prefix(len(entry_start) + size) + entry_start
+        body = entry[len(entry_start) :]
+        ids, times = body[:38], body[38 + len(head) : 56 + len(head)]
+        pieces = (ids, head, times, first, rid, middle, rid, last, text, _REMOTE_PARENT)
+        if entry_start + b"".join(pieces) != entry:
+            return
+        before = self._frame.prefix(len(entry)) + entry_start
         whole = len(before) - len(before) % 3
         encoded = self._framing + b2a_base64(before[:whole], newline=False)
-        self._skeletons[key] = (encoded, before[whole:], *pieces, _REMOTE_PARENT)
-        if self.datagram(node) != datagram:  # (links, an unexpected shape): not this way
-            del self._skeletons[key]
+        self._skeletons[key] = (encoded, before[whole:], head, first, middle, last, _REMOTE_PARENT)
