@@ -412,7 +412,9 @@ class HandlerDatagrams:
             try:
                 # as FlatSpans.entry: the ids in one conversion, the times via microseconds
                 ids = bytes.fromhex(f"0a10{root[2:10]}{root[11:]}1208{span_id}2208{parent}")
-                times = _times(0x39, round(start * 1e6) * 1000, 0x41, round(end * 1e6) * 1000)
+                times = _times(
+                    0x39, round(start * 1_000_000) * 1000, 0x41, round(end * 1_000_000) * 1000
+                )
             except (ValueError, TypeError):
                 ids = b""
             if (
