@@ -26,7 +26,8 @@ instrumentations write them; X-Ray's own OTLP conversion reads the `aws.xray.*` 
 
 A span without children (the handler's, when the invocation made no traced call: the usual
 one) is written by otlp_template.FlatSpans from parts encoded once per process, the same bytes
-as SpanConverter's; everything else goes through SpanConverter.
+as SpanConverter's, and the usual handler span's whole datagram by otlp_template.
+HandlerDatagrams from a skeleton kept per shape; everything else goes through SpanConverter.
 
 A span too big for one datagram is cut down as documents.fit cuts a document (big metadata
 replaced by a marker, long strings cut, then identity and timing only), so nothing is lost
