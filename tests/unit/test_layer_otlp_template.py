@@ -300,3 +300,122 @@ def test_times_are_the_general_ways_nanoseconds() -> None:
     node["end_time"] = math.nextafter(node["start_time"], 2e9)
     entry = otlp_template.FlatSpans(otlp._links).entry(node, True, True)
     assert entry == general(node, True, True)
+
+
+# --- whole datagrams of the usual handler span (HandlerDatagrams' skeletons) ---
+
+FRAME = otlp.enc.RequestFrame([("service.name", "orders"), ("faas.max_memory", 1 << 29)], "t", "1")
+HANDLERS = otlp_template.HandlerDatagrams(FLAT, FRAME, otlp.FRAMING)
+
+
+def general_datagram(node: dict[str, Any]) -> bytes:
+    return FRAME.datagram(otlp.FRAMING, general(node, True, True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(NODES, LINKS)
+def test_any_handler_span_gives_the_general_ways_datagram_or_none(
+    node: dict[str, Any], links: list[dict[str, Any]]
+) -> None:
+    if links:
+        node["metadata"]["lambda_tracing"] = {"links": links}
+    for flag in ("fault", "error", "throttle"):
+        if not node[flag]:  # as on a span: absent unless set (then the skeletons' shape)
+            del node[flag]
+    for _ in range(2):  # the second time from what the first kept
+        datagram = HANDLERS.datagram(node)
+        if datagram is not None:
+            assert datagram == general_datagram(node)
+    assert (HANDLERS.datagram(node) is None) == (FLAT.entry(node, True, True) is None)
+
+
+USUAL = st.fixed_dictionaries(
+    {
+        "name": st.one_of(st.just("## handler"), TEXT),
+        "namespace": st.sampled_from(["local", "orders"]),
+        "cold": st.booleans(),
+        "others": st.dictionaries(
+            TEXT.filter(lambda key: key not in ("ColdStart", "RequestId")), TEXT, max_size=3
+        ),
+        "request_ids": st.lists(TEXT, min_size=1, max_size=3),
+        "space": st.one_of(st.just("orders"), TEXT),
+        "responses": st.lists(JSON, min_size=1, max_size=3),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(USUAL, st.lists(HEX16, min_size=6, max_size=6), st.lists(TIMES, min_size=6, max_size=6))
+def test_the_usual_handler_span_from_its_skeleton(
+    usual: dict[str, Any], ids: list[str], times: list[Any]
+) -> None:
+    """Invocation after invocation of one shape: new ids, times, request ids, responses; every
+    datagram the general way's, and once the shape is known, from its skeleton (a new
+    HandlerDatagrams: the shared one's caches fill up over the examples, and keep no more)."""
+    handlers = otlp_template.HandlerDatagrams(
+        otlp_template.FlatSpans(otlp._links), FRAME, otlp.FRAMING
+    )
+    for index, (request_id, response) in enumerate(
+        zip(usual["request_ids"] * 3, usual["responses"] * 3, strict=False)
+    ):
+        annotations = {"ColdStart": usual["cold"], **usual["others"], "RequestId": request_id}
+        start = times[index % 6]
+        node = {
+            "name": usual["name"],
+            "id": ids[index % 6],
+            "trace_id": f"1-5759e988-{ids[(index + 1) % 6]}{ids[(index + 2) % 6][:8]}",
+            "parent_id": ids[(index + 3) % 6],
+            "type": "subsegment",
+            "namespace": usual["namespace"],
+            "start_time": start,
+            "end_time": start + 0.25 if isinstance(start, float) else start,
+            "annotations": annotations,
+            "metadata": {usual["space"]: {"response": response}},
+            "http": {},
+            "aws": {},
+            "cause": {},
+            "subsegments": [],
+        }
+        assert handlers.datagram(node) == general_datagram(node)
+    ascii_id = all(request_id.isascii() for request_id in usual["request_ids"])
+    if ascii_id and usual["space"] != "lambda_tracing":
+        key = (
+            usual["name"],
+            usual["namespace"],
+            tuple({"ColdStart": usual["cold"], **usual["others"]}.items()),
+            usual["space"],
+            len(usual["request_ids"][-1].encode()),
+            len(documents.serialize({"response": usual["responses"][-1]}).encode()),
+        )
+        assert key in handlers._skeletons  # learnt, and kept: it gave the same bytes
+
+
+def test_a_request_frames_datagram_is_its_requests_base64_for_every_length() -> None:
+    frame = otlp.enc.RequestFrame([("service.name", "s" * 40)], "t", "1")
+    for size in (1, 2, 3, 100, 126, 127, 128, 129, 16000, 16383, 16384, 20000):
+        for fill in (b"a", b"b"):  # the second from the kept prefix
+            spans = otlp.enc.span_entry(b"\x2a" + otlp.enc.varint(size) + fill * size)
+            want = otlp.FRAMING + base64.b64encode(frame.request([spans]))
+            assert frame.datagram(otlp.FRAMING, spans) == want
+
+
+def test_links_never_come_from_a_skeleton() -> None:
+    """The links namespace's JSON says less than the span links it makes: after a span whose
+    links namespace holds no links, one whose JSON has the same length but holds a link still
+    gets its span link (the general way's bytes), never the first one's skeleton."""
+    handlers = otlp_template.HandlerDatagrams(
+        otlp_template.FlatSpans(otlp._links), FRAME, otlp.FRAMING
+    )
+    link = {"source": "sqs", "trace_id": TRACE, "parent_id": "00000000000000aa", "sampled": 1}
+    padding = len(documents.serialize({"links": [link]})) - len(documents.serialize({"pad": ""}))
+    for index, section in enumerate(({"pad": "x" * padding}, {"links": [link]})):
+        node = {
+            **vars(invocation(f"r-{index}", cold=False)),
+            "metadata": {"lambda_tracing": section},
+        }
+        datagram = handlers.datagram(node)
+        assert datagram is not None and datagram == general_datagram(node)
+        request = ExportTraceServiceRequest.FromString(base64.b64decode(datagram[33:]))
+        (decoded,) = request.resource_spans[0].scope_spans[0].spans
+        assert [item.span_id.hex() for item in decoded.links] == ["00000000000000aa"] * index
+    assert not handlers._skeletons

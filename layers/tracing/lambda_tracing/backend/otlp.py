@@ -26,7 +26,8 @@ instrumentations write them; X-Ray's own OTLP conversion reads the `aws.xray.*` 
 
 A span without children (the handler's, when the invocation made no traced call: the usual
 one) is written by otlp_template.FlatSpans from parts encoded once per process, the same bytes
-as SpanConverter's; everything else goes through SpanConverter.
+as SpanConverter's, and the usual handler span's whole datagram by otlp_template.
+HandlerDatagrams from a skeleton kept per shape; everything else goes through SpanConverter.
 
 A span too big for one datagram is cut down as documents.fit cuts a document (big metadata
 replaced by a marker, long strings cut, then identity and timing only), so nothing is lost
@@ -48,12 +49,14 @@ from lambda_tracing.backend.otlp_template import (
     HANDLER_MARK,
     METADATA_PREFIX,
     FlatSpans,
+    HandlerDatagrams,
 )
 from lambda_tracing.backend.otlp_template import nanos as _nanos
 from lambda_tracing.failures import log_failure
 
 HEADER = documents.PROTOCOL_HEADER.encode("ascii")
 SAMPLED_PREFIX = b"T1S"
+FRAMING = HEADER + SAMPLED_PREFIX  # what precedes the base64 request in every datagram
 DATAGRAM_LIMIT = 64000  # as X-Ray mode: under the 64 KB UDP limit with room to spare
 # The largest request whose base64 fits in one datagram after the header and prefix.
 REQUEST_LIMIT = (DATAGRAM_LIMIT - len(HEADER) - len(SAMPLED_PREFIX)) // 4 * 3
@@ -370,10 +373,10 @@ class OTLPEmitter(UDPEmitter):
         self._limit = REQUEST_LIMIT - self._frame.overhead
         self._converter = SpanConverter(self._limit)
         self._flat = FlatSpans(_links)
+        self._handlers = HandlerDatagrams(self._flat, self._frame, FRAMING)
 
     def send_entity(self, entity: Any) -> None:
         try:
-            framing = HEADER + SAMPLED_PREFIX
             if not getattr(entity, "subsegments", True):  # the usual no-op invocation
                 node = vars(entity)
                 annotations = node.get("annotations")
@@ -382,13 +385,18 @@ class OTLPEmitter(UDPEmitter):
                 # Mostly pre-encoded (otlp_template); the general way for what it does not cover,
                 # and for what it fails on: a bug there must not cost the span.
                 try:
-                    entry = self._flat.entry(node, handler, top_level)
+                    if handler:
+                        datagram = self._handlers.datagram(node)
+                    else:
+                        entry = self._flat.entry(node, False, top_level)
+                        datagram = entry and self._frame.datagram(FRAMING, entry)
                 except Exception as error:  # noqa: BLE001 - logged, then the general way
                     log_failure("encoding the usual OTLP span", error)
-                    entry = None
-                if entry is None or len(entry) > self._limit:
+                    datagram = None
+                if datagram is None or len(datagram) > DATAGRAM_LIMIT:
                     entry = self._converter.entry(_view(entity), handler, top_level)
-                self.send_datagrams([framing + self._frame.base64_request([entry])])
+                    datagram = self._frame.datagram(FRAMING, entry)
+                self.send_datagrams([datagram])
                 return
             annotations = getattr(entity, "annotations", None)
             top_level = bool(getattr(entity, "top_level", False))
@@ -398,7 +406,7 @@ class OTLPEmitter(UDPEmitter):
             # daemon's host resolved, the descriptor still ours, not a forked child).
             self.send_datagrams(
                 [
-                    framing + binascii.b2a_base64(request, newline=False)
+                    FRAMING + binascii.b2a_base64(request, newline=False)
                     for request in pack(entries, self._frame)
                 ]
             )

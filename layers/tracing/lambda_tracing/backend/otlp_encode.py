@@ -12,8 +12,8 @@ Field numbers are those of opentelemetry/proto/{collector/trace,trace,common,res
 
 from __future__ import annotations
 
-import binascii
 import struct
+from binascii import b2a_base64
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -25,6 +25,7 @@ FLAG_SAMPLED = 0x01
 FLAG_HAS_IS_REMOTE = 0x100
 FLAG_IS_REMOTE = 0x200
 
+_PREFIXES_KEPT = 64  # span lengths whose request prefix is kept encoded (RequestFrame.datagram)
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _double = struct.Struct("<d").pack
 _fixed64 = struct.Struct("<Q").pack
@@ -243,12 +244,9 @@ class RequestFrame:
         self._scope = _delimited(b"\x0a", scope)
         # Three length prefixes of at most 3 bytes each (requests stay under 2 MB) plus tags.
         self.overhead = len(self._resource) + len(self._scope) + 2 * 4 + 4
-        # base64 turns each 3 bytes into 4 on their own: behind a 3-byte start (the request's
-        # tag and a two-byte length), the resource's first whole 3-byte groups are the same
-        # base64 in every request, so they are encoded once (base64_request).
-        whole = len(self._resource) - len(self._resource) % 3
-        self._resource_base64 = binascii.b2a_base64(self._resource[:whole], newline=False)
-        self._resource_rest = self._resource[whole:]
+        # spans' length -> (the base64 of the request before them, whole 3-byte groups only;
+        # the 0-2 bytes left over)
+        self._prefixes: dict[int, tuple[bytes, bytes]] = {}
 
     def request(self, entries: Sequence[bytes]) -> bytes:
         """ExportTraceServiceRequest{resource_spans: [{resource, scope_spans: [{scope,
@@ -262,21 +260,29 @@ class RequestFrame:
         )
 
     def base64_request(self, entries: Sequence[bytes]) -> bytes:
-        """binascii.b2a_base64(self.request(entries), newline=False), without encoding the
-        resource again when the request's length takes two bytes (128 B to 16 KB: usual)."""
-        spans = entries[0] if len(entries) == 1 else b"".join(entries)
-        scope_size = len(self._scope) + len(spans)
+        """binascii.b2a_base64(self.request(entries), newline=False), through datagram."""
+        return self.datagram(b"", entries[0] if len(entries) == 1 else b"".join(entries))
+
+    def datagram(self, framing: bytes, spans: bytes) -> bytes:
+        """`framing` then the base64 of the request of `spans` (joined span entries), in one
+        join. What precedes the spans in the request depends only on their length: for a
+        length seen before (an execution environment's usual span mostly keeps its length)
+        that prefix's whole 3-byte groups come encoded from a small cache (base64 turns each
+        3 bytes into 4 on their own), and only its last 0-2 bytes and the spans are encoded."""
+        size = len(spans)
+        cached = self._prefixes.get(size)
+        if cached is None:
+            prefix = self.prefix(size)
+            whole = len(prefix) - len(prefix) % 3
+            cached = (b2a_base64(prefix[:whole], newline=False), prefix[whole:])
+            if len(self._prefixes) < _PREFIXES_KEPT:
+                self._prefixes[size] = cached
+        encoded, tail = cached
+        return b"".join((framing, encoded, b2a_base64(tail + spans, newline=False)))
+
+    def prefix(self, size: int) -> bytes:
+        """The request's bytes before its span entries, when they take `size` bytes."""
+        scope_size = len(self._scope) + size
         scope_field = b"\x12" + varint(scope_size)
         resource_size = len(self._resource) + len(scope_field) + scope_size
-        start = b"\x0a" + varint(resource_size)
-        if len(start) != 3:
-            rest = b"".join((start, self._resource, scope_field, self._scope, spans))
-            return binascii.b2a_base64(rest, newline=False)
-        rest = b"".join((self._resource_rest, scope_field, self._scope, spans))
-        return b"".join(
-            (
-                binascii.b2a_base64(start, newline=False),
-                self._resource_base64,
-                binascii.b2a_base64(rest, newline=False),
-            )
-        )
+        return b"".join((b"\x0a", varint(resource_size), self._resource, scope_field, self._scope))
