@@ -9,9 +9,8 @@ also keeps:
 - its *shape*: (name, type, account, whether its own call counts, the inferred (name, type)
   of each subsegment call that counts), marshalled; the same bytes for every segment of a
   service that calls the same things;
-- its *calls*: the figures of those calls packed as 8-byte numbers, a row of 5 x m for m
-  calls: m starts, m stops, m durations (doubles), m outcomes, m rounded milliseconds
-  (integers).
+- its *calls*: the figures of those calls packed as 8-byte numbers, a row of m calls x 5:
+  start, stop, duration (doubles), outcome, rounded milliseconds (integers) per call.
 
 A query groups the lone traces' calls by shape and reads each figure of each position as one
 strided slice of the group's joined bytes (in C), so per segment it does a few dict
@@ -27,47 +26,48 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator
 from itertools import chain
+from operator import itemgetter
+from struct import Struct
 
-from .graph import (
-    IN_PROGRESS,
-    INFERRED_NAME,
-    INFERRED_TYPE,
-    QUEUE_TYPE,
-    START,
-    NodeKey,
-    Projection,
-)
-from .statistics import DURATION, MILLIS, OUTCOME, STOP, CallStatistics
+from .graph import IN_PROGRESS, INFERRED_NAME, INFERRED_TYPE, QUEUE_TYPE, NodeKey, Projection
+from .statistics import DURATION, MILLIS, OUTCOME, START, STOP, CallStatistics
 
 MARSHAL_VERSION = 2  # as the store's projections: no back-references to track
 FIGURES = 5
-assert array("d").itemsize == array("q").itemsize == 8  # a row: 5 x m numbers of 8 bytes
+_FIGURES = itemgetter(START, STOP, DURATION, OUTCOME, MILLIS)
+_PACK = Struct("=3d2q").pack  # native order, standard sizes: what array("d"), "q" read
+assert array("d").itemsize == array("q").itemsize == 8
+NOT_LONE = (None, None)
+# A service sends the same few shapes over and over: each marshalled once (bounded).
+_SHAPES: dict[tuple, bytearray] = {}
+_REMEMBERED = 10_000
 
 
-def columns(projection: Projection) -> tuple[bytes | None, bytes | None]:
+def columns(projection: Projection) -> tuple[bytearray | None, bytearray | None]:
     """(shape, calls) of a lone root segment's projection, or (None, None) for one the
-    graph must read whole."""
+    graph must read whole. Bytearrays: what sqlite3 binds without looking for an adapter."""
     if projection[0] != "s" or projection[2] is not None or projection[6] or projection[7]:
-        return None, None  # not a root segment, an inferred one, or a linked one
+        return NOT_LONE  # not a root segment, an inferred one, or a linked one
     own = projection[1]
-    counted = [] if own[IN_PROGRESS] else [own]
+    counts = not own[IN_PROGRESS]
+    packed = [_PACK(*_FIGURES(own))] if counts else []
     targets = []
     for element in projection[8]:
         if element[INFERRED_NAME] is None:
             continue
         if element[INFERRED_TYPE] == QUEUE_TYPE:
-            return None, None
+            return NOT_LONE
         if element[IN_PROGRESS]:
             continue
         targets.append((element[INFERRED_NAME], element[INFERRED_TYPE]))
-        counted.append(element)
-    shape = (projection[3], projection[4], projection[5], not own[IN_PROGRESS], tuple(targets))
-    figures = array("d", [float(call[START]) for call in counted])
-    figures.extend([float(call[STOP]) for call in counted])
-    figures.extend([float(call[DURATION]) for call in counted])
-    numbers = array("q", [call[OUTCOME] for call in counted])
-    numbers.extend([call[MILLIS] for call in counted])
-    return marshal.dumps(shape, MARSHAL_VERSION), figures.tobytes() + numbers.tobytes()
+        packed.append(_PACK(*_FIGURES(element)))
+    key = (projection[3], projection[4], projection[5], counts, tuple(targets))
+    shape = _SHAPES.get(key)
+    if shape is None:
+        shape = bytearray(marshal.dumps(key, MARSHAL_VERSION))
+        if len(_SHAPES) < _REMEMBERED:
+            _SHAPES[key] = shape
+    return shape, bytearray().join(packed)
 
 
 def grouped_statistics(
@@ -88,13 +88,12 @@ def grouped_statistics(
     key: NodeKey = (name, kind, account)
     called = chain([None] if own_counts else [], targets)
     for position, target in enumerate(called):
-        starts = floats[position::width]
-        stops = floats[calls + position :: width]
+        at = FIGURES * position  # start, stop, duration, outcome, millis
         statistics = CallStatistics(
-            Counter(integers[3 * calls + position :: width]),
-            floats[2 * calls + position :: width].tolist(),
-            Counter(integers[4 * calls + position :: width]),
-            min(starts),
-            max(stops),
+            Counter(integers[at + 3 :: width]),
+            floats[at + 2 :: width].tolist(),
+            Counter(integers[at + 4 :: width]),
+            min(floats[at::width]),
+            max(floats[at + 1 :: width]),
         )
         yield key, target, statistics

@@ -42,7 +42,8 @@ CREATE INDEX IF NOT EXISTS documents_by_received ON documents (received_at);
 """
 
 UPSERT = """
-INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO documents VALUES
+    (?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, x''), nullif(?, x''))
 ON CONFLICT (trace_id, id) DO UPDATE SET
     parent_id = excluded.parent_id, streamed = excluded.streamed,
     start_time = excluded.start_time, end_time = excluded.end_time,
@@ -76,10 +77,11 @@ def row_for(
     graph.project(), if at hand."""
     if projection is None:
         projection = project(document)
+    shape, calls = lone.columns(projection)
     return (
         document["trace_id"],
         document["id"],
-        document.get("parent_id"),
+        document.get("parent_id") or "",  # NULL (see UPSERT): binding None costs as bytes do
         1 if document.get("type") == "subsegment" else 0,
         float(document["start_time"]),
         document.get("end_time"),
@@ -87,8 +89,12 @@ def row_for(
         received_at,
         _blob(text) if text is not None else json.dumps(document, separators=(",", ":")),
         bytearray(marshal.dumps(projection, MARSHAL_VERSION)),
-        *lone.columns(projection),
+        NO_BLOB if shape is None else shape,
+        NO_BLOB if calls is None else calls,
     )
+
+
+NO_BLOB = bytearray()  # NULL (see UPSERT)
 
 
 def _blob(text: str | bytes) -> str | bytes | bytearray:
