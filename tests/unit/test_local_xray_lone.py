@@ -115,7 +115,7 @@ def test_only_lone_root_shapes_get_columns() -> None:
     root: dict[str, Any] = {"name": "orders", "id": "1" * 16, "trace_id": f"1-{T0:08x}-{0:024x}"}
     root.update(start_time=T0, end_time=T0 + 1)
     shape, packed = lone.columns(project(root))
-    assert shape is not None and packed is not None and len(packed) == 5 * 8
+    assert shape is not None and packed is not None and len(packed) == 4 * 8
     assert lone.columns(project({**root, "parent_id": "2" * 16})) == (None, None)
     send: dict[str, Any] = {
         "name": "SQS",

@@ -9,8 +9,10 @@ also keeps:
 - its *shape*: (name, type, account, whether its own call counts, the inferred (name, type)
   of each subsegment call that counts), marshalled; the same bytes for every segment of a
   service that calls the same things;
-- its *calls*: the figures of those calls packed as 8-byte numbers, a row of m calls x 5:
-  start, stop, duration (doubles), outcome, rounded milliseconds (integers) per call.
+- its *calls*: the figures of those calls packed as 8-byte numbers, a row of m calls x 4:
+  start, stop, duration (doubles), and the rounded milliseconds and outcome as one integer
+  (milliseconds x 8 + outcome: the outcome's three flags fit in 3 bits), counted once for
+  both histograms.
 
 A query groups the lone traces' calls by shape and reads each figure of each position as one
 strided slice of the group's joined bytes (in C), so per segment it does a few dict
@@ -26,16 +28,17 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator
 from itertools import chain
-from operator import itemgetter
 from struct import Struct
 
 from .graph import IN_PROGRESS, INFERRED_NAME, INFERRED_TYPE, QUEUE_TYPE, NodeKey, Projection
 from .statistics import DURATION, MILLIS, OUTCOME, START, STOP, CallStatistics
+from .traces import ERROR, FAULT, THROTTLE
 
 MARSHAL_VERSION = 2  # as the store's projections: no back-references to track
-FIGURES = 5
-_FIGURES = itemgetter(START, STOP, DURATION, OUTCOME, MILLIS)
-_PACK = Struct("=3d2q").pack  # native order, standard sizes: what array("d"), "q" read
+FIGURES = 4
+_PACK = Struct("=3dq").pack  # native order, standard sizes: what array("d"), "q" read
+OUTCOME_BITS = 3
+assert ERROR | THROTTLE | FAULT < 1 << OUTCOME_BITS
 assert array("d").itemsize == array("q").itemsize == 8
 NOT_LONE = (None, None)
 # A service sends the same few shapes over and over: each marshalled once (bounded).
@@ -50,7 +53,7 @@ def columns(projection: Projection) -> tuple[bytearray | None, bytearray | None]
         return NOT_LONE  # not a root segment, an inferred one, or a linked one
     own = projection[1]
     counts = not own[IN_PROGRESS]
-    packed = [_PACK(*_FIGURES(own))] if counts else []
+    packed = [_packed(own)] if counts else []  # (inlined below: a call costs as much)
     targets = []
     for element in projection[8]:
         if element[INFERRED_NAME] is None:
@@ -60,7 +63,14 @@ def columns(projection: Projection) -> tuple[bytearray | None, bytearray | None]
         if element[IN_PROGRESS]:
             continue
         targets.append((element[INFERRED_NAME], element[INFERRED_TYPE]))
-        packed.append(_PACK(*_FIGURES(element)))
+        packed.append(
+            _PACK(
+                element[START],
+                element[STOP],
+                element[DURATION],
+                element[MILLIS] << OUTCOME_BITS | element[OUTCOME],
+            )
+        )
     key = (projection[3], projection[4], projection[5], counts, tuple(targets))
     shape = _SHAPES.get(key)
     if shape is None:
@@ -68,6 +78,13 @@ def columns(projection: Projection) -> tuple[bytearray | None, bytearray | None]
         if len(_SHAPES) < _REMEMBERED:
             _SHAPES[key] = shape
     return shape, bytearray().join(packed)
+
+
+def _packed(call: tuple) -> bytes:
+    """A call's figures: start, stop, duration, and milliseconds x 8 + outcome."""
+    return _PACK(
+        call[START], call[STOP], call[DURATION], call[MILLIS] << OUTCOME_BITS | call[OUTCOME]
+    )
 
 
 def grouped_statistics(
@@ -88,11 +105,17 @@ def grouped_statistics(
     key: NodeKey = (name, kind, account)
     called = chain([None] if own_counts else [], targets)
     for position, target in enumerate(called):
-        at = FIGURES * position  # start, stop, duration, outcome, millis
+        at = FIGURES * position  # start, stop, duration, millis and outcome
+        outcomes: Counter[int] = Counter()
+        millis: Counter[int] = Counter()
+        mask = (1 << OUTCOME_BITS) - 1
+        for both, count in Counter(integers[at + 3 :: width]).items():
+            outcomes[both & mask] += count
+            millis[both >> OUTCOME_BITS] += count
         statistics = CallStatistics(
-            Counter(integers[at + 3 :: width]),
+            outcomes,
             floats[at + 2 :: width].tolist(),
-            Counter(integers[at + 4 :: width]),
+            millis,
             min(floats[at::width]),
             max(floats[at + 1 :: width]),
         )
