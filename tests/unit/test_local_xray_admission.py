@@ -151,10 +151,10 @@ def text_reference(document: Any, notes: Notes) -> Any:
 
 
 def readable(row: tuple) -> tuple:
-    """The row with its projection and lone shape unmarshalled (marshal's bytes depend on
-    which equal strings are interned)."""
+    """The row with its projection unmarshalled (marshal's bytes depend on which equal
+    strings are one object)."""
     *columns, projection, shape, calls = row
-    return (*columns, marshal.loads(projection), shape and marshal.loads(shape), calls)
+    return (*columns, marshal.loads(projection), shape, calls)
 
 
 def spoiled(document: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -7,8 +7,10 @@ and an edge per inferred call) and on five figures per call. So each stored root
 also keeps:
 
 - its *shape*: (name, type, account, whether its own call counts, the inferred (name, type)
-  of each subsegment call that counts), marshalled; the same bytes for every segment of a
-  service that calls the same things;
+  of each subsegment call that counts), the same for every segment of a service that calls
+  the same things; kept once in the store's lone_shapes table, marshalled, and in the row
+  as its id: the first 8 bytes of its BLAKE2b digest (a collision among the few thousand
+  shapes a store holds has odds of about 1 in 10^11; bytes per row cost pages);
 - its *calls*: the figures of those calls packed as 8-byte numbers, a row of m calls x 4:
   start, stop, duration (doubles), and the rounded milliseconds and outcome as one integer
   (milliseconds x 8 + outcome: the outcome's three flags fit in 3 bits), counted once for
@@ -23,6 +25,7 @@ point at the message): the rest keep to the projections.
 
 from __future__ import annotations
 
+import hashlib
 import marshal
 from array import array
 from collections import Counter
@@ -41,14 +44,17 @@ OUTCOME_BITS = 3
 assert ERROR | THROTTLE | FAULT < 1 << OUTCOME_BITS
 assert array("d").itemsize == array("q").itemsize == 8
 NOT_LONE = (None, None)
-# A service sends the same few shapes over and over: each marshalled once (bounded).
-_SHAPES: dict[tuple, bytearray] = {}
+# A service sends the same few shapes over and over: each marshalled and its id found once.
+# Bounded: a segment of a shape past the bound keeps to its projection.
+_SHAPE_IDS: dict[tuple, int] = {}
+SHAPES: dict[int, bytes] = {}  # id -> marshalled shape, of every shape in _SHAPE_IDS
 _REMEMBERED = 10_000
 
 
-def columns(projection: Projection) -> tuple[bytearray | None, bytearray | None]:
-    """(shape, calls) of a lone root segment's projection, or (None, None) for one the
-    graph must read whole. Bytearrays: what sqlite3 binds without looking for an adapter."""
+def columns(projection: Projection) -> tuple[int | None, bytearray | None]:
+    """(shape id, calls) of a lone root segment's projection, or (None, None) for one the
+    graph must read whole (the calls a bytearray: what sqlite3 binds without looking for an
+    adapter). The id's shape is in SHAPES."""
     if projection[0] != "s" or projection[2] is not None or projection[6] or projection[7]:
         return NOT_LONE  # not a root segment, an inferred one, or a linked one
     own = projection[1]
@@ -72,12 +78,16 @@ def columns(projection: Projection) -> tuple[bytearray | None, bytearray | None]
             )
         )
     key = (projection[3], projection[4], projection[5], counts, tuple(targets))
-    shape = _SHAPES.get(key)
-    if shape is None:
-        shape = bytearray(marshal.dumps(key, MARSHAL_VERSION))
-        if len(_SHAPES) < _REMEMBERED:
-            _SHAPES[key] = shape
-    return shape, bytearray().join(packed)
+    shape_id = _SHAPE_IDS.get(key)
+    if shape_id is None:
+        if len(_SHAPE_IDS) >= _REMEMBERED:
+            return NOT_LONE
+        shape = marshal.dumps(key, MARSHAL_VERSION)
+        digest = hashlib.blake2b(shape, digest_size=8).digest()
+        shape_id = int.from_bytes(digest, signed=True) or 1  # 0 stands for none (store.py)
+        _SHAPE_IDS[key] = shape_id
+        SHAPES[shape_id] = shape
+    return shape_id, bytearray().join(packed)
 
 
 def _packed(call: tuple) -> bytes:

@@ -32,10 +32,11 @@ CREATE TABLE IF NOT EXISTS documents (
     received_at REAL NOT NULL,
     document    BLOB NOT NULL,     -- the JSON text as received (UTF-8 bytes or text)
     graph       BLOB NOT NULL,     -- graph.project(document), marshalled: see PROJECTION_FORMAT
-    lone_shape  BLOB,              -- lone.columns(projection): for a root segment the graph
+    lone_shape  INTEGER,           -- lone.columns(projection): for a root segment the graph
     lone_calls  BLOB,              -- can add up in bulk when its trace is alone; else NULL
     UNIQUE (trace_id, id)
 );  -- a rowid table: appends are ~4x cheaper than a clustered key for rows this wide
+CREATE TABLE IF NOT EXISTS lone_shapes (id INTEGER PRIMARY KEY, shape BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS documents_by_start ON documents (start_time);
 CREATE INDEX IF NOT EXISTS documents_by_received ON documents (received_at);
@@ -43,7 +44,7 @@ CREATE INDEX IF NOT EXISTS documents_by_received ON documents (received_at);
 
 UPSERT = """
 INSERT INTO documents VALUES
-    (?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, x''), nullif(?, x''))
+    (?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, 0), nullif(?, x''))
 ON CONFLICT (trace_id, id) DO UPDATE SET
     parent_id = excluded.parent_id, streamed = excluded.streamed,
     start_time = excluded.start_time, end_time = excluded.end_time,
@@ -89,12 +90,13 @@ def row_for(
         received_at,
         _blob(text) if text is not None else json.dumps(document, separators=(",", ":")),
         bytearray(marshal.dumps(projection, MARSHAL_VERSION)),
-        NO_BLOB if shape is None else shape,
+        NO_SHAPE if shape is None else shape,
         NO_BLOB if calls is None else calls,
     )
 
 
 NO_BLOB = bytearray()  # NULL (see UPSERT)
+NO_SHAPE = 0  # likewise (lone.columns gives no shape id 0)
 
 
 def _blob(text: str | bytes) -> str | bytes | bytearray:
@@ -121,6 +123,7 @@ class TraceStore:
         self._local = threading.local()
         self._connections: dict[threading.Thread, sqlite3.Connection] = {}
         self._lock = threading.Lock()
+        self._shapes_written = {NO_SHAPE}  # lone shapes known to be stored
         connection = self._connect()
         columns = {row[1] for row in connection.execute("PRAGMA table_info(documents)")}
         if columns and "graph" not in columns:
@@ -130,7 +133,7 @@ class TraceStore:
             )
         if columns and "lone_shape" not in columns:  # filled in by _refresh_projections
             with connection:
-                connection.execute("ALTER TABLE documents ADD COLUMN lone_shape BLOB")
+                connection.execute("ALTER TABLE documents ADD COLUMN lone_shape INTEGER")
                 connection.execute("ALTER TABLE documents ADD COLUMN lone_calls BLOB")
         with connection:
             connection.executescript(SCHEMA)
@@ -158,6 +161,7 @@ class TraceStore:
                 "UPDATE documents SET graph = ?, lone_shape = ?, lone_calls = ? WHERE rowid = ?",
                 updates,
             )
+            self._write_shapes(connection, {update[1] for update in updates})
             connection.executemany("DELETE FROM documents WHERE rowid = ?", unusable)
             connection.execute(
                 "INSERT OR REPLACE INTO settings VALUES ('projection_format', ?)",
@@ -193,9 +197,25 @@ class TraceStore:
 
     def write_rows(self, rows: Iterable[tuple]) -> None:
         """Write rows in one transaction: a batch is stored whole or not at all."""
+        if not isinstance(rows, list):
+            rows = list(rows)
         connection = self._connect()
+        written = self._shapes_written
+        shapes = {row[10] for row in rows if row[10] not in written}
         with connection:
             connection.executemany(UPSERT, rows)
+            if shapes:
+                self._write_shapes(connection, shapes)
+        written.update(shapes)
+
+    @staticmethod
+    def _write_shapes(connection: sqlite3.Connection, shape_ids: Iterable[int | None]) -> None:
+        """The lone shapes these ids stand for (lone.SHAPES), if not stored yet."""
+        known = lone.SHAPES
+        connection.executemany(
+            "INSERT OR IGNORE INTO lone_shapes VALUES (?, ?)",
+            [(shape_id, known[shape_id]) for shape_id in shape_ids if shape_id in known],
+        )
 
     def checkpoint(self) -> None:
         """Copy what the WAL holds into the database, without waiting for (or blocking)
@@ -264,7 +284,7 @@ class TraceStore:
         """What projections_between gives, split for graph.ServiceGraph: traces of a lone
         root segment as lone.columns' calls grouped by shape (for add_lone_roots), the
         others as projections (for add_projections)."""
-        single: dict[str, tuple[str, bytes | None, bytes | None, bytes]] = {}
+        single: dict[str, tuple[str, int | None, bytes | None, bytes]] = {}
         several: dict[str, list[bytes]] = {}
         for row in self._rows_between("trace_id, lone_shape, lone_calls, graph", start, end):
             trace_id = row[0]
@@ -277,12 +297,13 @@ class TraceStore:
                 single[trace_id] = row
             else:
                 several[trace_id] = [first[3], row[3]]
-        groups: dict[bytes, list[bytes]] = {}
+        groups: dict[int, list[bytes]] = {}
         projections = {
             trace_id: list(map(marshal.loads, blobs)) for trace_id, blobs in several.items()
         }
+        shapes = dict(self._connect().execute("SELECT id, shape FROM lone_shapes"))
         for trace_id, shape, calls, graph in single.values():
-            if shape is None or calls is None:
+            if shape is None or shape not in shapes or calls is None:  # (never stored: none)
                 projections[trace_id] = [marshal.loads(graph)]
             else:
                 rows = groups.get(shape)
@@ -290,7 +311,7 @@ class TraceStore:
                     groups[shape] = [calls]
                 else:
                     rows.append(calls)
-        return groups, projections
+        return {shapes[shape]: rows for shape, rows in groups.items()}, projections
 
     def projections_of(self, trace_ids: Iterable[str]) -> dict[str, list[Projection]]:
         return self._select_traces("graph", trace_ids, marshal.loads)
