@@ -153,7 +153,8 @@ def text_reference(document: Any, notes: Notes) -> Any:
 def readable(row: tuple) -> tuple:
     """The row with its projection unmarshalled (marshal's bytes depend on which equal
     strings are one object)."""
-    return (*row[:-1], marshal.loads(row[-1]))
+    *columns, projection, shape, calls = row
+    return (*columns, marshal.loads(projection), shape, calls)
 
 
 def spoiled(document: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -90,14 +90,20 @@ def test_projections_are_rebuilt_when_their_format_changes(tmp_path: Path) -> No
         # An older version stored this one; an infinite time cannot be projected now.
         infinite = '{"name":"app","id":"b000000000000000","trace_id":"%s","start_time":1e400}'
         connection.execute(
-            "INSERT INTO documents VALUES (?, 'b000000000000000', NULL, 0, 1e300, NULL, 0, 0,"
-            " ?, x'00')",
+            "INSERT INTO documents (trace_id, id, parent_id, streamed, start_time, end_time,"
+            " in_progress, received_at, document, graph)"
+            " VALUES (?, 'b000000000000000', NULL, 0, 1e300, NULL, 0, 0, ?, x'00')",
             (TRACE, infinite % TRACE),
         )
+        # and before the lone-root columns were added
+        connection.execute("ALTER TABLE documents DROP COLUMN lone_shape")
+        connection.execute("ALTER TABLE documents DROP COLUMN lone_calls")
     connection.close()
     reopened = TraceStore(path)
     assert reopened.projections_of([TRACE])[TRACE] == [project(segment())]
     assert reopened.count() == 1
+    lone_roots, projections = reopened.graph_between(0, 2e9)
+    assert len(lone_roots) == 1 and projections == {}  # the columns were filled in
     reopened.close()
 
 

@@ -13,7 +13,8 @@
 Modules: documents (datagram framing, what X-Ray accepts), admission (the daemon's checks
 and graph projection in one walk), daemon (UDP), ingest (batches validated and stored, in
 worker processes during bursts), store (SQLite),
-traces (assembly, summaries), graph + statistics (service graph), filters (filter
+traces (assembly, summaries), graph + statistics (service graph; lone: lone root segments'
+graph figures in columns the graph adds up in bulk), filters (filter
 expressions), operations (the X-Ray operations), sampling (the sampling rule the SDKs poll,
 over TCP on the daemon's address as well as through the API), api (HTTP), server
 (LocalXRay, main); otlp/ (OpenTelemetry spans on the daemon's port and POST /v1/traces,

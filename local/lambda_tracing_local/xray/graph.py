@@ -15,6 +15,8 @@
 
 The graph is built from projections: per stored document, the few fields the graph needs,
 computed once at ingest, so a graph over 100,000 segments does not re-parse whole documents.
+Traces that are one root segment alone (the common case) are added up in bulk from two
+columns kept beside the projection (lone.py, add_lone_roots), to the same result.
 """
 
 from __future__ import annotations
@@ -77,12 +79,15 @@ class Node:
     calls: list[Entry] | None  # None for client and inferred nodes: see services()
     root: bool = False
     inferred: bool = False
+    # Statistics of calls added in bulk (lone.py), beside the calls listed one by one
+    parts: list[CallStatistics] = field(default_factory=list)
 
 
 @dataclass
 class Edge:
     calls: list[Entry] = field(default_factory=list)
     ages: list[float] | None = None  # set for asynchronous "link" edges
+    parts: list[CallStatistics] = field(default_factory=list)  # as Node.parts
 
 
 def inferred_identity(subsegment: Document) -> tuple[str, str] | None:
@@ -293,6 +298,26 @@ class ServiceGraph:
             calls.append(element)
         return True
 
+    def add_lone_roots(self, groups: dict[bytes, list[bytes]]) -> ServiceGraph:
+        """Add traces that are each one root segment alone, given as lone.columns' calls
+        grouped by shape: what _add_lone_root would add, a shape's calls at a time."""
+        from .lone import grouped_statistics
+
+        for shape, rows in groups.items():
+            for key, target, part in grouped_statistics(shape, rows):
+                if target is None:  # the segment's own call: its node and client edge
+                    node = self.nodes.get(key) or self._node(key, "active")
+                    node.root = True
+                    node.parts.append(part)
+                    client = self._node((key[0], "client", None), "unknown", False)
+                    self._edge(client.key, key).parts.append(part)
+                    continue
+                called: NodeKey = (target[0], target[1], None)
+                if called not in self.nodes:
+                    self._node(called, "unknown", False).inferred = True
+                self._edge(key, called).parts.append(part)
+        return self
+
     @staticmethod
     def _own(
         projections: list[Projection],
@@ -425,18 +450,23 @@ class ServiceGraph:
         reference = {key: number for number, key in enumerate(order)}
         outgoing: dict[NodeKey, list[dict[str, Any]]] = {key: [] for key in order}
         incoming: dict[NodeKey, list[CallStatistics]] = {key: [] for key in order}
-        own = {key: CallStatistics.of(node.calls) for key, node in self.nodes.items() if node.calls}
+        own = {
+            key: _statistics(node.calls or [], node.parts)
+            for key, node in self.nodes.items()
+            if node.calls or node.parts
+        }
         for (source, target), edge in sorted(
             self.edges.items(), key=lambda item: reference[item[0][1]]
         ):
             # A service's client edge often carries exactly its node's calls (compared by
             # identity, without reading them): their statistics are computed once.
-            calls = self.nodes[target].calls
+            node = self.nodes[target]
+            calls = node.calls
             same = target in own and calls is not None and len(calls) == len(edge.calls)
-            if same and calls == edge.calls:
+            if same and calls == edge.calls and node.parts == edge.parts:
                 edge_stats = own[target]
             else:
-                edge_stats = CallStatistics.of(edge.calls)
+                edge_stats = _statistics(edge.calls, edge.parts)
             outgoing[source].append(self._edge_shape(reference[target], edge, edge_stats))
             if edge.ages is None:
                 incoming[target].append(edge_stats)
@@ -493,6 +523,14 @@ class ServiceGraph:
             shape["DurationHistogram"] = histogram_of(stats.millis)
             shape["ResponseTimeHistogram"] = shape["DurationHistogram"]
         return shape
+
+
+def _statistics(calls: list[Entry], parts: list[CallStatistics]) -> CallStatistics:
+    if not parts:
+        return CallStatistics.of(calls)
+    if not calls and len(parts) == 1:
+        return parts[0]
+    return CallStatistics.merged([CallStatistics.of(calls), *parts] if calls else parts)
 
 
 def service_graph(traces: dict[str, list[Document]], window: Window = None) -> list[dict]:
