@@ -234,3 +234,56 @@ def test_otlp_mode_through_the_wrapper(layer: tuple[Path, Path], http_server: st
         )
         > 1
     )
+
+
+ODD_APP = textwrap.dedent("""
+    import lambda_tracing
+
+    class Unprintable:
+        __slots__ = ()  # no __dict__: aws-xray-sdk's metadata conversion keeps it as it is
+
+        def __str__(self):
+            raise RuntimeError("no str")
+
+    def handler(event, context):
+        with lambda_tracing.subsegment("work", metadata={"state": {"odd": Unprintable()}}):
+            pass
+        return {"ok": True}
+""")
+
+
+@pytest.mark.parametrize("exporter", ["xray", "otlp"])
+def test_metadata_that_is_not_json_costs_the_metadata_not_the_span(
+    layer: tuple[Path, Path], exporter: str
+) -> None:
+    """An object whose str() raises, put as metadata: that span's metadata becomes a marker
+    and every span is sent, in both modes (OTLP mode used to lose the whole request)."""
+    wrapper, task = layer
+    (task / "odd_app.py").write_text(ODD_APP)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    try:
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        report = run_through_wrapper(
+            wrapper,
+            task,
+            "odd_app.handler",
+            {"AWS_XRAY_DAEMON_ADDRESS": address, "LAMBDA_TRACING_EXPORTER": exporter},
+            [{"event": {}, "trace_header": new_trace_header()}],
+        )
+        datagrams = receive(listener)
+    finally:
+        listener.close()
+    assert report["results"][0]["return"] == {"ok": True}
+    assert "failed" not in report["stderr"]
+    if exporter == "otlp":
+        spans = {span.name: attributes(span) for d in datagrams for span in decode(d)}
+        marker = json.loads(spans["work"]["aws.xray.metadata.lambda_tracing"])
+        assert "## handler" in spans
+    else:
+        documents = [json.loads(d.partition(b"\n")[2]) for d in datagrams]
+        nodes = [node for doc in documents for node in [doc, *doc.get("subsegments", [])]]
+        (work,) = [node for node in nodes if node["name"] == "work"]
+        marker = work["metadata"]["lambda_tracing"]
+        assert any(node["name"] == "## handler" for node in nodes)
+    assert marker["truncated"] is True and "RuntimeError" in marker["reason"]

@@ -75,7 +75,7 @@ def fit(document: dict[str, Any], limit: int = DOCUMENT_LIMIT) -> list[str]:
     try:
         text = serialize(document)
     except Exception:  # noqa: BLE001 - whatever the user's objects raise
-        document = _walk(document, _mark_unserializable_metadata)
+        document = _walk(document, mark_unserializable_metadata)
         text = serialize(document)
     if len(text) <= limit:
         return [text]
@@ -103,7 +103,9 @@ def _walk(document: dict[str, Any], change: Any) -> dict[str, Any]:
     return changed
 
 
-def _mark_unserializable_metadata(node: dict[str, Any]) -> dict[str, Any]:
+def mark_unserializable_metadata(node: dict[str, Any]) -> dict[str, Any]:
+    """`node` (changed in place) with its metadata replaced by a marker if it cannot be
+    written as JSON."""
     metadata = node.get("metadata")
     if metadata:
         try:

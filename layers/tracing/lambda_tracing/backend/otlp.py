@@ -159,8 +159,14 @@ class SpanConverter:
             yield self.entry(node, is_handler, remote_parent and item is root)
 
     def entry(self, node: dict[str, Any], handler: bool, remote_parent: bool) -> bytes:
-        """One span entry; a node too big is cut down as documents.fit cuts a document."""
-        entry = enc.span_entry(self.encode(node, handler, remote_parent))
+        """One span entry; a node too big is cut down as documents.fit cuts a document, and
+        metadata that is not JSON is marked as documents.fit marks it."""
+        try:
+            body = self.encode(node, handler, remote_parent)
+        except Exception:  # noqa: BLE001 - an object of the user's whose str() raises, say
+            node = documents.mark_unserializable_metadata(dict(node))
+            body = self.encode(node, handler, remote_parent)
+        entry = enc.span_entry(body)
         if len(entry) <= self._limit:
             return entry
         alone = {key: value for key, value in node.items() if key != "subsegments"}
