@@ -322,6 +322,11 @@ def compare(case: Case, bare: Run, layer: Run, validator: Any) -> list[str]:
             f"time: init took {layer.init_seconds:.2f} s with the layer, "
             f"{bare.init_seconds:.2f} s bare"
         )
+    for run in (bare, layer):
+        # awslambdaric's own words when the Runtime API refuses what it posts (the local
+        # Runtime API must take all that Lambda's takes, or both runs crash alike unseen).
+        if "Failed to post" in run.log:
+            differences.append(f"{run.mode}: the runtime could not post to the Runtime API")
     bare_errors, layer_errors = _runtime_log_errors(bare.log), _runtime_log_errors(layer.log)
     if bare_errors != layer_errors:
         differences.append(f"runtime error log:\n  bare:  {bare_errors}\n  layer: {layer_errors}")

@@ -411,6 +411,30 @@ def test_init_breakdown_waits_for_an_invocation_with_a_trace(
     assert not coldstart.init_pending()
 
 
+def _depth(reached: int = 0) -> int:
+    try:
+        return _depth(reached + 1)
+    except RecursionError:
+        return reached
+
+
+def test_a_handler_recurses_as_deep_with_the_layer_as_without(
+    lambda_tracing_capture: CapturedTraces,
+) -> None:
+    """What the limit is for: the depth a handler reaches before RecursionError is the same,
+    traced or not, as without the layer (on 3.11 a call through an object's __call__ counted
+    one level more, and a handler that fit without the layer did not with it)."""
+
+    def handler(event: Any, context: Any) -> int:
+        return _depth()
+
+    bare = handler({}, Context())
+    traced = lambda_tracing.trace_handler(handler)
+    assert traced({}, Context()) == bare
+    lambda_tracing_capture.new_trace(sampled=False)
+    assert traced({}, Context()) == bare
+
+
 def test_the_recursion_limit_gives_back_the_layers_frames(
     lambda_tracing_capture: CapturedTraces,
 ) -> None:

@@ -52,7 +52,8 @@ def wrap(handler: Handler, settings: Settings, name: str | None = None) -> Handl
         return _wrap_async(handler, invocation)
 
     traced_handler = functools.wraps(handler)(
-        traced(handler, invocation, first_invocation, environ_get, inside)
+        # The bound method: calling the instance would cost one more recursion level (3.11).
+        traced(handler, invocation.__call__, first_invocation, environ_get, inside)
     )
     setattr(traced_handler, WRAPPED_MARK, True)
     return traced_handler

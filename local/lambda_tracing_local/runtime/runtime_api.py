@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import email.parser
+import io
 import json
 import queue
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PREFIX = "/2018-06-01/runtime"
+# awslambdaric sends an X-Ray error cause header of up to 1 MiB (a long exception message, a
+# deep stack); Lambda takes it. The standard library's parser stops at 64 KiB per line.
+HEADER_LINE_LIMIT = 1 << 20
+HEADER_BLOCK_LIMIT = 2 << 20
+DRAIN_LIMIT = 64 << 20
 _RESULT_PATH = re.compile(rf"^{PREFIX}/invocation/([^/]+)/(response|error)$")
 
 
@@ -104,6 +113,57 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Quiet: the function's own logs are what matter."""
+
+    def parse_request(self) -> bool:
+        """The standard library's, with header lines as long as Lambda's Runtime API takes."""
+        # The request line is parsed as usual, over an empty header block; then the real one.
+        stream = self.rfile
+        self.rfile = io.BytesIO(b"\r\n")
+        try:
+            if not super().parse_request():
+                return False
+        finally:
+            self.rfile = stream
+        if self.request_version == "HTTP/0.9":  # no headers follow
+            return True
+        head = self._read_header_block()
+        if head is None:
+            self._refuse_too_large()
+            return False
+        self.headers = email.parser.Parser(_class=self.MessageClass).parsestr(
+            head.decode("iso-8859-1")
+        )
+        if self.headers.get("Connection", "").lower() == "close":
+            self.close_connection = True
+        if self.headers.get("Expect", "").lower() == "100-continue":
+            return self.handle_expect_100()
+        return True
+
+    def _refuse_too_large(self) -> None:
+        """431, then read what the client still sends before closing: closing on unread data
+        resets the connection, and the client would never see why."""
+        self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Header line too long")
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_WR)
+        self.connection.settimeout(1.0)
+        drained = 0
+        try:
+            while drained < DRAIN_LIMIT and (chunk := self.connection.recv(1 << 16)):
+                drained += len(chunk)
+        except OSError:
+            pass
+
+    def _read_header_block(self) -> bytes | None:
+        lines: list[bytes] = []
+        size = 0
+        while True:
+            line = self.rfile.readline(HEADER_LINE_LIMIT + 1)
+            size += len(line)
+            if len(line) > HEADER_LINE_LIMIT or size > HEADER_BLOCK_LIMIT:
+                return None
+            lines.append(line)
+            if line in (b"\r\n", b"\n", b""):
+                return b"".join(lines)
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         if self.path != f"{PREFIX}/invocation/next":
