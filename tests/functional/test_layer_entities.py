@@ -144,3 +144,21 @@ def test_compact_documents_parse_back_identically() -> None:
     text = serialize(ours.to_dict())
     assert text.isascii() and ", " not in text and ": " not in text
     assert json.loads(text) == json.loads(json.dumps(ours.to_dict()))
+
+
+def test_document_keeps_every_flag_and_drops_empty_values_as_the_sdk_does() -> None:
+    """What == False but is not False (0, 0.0, "") is left out; False stays, as in the SDK."""
+    _, sdk, _, ours = pair()
+    for entity in (sdk, ours):
+        entity.flag_off = False
+        entity.count = 0
+        entity.empty = ""
+        entity.ratio = 0.0
+        entity.add_error_flag()
+        entity.close()
+    document = ours.to_dict()
+    assert comparable(document) == comparable(sdk.to_dict())
+    assert document["flag_off"] is False and document["in_progress"] is False
+    assert "count" not in document and "ratio" not in document and "empty" not in document
+    open_document = pair()[3].to_dict()
+    assert open_document["in_progress"] is True and "flag_off" not in open_document

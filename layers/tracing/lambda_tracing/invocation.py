@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from lambda_tracing import coldstart
-from lambda_tracing.bootstrap import _SAMPLED, TRACE_HEADER_VARIABLE, traced
+from lambda_tracing.bootstrap import _SAMPLED, TRACE_HEADER_VARIABLE, trace_header_reader, traced
 from lambda_tracing.config import Settings
 from lambda_tracing.failures import log_failure
 
@@ -26,6 +26,7 @@ _CO_VARARGS = 0x04  # inspect.CO_VARARGS
 _inside_traced_handler: ContextVar[bool] = ContextVar("lambda_tracing_inside", default=False)
 
 Handler = Callable[..., Any]
+_NOT_YET: Any = object()  # equal to no context attribute
 
 # Forks into this process's line so far: a child that returns through the handler (or exits
 # through it) is not the invocation's process, and records nothing of its parent's span.
@@ -42,7 +43,7 @@ def wrap(handler: Handler, settings: Settings, name: str | None = None) -> Handl
     if is_wrapped(handler) or not settings.enabled or not _callable_as_lambda_calls(handler):
         return handler
     invocation = _TracedInvocation(handler, settings, name)
-    environ_get = os.environ.get
+    read_header = trace_header_reader()
     first_invocation = coldstart.cold_start.take
     inside = _inside_traced_handler.get
     if settings.log_trace_id:
@@ -53,7 +54,7 @@ def wrap(handler: Handler, settings: Settings, name: str | None = None) -> Handl
 
     traced_handler = functools.wraps(handler)(
         # The bound method: calling the instance would cost one more recursion level (3.11).
-        traced(handler, invocation.__call__, first_invocation, environ_get, inside)
+        traced(handler, invocation.__call__, first_invocation, read_header, inside)
     )
     setattr(traced_handler, WRAPPED_MARK, True)
     return traced_handler
@@ -130,7 +131,9 @@ class _TracedInvocation:
         namespace = settings.service
         self.namespace = f"service {namespace}" if namespace.startswith("AWS.") else namespace
         self._capturer: Any = None
-        self._alias_of: tuple[Any, str | None] = (None, None)  # (last ARN, its alias)
+        # (function version, ARN) the constant annotations were made for, and those
+        self._annotated_for: tuple[Any, Any] = (_NOT_YET, _NOT_YET)
+        self._constant_annotations: dict[str, Any] = {}
 
     def __call__(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], cold: bool, header: str | None = None
@@ -208,28 +211,33 @@ class _TracedInvocation:
         # Our keys are constant and valid, and the values typed here, so they go straight into
         # the annotations dict: put_annotation re-validates each key character by character,
         # a measurable share of the per-invocation cost.
-        annotations = {"ColdStart": cold, "Service": self.settings.service}
-        version = getattr(context, "function_version", None) or os.environ.get(
-            "AWS_LAMBDA_FUNCTION_VERSION"
-        )
-        if isinstance(version, str) and version:
-            annotations["FunctionVersion"] = version[:64]
+        version = getattr(context, "function_version", None)
         arn = getattr(context, "invoked_function_arn", None)
-        last_arn, alias = self._alias_of
-        if arn != last_arn:  # the same for every invocation of an execution environment
-            alias = _alias(arn)
-            self._alias_of = (arn, alias)
-        if alias:
-            annotations["FunctionAlias"] = alias
+        if version != self._annotated_for[0] or arn != self._annotated_for[1]:
+            # The same on every invocation of an execution environment: made once.
+            self._annotated_for = (version, arn)
+            self._constant_annotations = self._constants(version, arn)
+        annotations = {"ColdStart": cold, **self._constant_annotations}
         request_id = getattr(context, "aws_request_id", None)
         if isinstance(request_id, str) and request_id:
-            annotations["RequestId"] = request_id[:128]
+            annotations["RequestId"] = request_id[:128]  # last: OTLP's template expects it so
         existing = getattr(span, "annotations", None)
-        if isinstance(existing, dict):
+        if type(existing) is dict:
             existing.update(annotations)
         else:
             for key, value in annotations.items():
                 span.put_annotation(key, value)
+
+    def _constants(self, version: Any, arn: Any) -> dict[str, Any]:
+        """Service, FunctionVersion and FunctionAlias, for this version and ARN."""
+        constants: dict[str, Any] = {"Service": self.settings.service}
+        version = version or os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        if isinstance(version, str) and version:
+            constants["FunctionVersion"] = version[:64]
+        alias = _alias(arn)
+        if alias:
+            constants["FunctionAlias"] = alias
+        return constants
 
     def _put_captured(self, span: Any, key: str, value: Any) -> None:
         if self._capturer is None:
