@@ -162,3 +162,50 @@ def test_document_keeps_every_flag_and_drops_empty_values_as_the_sdk_does() -> N
     assert "count" not in document and "ratio" not in document and "empty" not in document
     open_document = pair()[3].to_dict()
     assert open_document["in_progress"] is True and "flag_off" not in open_document
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "none",
+        "no annotations",
+        "http",
+        "fault",
+        "foreign metadata",
+        "child",
+        "open",
+        "empty namespace",
+        "not sent",
+    ],
+)
+def test_the_usual_handler_span_document_is_the_sdks(change: str) -> None:
+    """A closed, sent span with annotations and captured metadata and nothing else takes
+    to_dict's short way; every change of shape takes the loop: both give the SDK's document."""
+    _, sdk, _, ours = pair()
+    for entity in (sdk, ours):
+        entity.annotations.update({"ColdStart": False, "Service": "svc", "RequestId": "r-1"})
+        if change != "foreign metadata":
+            entity.metadata["svc"] = {"response": {"statusCode": 200}}
+        else:
+            entity.put_metadata("response", {"statusCode": 200}, "svc")
+        if change == "no annotations":
+            entity.annotations.clear()
+        if change == "http":
+            entity.put_http_meta("status", 200)
+        if change == "fault":
+            entity.add_fault_flag()
+        if change != "open":
+            entity.close()
+        if change == "empty namespace":
+            entity.namespace = ""
+    if change == "child":
+        ours.subsegments.append(Span("child", "local", ours))
+        sdk.subsegments.append(Subsegment("child", "local", sdk.parent_segment))
+    if change != "not sent":
+        ours._sent = True  # as the backend marks a top-level span before sending it
+    if change == "none":  # the short way is taken (the shape it expects is a real span's)
+        from lambda_tracing.backend import entities
+
+        assert tuple(vars(ours)) == entities._USUAL_KEYS
+    assert comparable(ours.to_dict()) == comparable(sdk.to_dict())
+    assert list(ours.to_dict()) == [key for key in vars(ours) if key in sdk.to_dict()]

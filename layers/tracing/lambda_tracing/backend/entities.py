@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import time
+from operator import itemgetter
 from typing import Any
 
 from lambda_tracing.backend import sdk_models
@@ -34,6 +35,44 @@ logger = logging.getLogger(__name__)
 _NOT_IN_DOCUMENT = frozenset(
     {"sampled", "parent_segment", "_parent", "_foreign_metadata", "_sent", "_detached"}
 )
+
+# A closed, sent top-level span's attributes, in the order Span.__init__, close() and the
+# backend set them: the usual handler span, whose document to_dict makes without its loop.
+_USUAL_KEYS = (
+    "id",
+    "name",
+    "start_time",
+    "parent_id",
+    "sampled",
+    "in_progress",
+    "http",
+    "annotations",
+    "metadata",
+    "aws",
+    "cause",
+    "subsegments",
+    "parent_segment",
+    "_parent",
+    "trace_id",
+    "type",
+    "namespace",
+    "sql",
+    "end_time",
+    "_sent",
+)
+_read_document = itemgetter(
+    "id",
+    "name",
+    "start_time",
+    "parent_id",
+    "annotations",
+    "metadata",
+    "trace_id",
+    "type",
+    "namespace",
+    "end_time",
+)
+_read_empty = itemgetter("http", "aws", "cause", "subsegments", "sql")
 
 
 class Facade:
@@ -185,11 +224,33 @@ def make_classes() -> tuple[type, type]:
             """The SDK's Subsegment document: every non-empty attribute (and every flag),
             children as their own to_dict, metadata converted unless only JSON-safe values
             were put through put_json_metadata."""
+            attributes = vars(self)
+            if tuple(attributes) == _USUAL_KEYS and attributes["in_progress"] is False:
+                # The usual shape: every kept value set, the others empty; the same document
+                # as the loop below makes, at a third of its cost.
+                kept = _read_document(attributes)
+                if all(kept) and not any(_read_empty(attributes)):
+                    span_id, name, start, parent, annotations, metadata, trace, kind, space, end = (
+                        kept
+                    )
+                    return {
+                        "id": span_id,
+                        "name": name,
+                        "start_time": start,
+                        "parent_id": parent,
+                        "in_progress": False,
+                        "annotations": annotations,
+                        "metadata": metadata,
+                        "trace_id": trace,
+                        "type": kind,
+                        "namespace": space,
+                        "end_time": end,
+                    }
             # One comprehension, then the few keys to convert: a loop testing every key for
             # them cost a fifth more on the per-invocation path.
             document: dict[str, Any] = {
                 key: value
-                for key, value in vars(self).items()
+                for key, value in attributes.items()
                 if (value or value is False) and key not in _NOT_IN_DOCUMENT
             }
             children = document.get("subsegments")
