@@ -461,27 +461,3 @@ def test_the_recursion_limit_gives_back_the_layers_frames(
         assert sys.getrecursionlimit() == base + 100
     finally:
         sys.setrecursionlimit(base)
-
-
-def test_the_trace_header_reader_follows_every_way_the_environment_changes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """It reads os.environ's own dict (cheaper than os.environ.get): set, changed, deleted,
-    cleared by patch.dict, and os.environ rebound by the function are all seen."""
-    import os
-    from unittest import mock
-
-    from lambda_tracing.bootstrap import TRACE_HEADER_VARIABLE, trace_header_reader
-
-    read = trace_header_reader()
-    monkeypatch.setenv(TRACE_HEADER_VARIABLE, "Root=1-5759e988-bd862e3fe1be46a994272793;x=é")
-    assert read() == "Root=1-5759e988-bd862e3fe1be46a994272793;x=é"
-    os.environ[TRACE_HEADER_VARIABLE] = "second"
-    assert read() == "second"
-    with mock.patch.dict(os.environ, {}, clear=True):
-        assert read() is None
-    assert read() == "second"
-    monkeypatch.delenv(TRACE_HEADER_VARIABLE)
-    assert read() is None
-    monkeypatch.setattr(os, "environ", {TRACE_HEADER_VARIABLE: "rebound"})
-    assert read() == "rebound"

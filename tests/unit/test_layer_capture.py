@@ -166,9 +166,7 @@ def test_flat_dict_shortcut_equals_the_walk(value: dict[str, Any], budget: int, 
     capturer = Capturer(load({}, max_metadata_bytes=budget, max_value_length=limit))
     walk = _Walk(capturer)
     expected = walk.clean(value, 0)
-    for _ in range(2):  # the second time from the copies kept: the same, to the types
-        copy, truncated = capturer.capture(value)
-        assert (json.dumps(copy), truncated) == (json.dumps(expected), walk.truncated)
+    assert capturer.capture(value) == (expected, walk.truncated)
     shortcut = capturer.flat_copy(value)
     if shortcut is not None:
         assert shortcut == expected and not walk.truncated
@@ -186,20 +184,6 @@ def test_flat_dict_shortcut_takes_the_usual_response() -> None:
     assert capturer.flat_copy(response) == {**response, "Authorization": REDACTED}
     assert capturer.flat_copy({"note": "Bearer abcdefghijklmnop"}) is None  # pattern: walk
     assert capturer.flat_copy({"nested": {"a": 1}}) is None
-
-
-def test_kept_flat_copies_tell_true_from_1_and_are_never_shared() -> None:
-    capturer = Capturer(load({}))
-    first, _ = capturer.capture({"ok": True, "n": 1, "password": "hunter2"})
-    assert first == {"ok": True, "n": 1, "password": REDACTED}
-    again, _ = capturer.capture({"ok": 1, "n": True, "password": "hunter2"})
-    assert json.dumps(again) == '{"ok": 1, "n": true, "password": "[REDACTED]"}'
-    first["ok"] = "changed by whoever holds the copy"
-    kept, _ = capturer.capture({"ok": True, "n": 1, "password": "hunter2"})
-    assert kept == {"ok": True, "n": 1, "password": REDACTED} and kept is not first
-    long_text = "x" * 100  # not kept: the copies hold short strings only
-    assert capturer.capture({"body": long_text})[0] == {"body": long_text}
-    assert not any(("body", long_text) in key for key in capturer._flat_copies)
 
 
 # --- issue 17: capture never runs user code ---

@@ -14,7 +14,6 @@ same runtime frames as without the layer.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from lambda_tracing.isolation import layer_imports
@@ -46,31 +45,11 @@ def __getattr__(name: str) -> Any:
     return handler
 
 
-def trace_header_reader() -> Callable[[], str | None]:
-    """`_X_AMZN_TRACE_ID`'s value, read from the environment's own dict of bytes:
-    os.environ.get is four Python calls, a tenth of the layer's cost per invocation. The
-    general way when os.environ is not (or no longer) the standard mapping."""
-    environ = os.environ
-    data = vars(environ).get("_data") if type(environ).__name__ == "_Environ" else None
-    if type(data) is not dict or os.name != "posix":
-        return lambda: os.environ.get(TRACE_HEADER_VARIABLE)
-    get, key = data.get, os.fsencode(TRACE_HEADER_VARIABLE)
-    encoding = sys.getfilesystemencoding()  # what os.environ decodes with
-
-    def read() -> str | None:
-        if os.environ is not environ:  # the function rebound it
-            return os.environ.get(TRACE_HEADER_VARIABLE)
-        raw = get(key)
-        return None if raw is None else raw.decode(encoding, "surrogateescape")
-
-    return read
-
-
 def traced(
     handler: Callable[..., Any],
     invocation: Callable[..., Any],
     first_invocation: Callable[[], bool],
-    read_header: Callable[[], str | None],
+    environ_get: Callable[[str], str | None],
     inside: Callable[[], bool],
 ) -> Callable[..., Any]:
     """The function the runtime calls instead of `handler`: `invocation` traces a sampled
@@ -80,7 +59,7 @@ def traced(
     # *args/**kwargs: a test calling handler(event=..., context=...) must work as before.
     def traced_handler(*args: Any, **kwargs: Any) -> Any:
         cold = first_invocation()
-        header = read_header()
+        header = environ_get(TRACE_HEADER_VARIABLE)
         limit = get_limit()
         try:
             if header is None or _SAMPLED not in header or inside():

@@ -33,9 +33,6 @@ _MAX_JSON_NESTING = 3  # JSON in a string in JSON in a string...: deeper is with
 _KEY_CACHE_LIMIT = 4096
 _FLAT_MAX_ITEMS = 16
 _PLAIN_CACHE_CHARS = 64
-_FLAT_CACHE_LIMIT = 256  # flat dicts whose copies are kept (those of short strings only)
-_FLAT_VALUE_TYPES = frozenset({str, int, bool, type(None)})
-_STR_ONLY = frozenset({str})
 _NO_PATTERNS: list[re.Pattern[str]] = []  # shared, never changed
 _PAIR_NAMES = ("name", "key", "Name", "Key")
 _PAIR_VALUES = ("value", "Value")
@@ -52,14 +49,6 @@ _REDACTION_VARIABLES = (
     "LAMBDA_TRACING_MAX_METADATA_BYTES",
 )
 _message_capturer: tuple[tuple[str | None, ...], Capturer] | None = None
-
-
-def _short_strings(flat: dict[str, Any]) -> bool:
-    """No key or string value longer than the plain-string cache keeps (bounds the memory the
-    flat copies hold)."""
-    return all(
-        len(item) <= _PLAIN_CACHE_CHARS for item in (*flat, *flat.values()) if type(item) is str
-    )
 
 
 def type_name(kind: type) -> str:
@@ -83,9 +72,6 @@ class Capturer:
         # length: the same response values come back on every invocation, and checking one
         # again costs three calls.
         self._plain: dict[str, int] = {}
-        # Flat dicts already copied, keyed by their items and their values' exact types (True
-        # is not 1): most functions return the same few responses on every invocation.
-        self._flat_copies: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def patterns_for(self, text: str) -> list[re.Pattern[str]]:
         """The patterns to run on `text`: with the defaults, only those whose literal `text`
@@ -108,22 +94,9 @@ class Capturer:
     def capture(self, value: Any) -> tuple[Any, bool]:
         """(JSON-safe copy, whether anything was cut for size)."""
         if type(value) is dict and len(value) <= _FLAT_MAX_ITEMS:
-            # Exact built-in types only are hashed or compared: no user code runs.
-            types = tuple(map(type, dict.values(value)))
-            if _FLAT_VALUE_TYPES.issuperset(types) and _STR_ONLY.issuperset(map(type, value)):
-                key = (types, *dict.items(value))
-                known = self._flat_copies.get(key)
-                if known is not None:
-                    return dict(known), False
-                copy = self.flat_copy(value)
-                if copy is not None:
-                    if len(self._flat_copies) < _FLAT_CACHE_LIMIT and _short_strings(copy):
-                        self._flat_copies[key] = dict(copy)
-                    return copy, False
-            else:
-                copy = self.flat_copy(value)
-                if copy is not None:
-                    return copy, False
+            copy = self.flat_copy(value)
+            if copy is not None:
+                return copy, False
         walk = _Walk(self)
         copy = walk.clean(value, 0)
         return copy, walk.truncated

@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from lambda_tracing import coldstart
-from lambda_tracing.bootstrap import _SAMPLED, TRACE_HEADER_VARIABLE, trace_header_reader, traced
+from lambda_tracing.bootstrap import _SAMPLED, TRACE_HEADER_VARIABLE, traced
 from lambda_tracing.config import Settings
 from lambda_tracing.failures import log_failure
 
@@ -43,7 +43,7 @@ def wrap(handler: Handler, settings: Settings, name: str | None = None) -> Handl
     if is_wrapped(handler) or not settings.enabled or not _callable_as_lambda_calls(handler):
         return handler
     invocation = _TracedInvocation(handler, settings, name)
-    read_header = trace_header_reader()
+    environ_get = os.environ.get
     first_invocation = coldstart.cold_start.take
     inside = _inside_traced_handler.get
     if settings.log_trace_id:
@@ -54,7 +54,7 @@ def wrap(handler: Handler, settings: Settings, name: str | None = None) -> Handl
 
     traced_handler = functools.wraps(handler)(
         # The bound method: calling the instance would cost one more recursion level (3.11).
-        traced(handler, invocation.__call__, first_invocation, read_header, inside)
+        traced(handler, invocation.__call__, first_invocation, environ_get, inside)
     )
     setattr(traced_handler, WRAPPED_MARK, True)
     return traced_handler
