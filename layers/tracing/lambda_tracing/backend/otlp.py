@@ -46,6 +46,7 @@ from lambda_tracing.backend import otlp_encode as enc
 from lambda_tracing.backend.emitter import UDPEmitter
 from lambda_tracing.backend.otlp_template import (
     ANNOTATIONS_KEY,
+    DATAGRAM_LIMIT,
     HANDLER_MARK,
     METADATA_PREFIX,
     FlatSpans,
@@ -57,7 +58,6 @@ from lambda_tracing.failures import log_failure
 HEADER = documents.PROTOCOL_HEADER.encode("ascii")
 SAMPLED_PREFIX = b"T1S"
 FRAMING = HEADER + SAMPLED_PREFIX  # what precedes the base64 request in every datagram
-DATAGRAM_LIMIT = 64000  # as X-Ray mode: under the 64 KB UDP limit with room to spare
 # The largest request whose base64 fits in one datagram after the header and prefix.
 REQUEST_LIMIT = (DATAGRAM_LIMIT - len(HEADER) - len(SAMPLED_PREFIX)) // 4 * 3
 SCOPE_NAME = "lambda_tracing"
@@ -383,7 +383,12 @@ class OTLPEmitter(UDPEmitter):
 
     def send_entity(self, entity: Any) -> None:
         try:
-            if not getattr(entity, "subsegments", True):  # the usual no-op invocation
+            # The usual invocation's in few operations, if it is one (otlp_template).
+            datagram = self._handlers.usual(getattr(entity, "__dict__", None))
+            if datagram is not None:
+                self.send_datagrams([datagram])
+                return
+            if not getattr(entity, "subsegments", True):  # no children
                 node = vars(entity)
                 annotations = node.get("annotations")
                 top_level = bool(entity.top_level)

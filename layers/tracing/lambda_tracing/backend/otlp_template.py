@@ -31,6 +31,7 @@ from __future__ import annotations
 import struct
 from binascii import b2a_base64
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from lambda_tracing import documents
@@ -41,6 +42,7 @@ METADATA_PREFIX = "aws.xray.metadata."
 HANDLER_MARK = "ColdStart"  # the annotation invocation.py puts on every handler span
 REQUEST_ID = "RequestId"  # different in every invocation: never kept
 LINKS_NAMESPACE = "lambda_tracing"  # the metadata namespace whose `links` become span links
+DATAGRAM_LIMIT = 64000  # as X-Ray mode: under the 64 KB UDP limit with room to spare
 
 _TAG = b"\x4a"  # Span.attributes
 _CACHE_LIMIT = 256  # per cache: a function's constant values are a handful
@@ -50,6 +52,8 @@ _ERROR_STATUS = b"\x7a\x02\x18" + bytes((enc.STATUS_ERROR,))  # Status{code: ERR
 _FLAGS = struct.Struct("<2sI").pack  # Span.flags: field 16, fixed32
 _REMOTE_PARENT = _FLAGS(b"\x85\x01", enc.FLAG_SAMPLED | enc.FLAG_HAS_IS_REMOTE | enc.FLAG_IS_REMOTE)
 _LOCAL_PARENT = _FLAGS(b"\x85\x01", enc.FLAG_SAMPLED | enc.FLAG_HAS_IS_REMOTE)
+# The root's, span id's, parent's and ids fields' lengths, and the root's second dash.
+_ID_SIZES = (35, "-", 16, 16, 38)
 
 
 def _key_field(key: str) -> bytes:
@@ -83,6 +87,24 @@ _READ = (
 )
 # Attributes a span has only when set: a flag (ERROR status), or metadata the SDK must convert.
 _FLAGGED = frozenset({"fault", "error", "throttle", "_foreign_metadata"})
+# What HandlerDatagrams.usual reads of a span, in one C call (a missing key: not the usual span).
+_READ_USUAL = itemgetter(
+    "subsegments",
+    "cause",
+    "aws",
+    "http",
+    "_parent",
+    "parent_segment",
+    "name",
+    "namespace",
+    "annotations",
+    "metadata",
+    "trace_id",
+    "id",
+    "parent_id",
+    "start_time",
+    "end_time",
+)
 
 
 def _request_id_prefixes(size: int) -> tuple[bytes, bytes]:
@@ -370,6 +392,105 @@ class HandlerDatagrams:
         # 3-byte groups before the ids; the 0-2 bytes left; head; the constant pieces between
         # the request ids and the JSON; flags)
         self._skeletons: dict[tuple[Any, ...], tuple[bytes, ...]] = {}
+        # The last shape a skeleton was used or learnt for, as `usual` checks it: (the
+        # annotations as a dict, the request id's value replaced at each check; their keys in
+        # order; ColdStart's value; name; namespace; (metadata namespace, the request id's and
+        # the JSON's lengths) -> skeleton). `_shapes` keeps one per shape seen.
+        self._shape: tuple[Any, ...] | None = None
+        self._shapes: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def usual(self, node: Any) -> bytes | None:
+        """The datagram of `node` (a span's attributes) when it is the usual handler span of
+        the last shape seen, from that shape's skeleton: None for anything else (then
+        `datagram`, or the general way). The same bytes as `datagram`; it only checks less,
+        and in fewer bytecodes: the span's fields in one read, the annotations as one dict
+        comparison (and one of their keys' order) with the shape's, not a key built of them.
+
+        Written for the interpreter's sake (see the module's docstring): this runs once per
+        invocation, and every operation here costs more there than in a loop of its own."""
+        shape = self._shape
+        if shape is None:
+            return None
+        template, keys, cold, known_name, known_namespace, sizes = shape
+        try:
+            (
+                subsegments,
+                cause,
+                aws,
+                http,
+                parent,
+                segment,
+                name,
+                namespace,
+                annotations,
+                metadata,
+                root,
+                span_id,
+                parent_id,
+                start,
+                end,
+            ) = _READ_USUAL(node)
+            if (
+                subsegments
+                or cause
+                or aws
+                or http
+                or parent is not segment  # not a top-level span
+                or type(annotations) is not dict
+                or type(metadata) is not dict
+                or not node.keys().isdisjoint(_FLAGGED)
+            ):
+                return None
+            request_id = template[REQUEST_ID] = annotations.get(REQUEST_ID)
+            # Equal dicts, the same keys in the same order (the request id's last), ColdStart
+            # the same bool (as a value True == 1, and the template's others are all strs).
+            if (
+                type(request_id) is not str
+                or annotations != template
+                or tuple(annotations) != keys
+                or annotations[HANDLER_MARK] is not cold
+                or name != known_name
+                or namespace != known_namespace
+            ):
+                return None
+            ((space, values),) = metadata.items()
+            text = serialize(values).encode()
+            rid = request_id.encode()
+            skeleton = sizes.get((space, len(rid), len(text)))
+            if skeleton is None:
+                return None
+            ids = bytes.fromhex(f"0a10{root[2:10]}{root[11:]}1208{span_id}2208{parent_id}")
+            if (len(root), root[10], len(span_id), len(parent_id), len(ids)) != _ID_SIZES:
+                return None
+            times = _times(
+                0x39, round(start * 1_000_000) * 1000, 0x41, round(end * 1_000_000) * 1000
+            )
+        except Exception:  # noqa: BLE001 - anything unusual (surrogates, a missing key...)
+            return None
+        prefix, tail, head, first, middle, last, flags = skeleton
+        body = (tail, ids, head, times, first, rid, middle, rid, last, text, flags)
+        return prefix + b2a_base64(b"".join(body), newline=False)
+
+    def _remember(self, key: tuple[Any, ...], skeleton: tuple[bytes, ...]) -> None:
+        """Make `key`'s shape the one `usual` checks first, if its datagrams fit in one (it
+        does not check their size: the caller of `datagram` does)."""
+        name, namespace, others, space, rid_size, text_size = key
+        prefix, tail, head, first, middle, last, flags = skeleton
+        body = len(tail) + 56 + len(head) + len(first) + 2 * rid_size + len(middle) + len(last)
+        body += text_size + len(flags)
+        if len(prefix) + (body + 2) // 3 * 4 > DATAGRAM_LIMIT:
+            return
+        shape = self._shapes.get(key[:3])
+        if shape is None:
+            if len(self._shapes) >= _CACHE_LIMIT:
+                return
+            template = dict(others)
+            template[REQUEST_ID] = None
+            keys = (*template,)
+            shape = (template, keys, template[HANDLER_MARK], name, namespace, {})
+            self._shapes[key[:3]] = shape
+        shape[5][(space, rid_size, text_size)] = skeleton
+        self._shape = shape
 
     def datagram(self, node: dict[str, Any]) -> bytes | None:
         """The datagram of `node`, a handler span (SERVER, its parent Lambda's segment); None
@@ -434,6 +555,7 @@ class HandlerDatagrams:
                 and len(span_id) == 16
                 and len(parent) == 16
             ):
+                self._remember(key, skeleton)  # type: ignore[arg-type]
                 prefix, tail, head, first, middle, last_piece, flags = skeleton
                 body = (tail, ids, head, times, first, rid, middle, rid, last_piece, text, flags)
                 return prefix + b2a_base64(b"".join(body), newline=False)
@@ -471,4 +593,6 @@ class HandlerDatagrams:
         before = self._frame.prefix(len(entry)) + entry_start
         whole = len(before) - len(before) % 3
         encoded = self._framing + b2a_base64(before[:whole], newline=False)
-        self._skeletons[key] = (encoded, before[whole:], head, first, middle, last, _REMOTE_PARENT)
+        skeleton = (encoded, before[whole:], head, first, middle, last, _REMOTE_PARENT)
+        self._skeletons[key] = skeleton
+        self._remember(key, skeleton)
