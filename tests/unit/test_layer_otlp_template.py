@@ -503,3 +503,15 @@ def test_a_shape_whose_datagram_would_not_fit_is_never_checked_first() -> None:
         assert handlers.usual(node) is None
         datagram = handlers.datagram(node)
         assert datagram is not None and len(datagram) > otlp_template.DATAGRAM_LIMIT
+
+
+def test_annotations_without_a_request_id_never_take_those_with_one() -> None:
+    """The kept attributes of annotations with a request id after the others are not those of
+    the same others alone (their key list differs): found by the generated spans above, when
+    one with `{"": "", "RequestId": ...}` came before one with `{"": ""}`."""
+    flat = otlp_template.FlatSpans(otlp._links)
+    span = {**vars(invocation("r-0", cold=False)), "metadata": {}}
+    for found in ({"": "", "RequestId": "x"}, {"": ""}, {"": "", "RequestId": "y"}):
+        for handler in (True, False):
+            node = {**span, "annotations": found}
+            assert flat.entry(node, handler, True) == general(node, handler, True)

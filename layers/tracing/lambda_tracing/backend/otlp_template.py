@@ -320,7 +320,9 @@ class FlatSpans:
                 parts.append(self._encode_annotations(annotations, handler))
                 return
         cold = annotations.get(HANDLER_MARK)
-        cache_key = (handler, split, items[:split] + items[split + 1 :])
+        # -1: no request id (not the place after the others, where it may be)
+        place = -1 if request_id is _ABSENT else split
+        cache_key = (handler, place, items[:split] + items[split + 1 :])
         cached = None
         if cold is None or cold is True or cold is False:
             try:
@@ -436,12 +438,11 @@ class HandlerDatagrams:
                 or aws
                 or http
                 or parent is not segment  # not a top-level span
-                or type(annotations) is not dict
-                or type(metadata) is not dict
                 or not node.keys().isdisjoint(_FLAGGED)
             ):
                 return None
-            request_id = template[REQUEST_ID] = annotations.get(REQUEST_ID)
+            # dict's own methods: TypeError for what is not a dict, as FlatSpans takes none
+            request_id = template[REQUEST_ID] = dict.get(annotations, REQUEST_ID)
             # Equal dicts, the same keys in the same order (the request id's last), ColdStart
             # the same bool (as a value True == 1, and the template's others are all strs).
             if (
@@ -453,7 +454,7 @@ class HandlerDatagrams:
                 or namespace != known_namespace
             ):
                 return None
-            ((space, values),) = metadata.items()
+            ((space, values),) = dict.items(metadata)
             text = serialize(values).encode()
             rid = request_id.encode()
             skeleton = sizes.get((space, len(rid), len(text)))
@@ -467,19 +468,12 @@ class HandlerDatagrams:
             )
         except Exception:  # noqa: BLE001 - anything unusual (surrogates, a missing key...)
             return None
-        prefix, tail, head, first, middle, last, flags = skeleton
-        body = (tail, ids, head, times, first, rid, middle, rid, last, text, flags)
-        return prefix + b2a_base64(b"".join(body), newline=False)
+        prefix, body = skeleton
+        return prefix + b2a_base64(body % (ids, times, rid, rid, text), newline=False)
 
     def _remember(self, key: tuple[Any, ...], skeleton: tuple[bytes, ...]) -> None:
-        """Make `key`'s shape the one `usual` checks first, if its datagrams fit in one (it
-        does not check their size: the caller of `datagram` does)."""
+        """Make `key`'s shape the one `usual` checks first."""
         name, namespace, others, space, rid_size, text_size = key
-        prefix, tail, head, first, middle, last, flags = skeleton
-        body = len(tail) + 56 + len(head) + len(first) + 2 * rid_size + len(middle) + len(last)
-        body += text_size + len(flags)
-        if len(prefix) + (body + 2) // 3 * 4 > DATAGRAM_LIMIT:
-            return
         shape = self._shapes.get(key[:3])
         if shape is None:
             if len(self._shapes) >= _CACHE_LIMIT:
@@ -556,9 +550,8 @@ class HandlerDatagrams:
                 and len(parent) == 16
             ):
                 self._remember(key, skeleton)  # type: ignore[arg-type]
-                prefix, tail, head, first, middle, last_piece, flags = skeleton
-                body = (tail, ids, head, times, first, rid, middle, rid, last_piece, text, flags)
-                return prefix + b2a_base64(b"".join(body), newline=False)
+                prefix, body = skeleton
+                return prefix + b2a_base64(body % (ids, times, rid, rid, text), newline=False)
             key = None  # kept already: this span's ids are for the general checks
         entry = self._flat.entry(node, True, True)
         if entry is None:
@@ -593,6 +586,13 @@ class HandlerDatagrams:
         before = self._frame.prefix(len(entry)) + entry_start
         whole = len(before) - len(before) % 3
         encoded = self._framing + b2a_base64(before[:whole], newline=False)
-        skeleton = (encoded, before[whole:], head, first, middle, last, _REMOTE_PARENT)
+        encoded_size = (len(before) - whole + len(entry) - len(entry_start) + 2) // 3 * 4
+        if len(encoded) + encoded_size > DATAGRAM_LIMIT:
+            return  # its datagrams go the general way, cut down: never from a skeleton
+        # The request from the ids on, as a bytes format: the kept pieces, %-escaped, around
+        # the ids, times, request ids and JSON.
+        kept = (before[whole:], head, first, middle, last, _REMOTE_PARENT)
+        body = b"%b".join(piece.replace(b"%", b"%%") for piece in kept)
+        skeleton = (encoded, body)
         self._skeletons[key] = skeleton
         self._remember(key, skeleton)
