@@ -27,7 +27,8 @@ instrumentations write them; X-Ray's own OTLP conversion reads the `aws.xray.*` 
 A span without children (the handler's, when the invocation made no traced call: the usual
 one) is written by otlp_template.FlatSpans from parts encoded once per process, the same bytes
 as SpanConverter's, and the usual handler span's whole datagram by otlp_template.
-HandlerDatagrams from a skeleton kept per shape; everything else goes through SpanConverter.
+HandlerDatagrams from a skeleton kept per shape (send_entity tries the last shape's first, before
+reading the span any other way); everything else goes through SpanConverter.
 
 A span too big for one datagram is cut down as documents.fit cuts a document (big metadata
 replaced by a marker, long strings cut, then identity and timing only), so nothing is lost
