@@ -515,3 +515,10 @@ def test_annotations_without_a_request_id_never_take_those_with_one() -> None:
         for handler in (True, False):
             node = {**span, "annotations": found}
             assert flat.entry(node, handler, True) == general(node, handler, True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON)
+def test_the_usual_spans_json_is_serializes(value: Any) -> None:
+    """`usual` calls documents.serialize's encoder without serialize's frame: the same text."""
+    assert "".join(otlp_template._json_chunks(value, 0)) == documents.serialize(value)

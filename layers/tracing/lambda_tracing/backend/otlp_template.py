@@ -19,9 +19,9 @@ invocation ran as many instructions as in X-Ray mode (callgrind) but took a quar
 X-Ray emitter's work being mostly one C call (its JSON encoder) and this one's many bytecodes,
 each dispatch an indirect branch the CPU mispredicts often (cachegrind: more branch and
 instruction-cache misses). Hence one C-level read of the span's attributes and few operations:
-`usual` runs 228 bytecodes where X-Ray mode's emitter runs 359 (to_dict, its comprehension,
-serialize), and 127.8k instructions per invocation in all against 162.8k (callgrind, the
-bench's no-op handler).
+`usual` runs 233 bytecodes and calls no other Python function, where X-Ray mode's emitter runs
+359 in five (to_dict, its comprehension, serialize...); 127.4k instructions per invocation in
+all against 162.8k (callgrind, the bench's no-op handler, host CPython 3.11).
 
 The bytes are exactly those otlp.SpanConverter writes for the same span
 (tests/unit/test_layer_otlp_template.py compares them on generated spans and decodes them with
@@ -133,6 +133,9 @@ def _keepable(annotations: dict[str, Any]) -> bool:
 
 
 serialize = documents.serialize  # one process-wide C JSON encoder, made once there
+# That encoder called without serialize's own frame, once per invocation in `usual` (a call
+# there costs about a third of what the encoding does); serialize itself where there is none.
+_json_chunks = getattr(documents, "_C_ENCODE", None) or (lambda value, _: (serialize(value),))
 
 
 def nanos(seconds: Any) -> int:
@@ -460,7 +463,7 @@ class HandlerDatagrams:
             ):
                 return None
             ((space, values),) = dict.items(metadata)
-            text = serialize(values).encode()
+            text = "".join(_json_chunks(values, 0)).encode()
             rid = request_id.encode()
             skeleton = sizes.get((space, len(rid), len(text)))
             if skeleton is None:
