@@ -327,6 +327,10 @@ def test_any_handler_span_gives_the_general_ways_datagram_or_none(
         if datagram is not None:
             assert datagram == general_datagram(node)
     assert (HANDLERS.datagram(node) is None) == (FLAT.entry(node, True, True) is None)
+    # The last shape's check (`usual`), on a top-level span's attributes: that datagram or none.
+    segment = object()
+    fast = HANDLERS.usual({**node, "cause": {}, "_parent": segment, "parent_segment": segment})
+    assert fast is None or fast == general_datagram(node)
 
 
 USUAL = st.fixed_dictionaries(
@@ -355,6 +359,7 @@ def test_the_usual_handler_span_from_its_skeleton(
     handlers = otlp_template.HandlerDatagrams(
         otlp_template.FlatSpans(otlp._links), FRAME, otlp.FRAMING
     )
+    segment = object()  # Lambda's facade: the span is a top-level one
     for index, (request_id, response) in enumerate(
         zip(usual["request_ids"] * 3, usual["responses"] * 3, strict=False)
     ):
@@ -375,10 +380,15 @@ def test_the_usual_handler_span_from_its_skeleton(
             "aws": {},
             "cause": {},
             "subsegments": [],
+            "_parent": segment,
+            "parent_segment": segment,
         }
+        fast = handlers.usual(node)  # from the last shape's skeleton, or none
+        assert fast is None or fast == general_datagram(node)
         assert handlers.datagram(node) == general_datagram(node)
     ascii_id = all(request_id.isascii() for request_id in usual["request_ids"])
     if ascii_id and usual["space"] != "lambda_tracing":
+        assert handlers.usual(node) == general_datagram(node)  # the shape datagram() saw last
         key = (
             usual["name"],
             usual["namespace"],
@@ -419,3 +429,96 @@ def test_links_never_come_from_a_skeleton() -> None:
         (decoded,) = request.resource_spans[0].scope_spans[0].spans
         assert [item.span_id.hex() for item in decoded.links] == ["00000000000000aa"] * index
     assert not handlers._skeletons
+
+
+class _Encodes:
+    """A request id that is not a str but has `encode`."""
+
+    def encode(self) -> bytes:
+        return b"r-9"
+
+    def __str__(self) -> str:
+        return "r-9"
+
+
+def test_the_last_shapes_check_takes_nothing_else() -> None:
+    """`usual` answers only for a top-level handler span of the shape datagram() last used,
+    with no flag, the same annotations in the same order (ColdStart the same bool, not 1 or
+    1.0), a request id that is a str: anything else is None, and then datagram() gives the
+    general way's bytes."""
+    handlers = otlp_template.HandlerDatagrams(
+        otlp_template.FlatSpans(otlp._links), FRAME, otlp.FRAMING
+    )
+    first = vars(invocation("r-0", cold=False))
+    assert handlers.usual(first) is None  # nothing seen yet
+    assert handlers.datagram(first) == general_datagram(first)
+    usual = vars(invocation("r-1", cold=False))
+    assert handlers.usual(usual) == general_datagram(usual)
+
+    def changed(**changes: Any) -> dict[str, Any]:
+        return {**vars(invocation("r-2", cold=False)), **changes}
+
+    annotations = dict(usual["annotations"])
+    reordered = {"Service": annotations.pop("Service"), **annotations}
+    unusual = [
+        changed(annotations={**usual["annotations"], "ColdStart": 0}),
+        changed(annotations={**usual["annotations"], "ColdStart": 0.0}),
+        changed(annotations={**usual["annotations"], "RequestId": 7}),
+        changed(annotations={**usual["annotations"], "RequestId": _Encodes()}),
+        changed(annotations={**usual["annotations"], "Service": "other"}),
+        changed(annotations={**usual["annotations"], "extra": "x"}),
+        changed(annotations=reordered),
+        changed(fault=True),
+        changed(_parent=object()),  # not a top-level span
+        changed(name="## other"),
+        changed(metadata={"orders": {"response": "a different length"}}),
+        changed(metadata={"other": {"response": {"statusCode": 200, "body": "ok"}}}),
+        changed(trace_id="1-5759e988-bd862e3fe1be46a99427279"),  # a digit short
+        changed(parent_id="53995c3f42cd8ad"),
+        changed(id="53995c3f42cd8ad8a"),
+        changed(trace_id="1-5759e988-bd862e3fe1be46a9942727 3"),
+        # hex enough for the ids' 38 bytes, cut in the wrong places
+        changed(id="53995c3f42cd8ad8a", parent_id="53995c3f42cd8ad"),
+        changed(trace_id="1-5759e988-bd862e3fe1be46a99427279", id="053995c3f42cd8ad8"),
+        changed(end_time=None),
+    ]
+    for node in unusual:
+        assert handlers.datagram(usual) == general_datagram(usual)  # the shape checked first
+        assert handlers.usual(node) is None
+        datagram = handlers.datagram(node)  # (it may learn the node's shape)
+        assert datagram is None or datagram == general_datagram(node)
+    assert handlers.datagram(usual) == general_datagram(usual)
+    again = vars(invocation("r-3", cold=False))
+    assert handlers.usual(again) == general_datagram(again)
+
+
+def test_a_shape_whose_datagram_would_not_fit_is_never_checked_first() -> None:
+    """A response whose datagram is over the limit: `datagram` gives it (its caller sends it
+    the general way, cut down), `usual` never does."""
+    handlers = otlp_template.HandlerDatagrams(
+        otlp_template.FlatSpans(otlp._links), FRAME, otlp.FRAMING
+    )
+    for request_id in ("r-0", "r-1"):
+        node = vars(invocation(request_id, cold=False, blob="x" * otlp_template.DATAGRAM_LIMIT))
+        assert handlers.usual(node) is None
+        datagram = handlers.datagram(node)
+        assert datagram is not None and len(datagram) > otlp_template.DATAGRAM_LIMIT
+
+
+def test_annotations_without_a_request_id_never_take_those_with_one() -> None:
+    """The kept attributes of annotations with a request id after the others are not those of
+    the same others alone (their key list differs): found by the generated spans above, when
+    one with `{"": "", "RequestId": ...}` came before one with `{"": ""}`."""
+    flat = otlp_template.FlatSpans(otlp._links)
+    span = {**vars(invocation("r-0", cold=False)), "metadata": {}}
+    for found in ({"": "", "RequestId": "x"}, {"": ""}, {"": "", "RequestId": "y"}):
+        for handler in (True, False):
+            node = {**span, "annotations": found}
+            assert flat.entry(node, handler, True) == general(node, handler, True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON)
+def test_the_usual_spans_json_is_serializes(value: Any) -> None:
+    """`usual` calls documents.serialize's encoder without serialize's frame: the same text."""
+    assert "".join(otlp_template._json_chunks(value, 0)) == documents.serialize(value)

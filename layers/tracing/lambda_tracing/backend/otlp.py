@@ -27,7 +27,8 @@ instrumentations write them; X-Ray's own OTLP conversion reads the `aws.xray.*` 
 A span without children (the handler's, when the invocation made no traced call: the usual
 one) is written by otlp_template.FlatSpans from parts encoded once per process, the same bytes
 as SpanConverter's, and the usual handler span's whole datagram by otlp_template.
-HandlerDatagrams from a skeleton kept per shape; everything else goes through SpanConverter.
+HandlerDatagrams from a skeleton kept per shape (send_entity tries the last shape's first, before
+reading the span any other way); everything else goes through SpanConverter.
 
 A span too big for one datagram is cut down as documents.fit cuts a document (big metadata
 replaced by a marker, long strings cut, then identity and timing only), so nothing is lost
@@ -46,6 +47,7 @@ from lambda_tracing.backend import otlp_encode as enc
 from lambda_tracing.backend.emitter import UDPEmitter
 from lambda_tracing.backend.otlp_template import (
     ANNOTATIONS_KEY,
+    DATAGRAM_LIMIT,
     HANDLER_MARK,
     METADATA_PREFIX,
     FlatSpans,
@@ -57,7 +59,6 @@ from lambda_tracing.failures import log_failure
 HEADER = documents.PROTOCOL_HEADER.encode("ascii")
 SAMPLED_PREFIX = b"T1S"
 FRAMING = HEADER + SAMPLED_PREFIX  # what precedes the base64 request in every datagram
-DATAGRAM_LIMIT = 64000  # as X-Ray mode: under the 64 KB UDP limit with room to spare
 # The largest request whose base64 fits in one datagram after the header and prefix.
 REQUEST_LIMIT = (DATAGRAM_LIMIT - len(HEADER) - len(SAMPLED_PREFIX)) // 4 * 3
 SCOPE_NAME = "lambda_tracing"
@@ -383,7 +384,12 @@ class OTLPEmitter(UDPEmitter):
 
     def send_entity(self, entity: Any) -> None:
         try:
-            if not getattr(entity, "subsegments", True):  # the usual no-op invocation
+            # The usual invocation's in few operations, if it is one (otlp_template).
+            datagram = self._handlers.usual(getattr(entity, "__dict__", None))
+            if datagram is not None:
+                self.send_datagrams([datagram])
+                return
+            if not getattr(entity, "subsegments", True):  # no children
                 node = vars(entity)
                 annotations = node.get("annotations")
                 top_level = bool(entity.top_level)
