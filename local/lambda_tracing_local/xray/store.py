@@ -55,9 +55,10 @@ WHERE documents.in_progress = 1 OR excluded.in_progress = 0
 """
 
 DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
-# Checkpoint every 64 MiB of WAL rather than 4 MiB: a burst's index pages are copied and
+# Checkpoint every 64 MiB of WAL (of 16 KiB pages: see _connect) rather than 4 MiB: a burst's index pages are copied and
 # synced once instead of over and over (halves a burst's write time).
-CHECKPOINT_PAGES = 16384
+CHECKPOINT_PAGES = 4096
+PAGE_BYTES = 16384
 # Projections are a cache kept in marshal's format (6x faster to load than JSON, which is
 # what makes GetServiceGraph over 100,000 segments quick). Its format belongs to the Python
 # version, so a store opened by another version or projection layout rebuilds them.
@@ -172,6 +173,10 @@ class TraceStore:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+            # Only a new file takes it (a store keeps the size it was made with). Rows of
+            # ~1.3 KB: 16 KiB pages cut the per-page work (a new page, a WAL frame and a
+            # checkpoint write each) by ~10% of a row's insert over the default 4 KiB.
+            connection.execute(f"PRAGMA page_size={PAGE_BYTES}")
             connection.execute("PRAGMA journal_mode=WAL")
             # WAL with synchronous=NORMAL is durable across process crashes, which is what
             # a local development store needs, and several times faster than FULL.
