@@ -54,6 +54,31 @@ def test_completed_document_replaces_in_progress_but_never_the_reverse(store: Tr
     assert store.count() == 1
 
 
+@pytest.mark.parametrize("count", [1, 9, 10, 50, 63, 127])
+def test_rows_written_together_upsert_in_order_as_one_by_one(
+    store: TraceStore, count: int
+) -> None:
+    """Rows go in as INSERTs of several rows (CHUNK_ROWS): copies of one document within a
+    statement and across statements still end as one row, a completed copy winning."""
+    in_progress = {"in_progress": True, "end_time": None}
+    first = segment(id="b000000000000000", **in_progress)
+    second = segment(id="c000000000000000")
+    rows = [
+        segment(id=f"{number:016x}", start_time=1_600_000_000.0 + number)
+        for number in range(max(count - 4, 0))
+    ] + [first, segment(id=first["id"]), second, segment(id=second["id"], **in_progress)]
+    rows = rows[-count:] if count < 4 else rows
+    store.write_rows([row_for(document, time.time()) for document in rows])
+    expected = {document["id"]: document for document in rows if not document.get("in_progress")}
+    for document in rows:  # an in-progress copy is kept only where no completed one came
+        expected.setdefault(document["id"], document)
+    stored = store.documents_of([TRACE])[TRACE]
+    assert sorted(stored, key=lambda d: d["id"]) == sorted(
+        expected.values(), key=lambda d: d["id"]
+    )
+    assert store.count() == len(expected)
+
+
 def test_retention_removes_documents_received_too_long_ago(store: TraceStore) -> None:
     store.put([segment()])
     assert store.purge_expired(now=time.time() + 60) == 0
