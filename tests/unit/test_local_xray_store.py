@@ -55,9 +55,7 @@ def test_completed_document_replaces_in_progress_but_never_the_reverse(store: Tr
 
 
 @pytest.mark.parametrize("count", [1, 9, 10, 50, 63, 127])
-def test_rows_written_together_upsert_in_order_as_one_by_one(
-    store: TraceStore, count: int
-) -> None:
+def test_rows_written_together_upsert_in_order_as_one_by_one(store: TraceStore, count: int) -> None:
     """Rows go in as INSERTs of several rows (CHUNK_ROWS): copies of one document within a
     statement and across statements still end as one row, a completed copy winning."""
     in_progress = {"in_progress": True, "end_time": None}
@@ -73,9 +71,7 @@ def test_rows_written_together_upsert_in_order_as_one_by_one(
     for document in rows:  # an in-progress copy is kept only where no completed one came
         expected.setdefault(document["id"], document)
     stored = store.documents_of([TRACE])[TRACE]
-    assert sorted(stored, key=lambda d: d["id"]) == sorted(
-        expected.values(), key=lambda d: d["id"]
-    )
+    assert sorted(stored, key=lambda d: d["id"]) == sorted(expected.values(), key=lambda d: d["id"])
     assert store.count() == len(expected)
 
 
