@@ -18,11 +18,14 @@ from .documents import (
     _NAME_OUTSIDE,
     _TRACE_ID,
     LATEST_TIME,
+    MAX_DOCUMENT_BYTES,
     MAX_NAME_LENGTH,
+    MAX_NESTING,
     Document,
     Notes,
     filterable_annotation,
     load_document,
+    orjson,
     validate,
 )
 from .graph import Entry, Projection, inferred_identity, project, projection_of
@@ -58,8 +61,22 @@ def admit_text(text: bytes, notes: Notes | None = None) -> tuple[Document, Proje
     a reason, a note or a time, the document is read again exactly and checked the long way.
     Nothing the one walk admits is changed by it: its times are within range, and it reads
     other numbers only as statuses (both readings no 4xx or 5xx) or truth values."""
-    document = load_document(text, exact_integers=False)
-    projection = _one_walk(document)
+    # load_document(text, exact_integers=False)'s common case, inline: bytes within the
+    # size limit that orjson reads, with too few brackets to nest too deep
+    if orjson is not None and text.__class__ is bytes and len(text) <= MAX_DOCUMENT_BYTES:
+        try:
+            document = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            document = load_document(text, exact_integers=False)  # its verdict
+        else:
+            if text.count(b"[") + text.count(b"{") > MAX_NESTING:
+                document = load_document(text, exact_integers=False)  # its verdict
+    else:
+        document = load_document(text, exact_integers=False)
+    try:
+        projection = _fast_projection(document)
+    except Exception:  # noqa: BLE001 - as _one_walk
+        projection = None
     if projection is None:
         document = load_document(text)
         projection = project(validate(document, notes))

@@ -95,16 +95,22 @@ def row_for(
     if projection is None:
         projection = project(document)
     shape, calls = lone.columns(projection)
+    start = document["start_time"]
     return (
         document["trace_id"],
         document["id"],
         document.get("parent_id") or "",  # NULL (see UPSERT): binding None costs as bytes do
         1 if document.get("type") == "subsegment" else 0,
-        float(document["start_time"]),
+        start if start.__class__ is float else float(start),
         document.get("end_time"),
         1 if document.get("in_progress") else 0,
         received_at,
-        _blob(text) if text is not None else json.dumps(document, separators=(",", ":")),
+        # (_blob's work inline for the daemon's bytes)
+        bytearray(text)
+        if text.__class__ is bytes
+        else json.dumps(document, separators=(",", ":"))
+        if text is None
+        else text,
         bytearray(marshal.dumps(projection, MARSHAL_VERSION)),
         NO_SHAPE if shape is None else shape,
         NO_BLOB if calls is None else calls,
