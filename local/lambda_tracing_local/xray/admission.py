@@ -38,6 +38,7 @@ _GOOD_NAMES: set[str] = set()
 _GOOD_KEYS: set[str] = set()
 _REMEMBERED = 10_000
 _SCALARS = (str, int, float, bool)  # the annotation values filters compare
+_FROMHEX = bytes.fromhex
 
 
 def _remember(good: set[str], value: str) -> None:
@@ -138,7 +139,10 @@ def _entry(element: dict[str, Any], infer: bool) -> Entry | None:
     None."""
     get = element.get
     element_id = get("id")
-    if element_id.__class__ is not str or not _ID(element_id):
+    # 16 hexadecimal digits (documents._ID): 16 characters that make 8 bytes (fromhex skips
+    # whitespace, which would leave fewer digits), at ~2/3 of the pattern's cost. Not a
+    # string: TypeError, left to the full rules as any slip here.
+    if len(element_id) != 16 or len(_FROMHEX(element_id)) != 8:
         return None
     name = get("name")
     if name.__class__ is not str:
@@ -147,10 +151,10 @@ def _entry(element: dict[str, Any], infer: bool) -> Entry | None:
         if not 0 < len(name) <= MAX_NAME_LENGTH or _NAME_OUTSIDE(name):
             return None
         _remember(_GOOD_NAMES, name)
+    # Times: numbers but booleans within range (anything else fails the comparison with a
+    # TypeError, left to the full rules)
     start = get("start_time")
-    if (start.__class__ is not float and start.__class__ is not int) or not (
-        0 <= start <= LATEST_TIME
-    ):
+    if start.__class__ is bool or not 0 <= start <= LATEST_TIME:
         return None
     end = get("end_time")
     in_progress = get("in_progress")
@@ -158,7 +162,7 @@ def _entry(element: dict[str, Any], infer: bool) -> Entry | None:
         if in_progress is not True:
             return None
         stop = start
-    elif (end.__class__ is not float and end.__class__ is not int) or not (0 <= end <= LATEST_TIME):
+    elif end.__class__ is bool or not 0 <= end <= LATEST_TIME:
         return None
     else:
         stop = end
