@@ -64,7 +64,7 @@ def columns(projection: Projection) -> tuple[int | None, bytearray | None]:
         if counts
         else []
     )
-    targets = []
+    targets: list[str] = []
     for element in projection[8]:
         if element[INFERRED_NAME] is None:
             continue
@@ -72,19 +72,20 @@ def columns(projection: Projection) -> tuple[int | None, bytearray | None]:
             return NOT_LONE
         if element[IN_PROGRESS]:
             continue
-        targets.append((element[INFERRED_NAME], element[INFERRED_TYPE]))
+        targets += (element[INFERRED_NAME], element[INFERRED_TYPE])  # flat: a cheaper key
         figures += (
             element[START],
             element[STOP],
             element[DURATION],
             element[MILLIS] << OUTCOME_BITS | element[OUTCOME],
         )
-    key = (projection[3], projection[4], projection[5], counts, tuple(targets))
+    key = (projection[3], projection[4], projection[5], counts, *targets)
     shape_id = _SHAPE_IDS.get(key)
     if shape_id is None:
         if len(_SHAPE_IDS) >= _REMEMBERED:
             return NOT_LONE
-        shape = marshal.dumps(key, MARSHAL_VERSION)
+        pairs = tuple(zip(targets[::2], targets[1::2], strict=True))
+        shape = marshal.dumps((*key[:4], pairs), MARSHAL_VERSION)
         digest = hashlib.blake2b(shape, digest_size=8).digest()
         shape_id = int.from_bytes(digest, signed=True) or 1  # 0 stands for none (store.py)
         _SHAPE_IDS[key] = shape_id
