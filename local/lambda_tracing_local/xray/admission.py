@@ -138,7 +138,7 @@ def _entry(element: dict[str, Any], infer: bool) -> Entry | None:
     """graph._entry of an element that passes documents._check_element with no note, else
     None."""
     get = element.get
-    element_id = get("id")
+    element_id: Any = get("id")
     # 16 hexadecimal digits (documents._ID): 16 characters that make 8 bytes (fromhex skips
     # whitespace, which would leave fewer digits), at ~2/3 of the pattern's cost. Not a
     # string: TypeError, left to the full rules as any slip here.
@@ -153,7 +153,7 @@ def _entry(element: dict[str, Any], infer: bool) -> Entry | None:
         _remember(_GOOD_NAMES, name)
     # Times: numbers but booleans within range (anything else fails the comparison with a
     # TypeError, left to the full rules)
-    start = get("start_time")
+    start: Any = get("start_time")
     if start.__class__ is bool or not 0 <= start <= LATEST_TIME:
         return None
     end = get("end_time")
