@@ -90,8 +90,13 @@ def descendants_cpu_seconds(exclude: Collection[int] = ()) -> float:
     """CPU seconds (user + system) of this process and every live process below it, but
     `exclude`: the daemon's ingest workers are children of a fork server, not of this
     process, so os.times() would miss them. Linux only; elsewhere this process alone."""
+    return sum(cpu_seconds_by_process(exclude).values())
+
+
+def cpu_seconds_by_process(exclude: Collection[int] = ()) -> dict[int, float]:
+    """descendants_cpu_seconds' figures, by process id."""
     if not os.path.isdir("/proc/self/task"):
-        return time.process_time()
+        return {os.getpid(): time.process_time()}
     parents: dict[int, int] = {}
     used: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -105,13 +110,32 @@ def descendants_cpu_seconds(exclude: Collection[int] = ()) -> float:
             continue  # gone meanwhile
         parents[int(entry)] = int(fields[1])
         used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
-    me, total = os.getpid(), 0.0
+    me, found = os.getpid(), {}
     for pid, seconds in used.items():
         ancestor = pid
         while ancestor not in (me, 0, 1) and ancestor not in exclude:
             ancestor = parents.get(ancestor, 0)
         if ancestor == me and pid not in exclude:
-            total += seconds
+            found[pid] = seconds
+    return found
+
+
+def context_switches() -> int:
+    """Voluntary context switches (wakeups, mostly) of this process's threads so far; 0
+    where /proc does not count them."""
+    total = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue  # a thread gone meanwhile
     return total
 
 
@@ -137,7 +161,7 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
         sender = context.Process(target=send_burst, args=((host, port), count, now, result))
         # The CPU time of this process and its ingest workers is the daemon's (the main thread
         # only waits): it tells the rate idle cores would give when the machine is shared.
-        cpu_started = descendants_cpu_seconds()
+        cpu_before, switches_before = cpu_seconds_by_process(), context_switches()
         sender.start()
         sent, send_seconds, _ = result.get(timeout=300)
         sender.join()
@@ -153,7 +177,11 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
                     break
                 daemon.changed.wait(0.05)
         ingest_seconds = send_seconds + (time.perf_counter() - send_done)
-        ingest_cpu_seconds = descendants_cpu_seconds({sender.pid or 0}) - cpu_started
+        cpu_ended = cpu_seconds_by_process({sender.pid or 0})
+        switches = context_switches() - switches_before
+        ingest_cpu_seconds = sum(cpu_ended.values()) - sum(cpu_before.values())
+        # The receiving thread's process apart from the workers (and the fork server)
+        receiver_cpu_seconds = cpu_ended[os.getpid()] - cpu_before[os.getpid()]
         stats, maybe_drops = xr.stats, xr.kernel_drops()
         with daemon.changed:  # the checkpoint after the burst (see daemon.py), at most 10 s
             checkpointed = daemon.changed.wait_for(lambda: daemon.checkpoints > 0, 10)
@@ -185,6 +213,10 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
             "segments_per_second": round(stats["stored"] / ingest_seconds),
             "daemon_cpu_seconds": round(ingest_cpu_seconds, 3),
             "segments_per_cpu_second": round(stats["stored"] / max(ingest_cpu_seconds, 1e-9)),
+            "receiver_cpu_seconds": round(receiver_cpu_seconds, 3),
+            # of the receiving process's threads (the pool's feeding threads too)
+            "receiver_wakeups_per_1000": round(switches / max(sent, 1) * 1000, 1),
+            "cpu_us_per_segment": round(ingest_cpu_seconds / max(stats["stored"], 1) * 1e6, 1),
             "load_average_1m": os.getloadavg()[0],
             "goal_segments_per_second": 40_000,
         },

@@ -38,8 +38,8 @@ def test_store_uses_wal_and_indexes_trace_and_time(store: TraceStore) -> None:
         row[1]: [c[2] for c in connection.execute(f"PRAGMA index_info('{row[1]}')")]
         for row in connection.execute("PRAGMA index_list('documents')")
     }
-    assert ["trace_id", "id"] in indexes.values()
-    assert ["start_time"] in indexes.values() and ["received_at"] in indexes.values()
+    assert ["trace_id", "id"] in indexes.values() and ["start_time"] in indexes.values()
+    assert ["received_at"] not in indexes.values()  # retention reads arrivals instead
     connection.close()
 
 
@@ -54,11 +54,79 @@ def test_completed_document_replaces_in_progress_but_never_the_reverse(store: Tr
     assert store.count() == 1
 
 
+@pytest.mark.parametrize("count", [1, 9, 10, 50, 63, 127])
+def test_rows_written_together_upsert_in_order_as_one_by_one(store: TraceStore, count: int) -> None:
+    """Rows go in as INSERTs of several rows (CHUNK_ROWS): copies of one document within a
+    statement and across statements still end as one row, a completed copy winning."""
+    in_progress = {"in_progress": True, "end_time": None}
+    first = segment(id="b000000000000000", **in_progress)
+    second = segment(id="c000000000000000")
+    rows = [
+        segment(id=f"{number:016x}", start_time=1_600_000_000.0 + number)
+        for number in range(max(count - 4, 0))
+    ] + [first, segment(id=first["id"]), second, segment(id=second["id"], **in_progress)]
+    rows = rows[-count:] if count < 4 else rows
+    store.write_rows([row_for(document, time.time()) for document in rows])
+    expected = {document["id"]: document for document in rows if not document.get("in_progress")}
+    for document in rows:  # an in-progress copy is kept only where no completed one came
+        expected.setdefault(document["id"], document)
+    stored = store.documents_of([TRACE])[TRACE]
+    assert sorted(stored, key=lambda d: d["id"]) == sorted(expected.values(), key=lambda d: d["id"])
+    assert store.count() == len(expected)
+
+
 def test_retention_removes_documents_received_too_long_ago(store: TraceStore) -> None:
     store.put([segment()])
     assert store.purge_expired(now=time.time() + 60) == 0
     assert store.purge_expired(now=time.time() + 3601) == 1
     assert store.count() == 0
+
+
+def test_retention_goes_by_each_rows_time_whatever_order_batches_were_written_in(
+    store: TraceStore,
+) -> None:
+    """Workers commit batches out of order (a later one first), and an upsert gives an old
+    row a new time: each row still goes when its own time is past retention, not before."""
+    now = time.time()
+
+    def write(received_at: float, *ids: str, **fields: object) -> None:
+        store.write_rows([row_for(segment(id=i, **fields), received_at) for i in ids])
+
+    write(now + 10, "b000000000000000", "b000000000000001")  # later batch, committed first
+    write(now, "a000000000000000", "a000000000000001")  # its rows above the later ones
+    write(now - 50, "c000000000000000", in_progress=True, end_time=None)
+    write(now + 20, "c000000000000000")  # completed later: the same row, a newer time
+    assert store.purge_expired(now=now + 3600 - 1) == 0
+    assert store.purge_expired(now=now + 3600 + 5) == 2  # the "a" rows
+    assert store.purge_expired(now=now + 3600 + 15) == 2  # the "b" rows, below a's mark
+    ids = {d["id"] for d in store.documents_of([TRACE])[TRACE]}
+    assert ids == {"c000000000000000"}
+    write(now + 30, "d000000000000000")
+    assert store.purge_expired(now=now + 3600 + 25) == 1  # "c", at its completed time
+    assert store.purge_expired(now=now + 3600 + 35) == 1
+    assert store.count() == 0
+
+
+def test_a_store_from_before_arrivals_is_purged_by_time(tmp_path: Path) -> None:
+    """A store written with an index on received_at and no arrivals table."""
+    path = tmp_path / "old.sqlite3"
+    first = TraceStore(path, retention_seconds=3600)
+    now = time.time()
+    first.write_rows([row_for(segment(id=f"{n:016x}"), now + n) for n in range(3)])
+    first.close()
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("DROP TABLE arrivals")
+        connection.execute("CREATE INDEX documents_by_received ON documents (received_at)")
+    connection.close()
+    reopened = TraceStore(path, retention_seconds=3600)
+    assert reopened.purge_expired(now=now + 3600 + 1.5) == 2
+    assert reopened.purge_expired(now=now + 3600 + 2.5) == 1
+    reopened.close()
+    connection = sqlite3.connect(path)
+    indexes = {row[1] for row in connection.execute("PRAGMA index_list('documents')")}
+    assert "documents_by_received" not in indexes
+    connection.close()
 
 
 def test_time_window_queries(store: TraceStore) -> None:

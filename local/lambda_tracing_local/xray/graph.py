@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import statistics
-from .documents import Document, members, text_field
+from .documents import Document
 from .statistics import CallStatistics, clipped_span, histogram, histogram_of, timing
 from .traces import outcome
 
@@ -92,13 +92,17 @@ class Edge:
 
 def inferred_identity(subsegment: Document) -> tuple[str, str] | None:
     """(Name, Type) of the node X-Ray infers from a subsegment, or None if it infers none."""
+    # (Fields read as members() and text_field() read them, inline: this runs per call.)
     namespace = subsegment.get("namespace")
     if namespace == "aws":
-        aws = members(subsegment, "aws")
+        aws = subsegment.get("aws")
+        if aws.__class__ is not dict:
+            aws = _NO_MEMBERS
+        table = aws.get("table_name")
+        if table.__class__ is str:  # DynamoDB, whatever the subsegment's name
+            return table, "AWS::DynamoDB::Table"
         name = str(subsegment["name"])
         service = AWS_SERVICE_NAMES.get(name.lower(), name)
-        if isinstance(aws.get("table_name"), str):
-            return aws["table_name"], "AWS::DynamoDB::Table"
         tables = aws.get("resource_names")
         if service == "DynamoDB" and isinstance(tables, list) and len(tables) == 1:
             return str(tables[0]), "AWS::DynamoDB::Table"
@@ -114,10 +118,15 @@ def inferred_identity(subsegment: Document) -> tuple[str, str] | None:
             # An SQL call: X-Ray's inferred database segment, named as the SDKs name the
             # subsegment (database@host), of type Database::SQL.
             return str(subsegment["name"]), SQL_TYPE
-        url = members(members(subsegment, "http"), "request").get("url")
-        host = _hostname(url) if isinstance(url, str) else None
-        return str(host or subsegment["name"]), "remote"
+        http = subsegment.get("http")
+        request = http.get("request") if http.__class__ is dict else None
+        url = request.get("url") if request.__class__ is dict else None
+        host = _hostname(url) if url.__class__ is str else None
+        return host or str(subsegment["name"]), "remote"
     return None
+
+
+_NO_MEMBERS: dict[str, Any] = {}
 
 
 @lru_cache(maxsize=4096)  # a service calls few distinct URLs; parsing one costs ~5 us
@@ -174,22 +183,28 @@ def projection_of(document: Document, own: Entry, entries: list[Entry]) -> Proje
     (inferring a node only for a streamed subsegment) and those of its subsegments."""
     if document.get("type") == "subsegment":
         return ["u", document["parent_id"], [own, *entries]]
-    account = members(document, "aws").get("account_id")
+    aws = document.get("aws")
+    account = aws.get("account_id") if aws.__class__ is dict else None
     # "links" is outside the schema: keep only well-formed ones, as lookup keys must be.
     sent = document.get("links")
-    links = [
-        [link["trace_id"], link["id"]]
-        for link in (sent if sent.__class__ is list else ())
-        if isinstance(link, dict)
-        and isinstance(link.get("trace_id"), str)
-        and isinstance(link.get("id"), str)
-    ]
+    links = (
+        [
+            [link["trace_id"], link["id"]]
+            for link in sent
+            if isinstance(link, dict)
+            and isinstance(link.get("trace_id"), str)
+            and isinstance(link.get("id"), str)
+        ]
+        if sent.__class__ is list
+        else []
+    )
+    origin = document.get("origin")
     return [
         "s",
         own,
         document.get("parent_id"),
         sys.intern(document["name"]),  # validated: a str (what _interned checks for)
-        sys.intern(text_field(document, "origin") or UNTYPED_SERVICE),
+        sys.intern(origin if origin.__class__ is str and origin else UNTYPED_SERVICE),
         _interned(account) if isinstance(account, str) else None,
         1 if document.get("inferred") else 0,
         links,

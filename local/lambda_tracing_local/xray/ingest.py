@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .admission import admit_text
-from .documents import InvalidDocument, Notes, datagram_body
+from .documents import SDK_HEADER_LINE, InvalidDocument, Notes, datagram_body
 from .store import TraceStore, row_for
 
 MAX_REJECTION_MESSAGES = 100  # per batch; the rest are counted, not described
@@ -56,7 +56,9 @@ def ingest_batch(
     notes = Notes()
     for datagram in datagrams:
         try:
-            text = datagram_body(datagram)
+            header, _, text = datagram.partition(b"\n")
+            if header != SDK_HEADER_LINE:  # datagram_body's common case inline
+                text = datagram_body(datagram)
             document, projection = admit_text(text, notes)
             rows.append(row_for(document, now, text, projection))
         except InvalidDocument as error:

@@ -29,7 +29,7 @@ import hashlib
 import marshal
 from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import chain
 from struct import Struct
 
@@ -39,7 +39,6 @@ from .traces import ERROR, FAULT, THROTTLE
 
 MARSHAL_VERSION = 2  # as the store's projections: no back-references to track
 FIGURES = 4
-_PACK = Struct("=3dq").pack  # native order, standard sizes: what array("d"), "q" read
 OUTCOME_BITS = 3
 assert ERROR | THROTTLE | FAULT < 1 << OUTCOME_BITS
 assert array("d").itemsize == array("q").itemsize == 8
@@ -59,8 +58,13 @@ def columns(projection: Projection) -> tuple[int | None, bytearray | None]:
         return NOT_LONE  # not a root segment, an inferred one, or a linked one
     own = projection[1]
     counts = not own[IN_PROGRESS]
-    packed = [_packed(own)] if counts else []  # (inlined below: a call costs as much)
-    targets = []
+    # Every call's figures, packed by one call at the end
+    figures = (
+        [own[START], own[STOP], own[DURATION], own[MILLIS] << OUTCOME_BITS | own[OUTCOME]]
+        if counts
+        else []
+    )
+    targets: list[str] = []
     for element in projection[8]:
         if element[INFERRED_NAME] is None:
             continue
@@ -68,33 +72,35 @@ def columns(projection: Projection) -> tuple[int | None, bytearray | None]:
             return NOT_LONE
         if element[IN_PROGRESS]:
             continue
-        targets.append((element[INFERRED_NAME], element[INFERRED_TYPE]))
-        packed.append(
-            _PACK(
-                element[START],
-                element[STOP],
-                element[DURATION],
-                element[MILLIS] << OUTCOME_BITS | element[OUTCOME],
-            )
+        targets += (element[INFERRED_NAME], element[INFERRED_TYPE])  # flat: a cheaper key
+        figures += (
+            element[START],
+            element[STOP],
+            element[DURATION],
+            element[MILLIS] << OUTCOME_BITS | element[OUTCOME],
         )
-    key = (projection[3], projection[4], projection[5], counts, tuple(targets))
+    key = (projection[3], projection[4], projection[5], counts, *targets)
     shape_id = _SHAPE_IDS.get(key)
     if shape_id is None:
         if len(_SHAPE_IDS) >= _REMEMBERED:
             return NOT_LONE
-        shape = marshal.dumps(key, MARSHAL_VERSION)
+        pairs = tuple(zip(targets[::2], targets[1::2], strict=True))
+        shape = marshal.dumps((*key[:4], pairs), MARSHAL_VERSION)
         digest = hashlib.blake2b(shape, digest_size=8).digest()
         shape_id = int.from_bytes(digest, signed=True) or 1  # 0 stands for none (store.py)
         _SHAPE_IDS[key] = shape_id
         SHAPES[shape_id] = shape
-    return shape_id, bytearray().join(packed)
+    calls = len(figures) >> 2
+    pack = _PACKS[calls] if calls < len(_PACKS) else _packer(calls)
+    return shape_id, bytearray(pack(*figures))
 
 
-def _packed(call: tuple) -> bytes:
-    """A call's figures: start, stop, duration, and milliseconds x 8 + outcome."""
-    return _PACK(
-        call[START], call[STOP], call[DURATION], call[MILLIS] << OUTCOME_BITS | call[OUTCOME]
-    )
+def _packer(calls: int) -> Callable[..., bytes]:
+    """Packs `calls` calls' figures: start, stop, duration, and milliseconds x 8 + outcome."""
+    return Struct("=" + "3dq" * calls).pack  # native order, standard sizes: as array reads
+
+
+_PACKS = [_packer(calls) for calls in range(16)]
 
 
 def grouped_statistics(

@@ -19,7 +19,7 @@ from .store import TraceStore
 
 log = logging.getLogger(__name__)
 # Rows a worker writes between WAL checkpoints: with two workers, one per ~40,000 rows or
-# ~16,000 WAL pages, about where the daemon's own connections checkpoint (CHECKPOINT_PAGES).
+# ~60 MB of WAL, about where the daemon's own connections checkpoint (CHECKPOINT_PAGES).
 CHECKPOINT_ROWS = 20_000
 TURN_TIMEOUT_SECONDS = 5.0  # a write or a checkpoint's tail takes milliseconds
 
