@@ -225,7 +225,12 @@ def make_classes() -> tuple[type, type]:
             children as their own to_dict, metadata converted unless only JSON-safe values
             were put through put_json_metadata."""
             attributes = vars(self)
-            if tuple(attributes) == _USUAL_KEYS and attributes["in_progress"] is False:
+            if (  # cheapest refusals first: a span with children or of another size
+                len(attributes) == len(_USUAL_KEYS)
+                and not attributes.get("subsegments")
+                and tuple(attributes) == _USUAL_KEYS
+                and attributes["in_progress"] is False
+            ):
                 # The usual shape: every kept value set, the others empty; the same document
                 # as the loop below makes, at a third of its cost.
                 kept = _read_document(attributes)
