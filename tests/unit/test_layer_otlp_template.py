@@ -17,7 +17,7 @@ from google.protobuf.json_format import MessageToDict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lambda_tracing import config, documents
-from lambda_tracing.backend import otlp, otlp_template
+from lambda_tracing.backend import otlp, otlp_datagrams, otlp_template
 from lambda_tracing.backend.entities import make_classes
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -305,7 +305,7 @@ def test_times_are_the_general_ways_nanoseconds() -> None:
 # --- whole datagrams of the usual handler span (HandlerDatagrams' skeletons) ---
 
 FRAME = otlp.enc.RequestFrame([("service.name", "orders"), ("faas.max_memory", 1 << 29)], "t", "1")
-HANDLERS = otlp_template.HandlerDatagrams(FLAT, FRAME, otlp.FRAMING)
+HANDLERS = otlp_datagrams.HandlerDatagrams(FLAT, FRAME, otlp.FRAMING)
 
 
 def general_datagram(node: dict[str, Any]) -> bytes:
@@ -356,7 +356,7 @@ def test_the_usual_handler_span_from_its_skeleton(
     """Invocation after invocation of one shape: new ids, times, request ids, responses; every
     datagram the general way's, and once the shape is known, from its skeleton (a new
     HandlerDatagrams: the shared one's caches fill up over the examples, and keep no more)."""
-    handlers = otlp_template.HandlerDatagrams(
+    handlers = otlp_datagrams.HandlerDatagrams(
         otlp_template.FlatSpans(otlp._links), FRAME, otlp.FRAMING
     )
     segment = object()  # Lambda's facade: the span is a top-level one
@@ -413,7 +413,7 @@ def test_links_never_come_from_a_skeleton() -> None:
     """The links namespace's JSON says less than the span links it makes: after a span whose
     links namespace holds no links, one whose JSON has the same length but holds a link still
     gets its span link (the general way's bytes), never the first one's skeleton."""
-    handlers = otlp_template.HandlerDatagrams(
+    handlers = otlp_datagrams.HandlerDatagrams(
         otlp_template.FlatSpans(otlp._links), FRAME, otlp.FRAMING
     )
     link = {"source": "sqs", "trace_id": TRACE, "parent_id": "00000000000000aa", "sampled": 1}
@@ -446,7 +446,7 @@ def test_the_last_shapes_check_takes_nothing_else() -> None:
     with no flag, the same annotations in the same order (ColdStart the same bool, not 1 or
     1.0), a request id that is a str: anything else is None, and then datagram() gives the
     general way's bytes."""
-    handlers = otlp_template.HandlerDatagrams(
+    handlers = otlp_datagrams.HandlerDatagrams(
         otlp_template.FlatSpans(otlp._links), FRAME, otlp.FRAMING
     )
     first = vars(invocation("r-0", cold=False))
@@ -495,7 +495,7 @@ def test_the_last_shapes_check_takes_nothing_else() -> None:
 def test_a_shape_whose_datagram_would_not_fit_is_never_checked_first() -> None:
     """A response whose datagram is over the limit: `datagram` gives it (its caller sends it
     the general way, cut down), `usual` never does."""
-    handlers = otlp_template.HandlerDatagrams(
+    handlers = otlp_datagrams.HandlerDatagrams(
         otlp_template.FlatSpans(otlp._links), FRAME, otlp.FRAMING
     )
     for request_id in ("r-0", "r-1"):
@@ -521,4 +521,4 @@ def test_annotations_without_a_request_id_never_take_those_with_one() -> None:
 @given(JSON)
 def test_the_usual_spans_json_is_serializes(value: Any) -> None:
     """`usual` calls documents.serialize's encoder without serialize's frame: the same text."""
-    assert "".join(otlp_template._json_chunks(value, 0)) == documents.serialize(value)
+    assert "".join(otlp_datagrams._json_chunks(value, 0)) == documents.serialize(value)

@@ -109,11 +109,11 @@ def import_with_room(name: str) -> Any:
     push_chunk and _PyThreadState_PopFrame). Importing boto3 runs some 340 nested module
     bodies, and wherever their depth keeps crossing a chunk's end, each crossing costs an mmap,
     a munmap and fresh page faults: about 20 us each on a Firecracker microVM, as Lambda runs
-    functions. Where the ends fall depends on every frame below, the layer's included (986
-    chunks mapped per cold start with boto3 under the layer, 23 without, before this; 1 now:
-    benchmarks/frame_stack.py). Called from a frame
-    whose code claims a large value stack, the import starts a chunk of its own big enough to
-    hold it, whose untouched pages cost nothing; nested calls never reach its end."""
+    functions. Where the ends fall depends on every frame below, the layer's included: 986
+    chunks were mapped per cold start with boto3 under the layer, 23 without it; 1 now
+    (benchmarks/frame_stack.py). Called from a frame whose code claims a large value stack,
+    the import starts a chunk of its own big enough to hold it, whose untouched pages cost
+    nothing; nested calls never reach its end."""
     code = _import_module.__code__
     call: Callable[[Any, str], Any]
     try:

@@ -26,7 +26,7 @@ instrumentations write them; X-Ray's own OTLP conversion reads the `aws.xray.*` 
 
 A span without children (the handler's, when the invocation made no traced call: the usual
 one) is written by otlp_template.FlatSpans from parts encoded once per process, the same bytes
-as SpanConverter's, and the usual handler span's whole datagram by otlp_template.
+as SpanConverter's, and the usual handler span's whole datagram by otlp_datagrams.
 HandlerDatagrams from a skeleton kept per shape (send_entity tries the last shape's first, before
 reading the span any other way); everything else goes through SpanConverter.
 
@@ -45,13 +45,13 @@ from typing import Any
 from lambda_tracing import documents
 from lambda_tracing.backend import otlp_encode as enc
 from lambda_tracing.backend.emitter import UDPEmitter
+from lambda_tracing.backend.otlp_datagrams import HandlerDatagrams
 from lambda_tracing.backend.otlp_template import (
     ANNOTATIONS_KEY,
     DATAGRAM_LIMIT,
     HANDLER_MARK,
     METADATA_PREFIX,
     FlatSpans,
-    HandlerDatagrams,
 )
 from lambda_tracing.backend.otlp_template import nanos as _nanos
 from lambda_tracing.failures import log_failure
@@ -384,7 +384,7 @@ class OTLPEmitter(UDPEmitter):
 
     def send_entity(self, entity: Any) -> None:
         try:
-            # The usual invocation's in few operations, if it is one (otlp_template).
+            # The usual invocation's in few operations, if it is one (otlp_datagrams).
             datagram = self._handlers.usual(getattr(entity, "__dict__", None))
             if datagram is not None:
                 self.send_datagrams([datagram])
