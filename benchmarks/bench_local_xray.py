@@ -86,15 +86,10 @@ def send_burst(address: tuple[str, int], count: int, now: float, result: Any) ->
     sender.close()
 
 
-def descendants_cpu_seconds(exclude: Collection[int] = ()) -> float:
-    """CPU seconds (user + system) of this process and every live process below it, but
-    `exclude`: the daemon's ingest workers are children of a fork server, not of this
-    process, so os.times() would miss them. Linux only; elsewhere this process alone."""
-    return sum(cpu_seconds_by_process(exclude).values())
-
-
 def cpu_seconds_by_process(exclude: Collection[int] = ()) -> dict[int, float]:
-    """descendants_cpu_seconds' figures, by process id."""
+    """CPU seconds (user + system) of this process and every live process below it, by process
+    id, but `exclude`: the daemon's ingest workers are children of a fork server, not of this
+    process, so os.times() would miss them. Linux only; elsewhere this process alone."""
     if not os.path.isdir("/proc/self/task"):
         return {os.getpid(): time.process_time()}
     parents: dict[int, int] = {}

@@ -8,7 +8,12 @@ import json
 import socket
 
 import pytest
-from lambda_tracing_local.runtime.runtime_api import HEADER_LINE_LIMIT, Invocation, RuntimeApiServer
+from lambda_tracing_local.runtime.runtime_api import (
+    CAUSE_LIMIT,
+    HEADER_LINE_LIMIT,
+    Invocation,
+    RuntimeApiServer,
+)
 
 CAUSE_HEADER = "Lambda-Runtime-Function-XRay-Error-Cause"
 
@@ -53,6 +58,14 @@ def test_a_long_xray_error_cause_is_taken(server: RuntimeApiServer) -> None:
     assert invocation.error_type == "RuntimeError"
     assert invocation.error["errorMessage"] == "m" * 200_000
     assert invocation.xray_cause["exceptions"][0]["message"] == "m" * 300_000
+
+
+def test_the_largest_cause_awslambdaric_sends_is_taken(server: RuntimeApiServer) -> None:
+    """awslambdaric keeps a cause under 1 MiB (lambda_runtime_client.post_invocation_error):
+    the header line is that plus its name and CRLF."""
+    invocation = _submit(server, "largest")
+    assert _post_error(server, "largest", "c" * (CAUSE_LIMIT - 1)) == 202
+    assert invocation.done.is_set()
 
 
 def test_a_header_line_over_the_limit_is_refused_clearly(server: RuntimeApiServer) -> None:

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from lambda_tracing_local.xray.ingest import ingest_batch
+from lambda_tracing_local.xray.ingest import SDK_HEADER_LINE, ingest_batch
 from lambda_tracing_local.xray.store import TraceStore
 
 HEADER = b'{"format": "json", "version": 1}\n'
@@ -60,16 +60,17 @@ def test_valid_documents_are_stored_whole_and_bad_ones_counted_by_reason(
         datagram(json.dumps(segment(5)).replace("1600000001.0", "-5.0")),
         datagram({"name": "app"}),  # misses id, trace_id, start_time
         datagram(good[1]),
+        SDK_HEADER_LINE,  # the header line alone, no newline: no document behind it
     ]
     result = ingest_batch(store, batch, now=1_600_000_002.0)
-    assert (result.received, result.stored) == (8, 2)
+    assert (result.received, result.stored) == (9, 2)
     assert result.rejected == {
-        "InvalidHeader": 1,
+        "InvalidHeader": 2,
         "InvalidJson": 1,
         "InvalidEndTime end_time": 3,
         "MissingTraceId trace_id": 1,
     }
-    assert len(result.messages) == 6 and result.store_error is None
+    assert len(result.messages) == 7 and result.store_error is None
     assert sum("end_time: " in message for message in result.messages) == 3
     assert store.documents_of([TRACE])[TRACE] == good
 

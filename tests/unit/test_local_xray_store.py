@@ -75,6 +75,22 @@ def test_rows_written_together_upsert_in_order_as_one_by_one(store: TraceStore, 
     assert store.count() == len(expected)
 
 
+@pytest.mark.parametrize("count", [6, 11, 61])
+def test_the_last_completed_copy_wins_within_and_across_statements(
+    store: TraceStore, count: int
+) -> None:
+    """Two completed copies of one document, first and last of `count` rows: in one statement
+    of 10 (6 rows: 1-row statements; 11: a 10-row one, then 1; 61: 50, 10, 1), the later is
+    what is stored, as one statement per row would leave it."""
+    early = segment(id="d000000000000000", end_time=1_600_000_001.0)
+    late = segment(id="d000000000000000", end_time=1_600_000_001.5)
+    middle = [segment(id=f"{number:016x}") for number in range(count - 2)]
+    store.write_rows([row_for(document, time.time()) for document in [early, *middle, late]])
+    stored = {document["id"]: document for document in store.documents_of([TRACE])[TRACE]}
+    assert stored["d000000000000000"]["end_time"] == 1_600_000_001.5
+    assert store.count() == count - 1
+
+
 def test_retention_removes_documents_received_too_long_ago(store: TraceStore) -> None:
     store.put([segment()])
     assert store.purge_expired(now=time.time() + 60) == 0
@@ -127,6 +143,21 @@ def test_a_store_from_before_arrivals_is_purged_by_time(tmp_path: Path) -> None:
     indexes = {row[1] for row in connection.execute("PRAGMA index_list('documents')")}
     assert "documents_by_received" not in indexes
     connection.close()
+
+
+def test_an_empty_store_from_before_arrivals_opens(tmp_path: Path) -> None:
+    """No rows, so no first mark (it would be NULLs): opened, written and purged as any."""
+    path = tmp_path / "old-empty.sqlite3"
+    TraceStore(path).close()
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("DROP TABLE arrivals")
+    connection.close()
+    reopened = TraceStore(path, retention_seconds=3600)
+    now = time.time()
+    reopened.write_rows([row_for(segment(), now)])
+    assert reopened.purge_expired(now=now + 3601) == 1
+    reopened.close()
 
 
 def test_time_window_queries(store: TraceStore) -> None:

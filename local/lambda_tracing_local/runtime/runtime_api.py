@@ -16,9 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PREFIX = "/2018-06-01/runtime"
-# awslambdaric sends an X-Ray error cause header of up to 1 MiB (a long exception message, a
-# deep stack); Lambda takes it. The standard library's parser stops at 64 KiB per line.
-HEADER_LINE_LIMIT = 1 << 20
+# awslambdaric sends an X-Ray error cause header whose value is up to 1 MiB (a long exception
+# message, a deep stack); Lambda takes it. The standard library's parser stops at 64 KiB per
+# line. The line also holds the header's name and CRLF: room for those.
+CAUSE_LIMIT = 1 << 20
+HEADER_LINE_LIMIT = CAUSE_LIMIT + 1024
 HEADER_BLOCK_LIMIT = 2 << 20
 DRAIN_LIMIT = 64 << 20
 _RESULT_PATH = re.compile(rf"^{PREFIX}/invocation/([^/]+)/(response|error)$")
@@ -133,9 +135,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.headers = email.parser.Parser(_class=self.MessageClass).parsestr(
             head.decode("iso-8859-1")
         )
-        if self.headers.get("Connection", "").lower() == "close":
+        # As the standard library's parse_request ends, over the real headers
+        connection = self.headers.get("Connection", "").lower()
+        if connection == "close":
             self.close_connection = True
-        if self.headers.get("Expect", "").lower() == "100-continue":
+        elif connection == "keep-alive" and self.protocol_version >= "HTTP/1.1":
+            self.close_connection = False
+        if (
+            self.headers.get("Expect", "").lower() == "100-continue"
+            and self.protocol_version >= "HTTP/1.1"
+            and self.request_version >= "HTTP/1.1"
+        ):
             return self.handle_expect_100()
         return True
 

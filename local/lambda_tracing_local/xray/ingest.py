@@ -56,8 +56,8 @@ def ingest_batch(
     notes = Notes()
     for datagram in datagrams:
         try:
-            header, _, text = datagram.partition(b"\n")
-            if header != SDK_HEADER_LINE:  # datagram_body's common case inline
+            header, newline, text = datagram.partition(b"\n")
+            if header != SDK_HEADER_LINE or not newline:  # datagram_body's common case inline
                 text = datagram_body(datagram)
             document, projection = admit_text(text, notes)
             rows.append(row_for(document, now, text, projection))

@@ -88,8 +88,8 @@ def columns(projection: Projection) -> tuple[int | None, bytearray | None]:
         shape = marshal.dumps((*key[:4], pairs), MARSHAL_VERSION)
         digest = hashlib.blake2b(shape, digest_size=8).digest()
         shape_id = int.from_bytes(digest, signed=True) or 1  # 0 stands for none (store.py)
+        SHAPES[shape_id] = shape  # first: a thread that finds the id finds its shape
         _SHAPE_IDS[key] = shape_id
-        SHAPES[shape_id] = shape
     calls = len(figures) >> 2
     pack = _PACKS[calls] if calls < len(_PACKS) else _packer(calls)
     return shape_id, bytearray(pack(*figures))

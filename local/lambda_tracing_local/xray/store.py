@@ -44,10 +44,17 @@ CREATE INDEX IF NOT EXISTS documents_by_start ON documents (start_time);
 -- What purge_expired reads instead of an index on received_at (~5k instructions a row to
 -- keep): a row per write, its time and the largest rowid once written. See purge_expired.
 CREATE TABLE IF NOT EXISTS arrivals (received_at REAL NOT NULL, last_rowid INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS arrivals_by_time ON arrivals (received_at);
 DROP INDEX IF EXISTS documents_by_received;
 """
-# A store from before arrivals: one mark covering every row it holds (see purge_expired)
-FIRST_ARRIVAL = "INSERT INTO arrivals SELECT min(received_at), max(rowid) FROM documents"
+# A store from before arrivals: the table and one mark covering every row it holds (if any),
+# in one transaction (see purge_expired)
+FIRST_ARRIVAL = """
+BEGIN;
+CREATE TABLE arrivals (received_at REAL NOT NULL, last_rowid INTEGER NOT NULL);
+INSERT INTO arrivals SELECT min(received_at), max(rowid) FROM documents HAVING count(*) > 0;
+COMMIT;
+"""
 ARRIVAL = "INSERT INTO arrivals SELECT ?, max(rowid) FROM documents"
 
 ROW_VALUES = "(?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, 0), nullif(?, x''))"
@@ -68,7 +75,6 @@ def upsert(rows: int) -> str:
     return f"INSERT INTO documents VALUES {', '.join([ROW_VALUES] * rows)} {ON_CONFLICT}"
 
 
-UPSERT = upsert(1)
 # Rows per INSERT, largest first: one statement of 50 rows costs ~11k instructions a row
 # less than 50 of one (a statement's start, reset and end once, not per row). 50 x 12
 # values stay under the oldest SQLite's limit of 999 bound values per statement.
@@ -76,9 +82,9 @@ CHUNK_ROWS = (50, 10, 1)
 _UPSERTS = {rows: upsert(rows) for rows in CHUNK_ROWS}
 
 DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
-# Checkpoint every 64 MiB of WAL (of 16 KiB pages: see _connect) rather than 4 MiB: a
-# burst's index pages are copied and synced once instead of over and over (halves a burst's
-# write time).
+# Checkpoint every 4096 pages of WAL (64 MiB of a new store's 16 KiB pages, see _connect; 16
+# MiB of an older store's 4 KiB) rather than SQLite's 1000: a burst's index pages are copied
+# and synced once instead of over and over (halves a burst's write time).
 CHECKPOINT_PAGES = 4096
 PAGE_BYTES = 16384
 # Projections are a cache kept in marshal's format (6x faster to load than JSON, which is
@@ -87,7 +93,9 @@ PAGE_BYTES = 16384
 # Version 2, without the back-references of 3 and later: a projection repeats few objects,
 # and tracking them cost more than they save (dumps 35%, loads 45% fewer instructions).
 MARSHAL_VERSION = 2
-PROJECTION_FORMAT = f"{PROJECTION_VERSION}/marshal{MARSHAL_VERSION}/py{sys.version_info[:2]}"
+# lone2: the lone columns' layout (lone.py: shapes by a 64-bit digest id, calls packed with
+# millis and outcome in one int64); a store with another has its columns rewritten once.
+PROJECTION_FORMAT = f"{PROJECTION_VERSION}/marshal{MARSHAL_VERSION}/lone2/py{sys.version_info[:2]}"
 
 
 def row_for(
@@ -128,13 +136,6 @@ NO_BLOB = bytearray()  # NULL (see UPSERT)
 NO_SHAPE = 0  # likewise (lone.columns gives no shape id 0)
 
 
-def _blob(text: str | bytes) -> str | bytes | bytearray:
-    # sqlite3 binds str, int, float and bytearray directly, but asks bytes (and None) for an
-    # adapter first (~3k instructions, an AttributeError raised and cleared each time): a
-    # bytearray copy costs a tenth of that and is stored as the same BLOB.
-    return bytearray(text) if text.__class__ is bytes else text
-
-
 class TraceStore:
     """Thread-safe: each thread gets its own connection; WAL lets readers run beside the writer."""
 
@@ -152,7 +153,7 @@ class TraceStore:
         self._local = threading.local()
         self._connections: dict[threading.Thread, sqlite3.Connection] = {}
         self._lock = threading.Lock()
-        self._shapes_written = {NO_SHAPE}  # lone shapes known to be stored
+        self._shapes_written: set[int | None] = {NO_SHAPE}  # lone shapes known to be stored
         connection = self._connect()
         columns = {row[1] for row in connection.execute("PRAGMA table_info(documents)")}
         if columns and "graph" not in columns:
@@ -165,10 +166,9 @@ class TraceStore:
                 connection.execute("ALTER TABLE documents ADD COLUMN lone_shape INTEGER")
                 connection.execute("ALTER TABLE documents ADD COLUMN lone_calls BLOB")
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-        with connection:
-            connection.executescript(SCHEMA)
-            if "documents" in tables and "arrivals" not in tables:
-                connection.execute(FIRST_ARRIVAL)
+        if "documents" in tables and "arrivals" not in tables:
+            connection.executescript(FIRST_ARRIVAL)
+        connection.executescript(SCHEMA)
         self._refresh_projections()
 
     def _refresh_projections(self) -> None:
@@ -244,17 +244,23 @@ class TraceStore:
             _upsert_rows(connection, rows)
             connection.execute(ARRIVAL, (min(map(_RECEIVED_AT, rows)),))
             if shapes:
-                self._write_shapes(connection, shapes)
+                shapes = self._write_shapes(connection, shapes)
         written.update(shapes)
 
     @staticmethod
-    def _write_shapes(connection: sqlite3.Connection, shape_ids: Iterable[int | None]) -> None:
-        """The lone shapes these ids stand for (lone.SHAPES), if not stored yet."""
+    def _write_shapes(
+        connection: sqlite3.Connection, shape_ids: Iterable[int | None]
+    ) -> set[int | None]:
+        """The lone shapes these ids stand for (lone.SHAPES), if not stored yet; the ids
+        stored (one another thread is still adding to lone.SHAPES is not, and is tried again
+        with its next row)."""
         known = lone.SHAPES
+        stored = {shape_id for shape_id in shape_ids if shape_id is not None and shape_id in known}
         connection.executemany(
             "INSERT OR IGNORE INTO lone_shapes VALUES (?, ?)",
-            [(shape_id, known[shape_id]) for shape_id in shape_ids if shape_id in known],
+            [(shape_id, known[shape_id]) for shape_id in stored],
         )
+        return set(stored)
 
     def checkpoint(self) -> None:
         """Copy what the WAL holds into the database, without waiting for (or blocking)
@@ -359,7 +365,8 @@ class TraceStore:
         }
         shapes = dict(self._connect().execute("SELECT id, shape FROM lone_shapes"))
         for trace_id, shape, calls, graph in single.values():
-            if shape is None or shape not in shapes or calls is None:  # (never stored: none)
+            # No lone columns, or a shape not stored (yet): the projection, the reference
+            if shape is None or shape not in shapes or calls is None:
                 projections[trace_id] = [marshal.loads(graph)]
             else:
                 rows = groups.get(shape)
@@ -401,7 +408,7 @@ def _upsert_rows(connection: sqlite3.Connection, rows: list[tuple]) -> None:
         if whole == done:
             continue
         if size == 1:
-            connection.executemany(UPSERT, rows[done:whole])
+            connection.executemany(_UPSERTS[1], rows[done:whole])
         else:
             connection.executemany(
                 _UPSERTS[size],
