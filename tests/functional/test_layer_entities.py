@@ -209,3 +209,78 @@ def test_the_usual_handler_span_document_is_the_sdks(change: str) -> None:
         assert tuple(vars(ours)) == entities._USUAL_KEYS
     assert comparable(ours.to_dict()) == comparable(sdk.to_dict())
     assert list(ours.to_dict()) == [key for key in vars(ours) if key in sdk.to_dict()]
+    # The text the emitter sends: to_dict's document, either way.
+    assert_same_document(ours.to_json(), ours.to_dict())
+
+
+def assert_same_document(text: str, document: dict[str, Any]) -> None:
+    """`text` is `document` as JSON, its times to the microsecond (the direct text's)."""
+    sent = json.loads(text)
+    assert list(sent) == list(document)
+    for key in ("start_time", "end_time"):
+        if isinstance(document.get(key), float):
+            assert sent.pop(key) == pytest.approx(document[key], abs=1e-6)
+            document = {name: value for name, value in document.items() if name != key}
+    assert sent == document
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "direct"),
+    [
+        ("name", 7, False),
+        ("start_time", "1.5", False),
+        ("id", b"ab", False),
+        ("trace_id", None, True),  # not the usual shape: to_dict's loop leaves it out
+        ("end_time", 2, True),  # an int is still a number: written as one
+    ],
+)
+def test_a_usual_span_with_a_value_of_another_type_is_sent_as_to_dict_makes_it(
+    attribute: str, value: Any, direct: bool
+) -> None:
+    """The direct text refuses what it cannot write as the encoder would; the emitter then
+    sends what fit makes of to_dict."""
+    from lambda_tracing.backend.emitter import UDPEmitter
+
+    _, _, _, ours = pair()
+    ours.annotations["Service"] = "svc"
+    ours.metadata["svc"] = {"response": 1}
+    ours.close()
+    ours._sent = True
+    setattr(ours, attribute, value)
+    sent: list[bytes] = []
+    emitter = UDPEmitter("127.0.0.1:2000")
+    emitter.send_datagrams = sent.extend  # type: ignore[method-assign]
+    if direct:
+        assert_same_document(ours.to_json(), ours.to_dict())
+    else:
+        with pytest.raises((TypeError, ValueError)):
+            ours.to_json()
+    emitter.send_entity(ours)
+    assert len(sent) == 1
+    assert_same_document(sent[0].split(b"\n", 1)[1].decode(), json.loads(serialize(ours.to_dict())))
+
+
+def test_the_usual_handler_span_is_sent_as_its_direct_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emitter's usual way makes no document dict and never reaches fit (a slip in the
+    direct text would be swallowed there, sent correctly but at the general cost)."""
+    from lambda_tracing.backend import emitter as emitter_module
+
+    _, _, _, ours = pair()
+    ours.annotations.update({"ColdStart": True, "Service": "svc", "RequestId": "r-1"})
+    ours.metadata["svc"] = {"response": {"statusCode": 200, "body": "é"}}
+    ours.close()
+    ours._sent = True
+
+    def no_fit(document: Any) -> list[str]:
+        raise AssertionError("the usual span went the general way")
+
+    monkeypatch.setattr(emitter_module, "fit", no_fit)
+    monkeypatch.setattr(type(ours), "to_dict", lambda self: no_fit(self))
+    sent: list[bytes] = []
+    emitter = emitter_module.UDPEmitter("127.0.0.1:2000")
+    emitter.send_datagrams = sent.extend  # type: ignore[method-assign]
+    emitter.send_entity(ours)
+    header, text = sent[0].split(b"\n", 1)
+    assert header == b'{"format":"json","version":1}' and text.isascii()
+    monkeypatch.undo()
+    assert_same_document(text.decode(), ours.to_dict())

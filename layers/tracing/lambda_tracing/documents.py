@@ -68,6 +68,35 @@ def serialize(document: Any) -> str:
     return _ENCODER.encode(document)
 
 
+_escape = json.encoder.encode_basestring_ascii
+
+
+def usual_subsegment_text(
+    span_id: str,
+    name: str,
+    start: float,
+    parent: str,
+    annotations: dict[str, Any],
+    metadata: dict[str, Any],
+    trace: str,
+    kind: str,
+    namespace: str,
+    end: float,
+) -> str:
+    """The usual closed subsegment's document (Span.to_dict's short way, same keys in the same
+    order) as serialize() writes it, but for the times: to the microsecond, the resolution
+    X-Ray's documentation recommends (a float's shortest repr costs twice as much). Made
+    directly, at about a third of the encoder's cost. A value of another type raises
+    TypeError or ValueError (the caller then takes the general way)."""
+    return (
+        f'{{"id":{_escape(span_id)},"name":{_escape(name)},"start_time":{start:.6f},'
+        f'"parent_id":{_escape(parent)},"in_progress":false,'
+        f'"annotations":{serialize(annotations)},"metadata":{serialize(metadata)},'
+        f'"trace_id":{_escape(trace)},"type":{_escape(kind)},"namespace":{_escape(namespace)},'
+        f'"end_time":{end:.6f}}}'
+    )
+
+
 def fit(document: dict[str, Any], limit: int = DOCUMENT_LIMIT) -> list[str]:
     """Serialized documents, each at most `limit` bytes, carrying as much of `document` as fits.
     Metadata that cannot be written as JSON at all (a reference cycle, nesting deeper than the

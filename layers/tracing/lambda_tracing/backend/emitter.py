@@ -76,8 +76,8 @@ def _resolution(host: str, port: int) -> _Resolution:
 
 
 class UDPEmitter:
-    """`send_entity(entity)` sends `entity.to_dict()`; the interface the pytest plugin's
-    in-memory emitter also has."""
+    """`send_entity(entity)` sends `entity.to_dict()` (as `entity.to_json()` writes it, where
+    it can); the interface the pytest plugin's in-memory emitter also has."""
 
     def __init__(self, address: Any) -> None:
         self._lock = threading.Lock()
@@ -118,14 +118,17 @@ class UDPEmitter:
         try:
             if self._forked:
                 return
-            document = entity.to_dict()
             try:
-                text = serialize(document)
+                to_json = getattr(entity, "to_json", None)
+                text = to_json() if to_json is not None else serialize(entity.to_dict())
             except Exception:  # noqa: BLE001 - user metadata that is not JSON: fit marks it
                 text = None
             # ASCII: len = bytes
-            texts = [text] if text is not None and len(text) <= DOCUMENT_LIMIT else fit(document)
-            self.send_datagrams([_HEADER_BYTES + text.encode("ascii") for text in texts])
+            if text is not None and len(text) <= DOCUMENT_LIMIT:
+                datagrams = [_HEADER_BYTES + text.encode("ascii")]
+            else:
+                datagrams = [_HEADER_BYTES + part.encode("ascii") for part in fit(entity.to_dict())]
+            self.send_datagrams(datagrams)
         except Exception as error:  # noqa: BLE001 - an emitter must never raise
             log_failure("sending a segment document", error)
 

@@ -28,6 +28,7 @@ from operator import itemgetter
 from typing import Any
 
 from lambda_tracing.backend import sdk_models
+from lambda_tracing.documents import serialize, usual_subsegment_text
 
 logger = logging.getLogger(__name__)
 
@@ -225,32 +226,24 @@ def make_classes() -> tuple[type, type]:
             children as their own to_dict, metadata converted unless only JSON-safe values
             were put through put_json_metadata."""
             attributes = vars(self)
-            if (  # cheapest refusals first: a span with children or of another size
-                len(attributes) == len(_USUAL_KEYS)
-                and not attributes.get("subsegments")
-                and tuple(attributes) == _USUAL_KEYS
-                and attributes["in_progress"] is False
-            ):
-                # The usual shape: every kept value set, the others empty; the same document
-                # as the loop below makes, at a third of its cost.
-                kept = _read_document(attributes)
-                if all(kept) and not any(_read_empty(attributes)):
-                    span_id, name, start, parent, annotations, metadata, trace, kind, space, end = (
-                        kept
-                    )
-                    return {
-                        "id": span_id,
-                        "name": name,
-                        "start_time": start,
-                        "parent_id": parent,
-                        "in_progress": False,
-                        "annotations": annotations,
-                        "metadata": metadata,
-                        "trace_id": trace,
-                        "type": kind,
-                        "namespace": space,
-                        "end_time": end,
-                    }
+            kept = _usual_values(attributes)
+            if kept is not None:
+                # The usual shape: the same document as the loop below makes, at a third of
+                # its cost.
+                span_id, name, start, parent, annotations, metadata, trace, kind, space, end = kept
+                return {
+                    "id": span_id,
+                    "name": name,
+                    "start_time": start,
+                    "parent_id": parent,
+                    "in_progress": False,
+                    "annotations": annotations,
+                    "metadata": metadata,
+                    "trace_id": trace,
+                    "type": kind,
+                    "namespace": space,
+                    "end_time": end,
+                }
             # One comprehension, then the few keys to convert: a loop testing every key for
             # them cost a fifth more on the per-invocation path.
             document: dict[str, Any] = {
@@ -271,7 +264,30 @@ def make_classes() -> tuple[type, type]:
                 }
             return document
 
+        def to_json(self) -> str:
+            """serialize(self.to_dict()), the usual handler span's written directly (no
+            document dict, and its two maps the only parts left to the JSON encoder)."""
+            kept = _usual_values(vars(self))
+            if kept is None:
+                return serialize(self.to_dict())
+            return usual_subsegment_text(*kept)
+
     return Facade, Span
+
+
+def _usual_values(attributes: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A closed, sent top-level span of the usual shape (every kept value set, the others
+    empty): its document's values in _read_document's order; else None."""
+    if (  # cheapest refusals first: a span with children or of another size
+        len(attributes) == len(_USUAL_KEYS)
+        and not attributes.get("subsegments")
+        and tuple(attributes) == _USUAL_KEYS
+        and attributes["in_progress"] is False
+    ):
+        kept = _read_document(attributes)
+        if all(kept) and not any(_read_empty(attributes)):
+            return kept
+    return None
 
 
 def _recorded_exceptions(segment: Any) -> dict[int, tuple[BaseException, str]] | None:
