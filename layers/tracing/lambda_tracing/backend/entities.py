@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import time
+from collections.abc import Mapping
 from operator import itemgetter
 from typing import Any
 
@@ -275,7 +276,7 @@ def make_classes() -> tuple[type, type]:
     return Facade, Span
 
 
-def _usual_values(attributes: dict[str, Any]) -> tuple[Any, ...] | None:
+def _usual_values(attributes: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """A closed, sent top-level span of the usual shape (every kept value set, the others
     empty): its document's values in _read_document's order; else None."""
     if (  # cheapest refusals first: a span with children or of another size
