@@ -13,6 +13,12 @@
         Our layer with one feature switched off at a time (by its environment variable), beside
         the bare handler and Powertools: cold start (wall and CPU) and warm CPU per invocation,
         medians, interleaved. Shows what each feature costs.
+    python benchmarks/profile_layer.py send [-n 2000] [--repeat 9]
+        The warm no-op handler of Powertools and ours (both modes), each as it runs and with
+        every datagram socket's send returning at once (mini_runtime.drop_datagrams), medians
+        interleaved: how much of each tracer's added time is the kernel delivering its one
+        datagram (waking the daemon), a cost the same for every tracer sending one datagram
+        per invocation, and how the rest compares.
 
 Each runs the variant as the benchmark does: through the layer's exec wrapper for ours, with
 the same simulated Lambda environment; a stand-in daemon counts what is sent.
@@ -141,11 +147,54 @@ def report_ablations(address: str, extra: dict[str, str], n: int, repeat: int) -
         print(f"{label:34} {wall:12.1f} {cpu:12.1f} {statistics.median(warm[label]):16.1f}")
 
 
+def report_send_share(address: str, extra: dict[str, str], n: int, repeat: int) -> None:
+    import statistics
+
+    from variants import OURS_OTLP
+    from workers import Worker
+
+    variants = (BARE, POWERTOOLS, OURS, OURS_OTLP)
+    cases = [(variant.key, drop) for drop in ("0", "1") for variant in variants]
+    by_key = {variant.key: variant for variant in variants}
+    workers = {
+        (key, drop): Worker(by_key[key], address, {**extra, "BENCH_DROP_DATAGRAMS": drop})
+        for key, drop in cases
+    }
+    wall: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
+    cpu: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
+    try:
+        for worker in workers.values():
+            worker.wait_ready()
+            worker.measure("plain", True, 50)
+        for _ in range(repeat):
+            for case, worker in workers.items():
+                reply = worker.measure("plain", True, n)
+                wall[case].append(reply["mean_ns"] / 1000)
+                cpu[case].append(reply["cpu_mean_ns"] / 1000)
+    finally:
+        for worker in workers.values():
+            worker.stop()
+    print(f"warm no-op handler, us per invocation: median of {repeat} runs of {n}, interleaved")
+    header = f"{'variant':26} {'datagram':>9} {'wall':>7} {'added':>7} {'/ PT':>6}"
+    print(f"{header} {'CPU':>7} {'added':>7} {'/ PT':>6}")
+    for drop in ("0", "1"):
+        for variant in variants:
+            line = f"{variant.label:26} {'dropped' if drop == '1' else 'sent':>9}"
+            for series in (wall, cpu):
+                value = statistics.median(series[variant.key, drop])
+                bare = statistics.median(series[BARE.key, drop])
+                anchor = statistics.median(series[POWERTOOLS.key, drop]) - bare
+                added = value - bare
+                ratio = "-" if variant in (BARE, POWERTOOLS) else f"{added / anchor:.2f}x"
+                line += f" {value:7.1f} {added:7.1f} {ratio:>6}"
+            print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("what", choices=("imports", "warm", "init", "ablate"))
+    parser.add_argument("what", choices=("imports", "warm", "init", "ablate", "send"))
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--variant", default="ours", choices=[v.key for v in ALL_VARIANTS])
     parser.add_argument(
@@ -170,6 +219,8 @@ def main() -> None:
         }
         if args.what == "ablate":
             report_ablations(listener.address, extra, min(args.n, 2000), args.repeat)
+        elif args.what == "send":
+            report_send_share(listener.address, extra, min(args.n, 2000), max(args.repeat, 9))
         elif args.what == "imports":
             report_imports(variant, listener.address, extra)
         elif args.what == "init":
