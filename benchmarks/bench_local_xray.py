@@ -115,22 +115,23 @@ def cpu_seconds_by_process(exclude: Collection[int] = ()) -> dict[int, float]:
     return found
 
 
-def context_switches() -> int:
-    """Voluntary context switches (wakeups, mostly) of this process's threads so far; 0
+def context_switches(pids: Collection[int]) -> int:
+    """Voluntary context switches (wakeups, mostly) of these processes' threads so far; 0
     where /proc does not count them."""
     total = 0
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return 0
-    for task in tasks:
+    for pid in pids:
         try:
-            with open(f"/proc/self/task/{task}/status", encoding="ascii") as status:
-                for line in status:
-                    if line.startswith("voluntary_ctxt_switches:"):
-                        total += int(line.split()[1])
+            tasks = os.listdir(f"/proc/{pid}/task")
         except OSError:
-            continue  # a thread gone meanwhile
+            continue  # gone, or no /proc
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/status", encoding="ascii") as status:
+                    for line in status:
+                        if line.startswith("voluntary_ctxt_switches:"):
+                            total += int(line.split()[1])
+            except OSError:
+                continue  # a thread gone meanwhile
     return total
 
 
@@ -156,7 +157,8 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
         sender = context.Process(target=send_burst, args=((host, port), count, now, result))
         # The CPU time of this process and its ingest workers is the daemon's (the main thread
         # only waits): it tells the rate idle cores would give when the machine is shared.
-        cpu_before, switches_before = cpu_seconds_by_process(), context_switches()
+        cpu_before = cpu_seconds_by_process()
+        switches_before = context_switches(cpu_before)
         sender.start()
         sent, send_seconds, _ = result.get(timeout=300)
         sender.join()
@@ -173,9 +175,11 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
                 daemon.changed.wait(0.05)
         ingest_seconds = send_seconds + (time.perf_counter() - send_done)
         cpu_ended = cpu_seconds_by_process({sender.pid or 0})
-        switches = context_switches() - switches_before
+        # Of every daemon process: workers started during the burst count from 0
+        switches = context_switches(cpu_ended) - switches_before
         ingest_cpu_seconds = sum(cpu_ended.values()) - sum(cpu_before.values())
-        # The receiving thread's process apart from the workers (and the fork server)
+        # The daemon's own process apart from the workers (and the fork server): once a
+        # burst has started them, the workers read the socket themselves
         receiver_cpu_seconds = cpu_ended[os.getpid()] - cpu_before[os.getpid()]
         stats, maybe_drops = xr.stats, xr.kernel_drops()
         with daemon.changed:  # the checkpoint after the burst (see daemon.py), at most 10 s
@@ -209,8 +213,8 @@ def run(quick: bool = False, count: int | None = None) -> list[dict]:
             "daemon_cpu_seconds": round(ingest_cpu_seconds, 3),
             "segments_per_cpu_second": round(stats["stored"] / max(ingest_cpu_seconds, 1e-9)),
             "receiver_cpu_seconds": round(receiver_cpu_seconds, 3),
-            # of the receiving process's threads (the pool's feeding threads too)
-            "receiver_wakeups_per_1000": round(switches / max(sent, 1) * 1000, 1),
+            # of the daemon's processes' threads (workers and checkpoint threads too)
+            "daemon_wakeups_per_1000": round(switches / max(sent, 1) * 1000, 1),
             "cpu_us_per_segment": round(ingest_cpu_seconds / max(stats["stored"], 1) * 1e6, 1),
             "load_average_1m": os.getloadavg()[0],
             "goal_segments_per_second": 40_000,
