@@ -31,7 +31,8 @@ from .store import TraceStore, row_for
 
 BATCH_LIMIT = 2000  # datagrams drained at once: one transaction
 MAX_REJECTION_MESSAGES = 100  # per batch; the rest are counted, not described
-SHUTDOWN_SECONDS = 60.0  # for the workers to store what arrived before a stop
+SHUTDOWN_SECONDS = 20.0  # for the workers to store what arrived before a stop (the
+# daemon's stop() waits 30 s for its thread, which waits for them)
 NO_LOCK: AbstractContextManager[Any] = contextlib.nullcontext()  # writing alone
 
 
@@ -245,7 +246,7 @@ class IngestPool:
         while self._results and time.monotonic() < deadline:
             self.collect(0.1, record)
         for process in self._workers:
-            process.join(5)
+            process.join(2)
             if process.is_alive():  # stuck: what it holds is lost, the daemon stops anyway
                 process.terminate()
         self._workers, self._results = [], {}
