@@ -388,3 +388,56 @@ def test_a_trickle_is_left_to_sqlites_own_checkpoints(xray: LocalXRay) -> None:
     assert xray.wait_for(10)
     time.sleep(0.3)  # idle three times as long as the daemon waits before checkpointing
     assert xray.daemon.checkpoints == 0
+
+
+def test_what_arrived_before_stop_is_stored_by_the_workers_reading_the_socket(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The workers read the daemon's socket themselves: stop() lets them drain it first."""
+    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
+    database = tmp_path / "xray.sqlite3"
+    with LocalXRay(db=database, ingest_processes=2) as xray:
+        udp = sender(xray)
+        udp.send(datagram(segment(0)))  # starts the workers
+        assert xray.wait_for(1)
+        assert xray.daemon is not None and xray.daemon.workers_started
+        payloads = [datagram(segment(n)) for n in range(1, 2001)]
+        for payload in payloads:
+            udp.send(payload)
+        udp.close()
+        drops = xray.kernel_drops() or 0
+        daemon = xray.daemon
+    # stop() has returned: everything the kernel kept is stored and counted, nothing in hand
+    assert daemon.stats.stored == 2001 - drops
+    assert not daemon.workers_started
+    from lambda_tracing_local.xray.store import TraceStore
+
+    store = TraceStore(database)
+    try:
+        assert store.count() == 2001 - drops
+    finally:
+        store.close()
+
+
+def test_a_worker_that_dies_costs_what_it_held_and_the_daemon_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
+    with LocalXRay(ingest_processes=2) as xray:
+        udp = sender(xray)
+        udp.send(datagram(segment(0)))
+        assert xray.wait_for(1)
+        daemon = xray.daemon
+        assert daemon is not None and daemon._pool is not None and daemon.workers_started
+        worker = daemon._pool._workers[0]
+        worker.kill()
+        worker.join(10)
+        deadline = time.monotonic() + 10
+        while "an ingest worker ended" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "an ingest worker ended" in caplog.text
+        udp.send(datagram(segment(1)))  # received here, or by workers started again
+        assert xray.wait_for(2), xray.stats
+        stats = xray.wait_until_idle()
+        assert (stats["stored"], stats["rejected"]) == (2, 0)
+        udp.close()

@@ -14,23 +14,18 @@ import socket
 import sys
 import threading
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from .documents import MAX_DATAGRAM_BYTES, warm_up
 from .gcpause import gc_paused
-from .ingest import BatchResult, IngestPool, ingest_batch, prepare_workers
+from .ingest import BATCH_LIMIT, BatchResult, IngestPool, ingest_batch, prepare_workers
 from .store import TraceStore
 
 log = logging.getLogger(__name__)
 # The kernel counts ~2.5 KiB per small datagram: 128 MiB holds a burst of ~50,000 segments
 # while the ingest thread catches up (the memory is only used while the backlog exists).
 RECEIVE_BUFFER_BYTES = 128 * 1024 * 1024
-BATCH_LIMIT = 2000
 POOL_START_BATCH = 500  # a drained burst this big starts the ingest workers
-POOL_MIN_BATCH = 200  # once they run, batches for them gather this many when they can
-GATHER_SECONDS = 0.002  # waiting at most this long for each next datagram
-PENDING_BYTES_LIMIT = 64 * 1024 * 1024  # of datagrams waiting in memory for the workers
 # Worker processes for bursts: one per core (the receiving thread needs little); none on a
 # single core, where they would only add the cost of handing batches over.
 CORES = os.cpu_count() or 1
@@ -67,9 +62,10 @@ class Stats:
 
 
 class Daemon:
-    """Receives on one thread, draining the socket in bursts; a big burst's batches go to
-    worker processes (see ingest.py) while this thread goes back to receiving, so the
-    kernel buffer rarely fills. Counts are updated once a batch is stored."""
+    """Receives on one thread, draining the socket in bursts, until a big burst starts the
+    worker processes (see ingest.py): from then on they read the socket themselves, and
+    this thread keeps the counts from their results. Counts are updated once a batch is
+    stored."""
 
     def __init__(
         self,
@@ -93,8 +89,6 @@ class Daemon:
         self._pool: IngestPool | None = None
         if processes:
             self._pool = IngestPool(store.path, store.retention_seconds, processes)
-        self._pending = 0  # batches handed to the pool and not yet counted
-        self._pending_bytes = 0  # their size
         self._stored_since_checkpoint = 0
         self.checkpoints = 0  # done after bursts: see CHECKPOINT_AFTER_ROWS
 
@@ -129,8 +123,8 @@ class Daemon:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        if self._pool is not None:
-            self._pool.shutdown()  # every batch handed over is stored and counted first
+        if self._pool is not None:  # the thread has stopped the workers, unless it failed
+            self._pool.shutdown(self._record)
         self.socket.close()
 
     def _serve(self) -> None:
@@ -143,75 +137,73 @@ class Daemon:
         last_purge = time.monotonic()
         while True:
             stopping = self._stopping.is_set()
-            readable, _, _ = select.select([self.socket], [], [], 0 if stopping else 0.1)
-            if readable:
-                self._busy = True
-                try:
-                    self._dispatch(self._drain())
-                finally:
-                    self._busy = False
-            elif stopping:
-                return  # everything that had arrived before stop() is stored or handed over
-            elif self._stored_since_checkpoint >= CHECKPOINT_AFTER_ROWS and self._pending == 0:
-                self._checkpoint()  # idle for 0.1 s after a burst
+            pool = self._pool
+            if pool is not None and pool.started:
+                if stopping:
+                    pool.shutdown(self._record)  # everything that had arrived is stored
+                    return
+                if pool.collect(0.1, self._record):
+                    log.error("local X-Ray daemon: an ingest worker ended; receiving here")
+                    pool.shutdown(self._record)  # a later burst starts them again
+                elif not pool.busy() and self._stored_since_checkpoint >= CHECKPOINT_AFTER_ROWS:
+                    self._checkpoint_when_idle(pool)
+            else:
+                readable, _, _ = select.select([self.socket], [], [], 0 if stopping else 0.1)
+                if readable:
+                    self._busy = True
+                    try:
+                        self._dispatch(self._drain())
+                    finally:
+                        self._busy = False
+                elif stopping:
+                    return  # everything that had arrived before stop() is stored
+                elif self._stored_since_checkpoint >= CHECKPOINT_AFTER_ROWS:
+                    self._checkpoint()  # idle for 0.1 s after a burst
             if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
                 last_purge = time.monotonic()
                 self._purge()
 
+    def _checkpoint_when_idle(self, pool: IngestPool) -> None:
+        """Checkpoint if the workers have been idle for 0.1 s (they wait 0.1 s at a time)."""
+        readable, _, _ = select.select([self.socket], [], [], 0.1)
+        if not readable and not pool.busy():
+            self._checkpoint()
+
     def idle(self) -> bool:
         """Nothing waits in the socket and no burst is being ingested."""
         # Socket first, then the flags: a burst drained between the two checks sets _busy
-        # before it leaves the socket, and _pending before _busy is cleared.
+        # (or a worker counts it taken) before it leaves the socket, and the counts are
+        # updated before either is cleared.
         readable, _, _ = select.select([self.socket], [], [], 0)
-        return not readable and not self._busy and self._pending == 0
+        pool = self._pool
+        return not readable and not self._busy and not (pool is not None and pool.busy())
 
     def _drain(self) -> list[bytes]:
         receive, datagrams = self.socket.recv, list[bytes]()
-        # Handing a batch to the workers costs ~0.1 ms: during a burst, wait a moment for a
-        # batch worth sending rather than send every few datagrams that have arrived.
-        gather = self.workers_started
         while len(datagrams) < BATCH_LIMIT:
             try:
                 datagrams.append(receive(MAX_DATAGRAM_BYTES))
             except BlockingIOError:
-                if not gather or len(datagrams) >= POOL_MIN_BATCH:
-                    break
-                if not select.select([self.socket], [], [], GATHER_SECONDS)[0]:
-                    break
+                break
             except OSError:
                 log.exception("local X-Ray daemon: receive failed")
                 break
         return datagrams
 
     def _dispatch(self, datagrams: list[bytes]) -> None:
-        pool, now = self._pool, time.time()
-        # Batches queue for the workers in this process's memory (up to PENDING_BYTES_LIMIT)
-        # while this thread goes on receiving; past that it ingests here, which slows the
-        # receiving down and leaves the rest of the burst to the kernel buffer.
-        size = sum(map(len, datagrams))
-        if (
-            pool is not None
-            and (pool.started or len(datagrams) >= POOL_START_BATCH)
-            and self._pending_bytes + size <= PENDING_BYTES_LIMIT
-        ):
-            with self.changed:
-                self._pending += 1
-                self._pending_bytes += size
+        pool = self._pool
+        if pool is not None and len(datagrams) >= POOL_START_BATCH:
+            # A burst: the workers read the rest of it (and what follows) themselves,
+            # while this thread ingests what it has drained.
             try:
-                future = pool.submit(datagrams, now)
+                pool.start(self.socket)
             except Exception:  # e.g. no processes allowed here: ingest in this thread
                 log.exception("local X-Ray daemon: ingest workers unavailable")
-                with self.changed:
-                    self._pending -= 1
-                    self._pending_bytes -= size
+                pool.shutdown(self._record)
                 self._pool = None
-            else:
-                count = len(datagrams)
-                future.add_done_callback(lambda done: self._finished(done, count, size))
-                return
         with gc_paused():
             try:
-                result = ingest_batch(self.store, datagrams, now)
+                result = ingest_batch(self.store, datagrams, time.time())
             except Exception as error:  # a bug costs this batch, never the daemon's thread
                 log.exception("local X-Ray daemon: lost %d datagrams", len(datagrams))
                 count = len(datagrams)
@@ -219,17 +211,7 @@ class Daemon:
                 result.messages.append(f"internal: {error!r}"[:500])
             self._record(result)
 
-    def _finished(self, future: Future[BatchResult], count: int, size: int) -> None:
-        try:
-            result = future.result()
-        except Exception as error:  # a worker died: its batch is lost, and counted
-            log.error("local X-Ray daemon: an ingest worker lost %d datagrams: %r", count, error)
-            result = BatchResult(count, rejected=collections.Counter(internal=count))
-            if self._pool is not None:
-                self._pool.discard()
-        self._record(result, finished_size=size)
-
-    def _record(self, result: BatchResult, finished_size: int | None = None) -> None:
+    def _record(self, result: BatchResult) -> None:
         rejected = sum(result.rejected.values())
         with self.changed:  # batches finish on this thread and on the pool's
             if result.store_error:
@@ -246,9 +228,6 @@ class Daemon:
             for kind, count in result.rejected.items():
                 reasons[kind] = reasons.get(kind, 0) + count
             self._count_notes(result.noted, result.notes)
-            if finished_size is not None:
-                self._pending -= 1
-                self._pending_bytes -= finished_size
             self.changed.notify_all()
 
     def _log_rejection(self, reason: str) -> None:

@@ -1,11 +1,11 @@
 """Turning a batch of daemon datagrams into stored rows, in this process or in workers.
 
-The work per datagram (JSON parsing, schema validation, the graph projection: ~50 us on
-CPython) holds the GIL, so one thread tops out near 15,000 segments/s. A burst is therefore
-spread over worker processes, each validating its batches and writing them to the store in
-one transaction per batch (taking turns to write: see workers.py); the daemon's thread only
-receives and keeps the counts. Small batches are ingested where they arrive: starting a
-worker costs far more than a few documents.
+The work per datagram (JSON parsing, X-Ray's checks, the graph projection, the row: ~25 us
+on CPython) holds the GIL, so one thread tops out near 40,000 segments/s. Until a burst, the
+daemon's thread receives and ingests alone (starting a worker costs far more than a few
+documents); the first burst starts worker processes that read the daemon's socket
+themselves, each draining a batch, validating it and writing it to the store in one
+transaction (taking turns to write: see workers.py), and sending the daemon its counts.
 """
 
 from __future__ import annotations
@@ -15,17 +15,24 @@ import contextlib
 import importlib
 import multiprocessing
 import multiprocessing.context
+import multiprocessing.process
+import socket
 import sys
-from concurrent.futures import Future, ProcessPoolExecutor
+import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from multiprocessing.connection import Connection, wait
+from typing import Any, cast
 
 from .admission import admit_text
 from .documents import SDK_HEADER_LINE, InvalidDocument, Notes, datagram_body
 from .store import TraceStore, row_for
 
+BATCH_LIMIT = 2000  # datagrams drained at once: one transaction
 MAX_REJECTION_MESSAGES = 100  # per batch; the rest are counted, not described
+SHUTDOWN_SECONDS = 20.0  # for the workers to store what arrived before a stop (the
+# daemon's stop() waits 30 s for its thread, which waits for them)
 NO_LOCK: AbstractContextManager[Any] = contextlib.nullcontext()  # writing alone
 
 
@@ -148,41 +155,100 @@ def prepare_workers() -> None:
 
 
 class IngestPool:
-    """Worker processes writing to the store at `path`, started on first use."""
+    """Worker processes that read the daemon's socket themselves (see workers.serve), started
+    on first use, each sending its batches' results back on a pipe of its own. Handing the
+    datagrams over instead (the receiving thread reading each one, pickling batches into a
+    pipe, a worker unpickling them) cost ~15k instructions a segment and the system time of
+    copying every datagram twice more."""
 
     def __init__(self, path: str, retention_seconds: float, processes: int) -> None:
         self.processes = processes
         self._arguments = (path, retention_seconds)
-        self._executor: ProcessPoolExecutor | None = None
+        self._workers: list[multiprocessing.process.BaseProcess] = []
+        self._results: dict[int, Connection] = {}  # by worker, while it runs
+        self._taken: Any = None  # batches each worker has taken from the socket (shared)
+        self._recorded: list[int] = []  # of them, those whose result has been read
+        self._stopping: Any = None
+        self._write_lock: Any = None
 
     @property
     def started(self) -> bool:
-        return self._executor is not None
+        return bool(self._workers)
 
-    def submit(self, datagrams: list[bytes], now: float) -> Future[BatchResult]:
+    def start(self, receiver: socket.socket) -> None:
+        """Start the workers reading `receiver` (a non-blocking socket)."""
         workers = importlib.import_module(WORKER_MODULE)
-        if self._executor is None:
-            context = _context()
-            # Workers take turns to write through this lock: one waiting on SQLite's own
-            # lock sleeps in steps of 1 to 100 ms, long after the other has committed.
-            write_lock = context.Lock()
-            self._executor = ProcessPoolExecutor(
-                self.processes,
-                mp_context=context,
-                initializer=workers.start,
-                initargs=(*self._arguments, write_lock),
+        context: Any = _context()  # its Process: the typeshed's BaseContext names none
+        # Workers take turns to write through this lock: one waiting on SQLite's own lock
+        # sleeps in steps of 1 to 100 ms, long after the other has committed.
+        # Kept here while the pool runs: the parent's copy going unlinks the semaphores a
+        # starting worker has yet to open.
+        self._write_lock = write_lock = context.Lock()
+        self._stopping = context.Event()
+        self._taken = context.RawArray("q", self.processes)
+        self._recorded = [0] * self.processes
+        for number in range(self.processes):  # on a failure, the caller shuts the pool down
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(
+                target=workers.serve,
+                args=(
+                    number,
+                    *self._arguments,
+                    write_lock,
+                    receiver,
+                    writer,
+                    self._taken,
+                    self._stopping,
+                ),
+                name=f"local-xray-ingest-{number}",
+                daemon=True,
             )
-        future: Future[BatchResult] = self._executor.submit(workers.work, datagrams, now)
-        return future
+            process.start()
+            writer.close()  # the worker's end: its exit is then this end's EOF
+            self._workers.append(process)
+            self._results[number] = reader
 
-    def discard(self) -> None:
-        """Forget a broken pool (a worker died); the next submit starts a new one."""
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+    def busy(self) -> bool:
+        """Whether a worker has taken datagrams whose result has not been read yet."""
+        taken = self._taken
+        return taken is not None and any(
+            taken[number] != recorded for number, recorded in enumerate(self._recorded)
+        )
 
-    def shutdown(self) -> None:
-        """Wait for every submitted batch, then stop the workers."""
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True)
+    def collect(self, timeout: float, record: Callable[[BatchResult], None]) -> int:
+        """Pass each result sent within `timeout` to `record` (before busy() stops counting
+        its batch); how many workers have ended meanwhile. A worker that ends while the pool
+        runs has died: the caller shuts the pool down."""
+        ended = 0
+        readers = {reader: number for number, reader in self._results.items()}
+        for ready in wait(list(readers), timeout):
+            reader = cast(Connection, ready)
+            number = readers[reader]
+            try:
+                while True:
+                    record(reader.recv())
+                    self._recorded[number] += 1
+                    if not reader.poll():
+                        break
+            except (EOFError, OSError):  # it has ended (what it had in hand is lost)
+                ended += 1
+                del self._results[number]
+                reader.close()
+                self._recorded[number] = self._taken[number]
+        return ended
+
+    def shutdown(self, record: Callable[[BatchResult], None]) -> None:
+        """Stop the workers once the socket is empty (every datagram that arrived before
+        this call is ingested), passing the results not collected yet to `record`."""
+        if self._stopping is not None:
+            self._stopping.set()
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
+        while self._results and time.monotonic() < deadline:
+            self.collect(0.1, record)
+        for process in self._workers:
+            process.join(2)
+            if process.is_alive():  # stuck: what it holds is lost, the daemon stops anyway
+                process.terminate()
+        self._workers, self._results = [], {}
+        self._taken = self._stopping = self._write_lock = None
+        self._recorded = []
