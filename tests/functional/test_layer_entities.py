@@ -168,6 +168,7 @@ def test_document_keeps_every_flag_and_drops_empty_values_as_the_sdk_does() -> N
     "change",
     [
         "none",
+        "no metadata",
         "no annotations",
         "http",
         "fault",
@@ -184,7 +185,9 @@ def test_the_usual_handler_span_document_is_the_sdks(change: str) -> None:
     _, sdk, _, ours = pair()
     for entity in (sdk, ours):
         entity.annotations.update({"ColdStart": False, "Service": "svc", "RequestId": "r-1"})
-        if change != "foreign metadata":
+        if change == "no metadata":  # the response not captured
+            pass
+        elif change != "foreign metadata":
             entity.metadata["svc"] = {"response": {"statusCode": 200}}
         else:
             entity.put_metadata("response", {"statusCode": 200}, "svc")
@@ -203,7 +206,7 @@ def test_the_usual_handler_span_document_is_the_sdks(change: str) -> None:
         sdk.subsegments.append(Subsegment("child", "local", sdk.parent_segment))
     if change != "not sent":
         ours._sent = True  # as the backend marks a top-level span before sending it
-    if change == "none":  # the short way is taken (the shape it expects is a real span's)
+    if change in ("none", "no metadata"):  # the short way (its shape is a real span's)
         from lambda_tracing.backend import entities
 
         assert tuple(vars(ours)) == entities._USUAL_KEYS
@@ -260,14 +263,19 @@ def test_a_usual_span_with_a_value_of_another_type_is_sent_as_to_dict_makes_it(
     assert_same_document(sent[0].split(b"\n", 1)[1].decode(), json.loads(serialize(ours.to_dict())))
 
 
-def test_the_usual_handler_span_is_sent_as_its_direct_text(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("captured", [True, False])
+def test_the_usual_handler_span_is_sent_as_its_direct_text(
+    monkeypatch: pytest.MonkeyPatch, captured: bool
+) -> None:
     """The emitter's usual way makes no document dict and never reaches fit (a slip in the
-    direct text would be swallowed there, sent correctly but at the general cost)."""
+    direct text would be swallowed there, sent correctly but at the general cost), with the
+    response captured or not."""
     from lambda_tracing.backend import emitter as emitter_module
 
     _, _, _, ours = pair()
     ours.annotations.update({"ColdStart": True, "Service": "svc", "RequestId": "r-1"})
-    ours.metadata["svc"] = {"response": {"statusCode": 200, "body": "é"}}
+    if captured:
+        ours.metadata["svc"] = {"response": {"statusCode": 200, "body": "é"}}
     ours.close()
     ours._sent = True
 
@@ -284,3 +292,4 @@ def test_the_usual_handler_span_is_sent_as_its_direct_text(monkeypatch: pytest.M
     assert header == b'{"format":"json","version":1}' and text.isascii()
     monkeypatch.undo()
     assert_same_document(text.decode(), ours.to_dict())
+    assert ("metadata" in json.loads(text)) is captured
