@@ -6,6 +6,7 @@ classes, so they fail if either side drifts."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -263,6 +264,37 @@ def test_a_usual_span_with_a_value_of_another_type_is_sent_as_to_dict_makes_it(
     assert_same_document(sent[0].split(b"\n", 1)[1].decode(), json.loads(serialize(ours.to_dict())))
 
 
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("start_time", float("nan")),
+        ("end_time", float("inf")),
+        ("end_time", True),
+        ("start_time", Decimal("1700000000.5")),
+        ("end_time", 10**400),
+    ],
+)
+def test_a_time_the_direct_text_cannot_write_goes_as_serialize_writes_it(
+    attribute: str, value: Any
+) -> None:
+    """`%f` writes NaN and infinity as bare words, a bool as 1.000000 and a Decimal as a
+    number: the direct text refuses them, and the emitter sends serialize's text."""
+    from lambda_tracing.backend.emitter import UDPEmitter
+
+    _, _, _, ours = pair()
+    ours.annotations["Service"] = "svc"
+    ours.close()
+    ours._sent = True
+    setattr(ours, attribute, value)
+    with pytest.raises((ValueError, OverflowError)):
+        ours.to_json()
+    sent: list[bytes] = []
+    emitter = UDPEmitter("127.0.0.1:2000")
+    emitter.send_datagrams = sent.extend  # type: ignore[method-assign]
+    emitter.send_entity(ours)
+    assert sent == [b'{"format":"json","version":1}\n' + serialize(ours.to_dict()).encode()]
+
+
 @pytest.mark.parametrize("captured", [True, False])
 def test_the_usual_handler_span_is_sent_as_its_direct_text(
     monkeypatch: pytest.MonkeyPatch, captured: bool
@@ -276,7 +308,9 @@ def test_the_usual_handler_span_is_sent_as_its_direct_text(
     ours.annotations.update({"ColdStart": True, "Service": "svc", "RequestId": "r-1"})
     if captured:
         ours.metadata["svc"] = {"response": {"statusCode": 200, "body": "é"}}
-    ours.close()
+    # Times far apart, each exact to the microsecond: a slip between them would show.
+    ours.start_time = 1_700_000_000.25
+    ours.close(1_700_000_003.5)
     ours._sent = True
 
     def no_fit(document: Any) -> list[str]:
@@ -292,4 +326,9 @@ def test_the_usual_handler_span_is_sent_as_its_direct_text(
     assert header == b'{"format":"json","version":1}' and text.isascii()
     monkeypatch.undo()
     assert_same_document(text.decode(), ours.to_dict())
-    assert ("metadata" in json.loads(text)) is captured
+    sent_document = json.loads(text)
+    assert ("metadata" in sent_document) is captured
+    assert (sent_document["start_time"], sent_document["end_time"]) == (
+        1_700_000_000.25,
+        1_700_000_003.5,
+    )

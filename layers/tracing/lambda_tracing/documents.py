@@ -69,6 +69,7 @@ def serialize(document: Any) -> str:
 
 
 _escape = json.encoder.encode_basestring_ascii
+_TIME_TYPES = (float, int)  # the times the direct text writes as serialize would (not bool)
 
 
 def usual_subsegment_text(
@@ -87,7 +88,13 @@ def usual_subsegment_text(
     same order, no metadata key when it is empty) as serialize() writes it, but for the times:
     to the microsecond, the resolution X-Ray's documentation recommends (a float's shortest
     repr costs twice as much). Made directly, at about a third of the encoder's cost. A value
-    of another type raises TypeError or ValueError (the caller then takes the general way)."""
+    of another type raises TypeError, ValueError or OverflowError (the caller then takes the
+    general way)."""
+    # `%f` would write a bool as 1.000000, a Decimal as a number (serialize writes its str)
+    # and NaN or infinity as bare words: those go the general way. (x - x is 0 for a finite
+    # number, NaN otherwise.)
+    if type(start) not in _TIME_TYPES or type(end) not in _TIME_TYPES or start - start or end - end:
+        raise ValueError("a time that is not a finite float or int")
     # Two whole literals: joining the text from parts cost ~1k instructions more.
     if not metadata:
         return (
