@@ -441,3 +441,111 @@ def test_a_worker_that_dies_costs_what_it_held_and_the_daemon_goes_on(
         stats = xray.wait_until_idle()
         assert (stats["stored"], stats["rejected"]) == (2, 0)
         udp.close()
+
+
+def test_a_batch_lost_with_its_worker_is_counted_as_rejected(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker killed with a batch in hand: its datagrams are rejected ("internal"), so
+    received = stored + rejected still holds and nothing goes missing from the counts."""
+    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
+    with LocalXRay(ingest_processes=2) as xray:
+        udp = sender(xray)
+        udp.send(datagram(segment(0)))
+        assert xray.wait_for(1)
+        daemon = xray.daemon
+        assert daemon is not None and daemon._pool is not None and daemon.workers_started
+        pool = daemon._pool
+        pool._write_lock.acquire()  # the workers' batches wait for their turn, in hand
+        try:
+            for n in range(1, 301):
+                udp.send(datagram(segment(n)))
+            deadline = time.monotonic() + 4
+            holding = []
+            while not holding and time.monotonic() < deadline:
+                holding = [i for i in range(2) if pool._holding[i] and pool.busy()]
+                time.sleep(0.01)
+            assert holding, "no worker took a batch"
+            number = holding[0]
+            held = pool._holding[number]
+            pool._workers[number].kill()
+            pool._workers[number].join(10)
+        finally:
+            pool._write_lock.release()
+        udp.close()
+        drops = xray.kernel_drops() or 0
+        deadline = time.monotonic() + 20
+        while (stats := xray.stats)["received"] < 301 - drops and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stats = xray.wait_until_idle()
+    assert stats["received"] == 301 - drops
+    assert stats["rejected_by_reason"] == {"internal": held}
+    assert stats["stored"] + stats["rejected"] == stats["received"]
+    assert f"ended holding {held} datagrams" in caplog.text
+
+
+def test_ctrl_c_in_a_terminal_does_not_stop_the_ingest_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGINT reaches the whole process group: the workers leave stopping to the daemon."""
+    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
+    with LocalXRay(ingest_processes=2) as xray:
+        udp = sender(xray)
+        udp.send(datagram(segment(0)))
+        assert xray.wait_for(1)
+        daemon = xray.daemon
+        assert daemon is not None and daemon._pool is not None and daemon.workers_started
+        workers = list(daemon._pool._workers)
+        for worker in workers:  # once started, it ignores SIGINT (as /proc shows)
+            deadline = time.monotonic() + 10
+            while not ignores_sigint(worker.pid) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert ignores_sigint(worker.pid)
+            os.kill(worker.pid, signal.SIGINT)
+        for n in range(1, 501):
+            udp.send(datagram(segment(n)))
+        udp.close()
+        drops = xray.kernel_drops() or 0
+        assert xray.wait_for(501 - drops), xray.stats
+        assert all(worker.is_alive() for worker in workers)
+        assert xray.wait_until_idle()["rejected"] == 0
+
+
+def ignores_sigint(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    ignored = next(line for line in status.splitlines() if line.startswith("SigIgn:"))
+    return bool(int(ignored.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+
+
+def test_a_write_lock_left_held_stalls_each_worker_once_not_every_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The write turns only save time: a worker that waits TURN_TIMEOUT_SECONDS (5 s) for a
+    lock whose holder died writes without turns from then on. Waves of datagrams while the
+    lock stays held: stored in about one timeout (waiting at every batch took two or more)."""
+    from lambda_tracing_local.xray.workers import TURN_TIMEOUT_SECONDS
+
+    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
+    with LocalXRay(ingest_processes=2) as xray:
+        udp = sender(xray)
+        udp.send(datagram(segment(0)))
+        assert xray.wait_for(1)
+        daemon = xray.daemon
+        assert daemon is not None and daemon._pool is not None and daemon.workers_started
+        lock = daemon._pool._write_lock
+        lock.acquire()  # as a worker killed inside its turn leaves it
+        try:
+            started = time.monotonic()
+            sent = 1
+            for wave in range(6):
+                for _ in range(300):
+                    udp.send(datagram(segment(sent)))
+                    sent += 1
+                time.sleep(0.1 if wave < 5 else 0)
+            drops = xray.kernel_drops() or 0
+            assert xray.wait_for(sent - drops, timeout=4 * TURN_TIMEOUT_SECONDS), xray.stats
+            elapsed = time.monotonic() - started
+        finally:
+            lock.release()
+        udp.close()
+    assert elapsed < 1.7 * TURN_TIMEOUT_SECONDS, elapsed

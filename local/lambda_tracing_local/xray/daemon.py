@@ -123,6 +123,10 @@ class Daemon:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+            if self._thread.is_alive():  # still stopping the workers: leave that to it
+                log.error("local X-Ray daemon: ingest still stopping after 30 s; not waiting")
+                self.socket.close()
+                return
         if self._pool is not None:  # the thread has stopped the workers, unless it failed
             self._pool.shutdown(self._record)
         self.socket.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import importlib
+import logging
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.process
@@ -29,6 +30,7 @@ from .admission import admit_text
 from .documents import SDK_HEADER_LINE, InvalidDocument, Notes, datagram_body
 from .store import TraceStore, row_for
 
+log = logging.getLogger(__name__)
 BATCH_LIMIT = 2000  # datagrams drained at once: one transaction
 MAX_REJECTION_MESSAGES = 100  # per batch; the rest are counted, not described
 SHUTDOWN_SECONDS = 20.0  # for the workers to store what arrived before a stop (the
@@ -167,6 +169,7 @@ class IngestPool:
         self._workers: list[multiprocessing.process.BaseProcess] = []
         self._results: dict[int, Connection] = {}  # by worker, while it runs
         self._taken: Any = None  # batches each worker has taken from the socket (shared)
+        self._holding: Any = None  # datagrams in each worker's batch in hand (shared)
         self._recorded: list[int] = []  # of them, those whose result has been read
         self._stopping: Any = None
         self._write_lock: Any = None
@@ -186,6 +189,7 @@ class IngestPool:
         self._write_lock = write_lock = context.Lock()
         self._stopping = context.Event()
         self._taken = context.RawArray("q", self.processes)
+        self._holding = context.RawArray("q", self.processes)
         self._recorded = [0] * self.processes
         for number in range(self.processes):  # on a failure, the caller shuts the pool down
             reader, writer = context.Pipe(duplex=False)
@@ -198,6 +202,7 @@ class IngestPool:
                     receiver,
                     writer,
                     self._taken,
+                    self._holding,
                     self._stopping,
                 ),
                 name=f"local-xray-ingest-{number}",
@@ -230,12 +235,25 @@ class IngestPool:
                     self._recorded[number] += 1
                     if not reader.poll():
                         break
-            except (EOFError, OSError):  # it has ended (what it had in hand is lost)
+            except (EOFError, OSError):  # it has ended
                 ended += 1
                 del self._results[number]
                 reader.close()
-                self._recorded[number] = self._taken[number]
+                self._count_lost(number, record)
         return ended
+
+    def _count_lost(self, number: int, record: Callable[[BatchResult], None]) -> None:
+        """A batch worker `number` took and never sent a result for (it died, or was stopped
+        at the deadline) is lost: counted as rejected, so received = stored + rejected."""
+        if self._taken[number] == self._recorded[number]:
+            return
+        lost = self._holding[number]  # 0 while it was still draining the socket
+        self._recorded[number] = self._taken[number]
+        log.error("local X-Ray: ingest worker %d ended holding %d datagrams", number, lost)
+        if lost:
+            result = BatchResult(lost, rejected=collections.Counter(internal=lost))
+            result.messages.append(f"internal: lost with ingest worker {number} ({lost})")
+            record(result)
 
     def shutdown(self, record: Callable[[BatchResult], None]) -> None:
         """Stop the workers once the socket is empty (every datagram that arrived before
@@ -249,6 +267,16 @@ class IngestPool:
             process.join(2)
             if process.is_alive():  # stuck: what it holds is lost, the daemon stops anyway
                 process.terminate()
+                process.join(2)
+        # The results the stopped ones sent before the end; then their batches in hand are
+        # counted lost (each reader is at its end once its process is gone).
+        for _ in range(10):
+            if not self._results:
+                break
+            self.collect(0.1, record)
+        for number, reader in self._results.items():  # a process that outlived terminate()
+            reader.close()
+            self._count_lost(number, record)
         self._workers, self._results = [], {}
-        self._taken = self._stopping = self._write_lock = None
+        self._taken = self._holding = self._stopping = self._write_lock = None
         self._recorded = []

@@ -12,6 +12,7 @@ import collections
 import contextlib
 import logging
 import select
+import signal
 import socket
 import threading
 import time
@@ -59,14 +60,20 @@ def serve(
     receiver: socket.socket,
     results: Connection,
     taken: MutableSequence[int],
+    holding: MutableSequence[int],
     stopping: Event,
 ) -> None:
     """A worker process's life: wait for datagrams, drain them (up to BATCH_LIMIT) as one
     batch, ingest it, send its BatchResult on `results`; until `stopping` is set and the
     socket is empty. Before draining, `taken[number]` counts one batch more, so the daemon
-    knows a batch is in hand until its result arrives (see IngestPool.busy). The socket is
-    shared with the other workers and the daemon (non-blocking, one file description): the
-    kernel hands each datagram to one of them."""
+    knows a batch is in hand until its result arrives (see IngestPool.busy); once drained,
+    `holding[number]` says how many datagrams it holds, which the daemon counts as lost if
+    this process dies before sending the result. The socket is shared with the other
+    workers and the daemon (non-blocking, one file description): the kernel hands each
+    datagram to one of them."""
+    # Ctrl+C in a terminal reaches the whole process group: the daemon stops the workers
+    # itself (through `stopping`), once they have stored what they hold.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     start(path, retention_seconds, write_lock)
     receive, wait = receiver.recv, select.select
     with results:
@@ -76,6 +83,7 @@ def serve(
                 if stop:
                     return  # everything that arrived before the stop is stored
                 continue
+            holding[number] = 0
             taken[number] += 1
             datagrams: list[bytes] = []
             while len(datagrams) < BATCH_LIMIT:
@@ -92,6 +100,7 @@ def serve(
                 except OSError:
                     log.exception("local X-Ray ingest worker: receive failed")
                     break
+            holding[number] = len(datagrams)
             results.send(_work(datagrams))
 
 
@@ -116,14 +125,22 @@ def _work(datagrams: list[bytes]) -> BatchResult:
 @contextlib.contextmanager
 def _write_turn() -> Iterator[None]:
     """This worker's turn to write. The turns only save time, so a worker that waits too
-    long writes anyway (SQLite serialises the writers itself): one that exited or died
-    holding the lock cannot stall the others."""
-    acquired = _write_lock is not None and _write_lock.acquire(timeout=TURN_TIMEOUT_SECONDS)
+    long writes anyway (SQLite serialises the writers itself) and takes no more turns: one
+    that died holding the lock stalls the others once, not at every batch."""
+    global _write_lock
+    lock = _write_lock
+    acquired = lock is not None and lock.acquire(timeout=TURN_TIMEOUT_SECONDS)
+    if lock is not None and not acquired:
+        log.warning(
+            "local X-Ray ingest worker: no write turn within %.0f s; writing without turns",
+            TURN_TIMEOUT_SECONDS,
+        )
+        _write_lock = None
     try:
         yield
     finally:
-        if acquired and _write_lock is not None:
-            _write_lock.release()
+        if acquired and lock is not None:
+            lock.release()
 
 
 def _checkpoint_when_due() -> None:
