@@ -104,6 +104,48 @@ def test_the_same_bytes_as_the_general_way(
     assert (FLAT.entry(node, handler, remote_parent) is not None) == covered
 
 
+@settings(max_examples=200, deadline=None)
+@given(NODES, st.lists(NODES, max_size=3), st.booleans(), st.booleans())
+def test_a_tree_has_the_same_entries_with_flat_spans_as_the_general_way(
+    root_node: dict[str, Any], child_nodes: list[dict[str, Any]], handler: bool, remote: bool
+) -> None:
+    """An invocation with children: FlatSpans makes the entries of the spans it covers, the
+    parent's included; the bytes are the general way's, node by node."""
+    facade = _Facade(TRACE, PARENT, True, "")
+    root = _Span("root", "local", facade)
+    vars(root).update(root_node)
+    children = []
+    for node in child_nodes:
+        child = _Span("child", "local", root)
+        vars(child).update(node)
+        children.append(child)
+    root.subsegments = children
+    converter = otlp.SpanConverter(10**9)
+    with_flat = list(converter.entries(root, handler, remote, FLAT))
+    assert with_flat == list(converter.entries(root, handler, remote))
+    assert len(with_flat) == 1 + len(children)
+
+
+def test_a_custom_span_and_its_handler_take_flat_spans(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler span above a custom span: neither goes the general way's encode, and the
+    spans decode as the general way's."""
+    emitter = emitter_to(listener, {})
+    span = invocation("r-7", cold=False, parts=1)
+    want = expected(span)
+    general_entries: list[Any] = []
+    original = otlp.SpanConverter.entry
+
+    def counted(self: Any, node: Any, *args: Any) -> bytes:
+        general_entries.append(node)
+        return original(self, node, *args)
+
+    monkeypatch.setattr(otlp.SpanConverter, "entry", counted)
+    assert sent(emitter, listener, span) == want
+    assert general_entries == []
+
+
 @given(JSON)
 def test_serialize_writes_what_the_json_module_writes(value: Any) -> None:
     # the C encoder called directly must write JSONEncoder's text, for any value at the top

@@ -107,7 +107,8 @@ def nanos(seconds: Any) -> int:
 
 
 class FlatSpans:
-    """Span entries (ScopeSpans.spans fields) of spans without children, from the parts kept.
+    """Span entries (ScopeSpans.spans fields) of spans of no other span kind than INTERNAL or
+    SERVER (no AWS or remote call, no recorded exception), from the parts kept.
     `links(metadata)` gives the span's encoded Span.Link bodies (otlp._links)."""
 
     def __init__(self, links: Callable[[dict[str, Any]], list[bytes]]) -> None:
@@ -120,9 +121,12 @@ class FlatSpans:
         self._metadata_prefixes: dict[tuple[Any, int], bytes] = {}  # (namespace, JSON's size)
         self._statuses: dict[int, bytes] = {}  # http.response.status_code attributes
 
-    def entry(self, node: dict[str, Any], handler: bool, remote_parent: bool) -> bytes | None:
+    def entry(
+        self, node: dict[str, Any], handler: bool, remote_parent: bool, in_tree: bool = False
+    ) -> bytes | None:
         """`node` (a span's attributes, as otlp._view reads them) as one span entry; None when
-        it is not a span this covers.
+        it is not a span this covers. A span with children is one only `in_tree`: when the
+        caller makes its children's entries too (an OTLP span's entry never holds them).
 
         Written for the interpreter's sake: on this path time follows the number of bytecodes
         run more than the instructions they cost (each dispatch a branch the CPU mispredicts
@@ -145,7 +149,13 @@ class FlatSpans:
             annotations,
             metadata,
         ) = map(node.get, _READ)
-        if subsegments or cause or aws or namespace in ("aws", "remote") or type(name) is not str:
+        if (
+            (subsegments and not in_tree)
+            or cause
+            or aws
+            or namespace in ("aws", "remote")
+            or type(name) is not str
+        ):
             return None
         failed = False
         if not node.keys().isdisjoint(_FLAGGED):  # rare: a fault, or metadata put by others
