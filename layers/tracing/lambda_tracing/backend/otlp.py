@@ -24,11 +24,11 @@ instrumentations write them; X-Ray's own OTLP conversion reads the `aws.xray.*` 
   JSON attribute per namespace, `aws.xray.metadata.<namespace>`.
 - fault/error/throttle: status ERROR; recorded exceptions: `exception` events.
 
-A span without children (the handler's, when the invocation made no traced call: the usual
-one) is written by otlp_template.FlatSpans from parts encoded once per process, the same bytes
-as SpanConverter's, and the usual handler span's whole datagram by otlp_datagrams.
-HandlerDatagrams from a skeleton kept per shape (send_entity tries the last shape's first, before
-reading the span any other way); everything else goes through SpanConverter.
+A span that is no AWS or remote call and recorded no exception (the handler's, custom spans) is
+written by otlp_template.FlatSpans from parts encoded once per process, the same bytes as
+SpanConverter's; in a tree, each such span's entry is, the rest SpanConverter's. The usual
+handler span's whole datagram comes from otlp_datagrams.HandlerDatagrams, a skeleton kept per
+shape (send_entity tries the last shape's first, before reading the span any other way).
 
 A span too big for one datagram is cut down as documents.fit cuts a document (big metadata
 replaced by a marker, long strings cut, then identity and timing only), so nothing is lost

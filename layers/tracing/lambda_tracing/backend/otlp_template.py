@@ -14,9 +14,9 @@ datagram.
 The bytes are exactly those otlp.SpanConverter writes for the same span
 (tests/unit/test_layer_otlp_template.py compares them on generated spans and decodes them with
 opentelemetry-proto). A span this does not cover returns None and goes the general way: one
-with children, a recorded exception (`cause`), an `aws` block, HTTP fields beyond a response
-status, metadata put by other code than the layer's (it needs the SDK's conversion), or a name
-that is not a str.
+with children (unless the caller makes theirs: `in_tree`), a recorded exception (`cause`), an
+`aws` block, HTTP fields beyond a response status, metadata put by other code than the layer's
+(it needs the SDK's conversion), or a name that is not a str.
 """
 
 from __future__ import annotations
