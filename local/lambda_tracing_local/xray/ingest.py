@@ -247,7 +247,7 @@ class IngestPool:
         at the deadline) is lost: counted as rejected, so received = stored + rejected."""
         if self._taken[number] == self._recorded[number]:
             return
-        lost = self._holding[number]  # 0 while it was still draining the socket
+        lost = self._holding[number]
         self._recorded[number] = self._taken[number]
         log.error("local X-Ray: ingest worker %d ended holding %d datagrams", number, lost)
         if lost:

@@ -66,7 +66,7 @@ def serve(
     """A worker process's life: wait for datagrams, drain them (up to BATCH_LIMIT) as one
     batch, ingest it, send its BatchResult on `results`; until `stopping` is set and the
     socket is empty. Before draining, `taken[number]` counts one batch more, so the daemon
-    knows a batch is in hand until its result arrives (see IngestPool.busy); once drained,
+    knows a batch is in hand until its result arrives (see IngestPool.busy); as it drains,
     `holding[number]` says how many datagrams it holds, which the daemon counts as lost if
     this process dies before sending the result. The socket is shared with the other
     workers and the daemon (non-blocking, one file description): the kernel hands each
@@ -89,6 +89,7 @@ def serve(
             while len(datagrams) < BATCH_LIMIT:
                 try:
                     datagrams.append(receive(MAX_DATAGRAM_BYTES))
+                    holding[number] = len(datagrams)  # ~0.1 us: kept exact if killed here
                 except BlockingIOError:  # drained, or another worker took the rest
                     # A batch's transaction, write turn and result cost ~0.1 ms: in a burst,
                     # gather a batch worth that rather than take every few datagrams
@@ -100,7 +101,6 @@ def serve(
                 except OSError:
                     log.exception("local X-Ray ingest worker: receive failed")
                     break
-            holding[number] = len(datagrams)
             results.send(_work(datagrams))
 
 
