@@ -155,8 +155,8 @@ class SpanConverter:
         parents first, each within the entry limit. `handler`: the root is the invocation's
         (SERVER) span; `remote_parent`: the root's parent is Lambda's segment (the trace
         header's Parent). `flat` makes the entries of the spans it covers (the same bytes, in
-        fewer operations: a custom span's, the handler's above its calls); its failure costs
-        only its shortcut."""
+        fewer operations: a custom span's, the handler's above its calls); where it fails, the
+        general way makes the entry."""
         stack: list[tuple[Any, bool]] = [(root, handler)]
         while stack:
             item, is_handler = stack.pop()
@@ -167,9 +167,8 @@ class SpanConverter:
             if flat is not None and node is not item:  # a span's own attributes
                 try:
                     entry = flat.entry(node, is_handler, remote, in_tree=True)
-                except Exception as error:  # noqa: BLE001 - logged, then the general way
-                    log_failure("encoding an OTLP span", error)
-                    entry = None
+                except Exception:  # noqa: BLE001 - e.g. metadata that is not JSON: the
+                    entry = None  # general way marks it (and logs what it cannot do)
                 if entry is not None and len(entry) <= self._limit:
                     yield entry
                     continue
