@@ -107,6 +107,39 @@ def test_traceparent_carries_the_same_trace_and_parent() -> None:
     assert header.to_traceparent(TraceHeader(ROOT, None, 1)) is None
 
 
+def test_traceparent_for_entity_is_to_traceparent_of_for_entity() -> None:
+    """The direct writer gives what the TraceHeader way gives, for every kind of entity."""
+    from lambda_tracing.backend.entities import make_classes
+
+    layer_facade_class, span_class = make_classes()
+    layer_facade = layer_facade_class(ROOT, PARENT, True, ";Lineage=a87bd80c:1")
+    layer_span = span_class("call", "remote", layer_facade)
+    unsampled_facade = layer_facade_class(ROOT, PARENT, False, "")
+    upper = span_class("call", "remote", layer_facade_class(ROOT.upper(), PARENT, True, ""))
+    sampled_segment = facade(True, f"Root={ROOT};Parent={PARENT};Sampled=1")
+    entities: list[Any] = [
+        None,
+        layer_span,
+        layer_facade,
+        unsampled_facade,
+        upper,
+        Subsegment("sqs", "aws", sampled_segment),
+        DummySubsegment(facade(False), "sqs"),
+        DummySegment(),  # the SDK's no-op ids
+        facade(True),
+    ]
+    for entity in entities:
+        by_header = header.for_entity(entity)
+        expected = header.to_traceparent(by_header) if by_header is not None else None
+        assert header.traceparent_for_entity(entity) == expected, entity
+    assert header.traceparent_for_entity(layer_span) == (
+        f"00-5759e988bd862e3fe1be46a994272793-{layer_span.id}-01"
+    )
+    assert header.traceparent_for_entity(unsampled_facade) == (
+        f"00-5759e988bd862e3fe1be46a994272793-{PARENT}-00"
+    )
+
+
 tails = st.lists(
     st.tuples(st.sampled_from(["Lineage", "Self", "Foo", "x"]), st.text("abc:019", max_size=80)),
     max_size=4,

@@ -140,6 +140,24 @@ def current_text() -> str | None:
     return text_for_entity(entity) if entity is not None else None
 
 
+def traceparent_for_entity(entity: Any) -> str | None:
+    """`to_traceparent(for_entity(entity))`, written straight from the entity (the per-call
+    path of OTLP mode or LAMBDA_TRACING_PROPAGATE_W3C): no TraceHeader objects, no parse of
+    Lambda's header."""
+    if entity is None:
+        return None
+    trace_id = getattr(entity, "trace_id", None)
+    if not isinstance(trace_id, str) or not trace_id or trace_id.endswith(_NOOP_ROOT_SUFFIX):
+        return None
+    segment = getattr(entity, "parent_segment", None) or entity
+    sampled = bool(getattr(entity, "sampled", False))
+    parent = entity.id if sampled else segment.id
+    if not isinstance(parent, str) or not parent or parent == _NOOP_ID:
+        return None
+    flags = "01" if sampled else "00"
+    return f"00-{trace_id[2:].replace('-', '').lower()}-{parent.lower()}-{flags}"
+
+
 def to_traceparent(header: TraceHeader) -> str | None:
     """W3C `traceparent` carrying the same trace: X-Ray's root without dashes is a 128-bit id."""
     if not header.root or not header.parent:

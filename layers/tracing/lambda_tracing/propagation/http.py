@@ -47,8 +47,7 @@ def inject(headers: MutableMapping[str, Any], entity: Any) -> None:
             return
         headers[trace_header.XRAY_HEADER] = text
         if w3c_enabled():
-            header = trace_header.for_entity(entity)
-            traceparent = trace_header.to_traceparent(header) if header is not None else None
+            traceparent = trace_header.traceparent_for_entity(entity)
             if traceparent:
                 headers[TRACEPARENT] = traceparent
     except Exception:
