@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lambda_tracing_local.xray import LocalXRay
@@ -60,6 +62,22 @@ def sender(xr: LocalXRay) -> socket.socket:
     host, port = xr.udp_address.rsplit(":", 1)
     udp.connect((host, int(port)))
     return udp
+
+
+@contextlib.contextmanager
+def workers_started(
+    monkeypatch: pytest.MonkeyPatch, **options: Any
+) -> Iterator[tuple[LocalXRay, socket.socket, Any]]:
+    """A local X-Ray whose ingest workers one first datagram has started (every drain starts
+    them), a sender to it, and its worker pool."""
+    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
+    with LocalXRay(ingest_processes=2, **options) as xray:
+        udp = sender(xray)
+        udp.send(datagram(segment(0)))
+        assert xray.wait_for(1)
+        daemon = xray.daemon
+        assert daemon is not None and daemon._pool is not None and daemon.workers_started
+        yield xray, udp, daemon._pool
 
 
 def test_bad_datagrams_are_rejected_with_reasons_and_the_daemon_keeps_going(
@@ -394,13 +412,8 @@ def test_what_arrived_before_stop_is_stored_by_the_workers_reading_the_socket(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The workers read the daemon's socket themselves: stop() lets them drain it first."""
-    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
     database = tmp_path / "xray.sqlite3"
-    with LocalXRay(db=database, ingest_processes=2) as xray:
-        udp = sender(xray)
-        udp.send(datagram(segment(0)))  # starts the workers
-        assert xray.wait_for(1)
-        assert xray.daemon is not None and xray.daemon.workers_started
+    with workers_started(monkeypatch, db=database) as (xray, udp, _):
         payloads = [datagram(segment(n)) for n in range(1, 2001)]
         for payload in payloads:
             udp.send(payload)
@@ -422,14 +435,8 @@ def test_what_arrived_before_stop_is_stored_by_the_workers_reading_the_socket(
 def test_a_worker_that_dies_costs_what_it_held_and_the_daemon_goes_on(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
-    with LocalXRay(ingest_processes=2) as xray:
-        udp = sender(xray)
-        udp.send(datagram(segment(0)))
-        assert xray.wait_for(1)
-        daemon = xray.daemon
-        assert daemon is not None and daemon._pool is not None and daemon.workers_started
-        worker = daemon._pool._workers[0]
+    with workers_started(monkeypatch) as (xray, udp, pool):
+        worker = pool._workers[0]
         worker.kill()
         worker.join(10)
         deadline = time.monotonic() + 10
@@ -448,26 +455,12 @@ def test_a_batch_lost_with_its_worker_is_counted_as_rejected(
 ) -> None:
     """A worker killed with a batch in hand: its datagrams are rejected ("internal"), so
     received = stored + rejected still holds and nothing goes missing from the counts."""
-    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
-    with LocalXRay(ingest_processes=2) as xray:
-        udp = sender(xray)
-        udp.send(datagram(segment(0)))
-        assert xray.wait_for(1)
-        daemon = xray.daemon
-        assert daemon is not None and daemon._pool is not None and daemon.workers_started
-        pool = daemon._pool
+    with workers_started(monkeypatch) as (xray, udp, pool):
         pool._write_lock.acquire()  # the workers' batches wait for their turn, in hand
         try:
             for n in range(1, 301):
                 udp.send(datagram(segment(n)))
-            deadline = time.monotonic() + 4
-            holding = []
-            while not holding and time.monotonic() < deadline:
-                holding = [i for i in range(2) if pool._holding[i] and pool.busy()]
-                time.sleep(0.01)
-            assert holding, "no worker took a batch"
-            number = holding[0]
-            held = pool._holding[number]
+            number, held = settled_batch_in_hand(pool)
             pool._workers[number].kill()
             pool._workers[number].join(10)
         finally:
@@ -484,18 +477,30 @@ def test_a_batch_lost_with_its_worker_is_counted_as_rejected(
     assert f"ended holding {held} datagrams" in caplog.text
 
 
+def settled_batch_in_hand(pool: Any) -> tuple[int, int]:
+    """(worker, datagrams) of a worker whose batch is in hand and no longer growing (it waits
+    for its write turn): the count is read while the worker still drains otherwise."""
+    deadline = time.monotonic() + 4
+    last: list[int] = []
+    while time.monotonic() < deadline:
+        in_hand = [
+            pool._holding[i] if pool._taken[i] != pool._recorded[i] else 0
+            for i in range(pool.processes)
+        ]
+        if any(in_hand) and in_hand == last:
+            number = max(range(pool.processes), key=in_hand.__getitem__)
+            return number, in_hand[number]
+        last = in_hand
+        time.sleep(0.1)
+    raise AssertionError(f"no worker settled with a batch in hand: {last}")
+
+
 def test_ctrl_c_in_a_terminal_does_not_stop_the_ingest_workers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """SIGINT reaches the whole process group: the workers leave stopping to the daemon."""
-    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
-    with LocalXRay(ingest_processes=2) as xray:
-        udp = sender(xray)
-        udp.send(datagram(segment(0)))
-        assert xray.wait_for(1)
-        daemon = xray.daemon
-        assert daemon is not None and daemon._pool is not None and daemon.workers_started
-        workers = list(daemon._pool._workers)
+    with workers_started(monkeypatch) as (xray, udp, pool):
+        workers = list(pool._workers)
         for worker in workers:  # once started, it ignores SIGINT (as /proc shows)
             deadline = time.monotonic() + 10
             while not ignores_sigint(worker.pid) and time.monotonic() < deadline:
@@ -525,14 +530,8 @@ def test_a_write_lock_left_held_stalls_each_worker_once_not_every_batch(
     lock stays held: stored in about one timeout (waiting at every batch took two or more)."""
     from lambda_tracing_local.xray.workers import TURN_TIMEOUT_SECONDS
 
-    monkeypatch.setattr("lambda_tracing_local.xray.daemon.POOL_START_BATCH", 1)
-    with LocalXRay(ingest_processes=2) as xray:
-        udp = sender(xray)
-        udp.send(datagram(segment(0)))
-        assert xray.wait_for(1)
-        daemon = xray.daemon
-        assert daemon is not None and daemon._pool is not None and daemon.workers_started
-        lock = daemon._pool._write_lock
+    with workers_started(monkeypatch) as (xray, udp, pool):
+        lock = pool._write_lock
         lock.acquire()  # as a worker killed inside its turn leaves it
         try:
             started = time.monotonic()
