@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambda_env import BENCHMARKS_DIR, FUNCTIONS_DIR, REPO_ROOT, lambda_environment
-from variants import BARE, OURS, POWERTOOLS, Variant
+from variants import BARE, OURS, OURS_OTLP, POWERTOOLS, Variant
 
 VERSION = "3.13"
 INTERPRETER = REPO_ROOT / f".tools/python{VERSION}/bin/python{VERSION}"
@@ -187,6 +187,7 @@ class AsLambda(Variant):
                 "LAMBDA_RUNTIME_DIR": str(ROOT / "runtime"),
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_python{VERSION}",
                 "PYTHONDONTWRITEBYTECODE": "1",
+                "BENCH_MOTO": "0",  # not shipped: the Stubber row stands for the AWS call
             }
         )
         if self.layer == "ours":
@@ -198,4 +199,9 @@ AS_LAMBDA_VARIANTS = (
     AsLambda(BARE.key, BARE.label, env=BARE.env),
     AsLambda(POWERTOOLS.key, POWERTOOLS.label, env=POWERTOOLS.env, layer="powertools"),
     AsLambda(OURS.key, OURS.label, env=OURS.env, layer="ours"),
+)
+# The warm rows as Lambda runs them: our layer in both modes.
+WARM_AS_LAMBDA_VARIANTS = (
+    *AS_LAMBDA_VARIANTS,
+    AsLambda(OURS_OTLP.key, OURS_OTLP.label, env=OURS_OTLP.env, layer="ours"),
 )

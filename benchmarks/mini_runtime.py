@@ -12,9 +12,11 @@ Modes:
   serve  - import, then answer JSON commands on stdin, one per line:
            {"workload": "plain", "sampled": true, "n": 1000} -> {"mean_ns": ..., "errors": 0}
            Serve mode first starts moto's in-process DynamoDB (moto_in_process) for the
-           botocore workload; cold mode makes no downstream call and so does not.
+           botocore workload (unless BENCH_MOTO=0); cold mode makes no downstream call and so
+           does not.
   loop   - WORKLOAD N SAMPLED(1|0): 50 unmeasured invocations, then N, for profilers
-           (BENCH_PROFILE=pyinstrument profiles just those N and prints the tree to stderr).
+           (BENCH_PROFILE=pyinstrument profiles just those N and prints the tree to stderr;
+           BENCH_PROFILE=opcodes counts the bytecodes each function runs in them, per invocation).
 """
 
 from __future__ import annotations
@@ -87,6 +89,42 @@ def _loop(handler, event, headers, contexts) -> tuple[int, int, str]:  # type: i
     return total, errors, first_error
 
 
+def count_opcodes(handler, workload: str, sampled: bool, n: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Bytecodes run per function over n invocations (sys.settrace's opcode events): where the
+    interpreter's work goes, without the timer noise of a sampling profiler."""
+    from collections import Counter
+
+    from lambda_env import new_context, new_trace_header
+
+    counts: Counter[str] = Counter()
+    here = __file__
+
+    def local(frame, event, arg):  # type: ignore[no-untyped-def]
+        if event == "opcode":
+            code = frame.f_code
+            counts[
+                f"{code.co_qualname} ({code.co_filename.rsplit('/', 2)[-1]}:{code.co_firstlineno})"
+            ] += 1
+        return local
+
+    def calls(frame, event, arg):  # type: ignore[no-untyped-def]
+        if frame.f_code.co_filename == here:
+            return None
+        frame.f_trace_opcodes = True
+        return local
+
+    event = {"workload": workload}
+    for _ in range(n):
+        os.environ["_X_AMZN_TRACE_ID"] = new_trace_header(sampled)
+        context = new_context()
+        sys.settrace(calls)
+        try:
+            handler(event, context)
+        finally:
+            sys.settrace(None)
+    return counts
+
+
 def serve(handler) -> None:  # type: ignore[no-untyped-def]
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
@@ -126,7 +164,9 @@ def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else "serve"
     if os.environ.get("BENCH_DROP_DATAGRAMS") == "1":
         drop_datagrams()
-    if mode == "serve" or (mode == "loop" and sys.argv[2] == "botocore"):
+    # BENCH_MOTO=0: as Lambda runs it (lambda_python.py), where only what ships is importable.
+    moto = os.environ.get("BENCH_MOTO", "1") == "1"
+    if moto and (mode == "serve" or (mode == "loop" and sys.argv[2] == "botocore")):
         import moto_in_process
 
         moto_in_process.start()
@@ -143,6 +183,11 @@ def main() -> None:
 
             profiler = Profiler(interval=0.0001)
             profiler.start()
+        if os.environ.get("BENCH_PROFILE") == "opcodes":
+            counts = count_opcodes(handler, workload, sampled, n)
+            for where, count in sorted(counts.items(), key=lambda item: -item[1])[:40]:
+                print(f"{count / n:9.1f}  {where}", file=sys.stderr)
+            print(f"{sum(counts.values()) / n:9.1f}  in all", file=sys.stderr)
         result = measure(handler, workload, sampled, n)
         if profiler is not None:
             profiler.stop()

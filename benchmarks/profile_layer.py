@@ -7,6 +7,10 @@
     python benchmarks/profile_layer.py warm [--variant ours] [--workload plain] [-n 20000]
                                             [--unsampled]
         Warm invocations under pyinstrument (statistical; the call tree printed as text).
+    python benchmarks/profile_layer.py opcodes [--variant ours] [--workload plain] [-n 200]
+                                               [--unsampled]
+        Bytecodes run per warm invocation, by function (sys.settrace's opcode events; no
+        timer, so the same on a busy host): where the interpreter's work goes.
     python benchmarks/profile_layer.py init [--variant ours] [--no-boto3]
         One cold start (imports, init, first invocation) under pyinstrument.
     python benchmarks/profile_layer.py ablate [--no-boto3] [-n 2000] [--repeat 7]
@@ -194,7 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("what", choices=("imports", "warm", "init", "ablate", "send"))
+    parser.add_argument("what", choices=("imports", "warm", "opcodes", "init", "ablate", "send"))
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--variant", default="ours", choices=[v.key for v in ALL_VARIANTS])
     parser.add_argument(
@@ -228,7 +232,10 @@ def main() -> None:
         else:
             sampled = "0" if args.unsampled else "1"
             command = variant.command("loop", args.workload, str(args.n), sampled)
-            env = variant.environment(listener.address, {**extra, "BENCH_PROFILE": "pyinstrument"})
+            profiler = "opcodes" if args.what == "opcodes" else "pyinstrument"
+            if profiler == "opcodes":
+                command = variant.command("loop", args.workload, str(min(args.n, 200)), sampled)
+            env = variant.environment(listener.address, {**extra, "BENCH_PROFILE": profiler})
             finished = _run(variant, command, env)
             print(finished.stderr[-30000:])
             print(finished.stdout.strip().splitlines()[-1])

@@ -25,13 +25,13 @@ from typing import Any
 from bench_event_sources import measure_event_sources
 from cold_start import AS_LAMBDA, measure_cold_starts
 from downstream import Downstream
-from lambda_python import AS_LAMBDA_VARIANTS, CONDITIONS
+from lambda_python import AS_LAMBDA_VARIANTS, CONDITIONS, WARM_AS_LAMBDA_VARIANTS
 from results import Section
 from table import render
 from udp_listener import DaemonListener
 from variants import ALL_VARIANTS
 from versus_adot import render_versus_adot
-from warm import measure_warm
+from warm import AS_LAMBDA_TITLE, AS_LAMBDA_WORKLOADS, measure_warm
 
 OTHER_MODULES = ("bench_service_map", "bench_local_xray")
 
@@ -95,6 +95,16 @@ def main() -> int:
         extra_env = {"BENCH_HTTP_URL": downstream.http_url}
         sections += measure_warm(ALL_VARIANTS, listener, extra_env, runs, scale)
         progress("warm", started)
+        sections += measure_warm(
+            WARM_AS_LAMBDA_VARIANTS,
+            listener,
+            extra_env,
+            runs,
+            scale,
+            workloads=AS_LAMBDA_WORKLOADS,
+            title_prefix=AS_LAMBDA_TITLE,
+        )
+        progress("warm as Lambda", started)
         sections += measure_cold_starts(
             AS_LAMBDA_VARIANTS,
             listener,

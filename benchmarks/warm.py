@@ -33,6 +33,10 @@ WORKLOADS = (
     Workload("plain", "unsampled (Sampled=0): no-op handler", False, 2000),
     Workload("subsegment", "unsampled (Sampled=0): + 1 custom subsegment", False, 2000),
 )
+# As Lambda runs it (lambda_python.py): the runtime's Python with only what ships, so no moto
+# (the Stubber row measures the botocore call there).
+AS_LAMBDA_WORKLOADS = tuple(workload for workload in WORKLOADS if workload.key != "botocore")
+AS_LAMBDA_TITLE = "as Lambda, "
 WARMUP_INVOCATIONS = 20
 
 
@@ -76,8 +80,10 @@ def measure_warm(
     extra_env: dict[str, str],
     runs: int,
     scale: float,
+    workloads: tuple[Workload, ...] = WORKLOADS,
+    title_prefix: str = "",
 ) -> list[Section]:
-    sections = [Section(workload.title, "us") for workload in WORKLOADS]
+    sections = [Section(title_prefix + workload.title, "us") for workload in workloads]
     for section in sections:
         for variant in variants:
             section.series[variant.key] = Series()
@@ -90,29 +96,25 @@ def measure_warm(
             for section in sections:
                 for key, reason in failed.items():
                     section.mark_unavailable(key, reason)
-            for workload, section in zip(WORKLOADS, sections, strict=True):
+            for workload, section in zip(workloads, sections, strict=True):
                 warm_up(workers, section, workload, max(5, int(WARMUP_INVOCATIONS * scale)))
-            _one_run(workers, listener, sections, run, scale)
+            _one_run(workers, listener, sections, workloads, run, scale)
         finally:
             for worker in workers.values():
                 worker.stop()
-    by_title = {section.title: section for section in sections}
-    no_op = by_title[WORKLOADS[0].title]
-    sections.append(
-        difference(
-            "per botocore call (botocore row minus no-op row)", by_title[WORKLOADS[2].title], no_op
-        )
+    sampled = {
+        workload.key: section
+        for workload, section in zip(workloads, sections, strict=True)
+        if workload.sampled
+    }
+    per_call = (
+        ("botocore", "per botocore call (botocore row minus no-op row)"),
+        ("http", "per HTTP call (HTTP row minus no-op row)"),
+        ("botocore_stub", "per botocore call, Stubber (Stubber row minus no-op row)"),
     )
-    sections.append(
-        difference("per HTTP call (HTTP row minus no-op row)", by_title[WORKLOADS[3].title], no_op)
-    )
-    sections.append(
-        difference(
-            "per botocore call, Stubber (Stubber row minus no-op row)",
-            by_title[WORKLOADS[4].title],
-            no_op,
-        )
-    )
+    for key, title in per_call:
+        if key in sampled:
+            sections.append(difference(title_prefix + title, sampled[key], sampled["plain"]))
     return sections
 
 
@@ -120,12 +122,13 @@ def _one_run(
     workers: dict[str, Worker],
     listener: DaemonListener,
     sections: list[Section],
+    workloads: tuple[Workload, ...],
     run: int,
     scale: float,
 ) -> None:
     """Every workload once in every environment, the variants' order rotated run by run."""
     counts = listener.settled_counts()
-    for workload, section in zip(WORKLOADS, sections, strict=True):
+    for workload, section in zip(workloads, sections, strict=True):
         order = list(workers)
         shift = run % len(order) if order else 0
         for key in order[shift:] + order[:shift]:
