@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import gc
 import json
 import random
 import threading
@@ -205,6 +206,38 @@ def test_a_span_opened_after_its_parent_ended_is_still_sent(
     assert sent_alone == [late]  # its own document, not inside step's
     for document in traced.emitter.documents:
         assert [e.message for e in segment_validator.iter_errors(document)] == []
+
+
+def test_sent_spans_are_freed_without_the_garbage_collector(traced: Traced) -> None:
+    """A child holds its parent weakly: once a tree is sent, reference counting frees it. A
+    cycle (parent.subsegments -> child -> parent) left every traced call's spans, dicts and
+    lists to the collector: memory and page faults on the per-call path."""
+    from aws_xray_sdk.core.models.entity import Entity
+
+    def invocation() -> None:
+        with subsegment("request"), subsegment("call", namespace="remote") as call:
+            with subsegment("inner", namespace="remote"):
+                pass
+            assert call is not None
+
+    invocation()  # the first may make what every later one reuses
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(3):
+            invocation()
+        gc.collect()
+        spans = [item for item in gc.garbage if isinstance(item, Entity)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if enabled:
+            gc.enable()
+    assert spans == []
+    assert [d["name"] for d in traced.emitter.documents] == ["request"] * 4
+    assert [c["name"] for c in traced.emitter.documents[-1]["subsegments"]] == ["call"]
 
 
 def test_without_task_local_storage_the_sdk_crosses_parents(traced: Traced) -> None:

@@ -55,8 +55,8 @@ def comparable(document: dict[str, Any]) -> dict[str, Any]:
 def test_same_attributes_as_the_sdk_classes() -> None:
     sdk_facade, sdk, ours_facade, ours = pair()
     assert isinstance(ours, Entity)
-    # What a Span keeps beside the Subsegment's attributes: its parent object (the facade or
-    # a span), so the backend can tell a top-level span without a lookup.
+    # What a Span keeps beside the Subsegment's attributes: its parent (the facade, or a weak
+    # reference to its parent span), so the backend can tell a top-level span without a lookup.
     assert set(vars(ours)) - {"_parent"} == set(vars(sdk))
     for name in ("trace_id", "id", "sampled", "in_progress", "name"):
         assert getattr(ours_facade, name) == getattr(sdk_facade, name)
@@ -66,6 +66,24 @@ def test_same_attributes_as_the_sdk_classes() -> None:
     child = Span("child", "remote", ours)
     assert child.parent_id == ours.id and child.parent_segment is ours_facade
     assert not child.top_level and child.top() is ours
+
+
+def test_a_child_holds_its_parent_span_weakly() -> None:
+    """The parent holds the child (subsegments): a strong reference back would make a cycle
+    only the garbage collector frees. Once the top-level span is gone (sent, and held by
+    nothing), a late child counts it as sent."""
+    from lambda_tracing.backend.xray import _top_sent
+
+    _, _, facade, ours = pair()
+    child = Span("child", "remote", ours)
+    grandchild = Span("grandchild", "remote", child)
+    assert grandchild.top() is ours and not _top_sent(grandchild)
+    ours._sent = True
+    assert _top_sent(grandchild)
+    del ours
+    assert child.top() is None and grandchild.top() is None
+    assert not child.top_level and _top_sent(grandchild)
+    assert child.parent_segment is facade and child.parent_id
 
 
 def test_the_facade_records_nothing_like_the_sdk_dummy() -> None:

@@ -110,7 +110,7 @@ class XRayBackend:
             if span.top_level:
                 span._sent = True
                 self.recorder.emitter.send_entity(span)
-            elif span._detached or span.top()._sent:
+            elif span._detached or _top_sent(span):
                 self.recorder.emitter.send_entity(span)
         except Exception as error:  # noqa: BLE001
             log_failure("end_subsegment", error)
@@ -197,3 +197,9 @@ class NoopBackend:
 
     def spans(self) -> Iterator[Any]:
         return iter(())
+
+
+def _top_sent(span: Any) -> bool:
+    """Whether the top-level span above `span` has gone out (or, sent, has been freed)."""
+    top = span.top()
+    return top is None or top._sent
