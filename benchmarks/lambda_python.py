@@ -188,6 +188,7 @@ class AsLambda(Variant):
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_python{VERSION}",
                 "PYTHONDONTWRITEBYTECODE": "1",
                 "BENCH_MOTO": "0",  # not shipped: the Stubber row stands for the AWS call
+                "BENCH_GC": "1",  # the collector runs, as on Lambda
             }
         )
         if self.layer == "ours":

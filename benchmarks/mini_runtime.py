@@ -49,14 +49,18 @@ def measure(handler, workload: str, sampled: bool, n: int) -> dict[str, object]:
 
     The garbage collector is paused during the loop, as timeit does: a collection's cost depends
     on the whole heap (moto's most of all), not on the tracer, and would otherwise dominate the
-    spread of the botocore rows. Each variant's garbage is collected before its next batch."""
+    spread of the botocore rows. Each variant's garbage is collected before its next batch.
+    BENCH_GC=1 (the rows as Lambda runs it, which have no moto) keeps it running, as Lambda
+    does: what a tracer leaves to the collector (reference cycles, the collections its
+    allocations bring on) is then in its time."""
     from lambda_env import new_context, new_trace_header
 
     headers = [new_trace_header(sampled) for _ in range(n)]
     contexts = [new_context() for _ in range(n)]
     event = {"workload": workload}
     gc.collect()
-    gc.disable()
+    if os.environ.get("BENCH_GC") != "1":
+        gc.disable()
     cpu_started = time.process_time_ns()
     try:
         total, errors, first_error = _loop(handler, event, headers, contexts)
@@ -185,7 +189,9 @@ def main() -> None:
             profiler.start()
         if os.environ.get("BENCH_PROFILE") == "opcodes":
             counts = count_opcodes(handler, workload, sampled, n)
-            for where, count in sorted(counts.items(), key=lambda item: -item[1])[:40]:
+            for where, count in sorted(counts.items(), key=lambda item: -item[1])[
+                : int(os.environ.get("BENCH_OPCODE_ROWS", "40"))
+            ]:
                 print(f"{count / n:9.1f}  {where}", file=sys.stderr)
             print(f"{sum(counts.values()) / n:9.1f}  in all", file=sys.stderr)
         result = measure(handler, workload, sampled, n)
