@@ -14,6 +14,8 @@ from aws_xray_sdk.core.models.entity import Entity
 from aws_xray_sdk.core.models.facade_segment import FacadeSegment
 from aws_xray_sdk.core.models.subsegment import Subsegment
 from aws_xray_sdk.core.models.trace_header import TraceHeader
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lambda_tracing.backend.entities import make_classes
 from lambda_tracing.documents import serialize
 
@@ -226,9 +228,9 @@ def test_the_usual_handler_span_document_is_the_sdks(change: str) -> None:
     if change != "not sent":
         ours._sent = True  # as the backend marks a top-level span before sending it
     if change in ("none", "no metadata"):  # the short way (its shape is a real span's)
-        from lambda_tracing.backend import entities
+        from lambda_tracing.backend import span_text
 
-        assert tuple(vars(ours)) == entities._USUAL_KEYS
+        assert tuple(vars(ours)) == span_text._USUAL_KEYS
     assert comparable(ours.to_dict()) == comparable(sdk.to_dict())
     assert list(ours.to_dict()) == [key for key in vars(ours) if key in sdk.to_dict()]
     # The text the emitter sends: to_dict's document, either way.
@@ -350,3 +352,114 @@ def test_the_usual_handler_span_is_sent_as_its_direct_text(
         1_700_000_000.25,
         1_700_000_003.5,
     )
+
+
+# --- span trees written directly (span_text.tree_text) ---
+
+_TWEAKS = ("http", "aws", "annotations", "metadata", "children")
+_UNUSUAL = ("fault", "cause", "sql", "open child", "foreign metadata", "sdk child", "no name")
+
+
+def _same_tree(sent: Any, document: Any) -> None:
+    """`sent` (parsed text) is `document` but for times written to the microsecond."""
+    if isinstance(document, dict):
+        assert list(sent) == list(document)
+        for key, value in document.items():
+            if key in ("start_time", "end_time") and isinstance(value, float):
+                assert sent[key] == pytest.approx(value, abs=1e-6)
+            else:
+                _same_tree(sent[key], value)
+    elif isinstance(document, list):
+        assert len(sent) == len(document)
+        for item, expected in zip(sent, document, strict=True):
+            _same_tree(item, expected)
+    else:
+        assert sent == document and type(sent) is type(document)
+
+
+# A child: (namespace, http status or None, aws block or not, annotation or None, children)
+_children = st.deferred(
+    lambda: st.lists(
+        st.tuples(
+            st.sampled_from(["aws", "remote"]),
+            st.one_of(st.none(), st.sampled_from([200, 204, 302])),
+            st.booleans(),
+            st.one_of(st.none(), st.integers(), st.floats(-1e9, 1e9)),
+            _children,
+        ),
+        max_size=2,
+    )
+)
+
+
+def _grow(parent: Any, plan: list[Any], depth: int = 0) -> list[Any]:
+    """Open children under `parent` as `plan` says, as the backend makes them: every span made."""
+    made = []
+    for number, (namespace, status, aws, annotation, grandchildren) in enumerate(plan):
+        child = Span(f"child-{depth}-{number}", namespace, parent)
+        parent.subsegments.append(child)
+        made.append(child)
+        if status is not None:
+            child.put_http_meta("status", status)
+            child.put_http_meta("url", "https://example.com/a?b=\u00e9")
+        if aws:
+            child.set_aws({"operation": "GetItem", "region": "eu-west-1", "retries": 1})
+        if annotation is not None:
+            child.annotations["n"] = annotation
+        made += _grow(child, grandchildren, depth + 1)
+    return made
+
+
+def build_tree(plan: list[Any], metadata: bool, unusual: str | None, victim: int) -> Any:
+    """A closed, sent top-level span with the children of `plan` (at least one), made
+    unusual in one way (`unusual`, on the victim-th span) or not at all."""
+    _, _, _, top = pair()
+    top.annotations.update({"ColdStart": False, "Service": "svc"})
+    if metadata:
+        top.metadata["svc"] = {"response": {"statusCode": 200, "body": '\u00e9\n"'}}
+    spans = [top, *_grow(top, plan or [("remote", None, False, None, [])])]
+    chosen = spans[victim % len(spans)]
+    if unusual == "fault":
+        chosen.add_fault_flag()
+    elif unusual == "cause":
+        chosen.add_exception(ValueError("boom"), [])
+    elif unusual == "sql":
+        chosen.set_sql({"url": "postgres://db"})
+    elif unusual == "foreign metadata":
+        chosen.put_metadata("key", {"a": Decimal("1.5")}, "ns")
+    elif unusual == "sdk child":
+        sdk = Subsegment("sdk", "remote", FacadeSegment("facade", PARENT, ROOT, True))
+        sdk.in_progress, sdk.end_time = False, sdk.start_time + 0.25
+        top.subsegments.append(sdk)
+    elif unusual == "no name":
+        chosen.name = ""
+    for span in reversed(spans[1:]):  # the deepest first, as they end
+        if not (unusual == "open child" and span is spans[-1]):
+            span.close(top.start_time + 0.25)
+    top.close(top.start_time + 5.0)
+    top._sent = True
+    return top
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    _children,
+    st.booleans(),
+    st.one_of(st.none(), st.sampled_from(_UNUSUAL)),
+    st.integers(0, 50),
+)
+def test_a_span_tree_is_sent_as_to_dict_makes_it(
+    plan: list[Any], metadata: bool, unusual: str | None, victim: int
+) -> None:
+    """Trees of the shapes the layer makes are written directly (a traced call's span is one
+    such child); any other shape goes through to_dict. The text is to_dict's either way."""
+    from lambda_tracing.backend.span_text import tree_text
+
+    top = build_tree(plan, metadata, unusual, victim)
+    text = top.to_json()
+    _same_tree(json.loads(text), json.loads(serialize(top.to_dict())))
+    if unusual is None:
+        assert text == tree_text(vars(top))  # the direct way was taken
+    else:
+        with pytest.raises((TypeError, ValueError)):
+            tree_text(vars(top))

@@ -113,6 +113,30 @@ def usual_subsegment_text(
     )
 
 
+def subsegment_text(
+    span_id: str,
+    name: str,
+    start: float,
+    parent: str,
+    blocks: str,
+    trace: str,
+    kind: str,
+    namespace: str,
+    end: float,
+) -> str:
+    """A closed subsegment's document written as usual_subsegment_text writes it, with
+    `blocks` (its non-empty http, annotations, metadata, aws and subsegments, each `"key":...,`
+    in the document's order) between in_progress and trace_id. Raises as that does."""
+    if type(start) not in _TIME_TYPES or type(end) not in _TIME_TYPES or start - start or end - end:
+        raise ValueError("a time that is not a finite float or int")
+    return (
+        f'{{"id":{_escape(span_id)},"name":{_escape(name)},"start_time":{start:.6f},'
+        f'"parent_id":{_escape(parent)},"in_progress":false,{blocks}'
+        f'"trace_id":{_escape(trace)},"type":{_escape(kind)},"namespace":{_escape(namespace)},'
+        f'"end_time":{end:.6f}}}'
+    )
+
+
 def fit(document: dict[str, Any], limit: int = DOCUMENT_LIMIT) -> list[str]:
     """Serialized documents, each at most `limit` bytes, carrying as much of `document` as fits.
     Metadata that cannot be written as JSON at all (a reference cycle, nesting deeper than the

@@ -25,11 +25,10 @@ import os
 import random
 import time
 import weakref
-from collections.abc import Mapping
-from operator import itemgetter
 from typing import Any
 
 from lambda_tracing.backend import sdk_models
+from lambda_tracing.backend.span_text import tree_text, usual_values
 from lambda_tracing.documents import serialize, usual_subsegment_text
 
 logger = logging.getLogger(__name__)
@@ -37,56 +36,6 @@ logger = logging.getLogger(__name__)
 # Attributes a Span keeps that never go into a document.
 _NOT_IN_DOCUMENT = frozenset(
     {"sampled", "parent_segment", "_parent", "_foreign_metadata", "_sent", "_detached"}
-)
-
-# A closed, sent top-level span's attributes, in the order Span.__init__, close() and the
-# backend set them: the usual handler span, whose document to_dict makes without its loop.
-_USUAL_KEYS = (
-    "id",
-    "name",
-    "start_time",
-    "parent_id",
-    "sampled",
-    "in_progress",
-    "http",
-    "annotations",
-    "metadata",
-    "aws",
-    "cause",
-    "subsegments",
-    "parent_segment",
-    "_parent",
-    "trace_id",
-    "type",
-    "namespace",
-    "sql",
-    "end_time",
-    "_sent",
-)
-_read_document = itemgetter(
-    "id",
-    "name",
-    "start_time",
-    "parent_id",
-    "annotations",
-    "metadata",
-    "trace_id",
-    "type",
-    "namespace",
-    "end_time",
-)
-_read_empty = itemgetter("http", "aws", "cause", "subsegments", "sql")
-# The same without metadata, which may be empty (the response not captured).
-_read_required = itemgetter(
-    "id",
-    "name",
-    "start_time",
-    "parent_id",
-    "annotations",
-    "trace_id",
-    "type",
-    "namespace",
-    "end_time",
 )
 
 
@@ -246,7 +195,7 @@ def make_classes() -> tuple[type, type]:
             children as their own to_dict, metadata converted unless only JSON-safe values
             were put through put_json_metadata."""
             attributes = vars(self)
-            kept = _usual_values(attributes)
+            kept = usual_values(attributes)
             if kept is not None:
                 # The usual shape: the same document as the loop below makes, at a third of
                 # its cost.
@@ -288,32 +237,19 @@ def make_classes() -> tuple[type, type]:
             return document
 
         def to_json(self) -> str:
-            """serialize(self.to_dict()), the usual handler span's written directly (no
-            document dict, and its two maps the only parts left to the JSON encoder)."""
-            kept = _usual_values(vars(self))
-            if kept is None:
+            """serialize(self.to_dict()), written directly where the spans are of the shapes
+            this class makes: no document dicts, their maps the only parts left to the JSON
+            encoder (the usual handler span's in one step)."""
+            attributes = vars(self)
+            kept = usual_values(attributes)
+            if kept is not None:
+                return usual_subsegment_text(*kept)
+            try:
+                return tree_text(attributes)
+            except (TypeError, ValueError, OverflowError):  # not of those shapes
                 return serialize(self.to_dict())
-            return usual_subsegment_text(*kept)
 
     return Facade, Span
-
-
-def _usual_values(attributes: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """A closed, sent top-level span of the usual shape (every kept value set but metadata,
-    which may be empty; the others empty): its document's values in _read_document's order;
-    else None."""
-    if (  # cheapest refusals first: a span with children or of another size
-        len(attributes) == len(_USUAL_KEYS)
-        and not attributes.get("subsegments")
-        and tuple(attributes) == _USUAL_KEYS
-        and attributes["in_progress"] is False
-    ):
-        kept = _read_document(attributes)
-        if (all(kept) or (not kept[5] and all(_read_required(attributes)))) and not any(
-            _read_empty(attributes)
-        ):
-            return kept
-    return None
 
 
 def _recorded_exceptions(segment: Any) -> dict[int, tuple[BaseException, str]] | None:
