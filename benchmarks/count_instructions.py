@@ -84,11 +84,11 @@ def main() -> None:
         variant for variant in ALL_VARIANTS if variant.key in wanted
     )
     if args.as_lambda:
-        from lambda_python import AS_LAMBDA_VARIANTS, CONDITIONS, prepare
+        from lambda_python import CONDITIONS, WARM_AS_LAMBDA_VARIANTS, prepare
 
         if reason := prepare():
             raise SystemExit(reason)
-        variants = AS_LAMBDA_VARIANTS
+        variants = tuple(variant for variant in WARM_AS_LAMBDA_VARIANTS if variant.key in wanted)
         print(f"as Lambda: {CONDITIONS}")
     with DaemonListener() as listener, Downstream() as downstream:
         extra = {"BENCH_HTTP_URL": downstream.http_url, "PYTHONHASHSEED": "0"}

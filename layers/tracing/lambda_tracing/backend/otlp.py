@@ -26,9 +26,11 @@ instrumentations write them; X-Ray's own OTLP conversion reads the `aws.xray.*` 
 
 A span that is no AWS or remote call and recorded no exception (the handler's, custom spans) is
 written by otlp_template.FlatSpans from parts encoded once per process, the same bytes as
-SpanConverter's; in a tree, each such span's entry is, the rest SpanConverter's. The usual
-handler span's whole datagram comes from otlp_datagrams.HandlerDatagrams, a skeleton kept per
-shape (send_entity tries the last shape's first, before reading the span any other way).
+SpanConverter's; an AWS call's span of the usual shape by otlp_calls.CallSpans, from parts
+encoded once per call site; in a tree, each such span's entry is, the rest SpanConverter's.
+The usual handler span's whole datagram comes from otlp_datagrams.HandlerDatagrams, a skeleton
+kept per shape (send_entity tries the last shape's first, before reading the span any other
+way).
 
 A span too big for one datagram is cut down as documents.fit cuts a document (big metadata
 replaced by a marker, long strings cut, then identity and timing only), so nothing is lost
@@ -45,6 +47,8 @@ from typing import Any
 from lambda_tracing import documents
 from lambda_tracing.backend import otlp_encode as enc
 from lambda_tracing.backend.emitter import UDPEmitter
+from lambda_tracing.backend.otlp_attributes import SERVICE_IDS, aws_attributes, http_attributes
+from lambda_tracing.backend.otlp_calls import CallSpans
 from lambda_tracing.backend.otlp_datagrams import HandlerDatagrams
 from lambda_tracing.backend.otlp_template import (
     ANNOTATIONS_KEY,
@@ -64,37 +68,6 @@ REQUEST_LIMIT = (DATAGRAM_LIMIT - len(HEADER) - len(SAMPLED_PREFIX)) // 4 * 3
 SCOPE_NAME = "lambda_tracing"
 SCOPE_VERSION = "1"
 
-# The names OTel's botocore instrumentation (and ADOT, for S3 and SNS) give the X-Ray SDK's
-# aws fields: what X-Ray's OTLP conversion reads to name the queue, topic, function, bucket.
-_AWS_KEYS = {
-    "operation": "rpc.method",
-    "region": "aws.region",
-    "request_id": "aws.request_id",
-    "queue_url": "aws.queue_url",
-    "topic_arn": "aws.sns.topic.arn",
-    "function_name": "faas.invoked_name",
-    "bucket_name": "aws.s3.bucket",
-}
-# aws-xray-sdk names a botocore call's span after the endpoint prefix; OTel's rpc.service is
-# botocore's service id. The common ones; others keep the prefix.
-_SERVICE_IDS = {
-    "dynamodb": "DynamoDB",
-    "sqs": "SQS",
-    "sns": "SNS",
-    "s3": "S3",
-    "lambda": "Lambda",
-    "events": "EventBridge",
-    "kinesis": "Kinesis",
-    "states": "SFN",
-    "ssm": "SSM",
-    "sts": "STS",
-    "secretsmanager": "Secrets Manager",
-    "kms": "KMS",
-    "firehose": "Firehose",
-    "bedrock-runtime": "Bedrock Runtime",
-    "logs": "CloudWatch Logs",
-    "monitoring": "CloudWatch",
-}
 _ATTRIBUTE_TAG = b"\x4a"  # Span.attributes
 _REMOTE_PARENT = enc.FLAG_SAMPLED | enc.FLAG_HAS_IS_REMOTE | enc.FLAG_IS_REMOTE
 _LOCAL_PARENT = enc.FLAG_SAMPLED | enc.FLAG_HAS_IS_REMOTE
@@ -150,13 +123,14 @@ class SpanConverter:
         handler: bool = False,
         remote_parent: bool = False,
         flat: FlatSpans | None = None,
+        calls: CallSpans | None = None,
     ) -> Iterator[bytes]:
         """Every span of `root`'s tree (a Span or its document) as a ScopeSpans.spans entry,
         parents first, each within the entry limit. `handler`: the root is the invocation's
         (SERVER) span; `remote_parent`: the root's parent is Lambda's segment (the trace
-        header's Parent). `flat` makes the entries of the spans it covers (the same bytes, in
-        fewer operations: a custom span's, the handler's above its calls); where it fails, the
-        general way makes the entry."""
+        header's Parent). `flat` and `calls` make the entries of the spans they cover (the
+        same bytes, in fewer operations: a custom span's, the handler's above its calls, an AWS
+        call's); where they fail, the general way makes the entry."""
         stack: list[tuple[Any, bool]] = [(root, handler)]
         while stack:
             item, is_handler = stack.pop()
@@ -167,6 +141,8 @@ class SpanConverter:
             if flat is not None and node is not item:  # a span's own attributes
                 try:
                     entry = flat.entry(node, is_handler, remote, in_tree=True)
+                    if entry is None and calls is not None:
+                        entry = calls.entry(node, remote)
                 except Exception:  # noqa: BLE001 - e.g. metadata that is not JSON: the
                     entry = None  # general way marks it (and logs what it cannot do)
                 if entry is not None and len(entry) <= self._limit:
@@ -213,16 +189,16 @@ class SpanConverter:
             kind = enc.KIND_INTERNAL
         aws = get("aws")
         if namespace == "aws":
-            name = _SERVICE_IDS.get(name, name)
+            name = SERVICE_IDS.get(name, name)
             pairs.append(("rpc.system", "aws-api"))
             pairs.append(("rpc.service", name))
             if aws and isinstance(aws, dict) and aws.get("operation"):
                 name = f"{name}.{aws['operation']}"
         if aws and isinstance(aws, dict):
-            _aws_attributes(aws, pairs, namespace == "aws")
+            aws_attributes(aws, pairs, namespace == "aws")
         http = get("http")
         if http and isinstance(http, dict):
-            method = _http_attributes(http, pairs)
+            method = http_attributes(http, pairs)
             if method and namespace == "remote":
                 name = method
         annotations = get("annotations")
@@ -272,47 +248,6 @@ def _view(span: Any) -> dict[str, Any]:
     if node.get("_foreign_metadata") or node.get("cause"):
         return span.to_dict()  # type: ignore[no-any-return]
     return node
-
-
-def _aws_attributes(aws: dict[str, Any], pairs: list[tuple[str, Any]], call: bool) -> None:
-    for key, value in aws.items():
-        if value is None or value == "" or isinstance(value, dict):
-            continue
-        if key == "table_name":
-            pairs.append(("aws.dynamodb.table_names", (value,)))
-        elif key == "operation" and not call:
-            pairs.append(("aws.operation", value))
-        else:
-            pairs.append((_AWS_KEYS.get(key) or f"aws.{key}", value))
-
-
-def _http_attributes(http: dict[str, Any], pairs: list[tuple[str, Any]]) -> str | None:
-    request = http.get("request")
-    request = request if isinstance(request, dict) else {}
-    response = http.get("response")
-    response = response if isinstance(response, dict) else {}
-    method = request.get("method")
-    if method:
-        pairs.append(("http.request.method", method))
-    url = request.get("url")
-    if isinstance(url, str) and url:
-        pairs.append(("url.full", url))
-        from urllib.parse import urlsplit  # loaded by then: botocore and requests use it
-
-        try:
-            host = urlsplit(url).hostname
-        except ValueError:
-            host = None
-        if host:
-            pairs.append(("server.address", host))
-    if request.get("user_agent"):
-        pairs.append(("user_agent.original", request["user_agent"]))
-    if request.get("client_ip"):
-        pairs.append(("client.address", request["client_ip"]))
-    status = response.get("status")
-    if isinstance(status, int):
-        pairs.append(("http.response.status_code", status))
-    return method if isinstance(method, str) else None
 
 
 def _exception_events(cause: Any, time_ns: int) -> tuple[Sequence[bytes], str]:
@@ -395,6 +330,7 @@ class OTLPEmitter(UDPEmitter):
         self._limit = REQUEST_LIMIT - self._frame.overhead
         self._converter = SpanConverter(self._limit)
         self._flat = FlatSpans(_links)
+        self._calls = CallSpans()
         self._handlers = HandlerDatagrams(self._flat, self._frame, FRAMING)
 
     def send_entity(self, entity: Any) -> None:
@@ -415,7 +351,9 @@ class OTLPEmitter(UDPEmitter):
                     if handler:
                         datagram = self._handlers.datagram(node)
                     else:
-                        entry = self._flat.entry(node, False, top_level)
+                        entry = self._flat.entry(node, False, top_level) or self._calls.entry(
+                            node, top_level
+                        )
                         datagram = entry and self._frame.datagram(FRAMING, entry)
                 except Exception as error:  # noqa: BLE001 - logged, then the general way
                     log_failure("encoding the usual OTLP span", error)
@@ -428,7 +366,9 @@ class OTLPEmitter(UDPEmitter):
             annotations = getattr(entity, "annotations", None)
             top_level = bool(getattr(entity, "top_level", False))
             handler = bool(top_level and annotations and HANDLER_MARK in annotations)
-            entries = list(self._converter.entries(entity, handler, top_level, self._flat))
+            entries = list(
+                self._converter.entries(entity, handler, top_level, self._flat, self._calls)
+            )
             # One send for the whole invocation: through the base emitter's checks (the
             # daemon's host resolved, the descriptor still ours, not a forked child).
             self.send_datagrams(

@@ -106,6 +106,24 @@ def nanos(seconds: Any) -> int:
     return round(seconds * 1_000_000) * 1000 if isinstance(seconds, (int, float)) else 0
 
 
+def span_ids(root: Any, span_id: Any, parent: Any) -> bytes | None:
+    """The ids' fields in one conversion: trace_id (1), span_id (2), parent_span_id (4) if
+    any; the trace id is the root's 32 hex digits (`1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx`).
+    None for ids of another form (the general way's)."""
+    if type(root) is not str or len(root) != 35 or root[10] != "-" or type(span_id) is not str:
+        return None
+    try:
+        if parent:
+            ids = bytes.fromhex(f"0a10{root[2:10]}{root[11:]}1208{span_id}2208{parent}")
+            if len(ids) != 38 or len(parent) != 16 or len(span_id) != 16:  # fromhex skips spaces
+                return None
+            return ids
+        ids = bytes.fromhex(f"0a10{root[2:10]}{root[11:]}1208{span_id}")
+    except (TypeError, ValueError):  # not hex (a dash elsewhere in the root): the general way's
+        return None
+    return ids if len(ids) == 28 and len(span_id) == 16 else None
+
+
 class FlatSpans:
     """Span entries (ScopeSpans.spans fields) of spans of no other span kind than INTERNAL or
     SERVER (no AWS or remote call, no recorded exception), from the parts kept.
@@ -167,20 +185,8 @@ class FlatSpans:
             status_attribute = self._http_status(http)
             if not status_attribute:
                 return None
-        # The ids' fields, in one conversion: trace_id (1), span_id (2), parent_span_id (4);
-        # the trace id is the root's 32 hex digits (`1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx`).
-        if type(root) is not str or len(root) != 35 or root[10] != "-" or len(span_id) != 16:
-            return None
-        try:
-            if parent:
-                ids = bytes.fromhex(f"0a10{root[2:10]}{root[11:]}1208{span_id}2208{parent}")
-                if len(ids) != 38 or len(parent) != 16:  # fromhex skips spaces: not ours
-                    return None
-            else:
-                ids = bytes.fromhex(f"0a10{root[2:10]}{root[11:]}1208{span_id}")
-                if len(ids) != 28:
-                    return None
-        except ValueError:  # not hex (a dash elsewhere in the root): the general way's
+        ids = span_ids(root, span_id, parent)
+        if ids is None:
             return None
         head = self._heads[handler].get(name) or self._head(name, handler)
         if type(start) is float and type(end) is float:
