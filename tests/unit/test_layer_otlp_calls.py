@@ -84,16 +84,62 @@ def test_the_same_bytes_as_the_general_way(
     assert taken == (usual(aws) and simple_http)
 
 
+REQUEST_VALUES = st.one_of(
+    st.none(),
+    st.sampled_from(["GET", "", "https://example.com/a?b=1", "agent/1"]),
+    st.text(max_size=12),
+    st.integers(),
+)
+REMOTE_HTTP = st.fixed_dictionaries(
+    {},
+    optional={
+        "request": st.fixed_dictionaries(
+            {},
+            optional={
+                field: REQUEST_VALUES for field in ("method", "url", "user_agent", "client_ip", "x")
+            },
+        ),
+        "response": st.fixed_dictionaries(
+            {},
+            optional={
+                "status": st.one_of(st.integers(100, 599), st.booleans(), st.just("200")),
+                "content_length": st.integers(0, 100),
+            },
+        ),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["example.com", "127.0.0.1:8080", ""]), REMOTE_HTTP, st.booleans())
+def test_an_http_call_the_same_bytes_as_the_general_way(
+    name: str, http: dict[str, Any], remote_parent: bool
+) -> None:
+    span = call_span(handler_span(), name or "host", {}, http, namespace="remote")
+    node = vars(span)
+    for _ in range(2):  # the second from what the first kept
+        entry = CALLS.entry(node, remote_parent)
+        if entry is not None:
+            assert entry == general(node, remote_parent)
+    request, response = http.get("request", {}), http.get("response", {})
+    fields_ok = all(
+        request.get(field) is None or type(request.get(field)) is str
+        for field in ("method", "url", "user_agent", "client_ip")
+    )
+    status_ok = response.get("status") is None or type(response["status"]) is int
+    assert (CALLS.entry(node, remote_parent) is not None) == (fields_ok and status_ok)
+
+
 @pytest.mark.parametrize(
     "change",
-    ["remote namespace", "fault", "cause", "annotation", "metadata", "child", "open", "int time"],
+    ["local namespace", "fault", "cause", "annotation", "metadata", "child", "open", "int time"],
 )
 def test_other_shapes_go_the_general_way(change: str) -> None:
     parent = handler_span()
     span = call_span(parent, "dynamodb", {"operation": "GetItem", "request_id": "r"}, {})
     assert CALLS.entry(vars(span), False) is not None
-    if change == "remote namespace":
-        span.namespace = "remote"
+    if change == "local namespace":
+        span.namespace = "local"
     elif change == "fault":
         span.fault = True
     elif change == "cause":
@@ -130,7 +176,7 @@ def test_calls_in_a_tree_decode_as_the_general_ways() -> None:
     calls = otlp_calls.CallSpans()
     taken = [calls.entry(vars(child), False) is not None for child in root.subsegments]
     entries = list(converter.entries(root, True, True, flat, calls))
-    assert taken == [True, True, False]
+    assert taken == [True, True, True]
     assert entries == list(converter.entries(root, True, True))
     spans = ScopeSpans.FromString(b"".join(entries)).spans  # entries are ScopeSpans.spans fields
     assert [span.name for span in spans] == [

@@ -1,4 +1,4 @@
-"""Traced AWS calls' spans, mostly pre-encoded: what a botocore call adds to an OTLP invocation.
+"""Traced calls' spans, mostly pre-encoded: what a botocore or HTTP call adds to an OTLP invocation.
 
 A call site's spans differ only in their ids, times and request id: the service and operation
 (the span's name), the region, the resource (table, queue, topic, ...) and the HTTP status are
@@ -10,9 +10,12 @@ more than X-Ray mode's (as Lambda runs it, CPython 3.13).
 
 The bytes are exactly those otlp.SpanConverter writes for the same span
 (tests/unit/test_layer_otlp_calls.py compares them on generated spans and decodes them with
-opentelemetry-proto). A span of any other shape returns None and goes the general way: not
-namespace `aws`, open, with a recorded exception, a flag, annotations, metadata, children, HTTP
-fields beyond a response status, or an `aws` value that is not a str or int.
+opentelemetry-proto). An HTTP call's span (namespace `remote`) is kept the same way, per method,
+URL and status (in a cache of its own: one-off URLs must not crowd out the AWS call sites). A
+span of any other shape returns None and goes the general way: another namespace, open, with a
+recorded exception, a flag, annotations, metadata or children, an AWS call with HTTP fields
+beyond a response status or an `aws` value that is not a str or int, an HTTP call with `aws`
+fields or request fields that are not strs.
 """
 
 from __future__ import annotations
@@ -36,20 +39,22 @@ from lambda_tracing.backend.span_text import _CHILD_KEYS, _USUAL_KEYS, _read_nod
 
 _REQUEST_ID_FIELD = _key_field("aws.request_id")
 _PROBE: Any = type("RequestIdPlace", (), {})()  # where the request id goes among the pairs
+_REQUEST_FIELDS = ("method", "url", "user_agent", "client_ip")  # what http_attributes reads
 
 
 class CallSpans:
-    """Span entries (ScopeSpans.spans fields) of traced AWS calls of the usual shape."""
+    """Span entries (ScopeSpans.spans fields) of traced AWS and HTTP calls of the usual shape."""
 
     def __init__(self) -> None:
         # (name, HTTP status, the aws items but the request id's value) -> (the name and kind
         # fields, the attributes before the request id's, those after it)
         self._shapes: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
+        self._remote_shapes: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}  # HTTP calls'
         self._prefixes: dict[int, bytes] = {}  # the request id's attribute before its text
 
     def entry(self, node: dict[str, Any], remote_parent: bool) -> bytes | None:
-        """`node` (a span's attributes) as one span entry; None when it is not an AWS call
-        span of the usual shape."""
+        """`node` (a span's attributes) as one span entry; None when it is not an AWS or HTTP
+        call span of the usual shape."""
         keys = tuple(node)
         if keys != _CHILD_KEYS and keys != _USUAL_KEYS:  # a flag or foreign metadata: a key
             return None
@@ -72,8 +77,7 @@ class CallSpans:
             end,
         ) = _read_node(node)
         if (
-            namespace != "aws"
-            or in_progress is not False
+            in_progress is not False
             or cause
             or sql
             or annotations
@@ -85,30 +89,38 @@ class CallSpans:
             or type(end) is not float
         ):
             return None
-        status = None
-        if http:
-            response = http.get("response") if type(http) is dict and len(http) == 1 else None
-            if type(response) is not dict or len(response) != 1:
-                return None
-            status = response.get("status")
-            if type(status) is not int:
-                return None
-        shape: list[Any] = [name, status]
         request_id = None
-        for key, value in aws.items():
-            kind = type(value)
-            if key == "request_id" and kind is str and value:
-                request_id = value
-                shape.append(key)
-            elif kind is str or kind is int:  # not bool: as a key, True == 1
-                shape.append((key, value))
-            else:
+        shape: list[Any] | None
+        if namespace == "aws":
+            status = None
+            if http:
+                response = http.get("response") if type(http) is dict and len(http) == 1 else None
+                if type(response) is not dict or len(response) != 1:
+                    return None
+                status = response.get("status")
+                if type(status) is not int:
+                    return None
+            shape = ["aws", name, status]
+            for key, value in aws.items():
+                kind = type(value)
+                if key == "request_id" and kind is str and value:
+                    request_id = value
+                    shape.append(key)
+                elif kind is str or kind is int:  # not bool: as a key, True == 1
+                    shape.append((key, value))
+                else:
+                    return None
+        elif namespace == "remote" and not aws and type(http) is dict:
+            shape = _remote_shape(name, http)
+            if not shape:
                 return None
+        else:
+            return None
         ids = span_ids(root, span_id, parent)
         if ids is None:
             return None
-        known = tuple(shape)  # strs and ints only: hashable
-        pieces = self._shapes.get(known)
+        known = tuple(shape)  # strs, ints and None only: hashable
+        pieces = (self._shapes if shape[0] == "aws" else self._remote_shapes).get(known)
         if pieces is None:
             pieces = self._learn(known, name, aws, http, request_id is not None)
         head, before, after = pieces
@@ -127,16 +139,20 @@ class CallSpans:
         self, shape: tuple[Any, ...], name: str, aws: dict[str, Any], http: Any, request_id: bool
     ) -> tuple[bytes, bytes, bytes]:
         """The pieces of `shape`, from the pairs the general way makes (otlp.SpanConverter)."""
-        service = SERVICE_IDS.get(name, name)
-        span_name = f"{service}.{aws['operation']}" if aws.get("operation") else service
+        pairs: list[tuple[str, Any]] = []
+        if shape[0] == "aws":
+            service = SERVICE_IDS.get(name, name)
+            span_name = f"{service}.{aws['operation']}" if aws.get("operation") else service
+            probe = dict(aws)
+            if request_id:
+                probe["request_id"] = _PROBE
+            pairs += (("rpc.system", "aws-api"), ("rpc.service", service))
+            aws_attributes(probe, pairs, True)
+            if http:
+                http_attributes(http, pairs)
+        else:  # an HTTP call: named after its method
+            span_name = http_attributes(http, pairs) or name
         head = enc._delimited(b"\x2a", enc._text(span_name)) + b"\x30" + _SMALL[enc.KIND_CLIENT]
-        probe = dict(aws)
-        if request_id:
-            probe["request_id"] = _PROBE
-        pairs: list[tuple[str, Any]] = [("rpc.system", "aws-api"), ("rpc.service", service)]
-        aws_attributes(probe, pairs, True)
-        if http:
-            http_attributes(http, pairs)
         split = len(pairs)
         for index, (_, value) in enumerate(pairs):
             if value is _PROBE:
@@ -146,8 +162,10 @@ class CallSpans:
             enc.attributes(pairs[:split], _TAG),
             enc.attributes(pairs[split + 1 :], _TAG),
         )
-        if len(self._shapes) < _CACHE_LIMIT:
-            self._shapes[shape] = pieces
+        # HTTP calls' own cache: one-off URLs must not crowd out the AWS call sites.
+        kept = self._shapes if shape[0] == "aws" else self._remote_shapes
+        if len(kept) < _CACHE_LIMIT:
+            kept[shape] = pieces
         return pieces
 
     def _prefix(self, size: int) -> bytes:
@@ -156,3 +174,21 @@ class CallSpans:
         if len(self._prefixes) < _CACHE_LIMIT:
             self._prefixes[size] = prefix
         return prefix
+
+
+def _remote_shape(name: str, http: dict[str, Any]) -> list[Any] | None:
+    """What an HTTP call's attributes and name are made of (otlp_attributes.http_attributes
+    reads these), when each is a str (the status an int) or absent; else None."""
+    request = http.get("request") or {}
+    response = http.get("response") or {}
+    if type(request) is not dict or type(response) is not dict:
+        return None
+    shape: list[Any] = ["remote", name, response.get("status")]
+    if shape[2] is not None and type(shape[2]) is not int:
+        return None
+    for field in _REQUEST_FIELDS:
+        value = request.get(field)
+        if value is not None and type(value) is not str:
+            return None
+        shape.append(value)
+    return shape
