@@ -371,6 +371,10 @@ class OTLPEmitter(UDPEmitter):
             )
             # One send for the whole invocation: through the base emitter's checks (the
             # daemon's host resolved, the descriptor still ours, not a forked child).
+            spans = b"".join(entries)
+            if len(spans) <= self._limit:  # one request: its prefix's base64 mostly kept
+                self.send_datagrams([self._frame.datagram(FRAMING, spans)])
+                return
             self.send_datagrams(
                 [
                     FRAMING + binascii.b2a_base64(request, newline=False)
