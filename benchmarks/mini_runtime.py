@@ -106,9 +106,8 @@ def count_opcodes(handler, workload: str, sampled: bool, n: int) -> dict[str, in
     def local(frame, event, arg):  # type: ignore[no-untyped-def]
         if event == "opcode":
             code = frame.f_code
-            counts[
-                f"{code.co_qualname} ({code.co_filename.rsplit('/', 2)[-1]}:{code.co_firstlineno})"
-            ] += 1
+            where = "/".join(code.co_filename.rsplit("/", 2)[-2:])  # directory and file
+            counts[f"{code.co_qualname} ({where}:{code.co_firstlineno})"] += 1
         return local
 
     def calls(frame, event, arg):  # type: ignore[no-untyped-def]

@@ -240,6 +240,32 @@ def test_sent_spans_are_freed_without_the_garbage_collector(traced: Traced) -> N
     assert [c["name"] for c in traced.emitter.documents[-1]["subsegments"]] == ["call"]
 
 
+def test_a_child_of_a_span_sent_on_its_own_is_sent_once(traced: Traced) -> None:
+    """A thread outliving its parent P opens D (sent on its own) and C under it; D ends first
+    and carries C. C ended again later by user code, while the top-level span is open, is not
+    sent a second time: the walk from C to the top-level span does not stop at D, freed once
+    sent (a child under a span sent on its own holds its parent strongly)."""
+    backend = traced.backend
+    top = backend.begin_subsegment("T")
+    parent = backend.begin_subsegment("P")
+    context = contextvars.copy_context()  # a thread started under P
+    backend.end_subsegment(parent)
+    del parent
+
+    def worker() -> Any:
+        detached = backend.begin_subsegment("D", "remote")
+        child = backend.begin_subsegment("C", "remote")
+        backend.end_subsegment(detached)  # C, left open, is closed with D and sent inside it
+        return child
+
+    child = context.run(worker)
+    gc.collect()
+    backend.end_subsegment(child)
+    backend.end_subsegment(top)
+    names = [entity["name"] for entity in traced.entities()]
+    assert sorted(names) == ["C", "D", "P", "T"]
+
+
 def test_without_task_local_storage_the_sdk_crosses_parents(traced: Traced) -> None:
     """The scenario above is sensitive: on a thread-wide stack, as the SDK's (#164), it goes
     wrong."""

@@ -463,3 +463,18 @@ def test_a_span_tree_is_sent_as_to_dict_makes_it(
     else:
         with pytest.raises((TypeError, ValueError)):
             tree_text(vars(top))
+
+
+@pytest.mark.parametrize("field", ["http", "annotations", "metadata", "aws", "cause", "sql"])
+def test_a_field_set_to_false_is_sent_as_to_dict_keeps_it(field: str) -> None:
+    """to_dict keeps a False value (`"sql": false`); the direct text would drop it, so such
+    a tree goes through to_dict."""
+    from lambda_tracing.backend.span_text import tree_text
+
+    top = build_tree([("aws", None, True, None, [])], False, None, 0)
+    child = top.subsegments[0]
+    setattr(child, field, False)
+    with pytest.raises(ValueError):
+        tree_text(vars(top))
+    _same_tree(json.loads(top.to_json()), json.loads(serialize(top.to_dict())))
+    assert json.loads(top.to_json())["subsegments"][0][field] is False

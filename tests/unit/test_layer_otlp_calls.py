@@ -194,3 +194,40 @@ def test_calls_in_a_tree_decode_as_the_general_ways() -> None:
         assert attributes["http.response.status_code"].int_value == 200
         assert attributes["aws.dynamodb.table_names"].array_value.values[0].string_value == "orders"
         assert span.parent_span_id.hex() == root.id
+
+
+def test_per_call_fields_share_their_call_sites_shape() -> None:
+    """S3's id_2 and object key, a message id, the request id: encoded per call, so a call
+    site keeps one shape however many calls it makes."""
+    calls = otlp_calls.CallSpans()
+    parent = handler_span()
+    for number in range(300):
+        aws = {"operation": "PutObject", "region": "eu-west-1", "request_id": f"r-{number}"}
+        aws.update(
+            {"id_2": f"id2-{number}" * (number % 3), "bucket_name": "b", "key": f"k/{number}"}
+        )
+        span = call_span(parent, "s3", aws, {"response": {"status": 200}})
+        assert calls.entry(vars(span), False) == general(vars(span), False)
+    assert len(calls._shapes) == 1
+
+
+def test_a_full_cache_leaves_new_shapes_to_the_general_way() -> None:
+    calls = otlp_calls.CallSpans()
+    parent = handler_span()
+    for number in range(otlp_calls._CACHE_LIMIT):
+        site = call_span(parent, "sqs", {"operation": "SendMessage", "queue_url": f"q{number}"}, {})
+        assert calls.entry(vars(site), False) is not None
+    late = call_span(parent, "dynamodb", {"operation": "GetItem", "table_name": "t"}, {})
+    assert calls.entry(vars(late), False) is None
+    kept = call_span(parent, "sqs", {"operation": "SendMessage", "queue_url": "q0"}, {})
+    assert calls.entry(vars(kept), False) == general(vars(kept), False)
+
+
+def test_keys_that_compare_equal_never_share_a_shape() -> None:
+    """True == 1 == 1.0 as dict keys, but the general way names them aws.True, aws.1."""
+    calls = otlp_calls.CallSpans()
+    parent = handler_span()
+    for key in (True, 1, 1.0, False, 0):
+        span = call_span(parent, "dynamodb", {key: "x"}, {})  # type: ignore[dict-item]
+        entry = calls.entry(vars(span), False)
+        assert entry is None or entry == general(vars(span), False)

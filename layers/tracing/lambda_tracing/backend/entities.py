@@ -84,6 +84,18 @@ class Facade:
         return header
 
 
+class _Held:
+    """A parent span held strongly, read as a weak reference is: by calling it."""
+
+    __slots__ = ("parent",)
+
+    def __init__(self, parent: Any) -> None:
+        self.parent = parent
+
+    def __call__(self) -> Any:
+        return self.parent
+
+
 def make_classes() -> tuple[type, type]:
     """(Facade, Span), Span built on the installed aws-xray-sdk's Entity."""
     entity_class = sdk_models.entity_class()
@@ -118,8 +130,18 @@ def make_classes() -> tuple[type, type]:
             self.parent_segment = segment
             # A child holds its parent weakly: the parent holds it (subsegments), and that
             # cycle would leave each traced call's spans to the garbage collector instead of
-            # freeing them once sent (with the collector paused, about 3 KB a call).
-            self._parent = parent if parent is segment else weak(parent)
+            # freeing them once sent (with the collector paused, about 3 KB a call). Under a
+            # span sent on its own (a thread outliving its parent), strongly: the walk to the
+            # top-level span must not stop where that span was freed (a cycle on a rare path).
+            if parent is segment:
+                self._parent = parent
+            elif (
+                getattr(parent, "_detached", False)
+                or type(getattr(parent, "_parent", None)) is _Held
+            ):
+                self._parent = _Held(parent)
+            else:
+                self._parent = weak(parent)
             self.trace_id = segment.trace_id
             self.type = "subsegment"
             self.namespace = namespace

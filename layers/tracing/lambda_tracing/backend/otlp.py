@@ -26,8 +26,8 @@ instrumentations write them; X-Ray's own OTLP conversion reads the `aws.xray.*` 
 
 A span that is no AWS or remote call and recorded no exception (the handler's, custom spans) is
 written by otlp_template.FlatSpans from parts encoded once per process, the same bytes as
-SpanConverter's; an AWS call's span of the usual shape by otlp_calls.CallSpans, from parts
-encoded once per call site; in a tree, each such span's entry is, the rest SpanConverter's.
+SpanConverter's; an AWS or HTTP call's span of the usual shape by otlp_calls.CallSpans, from
+parts encoded once per call site; in a tree, each such span's entry is, the rest SpanConverter's.
 The usual handler span's whole datagram comes from otlp_datagrams.HandlerDatagrams, a skeleton
 kept per shape (send_entity tries the last shape's first, before reading the span any other
 way).

@@ -1,21 +1,21 @@
 """Traced calls' spans, mostly pre-encoded: what a botocore or HTTP call adds to an OTLP invocation.
 
-A call site's spans differ only in their ids, times and request id: the service and operation
-(the span's name), the region, the resource (table, queue, topic, ...) and the HTTP status are
-the same from one call to the next. `CallSpans` keeps, per such shape, the name and kind fields
-and the attributes before and after the request id's, encoded once by the general way's own
-functions (otlp_attributes, otlp_encode); a call then encodes its ids, times and request id and
-joins the pieces. Before this, OTLP mode's span of one botocore call cost about 76k instructions
-more than X-Ray mode's (as Lambda runs it, CPython 3.13).
+A call site's spans differ mostly in their ids and times: the service and operation (the span's
+name), the region, the resource (table, queue, topic, ...) and the HTTP status are the same from
+one call to the next. `CallSpans` keeps, per such shape, the name and kind fields and the
+attributes, encoded once by the general way's own functions (otlp_attributes, otlp_encode); a
+call then encodes its ids and times, and the attributes of the `aws` fields that differ from
+call to call (the request id, S3's id_2 and object key, a message id, counts: every field but
+those naming the resource, SITE_FIELDS), and joins the pieces. An HTTP call's span is kept per
+method, URL and status. Each cache holds 256 shapes; a shape not kept once it is full goes the
+general way (learning it would cost more than that).
 
 The bytes are exactly those otlp.SpanConverter writes for the same span
 (tests/unit/test_layer_otlp_calls.py compares them on generated spans and decodes them with
-opentelemetry-proto). An HTTP call's span (namespace `remote`) is kept the same way, per method,
-URL and status (in a cache of its own: one-off URLs must not crowd out the AWS call sites). A
-span of any other shape returns None and goes the general way: another namespace, open, with a
-recorded exception, a flag, annotations, metadata or children, an AWS call with HTTP fields
-beyond a response status or an `aws` value that is not a str or int, an HTTP call with `aws`
-fields or request fields that are not strs.
+opentelemetry-proto). A span of any other shape returns None and goes the general way: another
+namespace, open, with a recorded exception, a flag, annotations, metadata or children, an AWS
+call with HTTP fields beyond a response status or an `aws` field that is not a str key with a
+str or int value, an HTTP call with `aws` fields or request fields that are not strs.
 """
 
 from __future__ import annotations
@@ -30,27 +30,46 @@ from lambda_tracing.backend.otlp_template import (
     _REMOTE_PARENT,
     _SMALL,
     _TAG,
-    _key_field,
     _times,
     span_ids,
-    string_entry,
 )
 from lambda_tracing.backend.span_text import _CHILD_KEYS, _USUAL_KEYS, _read_node
 
-_REQUEST_ID_FIELD = _key_field("aws.request_id")
-_PROBE: Any = type("RequestIdPlace", (), {})()  # where the request id goes among the pairs
+# The aws fields that name the call site's resource: kept in the shape. Any other field's value
+# (request id, S3's id_2, a message id, counts) is encoded per call.
+SITE_FIELDS = frozenset(
+    {
+        "operation",
+        "region",
+        "table_name",
+        "queue_url",
+        "topic_arn",
+        "function_name",
+        "bucket_name",
+        "stream_name",
+        "event_bus_name",
+    }
+)
 _REQUEST_FIELDS = ("method", "url", "user_agent", "client_ip")  # what http_attributes reads
+
+
+class _PerCall:
+    """A field's place among the pairs while a shape is learnt."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
 
 
 class CallSpans:
     """Span entries (ScopeSpans.spans fields) of traced AWS and HTTP calls of the usual shape."""
 
     def __init__(self) -> None:
-        # (name, HTTP status, the aws items but the request id's value) -> (the name and kind
-        # fields, the attributes before the request id's, those after it)
-        self._shapes: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}
-        self._remote_shapes: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}  # HTTP calls'
-        self._prefixes: dict[int, bytes] = {}  # the request id's attribute before its text
+        # ("aws", name, HTTP status, each aws field: (key, value), or its key alone when its
+        # value is encoded per call) -> (the name and kind fields, then the attributes: bytes,
+        # or (attribute name, aws field) for a value encoded per call)
+        self._shapes: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        # ("remote", name, status, method, URL, user agent, client address) -> the same
+        self._remote_shapes: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
     def entry(self, node: dict[str, Any], remote_parent: bool) -> bytes | None:
         """`node` (a span's attributes) as one span entry; None when it is not an AWS or HTTP
@@ -89,7 +108,6 @@ class CallSpans:
             or type(end) is not float
         ):
             return None
-        request_id = None
         shape: list[Any] | None
         if namespace == "aws":
             status = None
@@ -103,77 +121,74 @@ class CallSpans:
             shape = ["aws", name, status]
             for key, value in aws.items():
                 kind = type(value)
-                if key == "request_id" and kind is str and value:
-                    request_id = value
-                    shape.append(key)
-                elif kind is str or kind is int:  # not bool: as a key, True == 1
-                    shape.append((key, value))
-                else:
+                # str keys only: as keys True == 1 == 1.0, and their attributes' names differ;
+                # not bool values, for the same reason
+                if type(key) is not str or (kind is not str and kind is not int):
                     return None
+                shape.append((key, value) if key in SITE_FIELDS else key)
+            kept = self._shapes
         elif namespace == "remote" and not aws and type(http) is dict:
             shape = _remote_shape(name, http)
             if not shape:
                 return None
+            kept = self._remote_shapes
         else:
             return None
         ids = span_ids(root, span_id, parent)
         if ids is None:
             return None
         known = tuple(shape)  # strs, ints and None only: hashable
-        pieces = (self._shapes if shape[0] == "aws" else self._remote_shapes).get(known)
+        pieces = kept.get(known)
         if pieces is None:
-            pieces = self._learn(known, name, aws, http, request_id is not None)
-        head, before, after = pieces
+            if len(kept) >= _CACHE_LIMIT:  # one-off values: learning costs more than it saves
+                return None
+            pieces = self._learn(known, name, aws, http)
+            kept[known] = pieces
         times = _times(0x39, round(start * 1_000_000) * 1000, 0x41, round(end * 1_000_000) * 1000)
-        flags = _REMOTE_PARENT if remote_parent else _LOCAL_PARENT
-        if request_id is None:
-            return enc.span_entry(b"".join((ids, head, times, before, flags)))
-        try:
-            text = request_id.encode()
-        except UnicodeEncodeError:
-            text = enc._text(request_id)
-        prefix = self._prefixes.get(len(text)) or self._prefix(len(text))
-        return enc.span_entry(b"".join((ids, head, times, before, prefix, text, after, flags)))
+        parts = [ids, pieces[0], times]
+        for piece in pieces[1:]:
+            if type(piece) is bytes:
+                parts.append(piece)
+                continue
+            value = aws[piece[1]]
+            if value != "":  # as aws_attributes: an empty string is left out
+                parts.append(enc.attributes(((piece[0], value),), _TAG))
+        parts.append(_REMOTE_PARENT if remote_parent else _LOCAL_PARENT)
+        return enc.span_entry(b"".join(parts))
 
     def _learn(
-        self, shape: tuple[Any, ...], name: str, aws: dict[str, Any], http: Any, request_id: bool
-    ) -> tuple[bytes, bytes, bytes]:
-        """The pieces of `shape`, from the pairs the general way makes (otlp.SpanConverter)."""
+        self, shape: tuple[Any, ...], name: str, aws: dict[str, Any], http: Any
+    ) -> tuple[Any, ...]:
+        """The pieces of `shape`, from the pairs the general way makes (otlp.SpanConverter):
+        the name and kind fields, then runs of encoded attributes and the places of the values
+        encoded per call."""
         pairs: list[tuple[str, Any]] = []
         if shape[0] == "aws":
             service = SERVICE_IDS.get(name, name)
             span_name = f"{service}.{aws['operation']}" if aws.get("operation") else service
-            probe = dict(aws)
-            if request_id:
-                probe["request_id"] = _PROBE
+            # every field's place, the empty ones' too (their value may not be, next time)
+            probe = {
+                key: _PerCall(key) if key not in SITE_FIELDS else value
+                for key, value in aws.items()
+            }
             pairs += (("rpc.system", "aws-api"), ("rpc.service", service))
             aws_attributes(probe, pairs, True)
             if http:
                 http_attributes(http, pairs)
         else:  # an HTTP call: named after its method
             span_name = http_attributes(http, pairs) or name
-        head = enc._delimited(b"\x2a", enc._text(span_name)) + b"\x30" + _SMALL[enc.KIND_CLIENT]
-        split = len(pairs)
-        for index, (_, value) in enumerate(pairs):
-            if value is _PROBE:
-                split = index
-        pieces = (
-            head,
-            enc.attributes(pairs[:split], _TAG),
-            enc.attributes(pairs[split + 1 :], _TAG),
-        )
-        # HTTP calls' own cache: one-off URLs must not crowd out the AWS call sites.
-        kept = self._shapes if shape[0] == "aws" else self._remote_shapes
-        if len(kept) < _CACHE_LIMIT:
-            kept[shape] = pieces
-        return pieces
-
-    def _prefix(self, size: int) -> bytes:
-        """The request id's attribute up to its text, for a text of `size` bytes."""
-        prefix = string_entry(_REQUEST_ID_FIELD, b"\0" * size)[:-size]
-        if len(self._prefixes) < _CACHE_LIMIT:
-            self._prefixes[size] = prefix
-        return prefix
+        pieces: list[Any] = [
+            enc._delimited(b"\x2a", enc._text(span_name)) + b"\x30" + _SMALL[enc.KIND_CLIENT]
+        ]
+        run: list[tuple[str, Any]] = []
+        for attribute, value in pairs:
+            if isinstance(value, _PerCall):
+                pieces += (enc.attributes(run, _TAG), (attribute, value.field))
+                run = []
+            else:
+                run.append((attribute, value))
+        pieces.append(enc.attributes(run, _TAG))
+        return tuple(piece for piece in pieces if piece != b"")
 
 
 def _remote_shape(name: str, http: dict[str, Any]) -> list[Any] | None:
