@@ -8,7 +8,7 @@
                                             [--unsampled]
         Warm invocations under pyinstrument (statistical; the call tree printed as text).
     python benchmarks/profile_layer.py opcodes [--variant ours] [--workload plain] [-n 200]
-                                               [--unsampled]
+                                               [--unsampled] [--as-lambda]
         Bytecodes run per warm invocation, by function (sys.settrace's opcode events; no
         timer, so the same on a busy host): where the interpreter's work goes.
     python benchmarks/profile_layer.py init [--variant ours] [--no-boto3]
@@ -17,8 +17,9 @@
         Our layer with one feature switched off at a time (by its environment variable), beside
         the bare handler and Powertools: cold start (wall and CPU) and warm CPU per invocation,
         medians, interleaved. Shows what each feature costs.
-    python benchmarks/profile_layer.py send [-n 2000] [--repeat 9]
-        The warm no-op handler of Powertools and ours (both modes), each as it runs and with
+    python benchmarks/profile_layer.py send [--workload plain] [--as-lambda] [-n 2000]
+                                            [--repeat 9]
+        A warm workload (no-op by default) of Powertools and ours (both modes), as it runs and with
         every datagram socket's send returning at once (mini_runtime.drop_datagrams), medians
         interleaved: how much of each tracer's added time is the kernel delivering its one
         datagram (waking the daemon), a cost the same for every tracer sending one datagram
@@ -151,13 +152,18 @@ def report_ablations(address: str, extra: dict[str, str], n: int, repeat: int) -
         print(f"{label:34} {wall:12.1f} {cpu:12.1f} {statistics.median(warm[label]):16.1f}")
 
 
-def report_send_share(address: str, extra: dict[str, str], n: int, repeat: int) -> None:
+def report_send_share(
+    variants: tuple[Variant, ...],
+    address: str,
+    extra: dict[str, str],
+    workload: str,
+    n: int,
+    repeat: int,
+) -> None:
     import statistics
 
-    from variants import OURS_OTLP
     from workers import Worker
 
-    variants = (BARE, POWERTOOLS, OURS, OURS_OTLP)
     cases = [(variant.key, drop) for drop in ("0", "1") for variant in variants]
     by_key = {variant.key: variant for variant in variants}
     workers = {
@@ -169,16 +175,18 @@ def report_send_share(address: str, extra: dict[str, str], n: int, repeat: int) 
     try:
         for worker in workers.values():
             worker.wait_ready()
-            worker.measure("plain", True, 50)
+            worker.measure(workload, True, 50)
         for _ in range(repeat):
             for case, worker in workers.items():
-                reply = worker.measure("plain", True, n)
+                reply = worker.measure(workload, True, n)
                 wall[case].append(reply["mean_ns"] / 1000)
                 cpu[case].append(reply["cpu_mean_ns"] / 1000)
     finally:
         for worker in workers.values():
             worker.stop()
-    print(f"warm no-op handler, us per invocation: median of {repeat} runs of {n}, interleaved")
+    print(
+        f"warm {workload} workload, us per invocation: median of {repeat} runs of {n}, interleaved"
+    )
     header = f"{'variant':26} {'datagram':>9} {'wall':>7} {'added':>7} {'/ PT':>6}"
     print(f"{header} {'CPU':>7} {'added':>7} {'/ PT':>6}")
     for drop in ("0", "1"):
@@ -189,7 +197,8 @@ def report_send_share(address: str, extra: dict[str, str], n: int, repeat: int) 
                 bare = statistics.median(series[BARE.key, drop])
                 anchor = statistics.median(series[POWERTOOLS.key, drop]) - bare
                 added = value - bare
-                ratio = "-" if variant in (BARE, POWERTOOLS) else f"{added / anchor:.2f}x"
+                plain = variant.key in (BARE.key, POWERTOOLS.key)
+                ratio = "-" if plain else f"{added / anchor:.2f}x"
                 line += f" {value:7.1f} {added:7.1f} {ratio:>6}"
             print(line)
 
@@ -209,10 +218,25 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=20000)
     parser.add_argument("--unsampled", action="store_true")
     parser.add_argument(
+        "--as-lambda",
+        action="store_true",
+        help="send, opcodes: on the runtime's Python with only what ships (lambda_python.py)",
+    )
+    parser.add_argument(
         "--no-boto3", action="store_true", help="the function imports neither boto3 nor requests"
     )
     args = parser.parse_args()
-    variant = next(v for v in ALL_VARIANTS if v.key == args.variant)
+    variants: tuple[Variant, ...] = tuple(
+        v for v in ALL_VARIANTS if v.key in ("bare", "powertools", "ours", "ours_otlp")
+    )
+    if args.as_lambda:
+        from lambda_python import WARM_AS_LAMBDA_VARIANTS
+
+        variants = WARM_AS_LAMBDA_VARIANTS
+    chosen = [v for v in (variants if args.as_lambda else ALL_VARIANTS) if v.key == args.variant]
+    if not chosen:
+        sys.exit(f"{args.variant}: not a variant here")
+    variant = chosen[0]
     reason = variant.unavailable_reason()
     if reason:
         sys.exit(f"{variant.label}: {reason}")
@@ -224,7 +248,14 @@ def main() -> None:
         if args.what == "ablate":
             report_ablations(listener.address, extra, min(args.n, 2000), args.repeat)
         elif args.what == "send":
-            report_send_share(listener.address, extra, min(args.n, 2000), max(args.repeat, 9))
+            report_send_share(
+                variants,
+                listener.address,
+                extra,
+                args.workload,
+                min(args.n, 2000),
+                max(args.repeat, 9),
+            )
         elif args.what == "imports":
             report_imports(variant, listener.address, extra)
         elif args.what == "init":
