@@ -478,3 +478,27 @@ def test_a_field_set_to_false_is_sent_as_to_dict_keeps_it(field: str) -> None:
         tree_text(vars(top))
     _same_tree(json.loads(top.to_json()), json.loads(serialize(top.to_dict())))
     assert json.loads(top.to_json())["subsegments"][0][field] is False
+
+
+def test_the_closed_span_fields_are_in_the_order_their_readers_unpack() -> None:
+    """span_text.tree_text and otlp_calls.CallSpans unpack _read_node's tuple by position."""
+    from lambda_tracing.backend import span_text
+
+    assert span_text._NODE_KEYS == (
+        "id",
+        "name",
+        "start_time",
+        "parent_id",
+        "in_progress",
+        "http",
+        "annotations",
+        "metadata",
+        "aws",
+        "cause",
+        "subsegments",
+        "trace_id",
+        "type",
+        "namespace",
+        "sql",
+        "end_time",
+    )

@@ -40,7 +40,8 @@ _USUAL_KEYS = (
     "end_time",
     "_sent",
 )
-_read_document = itemgetter(
+# What the usual handler span's document holds, in order (metadata may be empty).
+_DOCUMENT_KEYS = (
     "id",
     "name",
     "start_time",
@@ -52,39 +53,17 @@ _read_document = itemgetter(
     "namespace",
     "end_time",
 )
+_read_document = itemgetter(*_DOCUMENT_KEYS)
 _read_empty = itemgetter("http", "aws", "cause", "subsegments", "sql")
-# The same without metadata, which may be empty (the response not captured).
-_read_required = itemgetter(
-    "id",
-    "name",
-    "start_time",
-    "parent_id",
-    "annotations",
-    "trace_id",
-    "type",
-    "namespace",
-    "end_time",
-)
+_read_required = itemgetter(*(key for key in _DOCUMENT_KEYS if key != "metadata"))
 # A closed child span's attributes: a top-level span's but `_sent`, set only on those.
 _CHILD_KEYS = _USUAL_KEYS[:-1]
-_read_node = itemgetter(
-    "id",
-    "name",
-    "start_time",
-    "parent_id",
-    "in_progress",
-    "http",
-    "annotations",
-    "metadata",
-    "aws",
-    "cause",
-    "subsegments",
-    "trace_id",
-    "type",
-    "namespace",
-    "sql",
-    "end_time",
+# A closed span's fields, in its attributes' order: all but the links and flags Span keeps for
+# itself (tree_text and otlp_calls unpack them in this order).
+_NODE_KEYS = tuple(
+    key for key in _CHILD_KEYS if key not in ("sampled", "parent_segment", "_parent")
 )
+_read_node = itemgetter(*_NODE_KEYS)
 
 
 def usual_values(attributes: Mapping[str, Any]) -> tuple[Any, ...] | None:
