@@ -18,6 +18,7 @@ from typing import Any
 from lambda_tracing import coldstart
 from lambda_tracing.bootstrap import _SAMPLED, TRACE_HEADER_VARIABLE, traced
 from lambda_tracing.config import Settings
+from lambda_tracing.documents import serialize
 from lambda_tracing.failures import log_failure
 
 WRAPPED_MARK = "__lambda_tracing_wrapped__"
@@ -134,6 +135,7 @@ class _TracedInvocation:
         # (function version, ARN) the constant annotations were made for, and those
         self._annotated_for: tuple[Any, Any] = (_NOT_YET, _NOT_YET)
         self._constant_annotations: dict[str, Any] = {}
+        self._annotation_heads: tuple[str, str] = ("", "")
 
     def __call__(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], cold: bool, header: str | None = None
@@ -198,9 +200,10 @@ class _TracedInvocation:
             if span is not None:
                 self._annotate(span, context, cold)
                 if _carries_upstream_traces(event):
+                    from lambda_tracing.backend.handler_span import resolved
                     from lambda_tracing.sources import record_inbound
 
-                    record_inbound(span, event)
+                    record_inbound(resolved(span), event)
                 if self.settings.capture_event:
                     self._put_captured(span, "event", event)
         except Exception as error:  # noqa: BLE001
@@ -216,11 +219,22 @@ class _TracedInvocation:
         if version != self._annotated_for[0] or arn != self._annotated_for[1]:
             # The same on every invocation of an execution environment: made once.
             self._annotated_for = (version, arn)
-            self._constant_annotations = self._constants(version, arn)
+            constants = self._constant_annotations = self._constants(version, arn)
+            # Their JSON with ColdStart's two values, open for the request id (a HandlerSpan's)
+            self._annotation_heads = (
+                serialize({"ColdStart": False, **constants})[:-1],
+                serialize({"ColdStart": True, **constants})[:-1],
+            )
         annotations = {"ColdStart": cold, **self._constant_annotations}
         request_id = getattr(context, "aws_request_id", None)
         if isinstance(request_id, str) and request_id:
             annotations["RequestId"] = request_id[:128]  # last: OTLP's template expects it so
+        if type(span) is _HandlerSpan:
+            span.annotations = annotations
+            span.annotations_head = (
+                self._annotation_heads[cold] if cold is True or cold is False else None
+            )
+            return
         existing = getattr(span, "annotations", None)
         if type(existing) is dict:
             existing.update(annotations)
@@ -281,11 +295,17 @@ class _TracedInvocation:
 
 
 def _get_backend() -> Any:
-    global _get_backend
+    global _get_backend, _HandlerSpan
     from lambda_tracing.backend import get_backend
+    from lambda_tracing.backend.handler_span import HandlerSpan
 
-    _get_backend = get_backend  # later calls skip the import statement
+    _get_backend = get_backend  # later calls skip the import statements
+    _HandlerSpan = HandlerSpan  # imported with the backend, not at start-up
     return get_backend()
+
+
+# backend.handler_span.HandlerSpan once the backend is made (no span is one before)
+_HandlerSpan: Any = None
 
 
 def _carries_upstream_traces(event: Any) -> bool:

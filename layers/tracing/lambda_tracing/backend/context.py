@@ -23,6 +23,8 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+from lambda_tracing.backend.handler_span import HandlerSpan, resolved
+
 logger = logging.getLogger(__name__)
 
 TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"
@@ -116,18 +118,24 @@ class InvocationContext:
         if state is None or state[0] != header:
             return self.enter(header)[0]
         spans = state[2]
-        return spans[-1] if spans else state[1]
+        if not spans:
+            return state[1]
+        entity = spans[-1]
+        return entity.materialize() if type(entity) is HandlerSpan else entity
 
     def current_entity(self) -> Any:
         """get_trace_entity without re-reading the trace header."""
         state = self._state.get()
         if state is None:
             return None
-        return state[2][-1] if state[2] else state[1]
+        if not state[2]:
+            return state[1]
+        entity = state[2][-1]
+        return entity.materialize() if type(entity) is HandlerSpan else entity
 
     def open_spans(self) -> list[Any]:
         state = self._state.get()
-        return list(state[2]) if state is not None else []
+        return [resolved(span) for span in state[2]] if state is not None else []
 
     def attach(self, entity: Any, span_factory: Callable[[Any], Any], what: str) -> Any:
         """`span_factory(entity)` opened under `entity` (the current entity) and made the current
@@ -159,9 +167,12 @@ class InvocationContext:
             self._state.set((state[0], state[1], spans[:-1]))
             return
         for index in range(len(spans) - 1, -1, -1):
-            if spans[index] is span:  # identity: entities define no __eq__
+            # identity: entities define no __eq__; a handler span's place is its Span's too
+            if spans[index] is span or _stands_for(spans[index], span):
                 for leaked in spans[index + 1 :]:
-                    if leaked.in_progress:
+                    if type(leaked) is HandlerSpan:
+                        leaked = leaked.span
+                    if leaked is not None and leaked.in_progress:
                         leaked.close(end_time)
                 self._state.set((state[0], state[1], spans[:index]))
                 return
@@ -173,3 +184,8 @@ class InvocationContext:
             raise SegmentNotFoundException(f"{what}: no active X-Ray trace")
         if self._missing == "LOG_ERROR":
             logger.warning("lambda_tracing: %s outside a traced invocation; discarded", what)
+
+
+def _stands_for(entry: Any, span: Any) -> bool:
+    """Whether `entry` (an open-spans entry) is a HandlerSpan that became `span`."""
+    return type(entry) is HandlerSpan and entry.span is span and span is not None

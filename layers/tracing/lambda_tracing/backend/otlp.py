@@ -47,6 +47,7 @@ from typing import Any
 from lambda_tracing import documents
 from lambda_tracing.backend import otlp_encode as enc
 from lambda_tracing.backend.emitter import UDPEmitter
+from lambda_tracing.backend.handler_span import HandlerSpan
 from lambda_tracing.backend.otlp_attributes import SERVICE_IDS, aws_attributes, http_attributes
 from lambda_tracing.backend.otlp_calls import CallSpans
 from lambda_tracing.backend.otlp_datagrams import HandlerDatagrams
@@ -335,6 +336,13 @@ class OTLPEmitter(UDPEmitter):
 
     def send_entity(self, entity: Any) -> None:
         try:
+            if type(entity) is HandlerSpan:  # the wrapper's alone, its attributes as a span's
+                if entity.span is None and entity.end_time is not None:
+                    datagram = self._handlers.usual(entity.attributes())
+                    if datagram is not None:
+                        self.send_datagrams([datagram])
+                        return
+                entity = entity.materialize()  # anything else: the Span's way
             # The usual invocation's in few operations, if it is one (otlp_datagrams).
             datagram = self._handlers.usual(getattr(entity, "__dict__", None))
             if datagram is not None:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from lambda_tracing.backend.context import valid_ids
+from lambda_tracing.backend.handler_span import HandlerSpan, resolved
 from lambda_tracing.config import Settings
 from lambda_tracing.documents import safe_name
 from lambda_tracing.failures import log_failure
@@ -61,9 +62,7 @@ class XRayBackend:
             context = self._context
 
             def opening(facade: Any) -> Any:  # a new invocation: the span opens its stack
-                return (
-                    self._span_class(safe_name(name), "local", facade) if facade.sampled else None
-                )
+                return HandlerSpan(name, facade, self._span_class) if facade.sampled else None
 
             facade, span = context.enter(header, opening)
             if span is None and facade is not None and facade.sampled:
@@ -104,6 +103,13 @@ class XRayBackend:
             return
         try:
             end_time = time.time() if end_time is None else end_time
+            if type(span) is HandlerSpan:
+                materialized = span.end(end_time)
+                if materialized is None:  # only the wrapper used it: sent as it is
+                    self._context.pop(span, end_time)
+                    self.recorder.emitter.send_entity(span)
+                    return
+                span = materialized
             self._context.pop(span, end_time)
             if span.in_progress:
                 span.close(end_time)
@@ -133,6 +139,7 @@ class XRayBackend:
         try:
             from lambda_tracing.stacks import user_frames
 
+            span = resolved(span)
             span.add_exception(error, user_frames(error, self.recorder.max_trace_back))
         except Exception as failure:  # noqa: BLE001
             log_failure("recording an exception", failure)

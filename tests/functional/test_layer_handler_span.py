@@ -1,0 +1,191 @@
+"""backend.handler_span: the handler's span as the wrapper alone writes it must be, to X-Ray and
+to OTLP, the Span it stands for (the same document, the same datagram), and must become that
+Span the moment anything else asks for it, with nothing lost either way."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lambda_tracing import config
+from lambda_tracing.backend.entities import make_classes
+from lambda_tracing.backend.handler_span import HandlerSpan
+from lambda_tracing.backend.otlp import OTLPEmitter
+from lambda_tracing.backend.xray import XRayBackend
+from lambda_tracing.documents import serialize
+
+Facade, Span = make_classes()
+ROOT = "1-5759e988-bd862e3fe1be46a994272793"
+PARENT = "53995c3f42cd8ad8"
+HEADER = f"Root={ROOT};Parent={PARENT};Sampled=1"
+
+texts = st.text(max_size=40)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@st.composite
+def wrapper_writes(draw: Any) -> dict[str, Any]:
+    """What the handler wrapper may put on its span in one invocation."""
+    constants = {"Service": draw(texts.filter(bool))}
+    if draw(st.booleans()):
+        constants["FunctionVersion"] = draw(texts.filter(bool))
+    if draw(st.booleans()):
+        constants["FunctionAlias"] = draw(texts.filter(bool))
+    return {
+        "name": draw(st.sampled_from(["## handler", "## lambda_handler", '## é "x"'])),
+        "cold": draw(st.booleans()),
+        "constants": constants,
+        "request_id": draw(st.none() | texts.filter(bool)),
+        "head": draw(st.booleans()),  # the JSON head given, or the dict alone
+        "puts": draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["event", "response", "response_truncated"]), json_values
+                ),
+                max_size=3,
+            )
+        ),
+        "namespace": draw(st.sampled_from(["bench", "service é", "AWS.x"])),
+        "status": draw(st.none() | st.integers(100, 399)),
+        "start": draw(st.floats(1.6e9, 2e9)),
+        "duration": draw(st.floats(0, 900)),
+    }
+
+
+def handler_span(writes: dict[str, Any], facade: Any) -> HandlerSpan:
+    """A HandlerSpan written as invocation._TracedInvocation writes it."""
+    span = HandlerSpan(writes["name"], facade, Span)
+    span.start_time = writes["start"]
+    annotations = {"ColdStart": writes["cold"], **writes["constants"]}
+    if writes["request_id"] is not None:
+        annotations["RequestId"] = writes["request_id"]
+    span.annotations = annotations
+    if writes["head"]:
+        head = {"ColdStart": writes["cold"], **writes["constants"]}
+        span.annotations_head = serialize(head)[:-1]
+    for key, value in writes["puts"]:
+        span.put_json_metadata(key, value, writes["namespace"])
+    if writes["status"] is not None:
+        span.put_http_meta("status", writes["status"])
+    return span
+
+
+@settings(max_examples=300, deadline=None)
+@given(wrapper_writes())
+def test_its_document_is_the_spans_it_stands_for(writes: dict[str, Any]) -> None:
+    facade = Facade(ROOT, PARENT, True, "")
+    span = handler_span(writes, facade)
+    assert span.end(writes["start"] + writes["duration"]) is None
+    text = span.to_json()
+    assert span.span is None  # written from what it kept
+    materialized = span.materialize()
+    assert materialized.to_json() == text
+    document = json.loads(serialize(materialized.to_dict()))
+    for key in ("start_time", "end_time"):  # written to the microsecond, as Span.to_json does
+        document[key] = round(document[key], 6)
+    assert json.loads(text) == document
+    assert span.to_dict() == materialized.to_dict()
+
+
+@settings(max_examples=100, deadline=None)
+@given(wrapper_writes())
+def test_its_otlp_datagram_is_the_spans_it_stands_for(writes: dict[str, Any]) -> None:
+    sent: list[bytes] = []
+    settings_ = config.load({"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"})
+    emitter = OTLPEmitter(settings_)
+    emitter.send_datagrams = sent.extend  # type: ignore[method-assign]
+    for _ in range(2):  # the second time from the skeleton the first one taught
+        facade = Facade(ROOT, PARENT, True, "")
+        span = handler_span(writes, facade)
+        span.end(writes["start"] + writes["duration"])
+        emitter.send_entity(span)
+        emitter.send_entity(copy_of_the_span(span))
+    assert sent[0] == sent[1] and sent[2] == sent[3]
+
+
+def copy_of_the_span(span: HandlerSpan) -> Any:
+    """The Span `span` stands for, made apart from it (the same fields)."""
+    twin = HandlerSpan(span.name, span.facade, Span)
+    for field in ("id", "start_time", "annotations", "annotations_head", "metadata", "status"):
+        setattr(twin, field, copy.deepcopy(getattr(span, field)))
+    twin.end(span.end_time)  # type: ignore[arg-type]
+    return twin.materialize()
+
+
+def test_the_context_hands_out_the_span_it_stands_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", HEADER)
+    backend = XRayBackend(config.load({"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"}))
+    documents: list[dict[str, Any]] = []
+    backend.recorder.emitter = _Capturing(documents)
+    handler = backend.begin_invocation("## handler", HEADER)
+    assert type(handler) is HandlerSpan and handler.span is None
+    current = backend.current_span()
+    assert current is not None and current is handler.span
+    assert (current.id, current.start_time) == (handler.id, handler.start_time)
+    child = backend.begin_subsegment("work")
+    assert child.parent_id == handler.id
+    backend.end_subsegment(child)
+    handler.put_json_metadata("response", {"ok": True}, "svc")  # goes to the span now
+    backend.end_subsegment(handler)
+    (document,) = documents
+    assert document["id"] == handler.id
+    assert [child["name"] for child in document["subsegments"]] == ["work"]
+    assert document["metadata"] == {"svc": {"response": {"ok": True}}}
+    assert backend.current_span() is None  # the invocation's stack is empty again
+
+
+def test_what_only_a_span_has_makes_it_the_span() -> None:
+    facade = Facade(ROOT, PARENT, True, "")
+    span = HandlerSpan("## handler", facade, Span)
+    span.put_annotation("user", 1)  # the SDK's method, on the Span
+    assert span.span is not None and span.span.annotations == {"user": 1}
+    span.put_http_meta("status", 503)  # flags: on the Span too
+    assert span.span.fault is True
+
+
+def test_protocol_lookups_do_not_make_the_span() -> None:
+    span = HandlerSpan("## handler", Facade(ROOT, PARENT, True, ""), Span)
+    copy.copy(span)
+    with pytest.raises(AttributeError):
+        span.__deepcopy__  # noqa: B018
+    assert span.span is None
+
+
+def test_made_after_it_was_sent_it_is_closed_and_sent() -> None:
+    """A thread given the invocation's context asks for the current span as the handler
+    returns: the Span it gets has ended and gone out, so a child opened under it goes out on
+    its own (not into a document already sent)."""
+    facade = Facade(ROOT, PARENT, True, "")
+    span = HandlerSpan("## handler", facade, Span)
+    span.end(span.start_time + 0.5)
+    made = span.materialize()
+    assert made.in_progress is False and made._sent is True
+    assert made.end_time == span.start_time + 0.5
+
+
+def test_made_once_from_many_threads() -> None:
+    span = HandlerSpan("## handler", Facade(ROOT, PARENT, True, ""), Span)
+    made: list[Any] = []
+    threads = [threading.Thread(target=lambda: made.append(span.materialize())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(each) for each in made}) == 1
+
+
+class _Capturing:
+    def __init__(self, documents: list[dict[str, Any]]) -> None:
+        self.documents = documents
+
+    def send_entity(self, entity: Any) -> None:
+        self.documents.append(json.loads(entity.to_json()))
