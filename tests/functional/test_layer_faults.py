@@ -24,9 +24,8 @@ from typing import Any
 import lambda_tracing
 import pytest
 from lambda_tracing import config
-from lambda_tracing.backend import emitter as emitter_module
 from lambda_tracing.backend import get_backend, reset_backend
-from lambda_tracing.backend.emitter import HIGH_DESCRIPTOR, UDPEmitter
+from lambda_tracing.backend.emitter import UDPEmitter
 from lambda_tracing.backend.xray import XRayBackend
 from layer_support import build_layer, new_trace_header, run_through_wrapper, udp_listener
 
@@ -485,56 +484,26 @@ class _Document:
 
 def test_emitter_never_writes_to_a_descriptor_it_no_longer_owns() -> None:
     """Issue 17: a handler that closed the emitter's socket and opened a TCP connection on the
-    same descriptor number got the trace document written into its connection. The socket
-    now sits at a high number, which the connection does not get; the send to the closed
-    number fails, and a new socket takes the document."""
+    same descriptor number got the trace document written into its connection."""
     with udp_listener() as daemon, socket.create_server(("127.0.0.1", 0)) as server:
         emitter = UDPEmitter(daemon.address)
         emitter.send_entity(_Document("first"))
         number = emitter._socket.fileno()  # type: ignore[union-attr]
-        assert number >= HIGH_DESCRIPTOR
         os.close(number)  # as the handler's closerange would
         connection = socket.create_connection(server.getsockname())
         accepted, _ = server.accept()
         try:
-            assert connection.fileno() < number  # the lowest free number: not the socket's
-            _assert_nothing_written(emitter, daemon, connection, accepted)
-        finally:
-            connection.close()
-            accepted.close()
-
-
-def test_emitter_checks_its_descriptor_where_no_high_number_is_free(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A lower descriptor limit (or every high number taken): the socket keeps its low number,
-    and each send first checks that the number is still the socket opened."""
-    monkeypatch.setattr(emitter_module, "_high_descriptor", lambda descriptor: None)
-    with udp_listener() as daemon, socket.create_server(("127.0.0.1", 0)) as server:
-        emitter = UDPEmitter(daemon.address)
-        emitter.send_entity(_Document("first"))
-        number = emitter._socket.fileno()  # type: ignore[union-attr]
-        os.close(number)
-        connection = socket.create_connection(server.getsockname())
-        accepted, _ = server.accept()
-        try:
             assert connection.fileno() == number  # the lowest free number: the same one
-            _assert_nothing_written(emitter, daemon, connection, accepted)
+            emitter.send_entity(_Document("second"))
+            accepted.settimeout(0.3)
+            with pytest.raises(TimeoutError):
+                accepted.recv(1024)  # nothing of ours in the user's connection
+            assert [document["name"] for document in daemon.receive()] == ["first", "second"]
+            connection.sendall(b"still mine")  # and the connection is the user's, open
+            assert accepted.recv(1024) == b"still mine"
         finally:
             connection.close()
             accepted.close()
-
-
-def _assert_nothing_written(
-    emitter: UDPEmitter, daemon: Any, connection: socket.socket, accepted: socket.socket
-) -> None:
-    emitter.send_entity(_Document("second"))
-    accepted.settimeout(0.3)
-    with pytest.raises(TimeoutError):
-        accepted.recv(1024)  # nothing of ours in the user's connection
-    assert [document["name"] for document in daemon.receive()] == ["first", "second"]
-    connection.sendall(b"still mine")  # and the connection is the user's, open
-    assert accepted.recv(1024) == b"still mine"
 
 
 def test_emitter_in_a_forked_child_sends_nothing() -> None:

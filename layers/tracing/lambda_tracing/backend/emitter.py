@@ -4,20 +4,13 @@ header line, then one document per datagram), with what it lacks:
 - no datagram ever over the limit (documents are split or trimmed by `documents.fit`);
 - the daemon's host name resolved once, in a background thread started with the emitter (at
   start-up), never inside an invocation: documents sent before the answer wait for it (a few);
-- a descriptor the function closed is never written to once it is someone else's (its own TCP
-  connection, say): the socket is moved to a high descriptor number (HIGH_DESCRIPTOR), which a
-  closed descriptor's reuse (the lowest free number first) does not reach unless the process holds
-  every number below it; a send to it once closed fails (EBADF, ENOTSOCK, ...) and a new socket
-  is opened. Where no high number is free, each send first checks the descriptor is still the
-  socket opened (one fstat);
+- a descriptor the function closed and reused (its own TCP connection) is never written to;
 - a forked child never sends: what it inherited belongs to its parent's invocation;
 - every failure logged, never raised.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import socket
 import threading
@@ -28,22 +21,7 @@ from lambda_tracing.documents import DOCUMENT_LIMIT, PROTOCOL_HEADER, fit, seria
 from lambda_tracing.failures import log_failure
 
 _HEADER_BYTES = PROTOCOL_HEADER.encode("ascii")
-# Lambda's descriptor limit is 1024 (0-1023), and select() takes numbers under 1024.
-HIGH_DESCRIPTOR = 1023
-# What a send to a descriptor that is no longer a connected datagram socket fails with.
-_NOT_OUR_SOCKET = frozenset(
-    {errno.EBADF, errno.ENOTSOCK, errno.ENOTCONN, errno.EDESTADDRREQ, errno.EISCONN}
-)
 _MAX_WAITING = 32  # datagrams kept while the daemon's host name is being resolved
-
-
-def _high_descriptor(descriptor: int) -> int | None:
-    """A duplicate of `descriptor` at HIGH_DESCRIPTOR or above (close-on-exec, as Python's
-    own), or None where none is free (a lower limit, or all taken)."""
-    try:
-        return fcntl.fcntl(descriptor, fcntl.F_DUPFD_CLOEXEC, HIGH_DESCRIPTOR)
-    except OSError:
-        return None
 
 
 def is_ip_literal(host: str) -> bool:
@@ -169,21 +147,15 @@ class UDPEmitter:
 
     def _send(self, datagram: bytes) -> None:
         """Under the lock. A socket whose descriptor is no longer the one we opened (the
-        function closed it) is let go without closing it, and a new one opened."""
+        function closed it, and the number may now be its own connection) is let go without
+        closing it, and a new one opened."""
         if self._target is None:
             return
         try:
-            if self._socket is None or (self._identity is not None and not self._still_ours()):
+            if self._socket is None or not self._still_ours():
                 self._open()
             assert self._socket is not None
-            try:
-                self._socket.send(datagram)
-            except OSError as error:
-                if error.errno not in _NOT_OUR_SOCKET:
-                    raise
-                self._let_go()  # closed (and maybe reused below the high number): anew
-                self._open()
-                self._socket.send(datagram)  # type: ignore[union-attr]
+            self._socket.send(datagram)
         except Exception as error:  # noqa: BLE001
             log_failure("sending a segment document", error)
 
@@ -195,13 +167,9 @@ class UDPEmitter:
             status = None
         if status is not None and (status.st_dev, status.st_ino) == self._identity:
             return True
-        self._let_go()
-        return False
-
-    def _let_go(self) -> None:
-        if self._socket is not None:
-            self._socket.detach()  # the number is someone else's now (or nobody's): not ours
+        self._socket.detach()  # the number is someone else's now (or nobody's): not ours to close
         self._socket = None
+        return False
 
     def _open(self) -> None:
         opened = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -209,19 +177,11 @@ class UDPEmitter:
             opened.setblocking(False)
             assert self._target is not None
             opened.connect(self._target)
-            high = _high_descriptor(opened.fileno())
-            if high is not None:
-                opened.close()
-                opened = socket.socket(fileno=high)
-                opened.setblocking(False)
-                identity = None  # no check per send (see the module's docstring)
-            else:
-                status = os.fstat(opened.fileno())
-                identity = (status.st_dev, status.st_ino)
+            status = os.fstat(opened.fileno())
         except BaseException:
             opened.close()
             raise
-        self._socket, self._identity = opened, identity
+        self._socket, self._identity = opened, (status.st_dev, status.st_ino)
 
     def _forget_in_child(self) -> None:
         self._forked = True
