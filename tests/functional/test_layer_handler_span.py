@@ -5,7 +5,9 @@ Span the moment anything else asks for it, with nothing lost either way."""
 from __future__ import annotations
 
 import copy
+import inspect
 import json
+import sys
 import threading
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lambda_tracing import config
+from lambda_tracing.backend.context import parse_header
 from lambda_tracing.backend.entities import make_classes
 from lambda_tracing.backend.handler_span import HandlerSpan
 from lambda_tracing.backend.otlp import OTLPEmitter
@@ -189,3 +192,150 @@ class _Capturing:
 
     def send_entity(self, entity: Any) -> None:
         self.documents.append(json.loads(entity.to_json()))
+
+
+@pytest.mark.parametrize(
+    ("method", "line", "write"),
+    [
+        ("put_json_metadata", "metadata = self.metadata", ("response", {"ok": 1}, "svc")),
+        ("put_http_meta", "self.status = value", ("status", 200)),
+    ],
+)
+def test_a_write_as_another_thread_makes_the_span_reaches_the_span(
+    method: str, line: str, write: tuple[Any, ...]
+) -> None:
+    """Another thread holding the invocation's context makes the span just as the wrapper
+    writes (after the wrapper found no span yet): the write must reach the span made."""
+    span = HandlerSpan("## handler", Facade(ROOT, PARENT, True, ""), Span)
+    source, first = inspect.getsourcelines(getattr(HandlerSpan, method))
+    target = first + next(number for number, text in enumerate(source) if line in text)
+    other: list[threading.Thread] = []
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code.co_name != method:
+            return None
+
+        def at_line(frame: Any, event: str, arg: Any) -> Any:
+            if event == "line" and frame.f_lineno == target and not other:
+                other.append(threading.Thread(target=span.materialize))
+                other[0].start()
+                other[0].join(0.2)  # made now, unless the write holds it off
+            return at_line
+
+        return at_line
+
+    sys.settrace(trace)
+    try:
+        getattr(span, method)(*write)
+    finally:
+        sys.settrace(None)
+    other[0].join()
+    made = span.materialize()
+    if method == "put_json_metadata":
+        assert made.metadata == {"svc": {"response": {"ok": 1}}}
+    else:
+        assert made.http == {"response": {"status": 200}}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"Root={ROOT}\n;Parent={PARENT};Sampled=1",
+        f"Root={ROOT};Parent={PARENT}\n;Sampled=1",
+    ],
+)
+def test_ids_are_hex_to_their_very_end(header: str) -> None:
+    """The document writes the facade's ids unescaped: a header whose id ends in a newline
+    (which `$` would have let through) is no trace."""
+    assert parse_header(header) is None
+
+
+def test_a_request_id_of_a_str_subclass_is_kept() -> None:
+    class RequestId(str):
+        def __getitem__(self, index: Any) -> Any:
+            return RequestId(str.__getitem__(self, index))
+
+    span = HandlerSpan("## handler", Facade(ROOT, PARENT, True, ""), Span)
+    span.annotations = {"ColdStart": False, "Service": "svc", "RequestId": RequestId("req-1")}
+    span.annotations_head = '{"ColdStart":false,"Service":"svc"'
+    span.end(span.start_time + 1)
+    assert json.loads(span.to_json())["annotations"]["RequestId"] == "req-1"
+    assert span.to_json() == span.materialize().to_json()
+
+
+def test_an_emitter_put_in_by_other_code_is_given_the_span() -> None:
+    backend = XRayBackend(config.load({"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"}))
+    given_: list[Any] = []
+
+    class Emitter:
+        def send_entity(self, entity: Any) -> None:
+            given_.append(entity)
+
+    backend.recorder.emitter = Emitter()
+    handler = backend.begin_invocation("## handler", HEADER)
+    handler.put_json_metadata("response", {"ok": True}, "svc")
+    backend.end_subsegment(handler)
+    (entity,) = given_
+    assert type(entity) is not HandlerSpan and entity is handler.span
+    assert entity.metadata == {"svc": {"response": {"ok": True}}} and not entity.in_progress
+
+
+class _Texts:
+    """An emitter keeping the documents as the UDP emitter writes them (to_json)."""
+
+    takes_handler_spans = True
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def send_entity(self, entity: Any) -> None:
+        self.texts.append(entity.to_json())
+
+
+class _Context:
+    aws_request_id = "req-\u00e9-1"
+    function_version = "7"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:orders:prod"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"requestContext": {}, "status": 200},
+        {"requestContext": {}, "status": 302},
+        {"requestContext": {}, "status": 503},
+        {"Records": [{"eventSource": "aws:sqs", "messageId": "m-1", "attributes": {}}]},
+    ],
+)
+@pytest.mark.parametrize("capture_event", [False, True])
+def test_through_the_wrapper_the_document_is_the_one_a_span_makes(
+    lambda_tracing_capture: Any, event: dict[str, Any], capture_event: bool
+) -> None:
+    """The handler wrapper's own span, sent as a HandlerSpan, against the same invocation
+    whose handler asked for its span (so that it became a Span at once): the same document
+    but for the ids and times."""
+    import lambda_tracing
+
+    def respond(event: dict[str, Any], context: Any) -> Any:
+        return {"statusCode": event.get("status", 200), "body": '{"a": "b"}'}
+
+    def asks(event: dict[str, Any], context: Any) -> Any:
+        lambda_tracing.get_backend().current_span()  # the Span, from the start
+        return respond(event, context)
+
+    emitter = _Texts()
+    lambda_tracing.get_backend().emitter = emitter
+    traced = [
+        lambda_tracing.trace_handler(function, name="handler", capture_event=capture_event)
+        for function in (respond, asks)
+    ]
+    for handler in traced * 2:  # the first invocation is the cold one
+        lambda_tracing_capture.new_trace()
+        handler(event, _Context())
+    documents = [json.loads(text) for text in emitter.texts[2:]]
+    for document in documents:
+        for key in ("id", "start_time", "end_time", "trace_id", "parent_id"):
+            document.pop(key)
+    assert documents[0] == documents[1]
+    assert documents[0]["annotations"]["RequestId"] == "req-\u00e9-1"

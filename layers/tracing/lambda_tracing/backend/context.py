@@ -29,11 +29,11 @@ logger = logging.getLogger(__name__)
 
 TRACE_HEADER_VARIABLE = "_X_AMZN_TRACE_ID"
 MAX_HEADER = 1024
-_ROOT = r"^1-[0-9a-f]{8}-[0-9a-f]{24}$"
-_PARENT = r"^[0-9a-f]{16}$"
+_ROOT = r"^1-[0-9a-f]{8}-[0-9a-f]{24}\Z"
+_PARENT = r"^[0-9a-f]{16}\Z"
 # The form Lambda sets, read in one match; anything else goes through the general parser.
 _LAMBDA_HEADER = re.compile(
-    r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])((?:;[^;=]+=[^;=]*)*)$"
+    r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Parent=([0-9a-f]{16});Sampled=([01])((?:;[^;=]+=[^;=]*)*)\Z"
 )
 _environ_get = os.environ.get
 

@@ -79,6 +79,8 @@ class UDPEmitter:
     """`send_entity(entity)` sends `entity.to_dict()` (as `entity.to_json()` writes it, where
     it can); the interface the pytest plugin's in-memory emitter also has."""
 
+    takes_handler_spans = True  # HandlerSpan's to_json and to_dict are all it reads
+
     def __init__(self, address: Any) -> None:
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None

@@ -92,26 +92,32 @@ class HandlerSpan:
 
     # --- what the wrapper writes ---
 
+    # Under the lock: another thread holding the invocation's context may make the span at
+    # any moment, and a value kept here after it has read what was kept would be lost.
+
     def put_json_metadata(self, key: str, value: Any, namespace: str) -> None:
         """Span.put_json_metadata: a value already JSON-safe (capture's copies)."""
-        span = self.span
-        if span is not None:
-            span.put_json_metadata(key, value, namespace)
-            return
-        metadata = self.metadata
-        if metadata is None:
-            self.metadata = {namespace: {key: value}}
-        elif namespace in metadata:
-            metadata[namespace][key] = value
-        else:
-            metadata[namespace] = {key: value}
+        with _lock:
+            span = self.span
+            if span is None:
+                metadata = self.metadata
+                if metadata is None:
+                    self.metadata = {namespace: {key: value}}
+                elif namespace in metadata:
+                    metadata[namespace][key] = value
+                else:
+                    metadata[namespace] = {key: value}
+                return
+        span.put_json_metadata(key, value, namespace)
 
     def put_http_meta(self, key: str, value: Any) -> None:
         """A response status under 400 is kept; anything else sets the span's own fields and
         flags (aws-xray-sdk's put_http_meta), on the span."""
-        if self.span is None and key == "status" and type(value) is int and 100 <= value < 400:
-            self.status = value
-            return
+        if key == "status" and type(value) is int and 100 <= value < 400:
+            with _lock:
+                if self.span is None:
+                    self.status = value
+                    return
         self.materialize().put_http_meta(key, value)
 
     def end(self, end_time: float) -> Any:
@@ -163,19 +169,19 @@ class HandlerSpan:
         annotations = self.annotations
         if annotations:
             head = self.annotations_head
-            request_id = annotations.get(REQUEST_ID)
-            if head is None:
-                text = serialize(annotations)
-            elif type(request_id) is str:
+            request_id = annotations.get(REQUEST_ID, annotations)  # itself: none
+            if head is not None and type(request_id) is str:
                 text = f'{head},"RequestId":{_escape(request_id)}}}'
-            else:
+            elif head is not None and request_id is annotations:
                 text = head + "}"
+            else:  # no head, or a request id of another type
+                text = serialize(annotations)
             blocks += f'"annotations":{text},'
         if self.metadata:
             blocks += f'"metadata":{serialize(self.metadata)},'
         facade = self.facade
-        # The facade's ids passed the header's format check (hex digits and dashes): nothing
-        # in them to escape; the span id is ours.
+        # The facade's ids passed the header's format check (context.valid_ids: hex digits and
+        # dashes, anchored at the very end): nothing in them to escape; the span id is ours.
         return (
             f'{{"id":"{self.id}","name":{self._name_json},"start_time":{self.start_time:.6f},'
             f'"parent_id":"{facade.id}","in_progress":false,{blocks}'

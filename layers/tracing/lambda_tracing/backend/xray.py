@@ -107,7 +107,11 @@ class XRayBackend:
                 materialized = span.end(end_time)
                 if materialized is None:  # only the wrapper used it: sent as it is
                     self._context.pop(span, end_time)
-                    self.recorder.emitter.send_entity(span)
+                    emitter = self.recorder.emitter
+                    # An emitter put in by other code is given the Span, as always.
+                    if not getattr(emitter, "takes_handler_spans", False):
+                        span = span.materialize()
+                    emitter.send_entity(span)
                     return
                 span = materialized
             self._context.pop(span, end_time)
