@@ -20,6 +20,7 @@ class Workload:
     title: str
     sampled: bool
     invocations: int  # per run, full mode
+    gap_us: int = 0  # asleep after each invocation (mini_runtime.measure)
 
 
 WORKLOADS = (
@@ -33,9 +34,17 @@ WORKLOADS = (
     Workload("plain", "unsampled (Sampled=0): no-op handler", False, 2000),
     Workload("subsegment", "unsampled (Sampled=0): + 1 custom subsegment", False, 2000),
 )
+# 0.1 ms asleep after each invocation, as Lambda's runtime waits for the next event (at least
+# its two calls to the runtime API): the daemon is asleep at every send, as on Lambda.
+ASLEEP = 100
+ASLEEP_TITLE = "0.1 ms asleep between invocations"
 # As Lambda runs it (lambda_python.py): the runtime's Python with only what ships, so no moto
 # (the Stubber row measures the botocore call there).
-AS_LAMBDA_WORKLOADS = tuple(workload for workload in WORKLOADS if workload.key != "botocore")
+AS_LAMBDA_WORKLOADS = (
+    *(workload for workload in WORKLOADS if workload.key != "botocore"),
+    Workload("plain", f"warm, {ASLEEP_TITLE}: no-op handler", True, 1000, ASLEEP),
+    Workload("subsegment", f"warm, {ASLEEP_TITLE}: + 1 custom subsegment", True, 1000, ASLEEP),
+)
 AS_LAMBDA_TITLE = "as Lambda, "
 WARMUP_INVOCATIONS = 20
 
@@ -66,7 +75,7 @@ def warm_up(workers: dict[str, Worker], section: Section, workload: Workload, n:
     """The first invocations of each workload, unmeasured; a failing one marks its row n/a."""
     for key, worker in workers.items():
         try:
-            reply = worker.measure(workload.key, workload.sampled, n)
+            reply = worker.measure(workload.key, workload.sampled, n, workload.gap_us)
         except WorkerError as error:
             section.mark_unavailable(key, str(error))
             continue
@@ -105,7 +114,7 @@ def measure_warm(
     sampled = {
         workload.key: section
         for workload, section in zip(workloads, sections, strict=True)
-        if workload.sampled
+        if workload.sampled and not workload.gap_us
     }
     per_call = (
         ("botocore", "per botocore call (botocore row minus no-op row)"),
@@ -137,7 +146,7 @@ def _one_run(
                 continue
             n = max(5, int(workload.invocations * scale))
             try:
-                reply = workers[key].measure(workload.key, workload.sampled, n)
+                reply = workers[key].measure(workload.key, workload.sampled, n, workload.gap_us)
             except WorkerError as error:
                 section.mark_unavailable(key, str(error))
                 continue

@@ -61,9 +61,9 @@ class Worker:
     def wait_ready(self) -> None:
         self._read_reply()
 
-    def measure(self, workload: str, sampled: bool, n: int) -> dict[str, Any]:
+    def measure(self, workload: str, sampled: bool, n: int, gap_us: int = 0) -> dict[str, Any]:
         assert self._process.stdin is not None
-        command = {"workload": workload, "sampled": sampled, "n": n}
+        command = {"workload": workload, "sampled": sampled, "n": n, "gap_us": gap_us}
         try:
             self._process.stdin.write(json.dumps(command) + "\n")
             self._process.stdin.flush()
