@@ -121,7 +121,7 @@ class InvocationContext:
         if not spans:
             return state[1]
         entity = spans[-1]
-        return entity.materialize() if type(entity) is HandlerSpan else entity
+        return self._made(state, entity) if type(entity) is HandlerSpan else entity
 
     def current_entity(self) -> Any:
         """get_trace_entity without re-reading the trace header."""
@@ -131,7 +131,14 @@ class InvocationContext:
         if not state[2]:
             return state[1]
         entity = state[2][-1]
-        return entity.materialize() if type(entity) is HandlerSpan else entity
+        return self._made(state, entity) if type(entity) is HandlerSpan else entity
+
+    def _made(self, state: State, handler: HandlerSpan) -> Any:
+        """The Span `handler` (innermost) stands for, in its place in this thread's/task's
+        stack from now on (others holding the HandlerSpan find its Span through it)."""
+        span = handler.materialize()
+        self._state.set((state[0], state[1], (*state[2][:-1], span)))
+        return span
 
     def open_spans(self) -> list[Any]:
         state = self._state.get()

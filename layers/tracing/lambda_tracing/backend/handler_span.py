@@ -92,28 +92,31 @@ class HandlerSpan:
 
     # --- what the wrapper writes ---
 
-    # Under the lock: another thread holding the invocation's context may make the span at
-    # any moment, and a value kept here after it has read what was kept would be lost.
+    # Kept here only under the lock: another thread holding the invocation's context may make
+    # the span at any moment, and a value kept after it has read what was kept would be lost.
+    # (`span` is set once and never unset: once seen, it needs no lock.)
 
     def put_json_metadata(self, key: str, value: Any, namespace: str) -> None:
         """Span.put_json_metadata: a value already JSON-safe (capture's copies)."""
-        with _lock:
-            span = self.span
-            if span is None:
-                metadata = self.metadata
-                if metadata is None:
-                    self.metadata = {namespace: {key: value}}
-                elif namespace in metadata:
-                    metadata[namespace][key] = value
-                else:
-                    metadata[namespace] = {key: value}
-                return
+        span = self.span
+        if span is None:
+            with _lock:
+                span = self.span
+                if span is None:
+                    metadata = self.metadata
+                    if metadata is None:
+                        self.metadata = {namespace: {key: value}}
+                    elif namespace in metadata:
+                        metadata[namespace][key] = value
+                    else:
+                        metadata[namespace] = {key: value}
+                    return
         span.put_json_metadata(key, value, namespace)
 
     def put_http_meta(self, key: str, value: Any) -> None:
         """A response status under 400 is kept; anything else sets the span's own fields and
         flags (aws-xray-sdk's put_http_meta), on the span."""
-        if key == "status" and type(value) is int and 100 <= value < 400:
+        if self.span is None and key == "status" and type(value) is int and 100 <= value < 400:
             with _lock:
                 if self.span is None:
                     self.status = value
@@ -123,11 +126,13 @@ class HandlerSpan:
     def end(self, end_time: float) -> Any:
         """Mark the span ended at `end_time`: None if only the wrapper used it (its document is
         then written from here), else the Span to end as any other."""
-        with _lock:
-            span = self.span
-            if span is None:
-                self.end_time = end_time
-            return span
+        span = self.span
+        if span is None:
+            with _lock:
+                span = self.span
+                if span is None:
+                    self.end_time = end_time
+        return span
 
     # --- becoming the span ---
 
