@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import os
 import sys
 import threading
 from typing import Any
@@ -287,9 +288,11 @@ class _Texts:
 
     def __init__(self) -> None:
         self.texts: list[str] = []
+        self.kinds: list[bool] = []  # whether each was sent as a HandlerSpan
 
     def send_entity(self, entity: Any) -> None:
         self.texts.append(entity.to_json())
+        self.kinds.append(type(entity) is HandlerSpan)
 
 
 class _Context:
@@ -313,8 +316,8 @@ def test_through_the_wrapper_the_document_is_the_one_a_span_makes(
     lambda_tracing_capture: Any, event: dict[str, Any], capture_event: bool
 ) -> None:
     """The handler wrapper's own span, sent as a HandlerSpan, against the same invocation
-    whose handler asked for its span (so that it became a Span at once): the same document
-    but for the ids and times."""
+    whose handler asks for its span, the second time in a row (so that the backend makes it a
+    Span from the start): the same document but for the ids and times."""
     import lambda_tracing
 
     def respond(event: dict[str, Any], context: Any) -> Any:
@@ -330,12 +333,40 @@ def test_through_the_wrapper_the_document_is_the_one_a_span_makes(
         lambda_tracing.trace_handler(function, name="handler", capture_event=capture_event)
         for function in (respond, asks)
     ]
-    for handler in traced * 2:  # the first invocation is the cold one
+    for handler in (traced[0], traced[0], traced[1], traced[1]):  # each's second is kept
         lambda_tracing_capture.new_trace()
         handler(event, _Context())
-    documents = [json.loads(text) for text in emitter.texts[2:]]
+    alone = "Records" not in event and event.get("status") != 503  # else made a Span by then
+    assert emitter.kinds[1] is alone and emitter.kinds[3] is False
+    documents = [json.loads(emitter.texts[index]) for index in (1, 3)]
     for document in documents:
         for key in ("id", "start_time", "end_time", "trace_id", "parent_id"):
             document.pop(key)
     assert documents[0] == documents[1]
     assert documents[0]["annotations"]["RequestId"] == "req-\u00e9-1"
+
+
+def test_a_handler_span_asked_for_makes_the_next_a_span_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A function whose handler span is asked for in one invocation (a call, a custom span)
+    likely asks again: its next handler span is a Span from the start, and one that then
+    opens no child makes the following one a HandlerSpan again."""
+    backend = XRayBackend(config.load({"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"}))
+    backend.recorder.emitter = _Capturing([])
+
+    def invocation(child: bool) -> Any:
+        header = f"Root=1-5759e988-{os.urandom(12).hex()};Parent={PARENT};Sampled=1"
+        monkeypatch.setenv("_X_AMZN_TRACE_ID", header)
+        handler = backend.begin_invocation("## handler", header)
+        if child:
+            backend.end_subsegment(backend.begin_subsegment("call"))
+        backend.end_subsegment(handler)
+        return type(handler)
+
+    kinds = [invocation(child) for child in (False, True, True, False, False)]
+    assert kinds[0] is HandlerSpan and kinds[1] is HandlerSpan  # made a Span when asked
+    assert kinds[2] is not HandlerSpan and kinds[3] is not HandlerSpan
+    assert kinds[4] is HandlerSpan
+    documents = backend.recorder.emitter.documents
+    assert [len(document.get("subsegments", [])) for document in documents] == [0, 1, 1, 0, 0]

@@ -38,6 +38,11 @@ _names: dict[str, tuple[str, str]] = {}  # name -> (X-Ray-safe name, its JSON)
 _NAMES_LIMIT = 64
 
 
+def handler_span_name(name: str) -> str:
+    """`name` made X-Ray-safe (documents.safe_name), as a handler span's (kept per name)."""
+    return _name_parts(name)[0]
+
+
 def _name_parts(name: str) -> tuple[str, str]:
     parts = _names.get(name)
     if parts is None:

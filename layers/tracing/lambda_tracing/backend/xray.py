@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from lambda_tracing.backend.context import valid_ids
-from lambda_tracing.backend.handler_span import HandlerSpan, resolved
+from lambda_tracing.backend.handler_span import HandlerSpan, handler_span_name, resolved
 from lambda_tracing.config import Settings
 from lambda_tracing.documents import safe_name
 from lambda_tracing.failures import log_failure
@@ -38,6 +38,11 @@ class XRayBackend:
         self._context: Any = InvocationContext(facade_class, settings.context_missing)
         self._span_class: Any = span_class
         self.recorder = Recorder(self, self._context, make_emitter(settings))
+        # Whether the last invocation's handler span was asked for (it had children, say): the
+        # next is then made a Span at once (the HandlerSpan would only cost its making), and
+        # that Span, until it ends, to see whether the one after can be a HandlerSpan again.
+        self._spans_asked = False
+        self._handler_span: Any = None
 
     # --- emitter access, for the pytest plugin ---
     @property
@@ -62,7 +67,14 @@ class XRayBackend:
             context = self._context
 
             def opening(facade: Any) -> Any:  # a new invocation: the span opens its stack
-                return HandlerSpan(name, facade, self._span_class) if facade.sampled else None
+                if not facade.sampled:
+                    return None
+                if self._spans_asked:
+                    span = self._handler_span = self._span_class(
+                        handler_span_name(name), "local", facade
+                    )
+                    return span
+                return HandlerSpan(name, facade, self._span_class)
 
             facade, span = context.enter(header, opening)
             if span is None and facade is not None and facade.sampled:
@@ -105,6 +117,7 @@ class XRayBackend:
             end_time = time.time() if end_time is None else end_time
             if type(span) is HandlerSpan:
                 materialized = span.end(end_time)
+                self._spans_asked = materialized is not None
                 if materialized is None:  # only the wrapper used it: sent as it is
                     self._context.pop(span, end_time)
                     emitter = self.recorder.emitter
@@ -114,6 +127,9 @@ class XRayBackend:
                     emitter.send_entity(span)
                     return
                 span = materialized
+            elif span is self._handler_span:  # made at once: asked for again?
+                self._handler_span = None
+                self._spans_asked = bool(span.subsegments)
             self._context.pop(span, end_time)
             if span.in_progress:
                 span.close(end_time)
