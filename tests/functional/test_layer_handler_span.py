@@ -16,11 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lambda_tracing import config
+from lambda_tracing.backend import context as context_module
 from lambda_tracing.backend.context import parse_header
 from lambda_tracing.backend.entities import make_classes
 from lambda_tracing.backend.handler_span import HandlerSpan
 from lambda_tracing.backend.otlp import OTLPEmitter
-from lambda_tracing.backend.xray import XRayBackend
+from lambda_tracing.backend.xray import SPANS_AT_ONCE, XRayBackend
 from lambda_tracing.documents import serialize
 
 Facade, Span = make_classes()
@@ -313,7 +314,10 @@ class _Context:
 )
 @pytest.mark.parametrize("capture_event", [False, True])
 def test_through_the_wrapper_the_document_is_the_one_a_span_makes(
-    lambda_tracing_capture: Any, event: dict[str, Any], capture_event: bool
+    lambda_tracing_capture: Any,
+    event: dict[str, Any],
+    capture_event: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The handler wrapper's own span, sent as a HandlerSpan, against the same invocation
     whose handler asks for its span, the second time in a row (so that the backend makes it a
@@ -328,7 +332,18 @@ def test_through_the_wrapper_the_document_is_the_one_a_span_makes(
         return respond(event, context)
 
     emitter = _Texts()
-    lambda_tracing.get_backend().emitter = emitter
+    backend = lambda_tracing.get_backend()
+    backend.emitter = emitter
+    begun: list[bool] = []  # whether each invocation's handler span began as a HandlerSpan
+    begin = backend.begin_invocation
+
+    def begin_and_note(name: str, header: str | None) -> Any:
+        span = begin(name, header)
+        begun.append(type(span) is HandlerSpan)
+        return span
+
+    monkeypatch.setattr(backend, "begin_invocation", begin_and_note)
+    monkeypatch.setattr(backend, "_spans_at_once", 0)
     traced = [
         lambda_tracing.trace_handler(function, name="handler", capture_event=capture_event)
         for function in (respond, asks)
@@ -337,7 +352,8 @@ def test_through_the_wrapper_the_document_is_the_one_a_span_makes(
         lambda_tracing_capture.new_trace()
         handler(event, _Context())
     alone = "Records" not in event and event.get("status") != 503  # else made a Span by then
-    assert emitter.kinds[1] is alone and emitter.kinds[3] is False
+    assert emitter.kinds[1] is alone
+    assert begun[3] is False  # the handler asked before: a Span from the start
     documents = [json.loads(emitter.texts[index]) for index in (1, 3)]
     for document in documents:
         for key in ("id", "start_time", "end_time", "trace_id", "parent_id"):
@@ -346,27 +362,66 @@ def test_through_the_wrapper_the_document_is_the_one_a_span_makes(
     assert documents[0]["annotations"]["RequestId"] == "req-\u00e9-1"
 
 
-def test_a_handler_span_asked_for_makes_the_next_a_span_at_once(
+def test_a_handler_span_asked_for_makes_the_next_ones_spans_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A function whose handler span is asked for in one invocation (a call, a custom span)
-    likely asks again: its next handler span is a Span from the start, and one that then
-    opens no child makes the following one a HandlerSpan again."""
+    likely asks again: its next SPANS_AT_ONCE handler spans are Spans from the start, then a
+    HandlerSpan is tried again. Either way each invocation's stack ends empty, and the same
+    document goes out."""
     backend = XRayBackend(config.load({"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"}))
     backend.recorder.emitter = _Capturing([])
+    context = backend._context
 
     def invocation(child: bool) -> Any:
         header = f"Root=1-5759e988-{os.urandom(12).hex()};Parent={PARENT};Sampled=1"
         monkeypatch.setenv("_X_AMZN_TRACE_ID", header)
         handler = backend.begin_invocation("## handler", header)
+        handler.put_json_metadata("response", {"n": 1}, "svc")
         if child:
             backend.end_subsegment(backend.begin_subsegment("call"))
         backend.end_subsegment(handler)
-        return type(handler)
+        assert context._state.get()[2] == ()  # nothing left open
+        return type(handler) is HandlerSpan
 
-    kinds = [invocation(child) for child in (False, True, True, False, False)]
-    assert kinds[0] is HandlerSpan and kinds[1] is HandlerSpan  # made a Span when asked
-    assert kinds[2] is not HandlerSpan and kinds[3] is not HandlerSpan
-    assert kinds[4] is HandlerSpan
+    kinds = [invocation(child) for child in (False, True, *[False] * (SPANS_AT_ONCE + 1))]
+    assert kinds == [True, True, *[False] * SPANS_AT_ONCE, True]
     documents = backend.recorder.emitter.documents
-    assert [len(document.get("subsegments", [])) for document in documents] == [0, 1, 1, 0, 0]
+    assert [len(document.get("subsegments", [])) for document in documents] == [
+        0,
+        1,
+        *[0] * (SPANS_AT_ONCE + 1),
+    ]
+    for document in documents:
+        for key in ("id", "start_time", "end_time", "trace_id", "subsegments"):
+            document.pop(key, None)
+    assert all(document == documents[0] for document in documents)
+
+
+def test_a_span_asked_for_through_the_context_takes_the_handler_spans_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Made through the context, the Span replaces the HandlerSpan in that stack: the end of
+    the invocation finds it on top, without looking for what the HandlerSpan became."""
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", HEADER)
+    backend = XRayBackend(config.load({"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"}))
+    backend.recorder.emitter = _Capturing([])
+    handler = backend.begin_invocation("## handler", HEADER)
+    span = backend.current_span()
+    assert backend._context._state.get()[2] == (span,)
+    looked: list[Any] = []
+    monkeypatch.setattr(context_module, "_stands_for", lambda *args: looked.append(args))
+    backend.end_subsegment(handler)
+    assert looked == [] and backend._context._state.get()[2] == ()
+    assert len(backend.recorder.emitter.documents) == 1
+
+
+def test_a_handler_span_ended_twice_is_sent_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """User code ends the handler's span through the SDK's recorder; the wrapper ends it too."""
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", HEADER)
+    backend = XRayBackend(config.load({"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"}))
+    backend.recorder.emitter = _Capturing([])
+    handler = backend.begin_invocation("## handler", HEADER)
+    backend.recorder.end_subsegment()  # the current subsegment: the handler's
+    backend.end_subsegment(handler)
+    assert len(backend.recorder.emitter.documents) == 1

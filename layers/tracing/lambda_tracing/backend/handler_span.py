@@ -14,7 +14,7 @@ that Span, as if it had been one from the start. The backend's context hands out
 never this object.
 
 Its document is the text Span.to_json writes for the materialized span, and its OTLP view reads
-as the span's attributes do (tests/unit/test_layer_handler_span.py compares both).
+as the span's attributes do (tests/functional/test_layer_handler_span.py compares both).
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ from lambda_tracing.failures import log_failure
 
 logger = logging.getLogger(__name__)
 
+SPANS_AT_ONCE = 16  # handler spans made Spans at once after one was asked for (see __init__)
+
 
 class XRayBackend:
     """TracingBackend for X-Ray. `recorder` is what aws-xray-sdk's patchers call (see
@@ -38,11 +40,10 @@ class XRayBackend:
         self._context: Any = InvocationContext(facade_class, settings.context_missing)
         self._span_class: Any = span_class
         self.recorder = Recorder(self, self._context, make_emitter(settings))
-        # Whether the last invocation's handler span was asked for (it had children, say): the
-        # next is then made a Span at once (the HandlerSpan would only cost its making), and
-        # that Span, until it ends, to see whether the one after can be a HandlerSpan again.
-        self._spans_asked = False
-        self._handler_span: Any = None
+        # A handler span asked for (a call, a custom span) is likely asked for again: the next
+        # SPANS_AT_ONCE handler spans are made Spans at once (a HandlerSpan would only cost its
+        # making), then a HandlerSpan is tried again.
+        self._spans_at_once = 0
 
     # --- emitter access, for the pytest plugin ---
     @property
@@ -69,11 +70,9 @@ class XRayBackend:
             def opening(facade: Any) -> Any:  # a new invocation: the span opens its stack
                 if not facade.sampled:
                     return None
-                if self._spans_asked:
-                    span = self._handler_span = self._span_class(
-                        handler_span_name(name), "local", facade
-                    )
-                    return span
+                if self._spans_at_once:
+                    self._spans_at_once -= 1
+                    return self._span_class(handler_span_name(name), "local", facade)
                 return HandlerSpan(name, facade, self._span_class)
 
             facade, span = context.enter(header, opening)
@@ -117,7 +116,6 @@ class XRayBackend:
             end_time = time.time() if end_time is None else end_time
             if type(span) is HandlerSpan:
                 materialized = span.end(end_time)
-                self._spans_asked = materialized is not None
                 if materialized is None:  # only the wrapper used it: sent as it is
                     self._context.pop(span, end_time)
                     emitter = self.recorder.emitter
@@ -127,13 +125,13 @@ class XRayBackend:
                     emitter.send_entity(span)
                     return
                 span = materialized
-            elif span is self._handler_span:  # made at once: asked for again?
-                self._handler_span = None
-                self._spans_asked = bool(span.subsegments)
+                self._spans_at_once = SPANS_AT_ONCE
             self._context.pop(span, end_time)
             if span.in_progress:
                 span.close(end_time)
             if span.top_level:
+                if span._sent:  # ended twice (user code through the SDK's recorder, then us)
+                    return
                 span._sent = True
                 self.recorder.emitter.send_entity(span)
             elif span._detached or _top_sent(span):
