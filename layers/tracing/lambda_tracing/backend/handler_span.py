@@ -13,8 +13,9 @@ so far; closed and marked sent if it has already ended), and from then on every 
 that Span, as if it had been one from the start. The backend's context hands out that Span,
 never this object.
 
-Its document is the text Span.to_json writes for the materialized span, and its OTLP view reads
-as the span's attributes do (tests/functional/test_layer_handler_span.py compares both).
+Its document is the text Span.to_json writes for the materialized span, and OTLP mode reads its
+fields for the same datagram the Span would give (otlp_datagrams.HandlerDatagrams.usual_handler;
+tests/functional/test_layer_handler_span.py compares both).
 """
 
 from __future__ import annotations
@@ -201,29 +202,6 @@ class HandlerSpan:
 
     def to_dict(self) -> dict[str, Any]:
         return self.materialize().to_dict()  # type: ignore[no-any-return]
-
-    def attributes(self) -> dict[str, Any]:
-        """What OTLP's usual handler datagram reads of a span's attributes (otlp_datagrams),
-        as the span's own would hold them; only while the wrapper alone has used it."""
-        facade = self.facade
-        http = {"response": {"status": self.status}} if self.status is not None else None
-        return {
-            "subsegments": None,
-            "cause": None,
-            "aws": None,
-            "http": http,
-            "_parent": facade,
-            "parent_segment": facade,
-            "name": self.name,
-            "namespace": "local",
-            "annotations": self.annotations,
-            "metadata": self.metadata,
-            "trace_id": facade.trace_id,
-            "id": self.id,
-            "parent_id": facade.id,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-        }
 
 
 def resolved(entity: Any) -> Any:

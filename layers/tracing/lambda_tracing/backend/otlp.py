@@ -338,7 +338,7 @@ class OTLPEmitter(UDPEmitter):
         try:
             if type(entity) is HandlerSpan:  # the wrapper's alone, its attributes as a span's
                 if entity.span is None and entity.end_time is not None:
-                    datagram = self._handlers.usual(entity.attributes())
+                    datagram = self._handlers.usual_handler(entity)
                     if datagram is not None:
                         self.send_datagrams([datagram])
                         return
