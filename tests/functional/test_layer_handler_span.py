@@ -23,6 +23,7 @@ from lambda_tracing.backend.handler_span import HandlerSpan
 from lambda_tracing.backend.otlp import OTLPEmitter
 from lambda_tracing.backend.xray import SPANS_AT_ONCE, XRayBackend
 from lambda_tracing.documents import serialize
+from test_layer_otlp import decode
 
 Facade, Span = make_classes()
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
@@ -85,13 +86,16 @@ def handler_span(writes: dict[str, Any], facade: Any) -> HandlerSpan:
 
 
 @settings(max_examples=300, deadline=None)
-@given(wrapper_writes())
-def test_its_document_is_the_spans_it_stands_for(writes: dict[str, Any]) -> None:
+@given(writes=wrapper_writes())
+def test_its_document_is_the_spans_it_stands_for(
+    writes: dict[str, Any], segment_validator: Any
+) -> None:
     facade = Facade(ROOT, PARENT, True, "")
     span = handler_span(writes, facade)
     assert span.end(writes["start"] + writes["duration"]) is None
     text = span.to_json()
     assert span.span is None  # written from what it kept
+    segment_validator.validate(json.loads(text))  # AWS's segment-document schema
     materialized = span.materialize()
     assert materialized.to_json() == text
     document = json.loads(serialize(materialized.to_dict()))
@@ -115,6 +119,11 @@ def test_its_otlp_datagram_is_the_spans_it_stands_for(writes: dict[str, Any]) ->
         emitter.send_entity(span)
         emitter.send_entity(copy_of_the_span(span))
     assert sent[0] == sent[1] and sent[2] == sent[3]
+    # and opentelemetry-proto reads it as ADOT's spans are read: Lambda's ids, a SERVER span
+    (decoded,) = decode(sent[2])
+    assert decoded.trace_id.hex() == ROOT[2:].replace("-", "")
+    assert decoded.parent_span_id.hex() == PARENT
+    assert decoded.kind == decoded.SPAN_KIND_SERVER
 
 
 def copy_of_the_span(span: HandlerSpan) -> Any:
