@@ -14,9 +14,15 @@
     python benchmarks/profile_layer.py init [--variant ours] [--no-boto3]
         One cold start (imports, init, first invocation) under pyinstrument.
     python benchmarks/profile_layer.py ablate [--no-boto3] [-n 2000] [--repeat 7]
+                                              [--workload plain] [--as-lambda] [--drop]
         Our layer with one feature switched off at a time (by its environment variable), beside
-        the bare handler and Powertools: cold start (wall and CPU) and warm CPU per invocation,
-        medians, interleaved. Shows what each feature costs.
+        the bare handler and Powertools: cold start (wall and CPU) and warm wall and CPU per
+        invocation, medians, interleaved. Shows what each feature costs. With a workload that
+        calls a library, "no library patching" is the handler's span alone beside a busy
+        handler: compared with the no-op workload's, the same instructions cost more once the
+        handler's own work has pushed the layer's code and data out of the CPU's caches.
+        --drop: datagram sends return at once (as in `send`), so only the tracers' own work
+        is left.
     python benchmarks/profile_layer.py send [--workload plain] [--as-lambda] [-n 2000]
                                             [--repeat 9]
         A warm workload (no-op by default) of Powertools and ours (both modes), as it runs and with
@@ -116,19 +122,27 @@ ABLATIONS: tuple[tuple[str, dict[str, str]], ...] = (
 )
 
 
-def report_ablations(address: str, extra: dict[str, str], n: int, repeat: int) -> None:
+def report_ablations(
+    variants: tuple[Variant, ...],
+    address: str,
+    extra: dict[str, str],
+    workload: str,
+    n: int,
+    repeat: int,
+) -> None:
     import statistics
 
     from cold_start import one_cold_start
     from workers import Worker
 
+    by_key = {variant.key: variant for variant in variants}
     cases: list[tuple[str, Variant, dict[str, str]]] = [
-        (BARE.label, BARE, {}),
-        (POWERTOOLS.label, POWERTOOLS, {}),
+        (BARE.label, by_key[BARE.key], {}),
+        (POWERTOOLS.label, by_key[POWERTOOLS.key], {}),
     ]
-    cases += [(label, OURS, env) for label, env in ABLATIONS]
+    cases += [(label, by_key[OURS.key], env) for label, env in ABLATIONS]
     cold: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in cases}
-    warm: dict[str, list[float]] = {label: [] for label, _, _ in cases}
+    warm: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in cases}
     for _label, variant, env in cases:  # one unmeasured round
         one_cold_start(variant, address, {**extra, **env})
     for _ in range(repeat):
@@ -138,18 +152,29 @@ def report_ablations(address: str, extra: dict[str, str], n: int, repeat: int) -
     try:
         for worker in workers.values():
             worker.wait_ready()
-            worker.measure("plain", True, 50)
+            worker.measure(workload, True, 50)
         for _ in range(repeat):
             for label, worker in workers.items():
-                warm[label].append(worker.measure("plain", True, n)["cpu_mean_ns"] / 1000)
+                reply = worker.measure(workload, True, n)
+                warm[label].append((reply["mean_ns"] / 1000, reply["cpu_mean_ns"] / 1000))
     finally:
         for worker in workers.values():
             worker.stop()
-    print(f"{'case':34} {'cold wall ms':>12} {'cold CPU ms':>12} {'warm CPU us/inv':>16}")
+    print(f"warm: the {workload} workload; medians of {repeat} (warm: runs of {n}), interleaved")
+    print(
+        f"{'case':34} {'cold wall ms':>12} {'cold CPU ms':>12} {'warm us/inv':>12}"
+        f" {'added':>7} {'warm CPU us/inv':>16}"
+    )
+    bare_warm = statistics.median(value[0] for value in warm[BARE.label])
     for label, _, _ in cases:
         wall = statistics.median(value[0] for value in cold[label])
         cpu = statistics.median(value[1] for value in cold[label])
-        print(f"{label:34} {wall:12.1f} {cpu:12.1f} {statistics.median(warm[label]):16.1f}")
+        warm_wall = statistics.median(value[0] for value in warm[label])
+        warm_cpu = statistics.median(value[1] for value in warm[label])
+        print(
+            f"{label:34} {wall:12.1f} {cpu:12.1f} {warm_wall:12.1f}"
+            f" {warm_wall - bare_warm:7.1f} {warm_cpu:16.1f}"
+        )
 
 
 def report_send_share(
@@ -220,10 +245,14 @@ def main() -> None:
     parser.add_argument(
         "--as-lambda",
         action="store_true",
-        help="send, opcodes: on the runtime's Python with only what ships (lambda_python.py)",
+        help="send, opcodes, ablate: on the runtime's Python with only what ships "
+        "(lambda_python.py)",
     )
     parser.add_argument(
         "--no-boto3", action="store_true", help="the function imports neither boto3 nor requests"
+    )
+    parser.add_argument(
+        "--drop", action="store_true", help="ablate: datagram sends return at once (as in send)"
     )
     args = parser.parse_args()
     variants: tuple[Variant, ...] = tuple(
@@ -246,7 +275,11 @@ def main() -> None:
             "BENCH_DOWNSTREAM": "0" if args.no_boto3 else "1",
         }
         if args.what == "ablate":
-            report_ablations(listener.address, extra, min(args.n, 2000), args.repeat)
+            if args.drop:
+                extra["BENCH_DROP_DATAGRAMS"] = "1"
+            report_ablations(
+                variants, listener.address, extra, args.workload, min(args.n, 2000), args.repeat
+            )
         elif args.what == "send":
             report_send_share(
                 variants,
