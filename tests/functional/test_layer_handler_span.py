@@ -434,3 +434,32 @@ def test_a_handler_span_ended_twice_is_sent_once(monkeypatch: pytest.MonkeyPatch
     backend.recorder.end_subsegment()  # the current subsegment: the handler's
     backend.end_subsegment(handler)
     assert len(backend.recorder.emitter.documents) == 1
+
+
+def test_a_span_that_cannot_be_made_raises_nothing_and_loses_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The context is asked for the current span from inside the user's calls (a patched
+    client): should making the handler's Span fail, the answer is Lambda's segment, the child
+    goes out on its own under it, and the handler's span is still sent (by the emitters that
+    take HandlerSpans: the layer's own, as here)."""
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", HEADER)
+    backend = XRayBackend(config.load({"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"}))
+    emitter = backend.recorder.emitter = _Texts()
+
+    def broken(self: HandlerSpan) -> Any:
+        raise RuntimeError("no span today")
+
+    monkeypatch.setattr(HandlerSpan, "_build", broken)
+    handler = backend.begin_invocation("## handler", HEADER)
+    entity = backend.recorder.get_trace_entity()
+    assert (entity.trace_id, entity.id) == (ROOT, PARENT)  # Lambda's segment
+    child = backend.begin_subsegment("work")
+    backend.end_subsegment(child)
+    backend.end_subsegment(handler)
+    documents = [json.loads(text) for text in emitter.texts]
+    assert [(d["name"], d["parent_id"]) for d in documents] == [
+        ("work", PARENT),
+        ("## handler", PARENT),
+    ]
+    assert backend.current_span() is None

@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from lambda_tracing.backend.handler_span import HandlerSpan, resolved
+from lambda_tracing.failures import log_failure
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +136,16 @@ class InvocationContext:
 
     def _made(self, state: State, handler: HandlerSpan) -> Any:
         """The Span `handler` (innermost) stands for, in its place in this thread's/task's
-        stack from now on (others holding the HandlerSpan find its Span through it)."""
-        span = handler.materialize()
+        stack from now on (others holding the HandlerSpan find its Span through it).
+
+        Asked from inside the user's own calls (a patched client, a custom span), it must not
+        raise: should making the Span fail, the answer is Lambda's segment, so what opens now
+        goes out on its own, and the wrapper still sends the handler's span as it is."""
+        try:
+            span = handler.materialize()
+        except Exception as error:  # noqa: BLE001
+            log_failure("making the handler's span", error)
+            return state[1]
         self._state.set((state[0], state[1], (*state[2][:-1], span)))
         return span
 
