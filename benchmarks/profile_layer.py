@@ -42,6 +42,7 @@ import re
 import subprocess
 import sys
 from collections import defaultdict
+from typing import Any
 
 from downstream import Downstream
 from udp_listener import DaemonListener
@@ -122,6 +123,27 @@ ABLATIONS: tuple[tuple[str, dict[str, str]], ...] = (
 )
 
 
+def interleaved_warm(
+    workers: dict[Any, Any], workload: str, n: int, repeat: int
+) -> dict[Any, list[tuple[float, float]]]:
+    """Each worker's (wall, CPU) microseconds per invocation of `workload`, `repeat` times:
+    every worker warmed up first (50 unmeasured invocations), then measured in turn, so a
+    change in the host's speed falls on all of them alike. The workers are stopped after."""
+    measured: dict[Any, list[tuple[float, float]]] = {key: [] for key in workers}
+    try:
+        for worker in workers.values():
+            worker.wait_ready()
+            worker.measure(workload, True, 50)
+        for _ in range(repeat):
+            for key, worker in workers.items():
+                reply = worker.measure(workload, True, n)
+                measured[key].append((reply["mean_ns"] / 1000, reply["cpu_mean_ns"] / 1000))
+    finally:
+        for worker in workers.values():
+            worker.stop()
+    return measured
+
+
 def report_ablations(
     variants: tuple[Variant, ...],
     address: str,
@@ -142,24 +164,13 @@ def report_ablations(
     ]
     cases += [(label, by_key[OURS.key], env) for label, env in ABLATIONS]
     cold: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in cases}
-    warm: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in cases}
     for _label, variant, env in cases:  # one unmeasured round
         one_cold_start(variant, address, {**extra, **env})
     for _ in range(repeat):
         for label, variant, env in cases:
             cold[label].append(one_cold_start(variant, address, {**extra, **env}))
     workers = {label: Worker(variant, address, {**extra, **env}) for label, variant, env in cases}
-    try:
-        for worker in workers.values():
-            worker.wait_ready()
-            worker.measure(workload, True, 50)
-        for _ in range(repeat):
-            for label, worker in workers.items():
-                reply = worker.measure(workload, True, n)
-                warm[label].append((reply["mean_ns"] / 1000, reply["cpu_mean_ns"] / 1000))
-    finally:
-        for worker in workers.values():
-            worker.stop()
+    warm = interleaved_warm(workers, workload, n, repeat)
     print(f"warm: the {workload} workload; medians of {repeat} (warm: runs of {n}), interleaved")
     print(
         f"{'case':34} {'cold wall ms':>12} {'cold CPU ms':>12} {'warm us/inv':>12}"
@@ -195,20 +206,9 @@ def report_send_share(
         (key, drop): Worker(by_key[key], address, {**extra, "BENCH_DROP_DATAGRAMS": drop})
         for key, drop in cases
     }
-    wall: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
-    cpu: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
-    try:
-        for worker in workers.values():
-            worker.wait_ready()
-            worker.measure(workload, True, 50)
-        for _ in range(repeat):
-            for case, worker in workers.items():
-                reply = worker.measure(workload, True, n)
-                wall[case].append(reply["mean_ns"] / 1000)
-                cpu[case].append(reply["cpu_mean_ns"] / 1000)
-    finally:
-        for worker in workers.values():
-            worker.stop()
+    measured = interleaved_warm(workers, workload, n, repeat)
+    wall = {case: [value[0] for value in values] for case, values in measured.items()}
+    cpu = {case: [value[1] for value in values] for case, values in measured.items()}
     print(
         f"warm {workload} workload, us per invocation: median of {repeat} runs of {n}, interleaved"
     )
