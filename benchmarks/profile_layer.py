@@ -8,9 +8,10 @@
                                             [--unsampled]
         Warm invocations under pyinstrument (statistical; the call tree printed as text).
     python benchmarks/profile_layer.py opcodes [--variant ours] [--workload plain] [-n 200]
-                                               [--unsampled] [--as-lambda]
+                                               [--unsampled] [--as-lambda] [--rows 40]
         Bytecodes run per warm invocation, by function (sys.settrace's opcode events; no
         timer, so the same on a busy host): where the interpreter's work goes.
+    Every mode takes --env NAME=VALUE (repeatable), set for every variant it runs.
     python benchmarks/profile_layer.py init [--variant ours] [--no-boto3]
         One cold start (imports, init, first invocation) under pyinstrument.
     python benchmarks/profile_layer.py ablate [--no-boto3] [-n 2000] [--repeat 7]
@@ -252,6 +253,15 @@ def main() -> None:
         "--no-boto3", action="store_true", help="the function imports neither boto3 nor requests"
     )
     parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for every variant (repeatable), e.g. "
+        "LAMBDA_TRACING_PATCH=none for the opcodes of a feature switched off",
+    )
+    parser.add_argument("--rows", type=int, default=40, help="opcodes: functions listed")
+    parser.add_argument(
         "--drop", action="store_true", help="ablate: datagram sends return at once (as in send)"
     )
     args = parser.parse_args()
@@ -274,6 +284,7 @@ def main() -> None:
             "BENCH_HTTP_URL": downstream.http_url,
             "BENCH_DOWNSTREAM": "0" if args.no_boto3 else "1",
         }
+        extra.update(dict(setting.split("=", 1) for setting in args.env))
         if args.what == "ablate":
             if args.drop:
                 extra["BENCH_DROP_DATAGRAMS"] = "1"
@@ -299,9 +310,16 @@ def main() -> None:
             profiler = "opcodes" if args.what == "opcodes" else "pyinstrument"
             if profiler == "opcodes":
                 command = variant.command("loop", args.workload, str(min(args.n, 200)), sampled)
-            env = variant.environment(listener.address, {**extra, "BENCH_PROFILE": profiler})
+            env = variant.environment(
+                listener.address,
+                {
+                    **extra,
+                    "BENCH_PROFILE": profiler,
+                    "BENCH_OPCODE_ROWS": str(args.rows),
+                },
+            )
             finished = _run(variant, command, env)
-            print(finished.stderr[-30000:])
+            print(finished.stderr[-300000:])
             print(finished.stdout.strip().splitlines()[-1])
         print(f"(daemon listener: {listener.settled_counts()[0]} datagrams)")
 

@@ -61,12 +61,14 @@ def test_libraries_are_patched_when_first_imported_and_only_once() -> None:
             "sdk_before_first_call": sdk_before_first_call,
             "deferred": deferred,
             "httpx_client": httpx.Client.__name__,
-            "requests_wrappers": [type(requests.Session.__dict__[name]).__name__
+            "requests_wrappers": [requests.Session.__dict__[name].__code__.co_filename
+                                  .endswith("patches/hooks.py")
                                   for name in ("request", "prepare_request")],
             "urlopen_wrapped_once": [callable(urlopen.__wrapped__),
                                      hasattr(urlopen.__wrapped__, "__wrapped__")],
-            "api_call_wrappers": [type(api_call).__name__, type(api_call.__wrapped__).__name__,
-                                  type(api_call.__wrapped__.__wrapped__).__name__],
+            "api_call_wrappers": [api_call.__code__.co_filename.rsplit("/", 2)[-2:],
+                                  type(api_call.__wrapped__).__name__,
+                                  api_call.__wrapped__.__module__],
         }}))
         """
     )
@@ -75,12 +77,12 @@ def test_libraries_are_patched_when_first_imported_and_only_once() -> None:
     assert result["again"] == ["botocore", "requests", "httpx", "urllib3"]
     # boto3, requests, urllib3 imported and patched, yet the SDK waits for their first call.
     assert result["sdk_before_first_call"] is False
-    assert result["deferred"] == [True, True]
+    assert result["deferred"] == [False, False]  # nothing waits for a first call
     assert result["httpx_client"] == "_InstrumentedClient"
-    assert result["requests_wrappers"] == ["FunctionWrapper", "FunctionWrapper"]
+    assert result["requests_wrappers"] == [True, True]
     assert result["urlopen_wrapped_once"] == [True, False]
-    # Ours around aws-xray-sdk's around botocore's: each once.
-    assert result["api_call_wrappers"] == ["FunctionWrapper", "FunctionWrapper", "function"]
+    # Ours, a plain function, around botocore's own: once.
+    assert result["api_call_wrappers"] == [["patches", "hooks.py"], "function", "botocore.client"]
 
 
 def test_an_already_imported_library_is_patched_at_once() -> None:
@@ -132,13 +134,13 @@ def test_libraries_first_imported_by_aws_xray_sdk_itself_are_still_patched() -> 
         api_call = botocore.client.BaseClient.__dict__["_make_api_call"]
         urlopen = urllib3.connectionpool.HTTPConnectionPool.__dict__["urlopen"]
         print(json.dumps({"accepted": accepted,
-                          "botocore": getattr(api_call, "lambda_tracing_deferred", False),
+                          "botocore": api_call.__code__.co_filename.endswith("patches/hooks.py"),
                           "urllib3": hasattr(urlopen, "__wrapped__")}))
         """
     )
     assert result == {
         "accepted": ["botocore", "urllib3"],
-        "botocore": True,  # instrumented on its first call
+        "botocore": True,
         "urllib3": True,
     }
 
@@ -201,31 +203,65 @@ def test_x_ray_api_calls_work_with_the_sdk_disabled() -> None:
     assert result == {"summaries": []}
 
 
-def test_patching_at_start_up_loads_neither_wrapt_asyncio_nor_the_sdk() -> None:
-    # What start-up costs a function: the post-import hook is the layer's own, and the SDK (with
-    # wrapt, which its core imports) waits for a patched library's first call.
+def test_patching_and_traced_calls_load_neither_wrapt_asyncio_nor_the_sdks_recorder() -> None:
+    # What start-up costs a function: the post-import hook is the layer's own. Traced AWS and
+    # HTTP calls load nothing of the SDK but its entity model (the backend's): not its recorder,
+    # patchers or wrapt (which its core imports), as its patchers did on the first call.
     result = run_python(
         """
-        import json, sys
-        heavy = lambda: [n for n in ("wrapt", "asyncio", "aws_xray_sdk") if n in sys.modules]
+        import json, os, socket, sys
+        sdk = ("aws_xray_sdk.core.recorder", "aws_xray_sdk.ext.botocore.patch",
+               "aws_xray_sdk.ext.requests.patch")
+        heavy = lambda: [n for n in ("wrapt", "asyncio", *sdk) if n in sys.modules]
         import lambda_tracing
         from lambda_tracing.patches import patch_configured
         accepted = patch_configured(["botocore", "requests", "urllib3"])
         at_start_up = heavy()
-        import urllib3, requests, botocore.client  # imported after start-up, as user code does
+        import urllib3, requests, boto3, botocore.client  # after start-up, as user code does
         after_imports = heavy()
-        urlopen = urllib3.connectionpool.HTTPConnectionPool.urlopen
-        prepare = requests.Session.prepare_request
-        api_call = botocore.client.BaseClient._make_api_call
-        requests.Session().prepare_request(requests.Request("GET", "http://example.invalid/"))
+        from botocore.stub import Stubber
+        from requests.adapters import BaseAdapter
+
+        class Answer(BaseAdapter):  # an HTTP service without a network
+            def send(self, request, **kwargs):
+                response = requests.Response()
+                response.status_code, response.request, response.url = 503, request, request.url
+                return response
+
+        session = requests.Session()
+        session.mount("http://", Answer())
+        sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="k",
+                           aws_secret_access_key="s")
+        stubber = Stubber(sqs)
+        stubber.add_response("list_queues", {"QueueUrls": []})
+        stubber.activate()
+        daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        daemon.bind(("127.0.0.1", 0))
+        daemon.settimeout(5)
+        os.environ["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:%d" % daemon.getsockname()[1]
+        os.environ["_X_AMZN_TRACE_ID"] = (
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+
+        def handler(event, context):
+            sqs.list_queues()
+            return session.get("http://inventory.internal/stock?sku=1").status_code
+
+        status = lambda_tracing.trace_handler(handler)({}, None)
+        document = json.loads(daemon.recv(65536).split(b"\\n", 1)[1])
+        calls = [(c["name"], c["namespace"], c.get("http"), c.get("fault", False),
+                  c.get("aws", {}).get("operation")) for c in document["subsegments"]]
         print(json.dumps({
             "accepted": accepted,
             "at_start_up": at_start_up,
             "after_imports": after_imports,
-            "urllib3": urlopen.__code__.co_filename.endswith("patches/urllib3.py"),
-            "deferred": [getattr(f, "lambda_tracing_deferred", False) for f in (prepare, api_call)],
-            "requests_after_first_call": type(requests.Session.__dict__["request"]).__name__,
-            "after_first_call": heavy(),
+            "wrapped": [f.__code__.co_filename.rsplit("/", 1)[-1] for f in (
+                urllib3.connectionpool.HTTPConnectionPool.urlopen,
+                requests.Session.request,
+                requests.Session.prepare_request,
+                botocore.client.BaseClient._make_api_call)],
+            "status": status,
+            "calls": calls,
+            "after_calls": heavy(),
         }))
         """
     )
@@ -233,11 +269,22 @@ def test_patching_at_start_up_loads_neither_wrapt_asyncio_nor_the_sdk() -> None:
         "accepted": ["botocore", "requests", "urllib3"],
         "at_start_up": [],
         "after_imports": [],
-        "urllib3": True,
-        "deferred": [True, True],
-        "requests_after_first_call": "FunctionWrapper",  # aws-xray-sdk's patcher, applied now
-        # asyncio stays out even then: the layer pins wrapt 1.17 (2.x imports asyncio).
-        "after_first_call": ["wrapt", "aws_xray_sdk"],
+        "wrapped": ["urllib3.py", "hooks.py", "hooks.py", "hooks.py"],
+        "status": 503,
+        "calls": [
+            ["sqs", "aws", None, False, "ListQueues"],  # a Stubber answer has no metadata
+            [
+                "inventory.internal",
+                "remote",
+                {
+                    "request": {"method": "GET", "url": "http://inventory.internal/stock"},
+                    "response": {"status": 503},
+                },
+                True,
+                None,
+            ],
+        ],
+        "after_calls": [],
     }
 
 
@@ -271,11 +318,10 @@ def test_the_post_import_hook_sees_the_finished_module_and_leaves_no_trace(tmp_p
     }
 
 
-def test_deferred_patches_apply_once_and_call_through() -> None:
-    from lambda_tracing.patches.hooks import on_first_call
+def test_a_wrapped_method_sees_its_instance_and_a_subclass_override_runs_once() -> None:
+    from lambda_tracing.patches.hooks import wrap_method
 
-    calls: list[tuple[str, int]] = []
-    applied: list[int] = []
+    calls: list[tuple[str, Any]] = []
 
     class Base:
         def work(self, x: int) -> int:
@@ -287,31 +333,30 @@ def test_deferred_patches_apply_once_and_call_through() -> None:
             calls.append(("child", x))
             return super().work(x) + 1
 
+    def around(call: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        calls.append(("around", type(instance).__name__))
+        return call(*args, **kwargs)
+
     original = Base.__dict__["work"]
-    on_first_call(Base, ("work",), lambda: applied.append(1))
-    assert Base.__dict__["work"] is not original
-    assert Child().work(3) == 7 and Base().work(4) == 8
-    assert calls == [("child", 3), ("base", 3), ("base", 4)]  # the override ran once
-    assert applied == [1]
-    assert Base.__dict__["work"] is original
-
-    def broken() -> None:
-        raise RuntimeError("patch failed")
-
-    on_first_call(Base, ("work",), broken)
-    assert Base().work(5) == 10  # a failing patch: the original runs, nothing raised
-    assert Base.__dict__["work"] is original
+    wrap_method(Base, "work", around)
+    assert Base.__dict__["work"].__wrapped__ is original
+    assert Base.work.__name__ == "work" and Base.work.__qualname__ == original.__qualname__
+    assert Child().work(3) == 7 and Base().work(x=4) == 8
+    assert calls == [
+        ("child", 3),
+        ("around", "Child"),
+        ("base", 3),
+        ("around", "Base"),
+        ("base", 4),
+    ]
 
 
-@pytest.mark.parametrize("kind", ["plain closure", "functools.wraps", "wrapt"])
-def test_a_wrapper_put_over_a_deferred_patch_stays_and_each_call_runs_once(kind: str) -> None:
-    """Another patcher wraps the stand-in before the first call (aws-xray-sdk's patch_all, an
-    APM agent's monkeypatch): its wrapper stays, ours goes on top, and each call reaches the
-    original once, with or without a `__wrapped__` to follow."""
-    import functools
-
+@pytest.mark.parametrize("order", ["theirs first", "ours first"])
+def test_a_method_wrapped_by_wrapt_as_well_runs_each_wrapper_once(order: str) -> None:
+    """aws-xray-sdk's patch_all (wrapt) wraps the same method before or after the layer: each
+    wrapper sees the instance, and each call reaches the original once."""
     import wrapt
-    from lambda_tracing.patches.hooks import on_first_call
+    from lambda_tracing.patches.hooks import wrap_method
 
     calls: list[str] = []
 
@@ -320,38 +365,25 @@ def test_a_wrapper_put_over_a_deferred_patch_stays_and_each_call_runs_once(kind:
             calls.append("original")
             return x * 2
 
-    def ours() -> None:
-        def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            calls.append("ours")
-            return wrapped(*args, **kwargs)
+    def ours(call: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        calls.append(f"ours {type(instance).__name__}")
+        return call(*args, **kwargs)
 
-        wrapt.wrap_function_wrapper(Base, "work", wrapper)
+    def theirs(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        calls.append(f"theirs {type(instance).__name__}")
+        return wrapped(*args, **kwargs)
 
-    on_first_call(Base, ("work",), ours)
-    stand_in = Base.__dict__["work"]
-
-    def theirs(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append("theirs")
-        return stand_in(self, *args, **kwargs)
-
-    if kind == "functools.wraps":
-        theirs = functools.wraps(stand_in)(theirs)
-    if kind == "wrapt":
-        wrapt.wrap_function_wrapper(
-            Base,
-            "work",
-            lambda wrapped, instance, args, kwargs: (
-                calls.append("theirs"),
-                wrapped(*args, **kwargs),
-            )[1],
-        )
-    else:
-        Base.work = theirs  # type: ignore[method-assign]
+    wrappers = [
+        lambda: wrapt.wrap_function_wrapper(Base, "work", theirs),
+        lambda: wrap_method(Base, "work", ours),
+    ]
+    for apply in wrappers if order == "theirs first" else reversed(wrappers):
+        apply()
     assert Base().work(3) == 6
-    assert calls == ["theirs", "original"]  # the first call: theirs, then the original
-    calls.clear()
-    assert Base().work(4) == 8
-    assert calls == ["ours", "theirs", "original"]
+    outer_first = (
+        ["ours Base", "theirs Base"] if order == "theirs first" else ["theirs Base", "ours Base"]
+    )
+    assert calls == [*outer_first, "original"]
 
 
 def test_httpx_patched_by_the_sdks_patch_all_is_taken_over_once_it_finishes() -> None:

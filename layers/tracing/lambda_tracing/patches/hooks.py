@@ -5,15 +5,12 @@ imports neither wrapt nor, through it, asyncio).
   already is). A finder at the front of `sys.meta_path` answers only for the names waited for:
   it asks the finders behind it for the real spec and wraps its loader, so the hook runs right
   after the module's own code, inside the same import (as wrapt's post-import hooks do).
-- `on_first_call(owner, names, apply)`: put stand-ins on `owner`'s methods that, on the first
-  call of any of them, put the originals back, run `apply()` (the real, heavier patch) once and
-  call through to what is then in place. Libraries imported at start-up thus cost nothing to
-  patch until they are used.
+- `wrap_method(owner, name, around)`: a method wrapped by a plain function, in the calling
+  convention of wrapt's wrappers, without wrapt: one frame and one bound method per call.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 import threading
@@ -120,53 +117,20 @@ class _NotifyingLoader:
         return getattr(self._loader, name)
 
 
-def on_first_call(owner: Any, names: Sequence[str], apply: Callable[[], None]) -> None:
-    """Stand-ins for `owner.<name>` that run `apply()` once, on the first call of any of them.
-
-    A stand-in still on `owner` is replaced by the original before `apply()`. One that someone
-    has wrapped meanwhile (aws-xray-sdk's patch_all, run by Powertools' Tracer) stays inside
-    that wrapper, passing calls straight to the original: taking it out would take their
-    wrapper out with it, and `apply()` then wraps on top of theirs."""
-    originals = {name: owner.__dict__[name] for name in names}
-    stand_ins: dict[str, Any] = {}
-    restored: dict[str, bool] = {}
-    done = threading.Lock()
-    state = {"applied": False}
-
-    def apply_once() -> None:
-        with done:
-            if state["applied"]:
-                return
-            for name, original in originals.items():
-                restored[name] = owner.__dict__.get(name) is stand_ins[name]
-                if restored[name]:
-                    setattr(owner, name, original)
-            state["applied"] = True
-            try:
-                apply()
-            except Exception:
-                log.warning(
-                    "lambda_tracing: could not instrument %s", owner.__qualname__, exc_info=True
-                )
-
-    for name, original in originals.items():
-        stand_ins[name] = _stand_in(owner, name, original, apply_once, restored)
-        setattr(owner, name, stand_ins[name])
+Around = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
-def _stand_in(
-    owner: Any, name: str, original: Any, apply_once: Callable[[], None], restored: dict[str, bool]
-) -> Any:
-    def stand_in(self: Any, *args: Any, **kwargs: Any) -> Any:
-        apply_once()
-        if not restored.get(name, True):
-            # Someone's wrapper holds this stand-in and called it: it has done its part, and
-            # what `owner` holds now leads back to it, so this goes to the original.
-            return original.__get__(self, type(self))(*args, **kwargs)
-        # What `owner` now holds, bound to `self` (not `getattr(self, name)`: a subclass's
-        # override calling super() would run twice).
-        return owner.__dict__[name].__get__(self, type(self))(*args, **kwargs)
+def wrap_method(owner: type, name: str, around: Around) -> None:
+    """`owner.name` replaced by a plain function calling `around(call, self, args, kwargs)`
+    (wrapt's order), `call` being the method it replaced, bound to `self`: the library's own,
+    or a wrapper another tracer put there first (wrapt's needs binding to see its instance)."""
+    original = owner.__dict__[name]
+    bind = original.__get__
 
-    functools.update_wrapper(stand_in, original)
-    stand_in.lambda_tracing_deferred = True  # type: ignore[attr-defined]
-    return stand_in
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return around(bind(self, owner), self, args, kwargs)
+
+    for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(wrapper, attribute, getattr(original, attribute, None))
+    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+    setattr(owner, name, wrapper)

@@ -106,6 +106,24 @@ def _sampled(recorder: Any) -> bool:
 LAYER_RECORDER = LayerRecorder()
 
 
+class PassThroughRecorder:
+    """The `xray_recorder` of an aws-xray-sdk patch module whose library the layer wraps
+    itself (botocore, requests): the SDK's wrapper, if anything applies it (patch_all, run by
+    Powertools' Tracer), records nothing, since ours does, and anything else it asks is
+    answered as the layer's recorder answers it."""
+
+    def record_subsegment(
+        self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any, **_: Any
+    ) -> Any:
+        return wrapped(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(LAYER_RECORDER, name)
+
+
+PASS_THROUGH = PassThroughRecorder()
+
+
 def point_at_layer(module: ModuleType) -> None:
     """Make `module` (an aws-xray-sdk patch module) record through the layer's recorder and
     write trace headers through propagation.http (both are module globals read at call time)."""

@@ -1,90 +1,44 @@
-"""requests calls as `namespace: remote` subsegments: aws-xray-sdk's requests patcher and
-processor, recording through the layer's recorder, with headers written by propagation.http
-onto the prepared request, and the method recorded upper-case, as X-Ray expects it. Applied on
-the first call, so a function that imports requests at init loads none of aws-xray-sdk until
-it makes a request."""
+"""requests calls as `namespace: remote` subsegments, recorded by the layer itself.
+
+`Session.request` and `Session.prepare_request` are wrapped with plain functions when requests is
+imported. A call is a subsegment named after the URL's host (`UNKNOWN HOST` when it has none),
+with the fields aws-xray-sdk's requests patcher writes: the method (upper-case, as X-Ray expects
+it; `requests.get` passes "get"), the URL without its query, the response status, or the
+exception. Headers are written by propagation.http onto the prepared request (a copy: the
+caller's dict stays as it was). None of the SDK's recorder, patcher or wrapt is loaded.
+
+Should aws-xray-sdk patch requests as well (patch_all, run by Powertools' Tracer), its wrappers
+pass calls through to ours: one subsegment per call, one header.
+"""
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
-from lambda_tracing.patches.hooks import on_first_call, when_imported
-from lambda_tracing.patches.layer_recorder import LAYER_RECORDER, point_at_layer
+from lambda_tracing.patches.hooks import when_imported, wrap_method
+from lambda_tracing.patches.layer_recorder import LAYER_RECORDER, PASS_THROUGH, point_at_layer
 from lambda_tracing.propagation import http
 
 log = logging.getLogger(__name__)
 
 _PATCHED = "_lambda_tracing_patched"
 SDK_MODULE = "aws_xray_sdk.ext.requests.patch"
-# The SDK's processor and get_hostname, bound once patched; "theirs": its own wrappers.
-_sdk_parts: dict[str, Any] = {}
+UNKNOWN_HOST = "UNKNOWN HOST"  # the SDK's name for a call whose URL names no host
 
 
 def patch() -> None:
-    """Instrument requests (idempotent): aws-xray-sdk is loaded and applied on the first call
-    of `Session.request` or `Session.prepare_request` (the two methods its patcher wraps)."""
+    """Instrument requests (idempotent)."""
     import requests
 
     if getattr(requests, _PATCHED, False):
         return
+    wrap_method(requests.Session, "request", _traced_request)
+    wrap_method(requests.Session, "prepare_request", _header_on_prepared)
     setattr(requests, _PATCHED, True)
-    on_first_call(requests.Session, ("request", "prepare_request"), _patch_now)
-    # Should the SDK patch requests itself first (patch_all, run by Powertools' Tracer), its
-    # patch module is set up as ours would be the moment it loads, before it wraps anything.
     when_imported(SDK_MODULE, prepare_sdk_module)
-
-
-def _patch_now() -> None:
-    from aws_xray_sdk.core import patcher
-
-    # importlib: the package attribute `patch` is the function, shadowing the module
-    xray_requests = importlib.import_module(SDK_MODULE)
-    prepare_sdk_module(xray_requests)
-    patcher.patch(("requests",))
-    _replace_wrappers_already_applied(_sdk_parts["theirs"], _OURS)
-
-
-def prepare_sdk_module(xray_requests: ModuleType) -> None:
-    """Make aws-xray-sdk's requests patch module record through the layer and wrap with
-    our functions (idempotent), keeping the ones it had. The SDK's two wrappers read
-    arguments in ways requests itself does not (url="" or request= by keyword raise
-    IndexError, a url object breaks urlparse) and write the header into the caller's own
-    dict: its patch() wraps with ours instead."""
-    point_at_layer(xray_requests)
-    _sdk_parts.setdefault(
-        "theirs",
-        {
-            "request": xray_requests._xray_traced_requests,  # type: ignore[attr-defined]
-            "prepare_request": xray_requests._inject_header,  # type: ignore[attr-defined]
-        },
-    )
-    xray_requests._xray_traced_requests = _OURS["request"]  # type: ignore[attr-defined]
-    xray_requests._inject_header = _OURS["prepare_request"]  # type: ignore[attr-defined]
-    processor = _described(xray_requests.requests_processor)  # type: ignore[attr-defined]
-    xray_requests.requests_processor = processor  # type: ignore[attr-defined]
-    _sdk_parts["processor"] = processor
-    _sdk_parts["hostname"] = importlib.import_module("aws_xray_sdk.ext.util").get_hostname
-
-
-def _replace_wrappers_already_applied(theirs: dict[str, Any], ours: dict[str, Any]) -> None:
-    """If the SDK had already patched requests (patch_all, run by Powertools' Tracer), its
-    wrappers hold its own functions, not the ones above: swap in ours around the same call."""
-    import requests
-    import wrapt
-
-    for name, function in ours.items():
-        current = requests.Session.__dict__.get(name)
-        sdk_function = theirs[name]
-        if (
-            sdk_function is not function
-            and isinstance(current, wrapt.FunctionWrapper)
-            and current._self_wrapper is sdk_function
-        ):
-            setattr(requests.Session, name, wrapt.FunctionWrapper(current.__wrapped__, function))
 
 
 def _text(value: Any) -> str:
@@ -98,29 +52,52 @@ def _argument(args: Any, kwargs: Any, position: int, name: str) -> Any:
     return args[position] if len(args) > position else kwargs[name]
 
 
-def _traced_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def host_name(url: str) -> str:
+    return urlsplit(url).hostname or UNKNOWN_HOST
+
+
+def _traced_request(call: Any, session: Any, args: Any, kwargs: Any) -> Any:
     """Session.request inside a `remote` span named after the url's host; a call whose
     arguments cannot be read here is made untraced, and requests answers it as it would."""
+    name = None
     try:
-        name = _sdk_parts["hostname"](_text(_argument(args, kwargs, 1, "url")))
+        name = host_name(_text(_argument(args, kwargs, 1, "url")))
     except Exception:  # noqa: BLE001
-        return wrapped(*args, **kwargs)
+        log.debug("requests call not traced", exc_info=True)
+    if name is None:
+        return call(*args, **kwargs)
     return LAYER_RECORDER.record_subsegment(
-        wrapped,
-        instance,
-        args,
-        kwargs,
-        name=name,
-        namespace="remote",
-        meta_processor=_sdk_parts["processor"],
+        call, session, args, kwargs, name=name, namespace="remote", meta_processor=describe
     )
 
 
-def _header_on_prepared(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def describe(
+    *,
+    wrapped: Any = None,
+    instance: Any = None,
+    args: Any,
+    kwargs: Any,
+    return_value: Any,
+    exception: BaseException | None,
+    subsegment: Any,
+    stack: Any,
+) -> None:
+    """The span of `Session.request(*args, **kwargs)`: method, url, status or exception."""
+    method = _text(_argument(args, kwargs, 0, "method")).upper()
+    url = _text(_argument(args, kwargs, 1, "url"))
+    subsegment.put_http_meta("method", method)
+    subsegment.put_http_meta("url", url.partition("?")[0] if url else url)
+    if return_value is not None:
+        subsegment.put_http_meta("status", return_value.status_code)
+    elif exception is not None:
+        subsegment.add_exception(exception, stack)
+
+
+def _header_on_prepared(call: Any, session: Any, args: Any, kwargs: Any) -> Any:
     """Session.prepare_request, then the trace header on the prepared request's own headers
     (a copy: the caller's dict and Request stay as they were, and an invocation's header
     cannot linger in a dict reused by the next). A trace header the caller set stands."""
-    prepared = wrapped(*args, **kwargs)
+    prepared = call(*args, **kwargs)
     try:
         http.inject_unless_present(prepared.headers, LAYER_RECORDER.current_subsegment())
     except Exception:  # noqa: BLE001
@@ -128,20 +105,16 @@ def _header_on_prepared(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> 
     return prepared
 
 
-def _described(original: Callable[..., None]) -> Callable[..., None]:
-    """The SDK's processor, given the method and url as text (upper-case method, as X-Ray
-    expects; `requests.get` passes "get") however the call passed them."""
-    if getattr(original, "normalises_arguments", False):
-        return original
-
-    def processor(**kwargs: Any) -> None:
-        args, call_kwargs = kwargs["args"], kwargs["kwargs"]
-        method = _text(_argument(args, call_kwargs, 0, "method")).upper()
-        url = _text(_argument(args, call_kwargs, 1, "url"))
-        original(**{**kwargs, "args": (method, url), "kwargs": {}})
-
-    processor.normalises_arguments = True  # type: ignore[attr-defined]
-    return processor
+def _sdk_header_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """In place of the SDK's, which writes the header into the caller's own dict: ours, on
+    the prepared request, already does it."""
+    return wrapped(*args, **kwargs)
 
 
-_OURS = {"request": _traced_request, "prepare_request": _header_on_prepared}
+def prepare_sdk_module(xray_requests: ModuleType) -> None:
+    """Make aws-xray-sdk's requests patch module, should anything load and apply it, leave
+    recording and headers to the layer's wrappers (idempotent; before its patch() runs, which
+    takes its functions as they are then)."""
+    point_at_layer(xray_requests)
+    xray_requests.xray_recorder = PASS_THROUGH  # type: ignore[attr-defined]
+    xray_requests._inject_header = _sdk_header_wrapper  # type: ignore[attr-defined]
