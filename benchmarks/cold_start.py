@@ -18,10 +18,19 @@ from results import Section, Series
 from udp_listener import DaemonListener
 from variants import Variant
 
+# (BENCH_DOWNSTREAM, the first invocation's workload, title)
 KINDS = (
-    ("1", "function imports boto3 + requests, builds a client (ms)"),
-    ("0", "function imports neither (ms)"),
+    ("1", "plain", "function imports boto3 + requests, builds a client (ms)"),
+    ("0", "plain", "function imports neither (ms)"),
 )
+# As Lambda runs it, also a first invocation that calls AWS, as most functions' do: what a
+# tracer puts off until the first call (loading its patchers) is counted there.
+FIRST_CALL = (
+    "1",
+    "botocore_stub",
+    "function imports boto3 + requests, first invocation makes a DynamoDB call (Stubber) (ms)",
+)
+LAMBDA_KINDS = (*KINDS, FIRST_CALL)
 # What each set of rows runs on: Lambda's conditions (lambda_python.py), or this machine's
 # Python with its bytecode caches written and warm (kept for comparison with earlier runs).
 AS_LAMBDA = "cold start as Lambda runs it (python3.13, read-only, shipped bytecode)"
@@ -29,10 +38,11 @@ ON_HOST = "cold start on this machine's Python 3.11, bytecode cached (not as Lam
 
 
 def one_cold_start(
-    variant: Variant, daemon_address: str, extra_env: dict[str, str]
+    variant: Variant, daemon_address: str, extra_env: dict[str, str], workload: str = "plain"
 ) -> tuple[float, float]:
-    """Milliseconds from spawn to the end of the first invocation: wall clock, process CPU."""
-    command = variant.command("cold", "plain")
+    """Milliseconds from spawn to the end of the first invocation (running `workload`): wall
+    clock, process CPU."""
+    command = variant.command("cold", workload)
     env = variant.environment(daemon_address, extra_env)
     started = time.perf_counter_ns()
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
@@ -51,9 +61,10 @@ def measure_cold_starts(
     repetitions: int,
     warm_up_round: bool = True,
     conditions: str = ON_HOST,
+    kinds: tuple[tuple[str, str, str], ...] = KINDS,
 ) -> list[Section]:
     sections = []
-    for downstream, title in KINDS:
+    for downstream, workload, title in kinds:
         section = Section(f"{conditions}: {title}", "ms")
         env = {**extra_env, "BENCH_DOWNSTREAM": downstream}
         for variant in variants:
@@ -69,7 +80,7 @@ def measure_cold_starts(
                 if series.unavailable:
                     continue
                 try:
-                    elapsed_ms, cpu_ms = one_cold_start(variant, listener.address, env)
+                    elapsed_ms, cpu_ms = one_cold_start(variant, listener.address, env, workload)
                 except (RuntimeError, subprocess.TimeoutExpired) as error:
                     section.mark_unavailable(variant.key, str(error))
                     continue

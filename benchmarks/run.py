@@ -23,7 +23,7 @@ from dataclasses import asdict
 from typing import Any
 
 from bench_event_sources import measure_event_sources
-from cold_start import AS_LAMBDA, measure_cold_starts
+from cold_start import AS_LAMBDA, LAMBDA_KINDS, measure_cold_starts
 from downstream import Downstream
 from lambda_python import AS_LAMBDA_VARIANTS, CONDITIONS, WARM_AS_LAMBDA_VARIANTS
 from results import Section
@@ -111,6 +111,7 @@ def main() -> int:
             extra_env,
             lambda_cold_repetitions,
             conditions=AS_LAMBDA,
+            kinds=LAMBDA_KINDS,
         )
         progress("cold start as Lambda", started)
         sections += measure_cold_starts(
