@@ -183,7 +183,7 @@ def test_wrapper_keeps_variables_the_user_set(layer: tuple[Path, Path]) -> None:
     )
     seen = report["results"][0]["return"]
     assert seen["AWS_XRAY_CONTEXT_MISSING"] == "LOG_ERROR"
-    assert seen["LAMBDA_TRACING_LOG_TRACE_ID"] == "true"
+    assert seen["LAMBDA_TRACING_LOG_TRACE_ID"] is None  # the layer's default needs no variable
     assert seen["PYTHONPATH"] == f"{task}:{wrapper.parent / 'python'}"
 
 

@@ -4,15 +4,15 @@
 at once; one not imported yet is patched right after its first import (patches.hooks, a small
 post-import hook on the standard library), so start-up never imports a library only to patch it.
 
-Patching itself is cheap: botocore and requests get stand-ins that load aws-xray-sdk and apply
-its patchers on their first call (patches.hooks.on_first_call), urllib3 a plain function; so
-start-up imports neither aws-xray-sdk nor wrapt nor asyncio, even for a function that imports
-boto3 at init. httpx is the exception: the SDK swaps its client classes, which must happen before
-user code takes references to them.
+botocore, requests and urllib3 are wrapped by the layer's own plain functions (patches.hooks.
+wrap_method), which record through the layer's recorder: neither patching nor a traced call
+loads aws-xray-sdk's recorder, its patchers or wrapt (a function's first AWS call used to load
+them, about 11 ms as Lambda runs it). What an AWS call's subsegment says comes from the SDK's
+parameter whitelist (patches.aws_call). httpx is the exception: the SDK's patcher swaps its
+client classes, which must happen before user code takes references to them.
 
-aws-xray-sdk itself imports botocore and urllib3: their patches never need the SDK at import
-time, and a library first imported while the SDK's own import runs has its patch wait for the
-end of that import all the same (a patch that needed the SDK then would deadlock or fail).
+aws-xray-sdk itself imports botocore and urllib3: a library first imported while the SDK's own
+import runs has its patch wait for the end of that import (the httpx patch needs the SDK).
 """
 
 from __future__ import annotations

@@ -21,18 +21,23 @@ from urllib.parse import urlsplit
 from lambda_tracing.patches.hooks import when_imported, wrap_method
 from lambda_tracing.patches.layer_recorder import LAYER_RECORDER, PASS_THROUGH, point_at_layer
 from lambda_tracing.propagation import http
+from lambda_tracing.propagation.header import XRAY_HEADER
 
 log = logging.getLogger(__name__)
 
 _PATCHED = "_lambda_tracing_patched"
 SDK_MODULE = "aws_xray_sdk.ext.requests.patch"
 UNKNOWN_HOST = "UNKNOWN HOST"  # the SDK's name for a call whose URL names no host
+_CASE_INSENSITIVE: Any = None  # requests' CaseInsensitiveDict, once patched
 
 
 def patch() -> None:
     """Instrument requests (idempotent)."""
+    global _CASE_INSENSITIVE
     import requests
+    import requests.structures
 
+    _CASE_INSENSITIVE = requests.structures.CaseInsensitiveDict
     if getattr(requests, _PATCHED, False):
         return
     wrap_method(requests.Session, "request", _traced_request)
@@ -99,7 +104,12 @@ def _header_on_prepared(call: Any, session: Any, args: Any, kwargs: Any) -> Any:
     cannot linger in a dict reused by the next). A trace header the caller set stands."""
     prepared = call(*args, **kwargs)
     try:
-        http.inject_unless_present(prepared.headers, LAYER_RECORDER.current_subsegment())
+        headers = prepared.headers
+        if type(headers) is _CASE_INSENSITIVE:  # as requests makes them: one lookup tells
+            if XRAY_HEADER not in headers:
+                http.inject(headers, LAYER_RECORDER.current_subsegment())
+        else:
+            http.inject_unless_present(headers, LAYER_RECORDER.current_subsegment())
     except Exception:  # noqa: BLE001
         log.debug("trace header not added to a requests call", exc_info=True)
     return prepared
