@@ -78,7 +78,7 @@ def test_libraries_are_patched_when_first_imported_and_only_once() -> None:
     # boto3, requests, urllib3 imported and patched, yet the SDK waits for their first call.
     assert result["sdk_before_first_call"] is False
     assert result["deferred"] == [False, False]  # nothing waits for a first call
-    assert result["httpx_client"] == "_InstrumentedClient"
+    assert result["httpx_client"] == "Client"  # no class swapped
     assert result["requests_wrappers"] == [True, True]
     assert result["urlopen_wrapped_once"] == [True, False]
     # Ours, a plain function, around botocore's own: once.
@@ -387,26 +387,61 @@ def test_a_method_wrapped_by_wrapt_as_well_runs_each_wrapper_once(order: str) ->
 
 
 def test_httpx_patched_by_the_sdks_patch_all_is_taken_over_once_it_finishes() -> None:
-    """patch_all (Powertools' Tracer) imports httpx from inside the SDK's own httpx module:
-    patching then failed with a logged traceback. Now the patch waits, and start-up's
-    apply_waiting() points the SDK's httpx module at the layer."""
+    """patch_all (Powertools' Tracer) imports httpx from inside the SDK's own httpx module and
+    swaps its client classes: the layer's patch waits for that import, then wraps httpx's own
+    send methods beneath the SDK's subclasses, whose transports record nothing. One request, sync
+    and async, is one subsegment, with no logged traceback."""
     result = run_python(
         """
-        import io, json, logging
+        import asyncio, io, json, logging, os, socket
         stream = io.StringIO()
         logging.basicConfig(stream=stream, level=logging.WARNING)
+        import lambda_tracing
         from lambda_tracing import patches
-        from lambda_tracing.patches.layer_recorder import LAYER_RECORDER
+        from lambda_tracing.patches.layer_recorder import PASS_THROUGH
         patches.patch_configured(["httpx"])
         from aws_xray_sdk.core import patch_all
         patch_all()
         patches.apply_waiting()
-        import sys
+        import sys, httpx
         sdk_httpx = sys.modules["aws_xray_sdk.ext.httpx.patch"]
+        answer = lambda request: httpx.Response(200, text=request.headers["x-amzn-trace-id"])
+        daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        daemon.bind(("127.0.0.1", 0))
+        daemon.settimeout(5)
+        os.environ["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:%d" % daemon.getsockname()[1]
+        os.environ["_X_AMZN_TRACE_ID"] = (
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+
+        async def call_async():
+            transport = httpx.MockTransport(answer)
+            async with httpx.AsyncClient(transport=transport) as client:
+                return (await client.get("http://async.internal/a")).text
+
+        def handler(event, context):
+            with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+                sent = client.get("http://sync.internal/s?q=1").text
+            return [sent, asyncio.run(call_async())]
+
+        sent = lambda_tracing.trace_handler(handler)({}, None)
+        document = json.loads(daemon.recv(65536).split(b"\\n", 1)[1])
+        calls = [(c["name"], c["http"]["request"]["url"], c["id"]) for c in document["subsegments"]]
         print(json.dumps({
             "log": stream.getvalue(),
-            "through_layer": sdk_httpx.xray_recorder is LAYER_RECORDER,
+            "sdk_classes": [httpx.Client.__name__, httpx.AsyncClient.__name__],
+            "sdk_records_nothing": sdk_httpx.xray_recorder is PASS_THROUGH,
+            "calls": [c[:2] for c in calls],
+            "parents": [f"Parent={c[2]}" in header for c, header in zip(calls, sent)],
         }))
         """
     )
-    assert result == {"log": "", "through_layer": True}
+    assert result == {
+        "log": "",
+        "sdk_classes": ["_InstrumentedClient", "_InstrumentedAsyncClient"],
+        "sdk_records_nothing": True,
+        "calls": [
+            ["sync.internal", "http://sync.internal/s"],
+            ["async.internal", "http://async.internal/a"],
+        ],
+        "parents": [True, True],
+    }

@@ -12,6 +12,7 @@ import pytest
 import requests
 from lambda_tracing.backend.entities import make_classes
 from lambda_tracing.patches import requests as ours
+from lambda_tracing.patches.remote import host_name
 
 Facade, Span = make_classes()
 from aws_xray_sdk.core.models.segment import Segment  # noqa: E402
@@ -35,7 +36,7 @@ URLS = [
 
 @pytest.mark.parametrize("url", URLS)
 def test_the_subsegment_is_named_as_the_sdk_names_it(url: str) -> None:
-    assert ours.host_name(url) == util.get_hostname(url)
+    assert host_name(url) == util.get_hostname(url)
 
 
 def _response(status: int) -> requests.Response:

@@ -4,15 +4,17 @@
 at once; one not imported yet is patched right after its first import (patches.hooks, a small
 post-import hook on the standard library), so start-up never imports a library only to patch it.
 
-botocore, requests and urllib3 are wrapped by the layer's own plain functions (patches.hooks.
-wrap_method), which record through the layer's recorder: neither patching nor a traced call
-loads aws-xray-sdk's recorder, its patchers or wrapt (a function's first AWS call used to load
-them, about 11 ms as Lambda runs it). What an AWS call's subsegment says comes from the SDK's
-parameter whitelist (patches.aws_call). httpx is the exception: the SDK's patcher swaps its
-client classes, which must happen before user code takes references to them.
+Each library is wrapped by the layer's own plain functions (patches.hooks.wrap_method), which
+record through the layer's recorder with the fields aws-xray-sdk's patchers write: neither
+patching nor a traced call loads the SDK's recorder, its patchers or wrapt. (They cost a
+function's first AWS call about 11 ms as Lambda runs it, and a cold start importing httpx about
+8 ms.) What an AWS call's subsegment says comes from the SDK's parameter whitelist
+(patches.aws_call). Should the SDK's own patchers be applied too (patch_all, run by Powertools'
+Tracer), their wrappers record nothing (layer_recorder.PASS_THROUGH).
 
-aws-xray-sdk itself imports botocore and urllib3: a library first imported while the SDK's own
-import runs has its patch wait for the end of that import (the httpx patch needs the SDK).
+aws-xray-sdk itself imports botocore, urllib3 and httpx: a library first imported while the SDK's
+own import runs has its patch wait for the end of that import, by when the SDK has wrapped or
+swapped what it patches.
 """
 
 from __future__ import annotations

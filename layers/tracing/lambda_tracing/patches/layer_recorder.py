@@ -108,7 +108,7 @@ LAYER_RECORDER = LayerRecorder()
 
 class PassThroughRecorder:
     """The `xray_recorder` of an aws-xray-sdk patch module whose library the layer wraps
-    itself (botocore, requests): the SDK's wrapper, if anything applies it (patch_all, run by
+    itself (botocore, requests, httpx): the SDK's wrapper, if anything applies it (patch_all, run by
     Powertools' Tracer), records nothing, since ours does, and anything else it asks is
     answered as the layer's recorder answers it."""
 
@@ -116,6 +116,11 @@ class PassThroughRecorder:
         self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any, **_: Any
     ) -> Any:
         return wrapped(*args, **kwargs)
+
+    def in_subsegment(self, name: str | None = None, **_: Any) -> Any:
+        return contextlib.nullcontext()  # `with` and `async with`: a None subsegment
+
+    in_subsegment_async = in_subsegment
 
     def __getattr__(self, name: str) -> Any:
         return getattr(LAYER_RECORDER, name)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
 
 from lambda_tracing.patches.hooks import when_imported, wrap_method
 from lambda_tracing.patches.layer_recorder import LAYER_RECORDER, PASS_THROUGH, point_at_layer
+from lambda_tracing.patches.remote import host_name
 from lambda_tracing.propagation import http
 from lambda_tracing.propagation.header import XRAY_HEADER
 
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 _PATCHED = "_lambda_tracing_patched"
 SDK_MODULE = "aws_xray_sdk.ext.requests.patch"
-UNKNOWN_HOST = "UNKNOWN HOST"  # the SDK's name for a call whose URL names no host
 _CASE_INSENSITIVE: Any = None  # requests' CaseInsensitiveDict, once patched
 
 
@@ -55,10 +54,6 @@ def _argument(args: Any, kwargs: Any, position: int, name: str) -> Any:
     """As patches.urllib3's, but a missing argument raises (the call is then left untraced)
     rather than reading as None."""
     return args[position] if len(args) > position else kwargs[name]
-
-
-def host_name(url: str) -> str:
-    return urlsplit(url).hostname or UNKNOWN_HOST
 
 
 def _traced_request(call: Any, session: Any, args: Any, kwargs: Any) -> Any:
