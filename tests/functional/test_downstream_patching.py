@@ -445,3 +445,58 @@ def test_httpx_patched_by_the_sdks_patch_all_is_taken_over_once_it_finishes() ->
         ],
         "parents": [True, True],
     }
+
+
+def test_each_httpx_hop_and_each_resend_carries_its_own_subsegments_header() -> None:
+    """A redirect's next request copies the previous hop's headers, and a Request sent again
+    keeps the header written on it: the layer's own header is written anew each time (each hop
+    names its own subsegment as the parent), while a header the caller set stands."""
+    result = run_python(
+        """
+        import json, os, socket
+        import lambda_tracing
+        from lambda_tracing.patches import patch_configured
+        patch_configured(["httpx"])
+        import httpx
+        seen = []
+
+        def answer(request):
+            seen.append((request.url.path, request.headers.get("x-amzn-trace-id")))
+            if request.url.path == "/a":
+                return httpx.Response(307, headers={"location": "http://svc.internal/b"})
+            return httpx.Response(200)
+
+        daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        daemon.bind(("127.0.0.1", 0))
+        daemon.settimeout(5)
+        os.environ["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:%d" % daemon.getsockname()[1]
+        os.environ["_X_AMZN_TRACE_ID"] = (
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+
+        def handler(event, context):
+            with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+                client.get("http://svc.internal/a", follow_redirects=True)
+                again = client.build_request("GET", "http://svc.internal/c")
+                client.send(again)
+                client.send(again)
+                client.get("http://svc.internal/d", headers={"X-Amzn-Trace-Id": "Root=own"})
+
+        lambda_tracing.trace_handler(handler)({}, None)
+        document = json.loads(daemon.recv(65536).split(b"\\n", 1)[1])
+        ids = [(c["http"]["request"]["url"].rsplit("/", 1)[-1], c["id"])
+               for c in document["subsegments"]]
+        print(json.dumps({
+            "hops": [path for path, _ in seen],
+            "own_parent": [
+                header is not None and f"Parent={span_id};" in header
+                for (_, header), (_, span_id) in zip(seen, ids)
+            ],
+            "caller_header": seen[-1][1],
+        }))
+        """
+    )
+    assert result == {
+        "hops": ["/a", "/b", "/c", "/c", "/d"],
+        "own_parent": [True, True, True, True, False],
+        "caller_header": "Root=own",
+    }

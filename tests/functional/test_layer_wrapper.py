@@ -224,7 +224,22 @@ POWERTOOLS_APP = textwrap.dedent("""
             empty = "no error"
         except Exception as error:
             empty = type(error).__name__
-        return {"ok": True, "headers_after": headers, "empty_url": empty}
+        try:  # requests.get passes the url by keyword, which the SDK's wrapper cannot read
+            requests.get("")
+            by_keyword = "no error"
+        except Exception as error:
+            by_keyword = type(error).__name__
+        by_object = session.request(method="GET", url=Url("http://inventory.internal/o"))
+        return {"ok": True, "headers_after": headers, "empty_url": empty,
+                "empty_url_by_keyword": by_keyword, "url_object": by_object.status_code}
+
+
+    class Url:  # a url object requests takes through str(), as yarl's or furl's
+        def __init__(self, text):
+            self.text = text
+
+        def __str__(self):
+            return self.text
 """)
 
 
@@ -250,7 +265,13 @@ def test_beside_powertools_tracer_every_aws_call_is_recorded_once(
             [{"event": {}, "trace_header": header} for header in headers],
         )
         documents = daemon.receive()
-    expected = {"ok": True, "headers_after": {"Accept": "text/plain"}, "empty_url": "MissingSchema"}
+    expected = {
+        "ok": True,
+        "headers_after": {"Accept": "text/plain"},
+        "empty_url": "MissingSchema",
+        "empty_url_by_keyword": "MissingSchema",
+        "url_object": 200,
+    }
     assert [r.get("return") for r in report["results"]] == [expected] * 3
 
     def calls(document: dict[str, Any]) -> list[str]:
@@ -260,8 +281,15 @@ def test_beside_powertools_tracer_every_aws_call_is_recorded_once(
     for header in headers:  # the first invocation's calls too, all in the layer's documents
         root = header.split(";")[0].removeprefix("Root=")
         made = sorted(n for d in documents if d["trace_id"] == root for n in calls(d))
-        # The failed call is recorded too, as the SDK names a call with no host.
-        assert made == ["UNKNOWN HOST", "inventory.internal", "sqs", "sqs"], (made, report)
+        # The failed calls are recorded too, as the SDK names a call with no host.
+        assert made == [
+            "UNKNOWN HOST",
+            "UNKNOWN HOST",
+            "inventory.internal",
+            "inventory.internal",
+            "sqs",
+            "sqs",
+        ], (made, report)
     assert "could not instrument" not in report["stderr"], report["stderr"]
     assert "Traceback" not in report["stderr"], report["stderr"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -127,6 +128,33 @@ def test_every_whitelisted_operation_is_described_as_the_sdk_describes_it(
     assert len(ours["aws"]) >= 3  # operation, region, request id, and the whitelisted fields
 
 
+def test_the_whitelist_the_sdks_processor_uses_is_read_when_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """User code may add parameters to the SDK's whitelist dict, which its processor read."""
+    services = copy.deepcopy(boto_utils.whitelist["services"])
+    services["dynamodb"]["operations"]["GetItem"]["request_parameters"].append("ConsistentRead")
+    monkeypatch.setitem(boto_utils.whitelist, "services", services)
+    monkeypatch.setattr(aws_call, "_services", None)
+    monkeypatch.setattr(aws_call, "_plans", {})
+    _, ours = _spans("dynamodb")
+    aws_call.describe(
+        instance=_Client(),
+        args=("GetItem", {"TableName": "orders", "ConsistentRead": True}),
+        kwargs={},
+        return_value={},
+        exception=None,
+        subsegment=ours,
+        stack=None,
+    )
+    assert ours.aws == {
+        "operation": "GetItem",
+        "region": "eu-west-1",
+        "table_name": "orders",
+        "consistent_read": True,
+    }
+
+
 def test_key_views_are_written_as_lists() -> None:
     params, _ = _call_data("dynamodb", "BatchGetItem")
     theirs, ours = _spans("dynamodb")
@@ -213,6 +241,7 @@ def test_an_unreadable_whitelist_leaves_calls_recorded_with_the_usual_fields(
     monkeypatch.setattr(aws_call, "_services", None)
     monkeypatch.setattr(aws_call, "_plans", {})
     monkeypatch.setattr(aws_call, "WHITELIST", ("no", "such", "file.json"))
+    monkeypatch.delitem(sys.modules, "aws_xray_sdk.ext.boto_utils")  # read from the file
     _, ours = _spans("dynamodb")
     aws_call.describe(
         instance=_Client(),

@@ -164,9 +164,15 @@ def _plan_for(service: str, operation: str) -> _Plan | None:
 
 
 def whitelist() -> dict[str, Any]:
-    """The SDK's whitelist, by service (read once; empty, and logged, if it cannot be read)."""
+    """The SDK's whitelist, by service (read once; empty, and logged, if it cannot be read):
+    the one its botocore processor uses if that is loaded (user code may have added to it),
+    else its data file."""
     global _services
     if _services is None:
+        loaded = sys.modules.get("aws_xray_sdk.ext.boto_utils")
+        if loaded is not None and isinstance(getattr(loaded, "whitelist", None), dict):
+            _services = loaded.whitelist.get("services") or {}
+            return _services
         try:
             import aws_xray_sdk
 

@@ -29,6 +29,7 @@ from lambda_tracing.patches.hooks import when_imported, wrap_method
 from lambda_tracing.patches.layer_recorder import (
     LAYER_RECORDER,
     PASS_THROUGH,
+    pass_through,
     point_at_layer,
     untraced,
 )
@@ -50,9 +51,9 @@ def patch() -> None:
 
     if getattr(botocore.client, _PATCHED, False):
         return
+    setattr(botocore.client, _PATCHED, True)  # first: a failure half-way never wraps twice
     wrap_method(botocore.client.BaseClient, "_make_api_call", _recorded_call)
     wrap_method(botocore.endpoint.Endpoint, "prepare_request", _with_trace_header)
-    setattr(botocore.client, _PATCHED, True)
     when_imported(SDK_MODULE, prepare_sdk_module)
 
 
@@ -102,10 +103,13 @@ def _register_propagation(events: Any) -> None:
 
 
 def prepare_sdk_module(xray_botocore: ModuleType) -> None:
-    """Make aws-xray-sdk's botocore patch module, should anything load and apply it, leave the
-    recording to the layer's wrappers and write headers through propagation.http; its
-    processor is ours, should it ever record (idempotent)."""
+    """Make aws-xray-sdk's botocore patch module, should anything load and apply it, leave
+    calls and headers to the layer's wrappers (idempotent). Its wrapper functions are replaced
+    before its patch() takes them; should it have wrapped already, its recorder passes calls
+    through and its header wrapper writes what ours wrote, through propagation.http."""
     point_at_layer(importlib.import_module("aws_xray_sdk.ext.boto_utils"))
     point_at_layer(xray_botocore)
     xray_botocore.xray_recorder = PASS_THROUGH  # type: ignore[attr-defined]
     xray_botocore.aws_meta_processor = describe  # type: ignore[attr-defined]
+    xray_botocore._xray_traced_botocore = pass_through  # type: ignore[attr-defined]
+    xray_botocore.inject_header = pass_through  # type: ignore[attr-defined]

@@ -131,6 +131,7 @@ def wrap_method(owner: type, name: str, around: Around) -> None:
         return around(bind(self, owner), self, args, kwargs)
 
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
-        setattr(wrapper, attribute, getattr(original, attribute, None))
+        if hasattr(original, attribute):  # a partial or callable object may lack some
+            setattr(wrapper, attribute, getattr(original, attribute))
     wrapper.__wrapped__ = original  # type: ignore[attr-defined]
     setattr(owner, name, wrapper)

@@ -4,7 +4,8 @@ Every request httpx sends, each hop of a redirect included, goes through the cli
 `_send_single_request`, wrapped here with plain functions when httpx is imported. Its subsegment
 is named after the URL's host and holds what aws-xray-sdk's httpx patcher (which wraps the
 transport) writes: the method, the URL without password, query or fragment, the response status
-or the exception. The trace headers go on the request httpx sends, unless the caller set one.
+or the exception. The trace headers go on the request httpx sends, unless the caller set one;
+each hop of a redirect carries its own subsegment's.
 
 No class is swapped (the SDK's patcher replaces `httpx.Client`), so clients made from
 references taken before patching are traced too, and none of the SDK's recorder or wrapt is
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 _PATCHED = "_lambda_tracing_patched"
 SDK_MODULE = "aws_xray_sdk.ext.httpx.patch"
 _SEND = "_send_single_request"  # httpx's one request, without redirects (0.18 to 0.28)
+_WRITTEN = "lambda_tracing.trace_header"  # request extension: the header the layer wrote
 
 
 def patch() -> None:
@@ -38,9 +40,9 @@ def patch() -> None:
 
     if getattr(httpx, _PATCHED, False):
         return
+    setattr(httpx, _PATCHED, True)  # first: a failure half-way never wraps twice
     wrap_method(_defining(httpx.Client), _SEND, _traced_send)
     wrap_method(_defining(httpx.AsyncClient), _SEND, _traced_send_async)
-    setattr(httpx, _PATCHED, True)
     when_imported(SDK_MODULE, prepare_sdk_module)
 
 
@@ -71,8 +73,13 @@ def _request_fields(span: Any, request: Any) -> None:
         span.put_http_meta(
             "url", str(request.url.copy_with(password=None, query=None, fragment=None))
         )
-        if XRAY_HEADER not in request.headers:  # httpx's headers: any case matches
-            http.inject(request.headers, span)
+        # The caller's own header stands; one the layer wrote on this request before (a
+        # redirect's next hop copies it, a request sent again keeps it) is written anew.
+        headers = request.headers
+        present = headers.get(XRAY_HEADER)  # httpx's headers: any case matches
+        if present is None or present == request.extensions.get(_WRITTEN):
+            http.inject(headers, span)
+            request.extensions[_WRITTEN] = headers.get(XRAY_HEADER)
     except Exception:  # noqa: BLE001
         log.debug("httpx request not described", exc_info=True)
 

@@ -129,6 +129,13 @@ class PassThroughRecorder:
 PASS_THROUGH = PassThroughRecorder()
 
 
+def pass_through(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """In place of an aws-xray-sdk patch module's wrapper function, set before its patch()
+    takes it: the call, untouched (the SDK's own wrappers read arguments in ways the library
+    does not, and could raise where the library would not)."""
+    return wrapped(*args, **kwargs)
+
+
 def point_at_layer(module: ModuleType) -> None:
     """Make `module` (an aws-xray-sdk patch module) record through the layer's recorder and
     write trace headers through propagation.http (both are module globals read at call time)."""

@@ -18,7 +18,12 @@ from types import ModuleType
 from typing import Any
 
 from lambda_tracing.patches.hooks import when_imported, wrap_method
-from lambda_tracing.patches.layer_recorder import LAYER_RECORDER, PASS_THROUGH, point_at_layer
+from lambda_tracing.patches.layer_recorder import (
+    LAYER_RECORDER,
+    PASS_THROUGH,
+    pass_through,
+    point_at_layer,
+)
 from lambda_tracing.patches.remote import host_name
 from lambda_tracing.propagation import http
 from lambda_tracing.propagation.header import XRAY_HEADER
@@ -39,9 +44,9 @@ def patch() -> None:
     _CASE_INSENSITIVE = requests.structures.CaseInsensitiveDict
     if getattr(requests, _PATCHED, False):
         return
+    setattr(requests, _PATCHED, True)  # first: a failure half-way never wraps twice
     wrap_method(requests.Session, "request", _traced_request)
     wrap_method(requests.Session, "prepare_request", _header_on_prepared)
-    setattr(requests, _PATCHED, True)
     when_imported(SDK_MODULE, prepare_sdk_module)
 
 
@@ -110,16 +115,13 @@ def _header_on_prepared(call: Any, session: Any, args: Any, kwargs: Any) -> Any:
     return prepared
 
 
-def _sdk_header_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    """In place of the SDK's, which writes the header into the caller's own dict: ours, on
-    the prepared request, already does it."""
-    return wrapped(*args, **kwargs)
-
-
 def prepare_sdk_module(xray_requests: ModuleType) -> None:
     """Make aws-xray-sdk's requests patch module, should anything load and apply it, leave
-    recording and headers to the layer's wrappers (idempotent; before its patch() runs, which
-    takes its functions as they are then)."""
+    calls and headers to the layer's wrappers (idempotent). Its wrapper functions are replaced
+    before its patch() takes them: they read arguments in ways requests does not (url="" by
+    keyword raises IndexError, a url object breaks urlparse) and write the header into the
+    caller's own dict. Should it have wrapped already, its recorder passes calls through."""
     point_at_layer(xray_requests)
     xray_requests.xray_recorder = PASS_THROUGH  # type: ignore[attr-defined]
-    xray_requests._inject_header = _sdk_header_wrapper  # type: ignore[attr-defined]
+    xray_requests._xray_traced_requests = pass_through  # type: ignore[attr-defined]
+    xray_requests._inject_header = pass_through  # type: ignore[attr-defined]
