@@ -1,5 +1,5 @@
-"""What aws-xray-sdk's patchers (botocore, requests, httpx) and our urllib3 patch call on "the
-recorder": the part of the SDK's AWSXRayRecorder they use, over the layer's own context and
+"""What the layer's library patches (botocore, requests, httpx, urllib3) call on "the recorder":
+the part of aws-xray-sdk's AWSXRayRecorder its patchers used, over the layer's own context and
 spans, so a patched call costs one span and no trace-header re-reads.
 
 A recorded call's span joins its parent's document (one datagram per invocation, not one per
