@@ -16,9 +16,22 @@ from downstream_support import PROJECT_ROOT
 LIBRARIES = ("botocore", "requests", "httpx", "urllib3", "aws_xray_sdk")
 
 
-def run_python(code: str) -> Any:
+# For snippets that trace an invocation: a daemon socket (`daemon`), and a sampled trace header
+# for the invocation, as Lambda sets them.
+TRACED = """
+import os, socket
+daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+daemon.bind(("127.0.0.1", 0))
+daemon.settimeout(5)
+os.environ["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:%d" % daemon.getsockname()[1]
+os.environ["_X_AMZN_TRACE_ID"] = (
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+"""
+
+
+def run_python(code: str, prelude: str = "") -> Any:
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, "-c", textwrap.dedent(prelude) + textwrap.dedent(code)],
         env={"PYTHONPATH": str(PROJECT_ROOT / "layers" / "tracing"), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -208,7 +221,8 @@ def test_patching_and_traced_calls_load_neither_wrapt_asyncio_nor_the_sdks_recor
     # HTTP calls load nothing of the SDK but its entity model (the backend's): not its recorder,
     # patchers or wrapt (which its core imports), as its patchers did on the first call.
     result = run_python(
-        """
+        prelude=TRACED,
+        code="""
         import json, os, socket, sys
         sdk = ("aws_xray_sdk.core.recorder", "aws_xray_sdk.ext.botocore.patch",
                "aws_xray_sdk.ext.requests.patch")
@@ -235,12 +249,6 @@ def test_patching_and_traced_calls_load_neither_wrapt_asyncio_nor_the_sdks_recor
         stubber = Stubber(sqs)
         stubber.add_response("list_queues", {"QueueUrls": []})
         stubber.activate()
-        daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        daemon.bind(("127.0.0.1", 0))
-        daemon.settimeout(5)
-        os.environ["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:%d" % daemon.getsockname()[1]
-        os.environ["_X_AMZN_TRACE_ID"] = (
-            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
 
         def handler(event, context):
             sqs.list_queues()
@@ -263,7 +271,7 @@ def test_patching_and_traced_calls_load_neither_wrapt_asyncio_nor_the_sdks_recor
             "calls": calls,
             "after_calls": heavy(),
         }))
-        """
+        """,
     )
     assert result == {
         "accepted": ["botocore", "requests", "urllib3"],
@@ -392,7 +400,8 @@ def test_httpx_patched_by_the_sdks_patch_all_is_taken_over_once_it_finishes() ->
     send methods beneath the SDK's subclasses, whose transports record nothing. One request, sync
     and async, is one subsegment, with no logged traceback."""
     result = run_python(
-        """
+        prelude=TRACED,
+        code="""
         import asyncio, io, json, logging, os, socket
         stream = io.StringIO()
         logging.basicConfig(stream=stream, level=logging.WARNING)
@@ -406,12 +415,6 @@ def test_httpx_patched_by_the_sdks_patch_all_is_taken_over_once_it_finishes() ->
         import sys, httpx
         sdk_httpx = sys.modules["aws_xray_sdk.ext.httpx.patch"]
         answer = lambda request: httpx.Response(200, text=request.headers["x-amzn-trace-id"])
-        daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        daemon.bind(("127.0.0.1", 0))
-        daemon.settimeout(5)
-        os.environ["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:%d" % daemon.getsockname()[1]
-        os.environ["_X_AMZN_TRACE_ID"] = (
-            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
 
         async def call_async():
             transport = httpx.MockTransport(answer)
@@ -433,7 +436,7 @@ def test_httpx_patched_by_the_sdks_patch_all_is_taken_over_once_it_finishes() ->
             "calls": [c[:2] for c in calls],
             "parents": [f"Parent={c[2]}" in header for c, header in zip(calls, sent)],
         }))
-        """
+        """,
     )
     assert result == {
         "log": "",
@@ -452,7 +455,8 @@ def test_each_httpx_hop_and_each_resend_carries_its_own_subsegments_header() -> 
     keeps the header written on it: the layer's own header is written anew each time (each hop
     names its own subsegment as the parent), while a header the caller set stands."""
     result = run_python(
-        """
+        prelude=TRACED,
+        code="""
         import json, os, socket
         import lambda_tracing
         from lambda_tracing.patches import patch_configured
@@ -466,12 +470,6 @@ def test_each_httpx_hop_and_each_resend_carries_its_own_subsegments_header() -> 
                 return httpx.Response(307, headers={"location": "http://svc.internal/b"})
             return httpx.Response(200)
 
-        daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        daemon.bind(("127.0.0.1", 0))
-        daemon.settimeout(5)
-        os.environ["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:%d" % daemon.getsockname()[1]
-        os.environ["_X_AMZN_TRACE_ID"] = (
-            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
 
         def handler(event, context):
             with httpx.Client(transport=httpx.MockTransport(answer)) as client:
@@ -493,7 +491,7 @@ def test_each_httpx_hop_and_each_resend_carries_its_own_subsegments_header() -> 
             ],
             "caller_header": seen[-1][1],
         }))
-        """
+        """,
     )
     assert result == {
         "hops": ["/a", "/b", "/c", "/c", "/d"],

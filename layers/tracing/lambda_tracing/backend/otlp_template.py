@@ -98,6 +98,15 @@ def _keepable(annotations: dict[str, Any]) -> bool:
     )
 
 
+_SCALARS = frozenset({str, bool, int, float})
+
+
+def _scalars(items: tuple[tuple[str, Any], ...]) -> bool:
+    """Annotations of plain values only, whose encoding a key holding them and their types
+    decides."""
+    return all(type(value) in _SCALARS for _, value in items)
+
+
 serialize = documents.serialize  # one process-wide C JSON encoder, made once there
 
 
@@ -295,8 +304,9 @@ class FlatSpans:
         """The attributes annotations make: on a handler span faas.invocation_id and
         faas.coldstart first, then one per annotation, then the list of their keys. All but
         the request id's are kept, keyed by the other annotations' items and the request id's
-        place, when every other value is a str or ColdStart's bool (as a key True == 1: no
-        other number may be looked up); entry finds them there for the usual span."""
+        place, when every other value is a str or ColdStart's bool (entry finds them there for
+        the usual span), or with the values' types too when other numbers are among them (as
+        keys True == 1 == 1.0)."""
         items = tuple(annotations.items())
         split = len(items)  # where the request id's attribute goes among the annotations'
         request_id: Any = _ABSENT
@@ -309,7 +319,13 @@ class FlatSpans:
         cold = annotations.get(HANDLER_MARK)
         # -1: no request id (not the place after the others, where it may be)
         place = -1 if request_id is _ABSENT else split
-        cache_key = (handler, place, items[:split] + items[split + 1 :])
+        others = items[:split] + items[split + 1 :]
+        cache_key: tuple[Any, ...] = (handler, place, others)
+        keepable = _keepable(annotations)
+        if not keepable:
+            # Numbers (a custom span's count, say): as keys True == 1 == 1.0, so their types
+            # are part of the key (a longer key than the usual span's, which has none).
+            cache_key += (tuple([type(value) for _, value in others]),)
         cached = None
         if cold is None or cold is True or cold is False:
             try:
@@ -319,7 +335,7 @@ class FlatSpans:
         if cached is None:
             cached = self._split_annotations(annotations, handler, split)
             keep = cold is not _ABSENT and len(self._sections) < _CACHE_LIMIT
-            if keep and _keepable(annotations):
+            if keep and (keepable or _scalars(others)):
                 self._sections[cache_key] = cached
         if request_id is _ABSENT:
             parts += cached
