@@ -17,8 +17,8 @@ _backend: Any = None
 
 
 def get_backend() -> Any:
-    """The TracingBackend (see base.py); X-Ray specific: `.recorder` is the aws-xray-sdk
-    recorder to hand to aws-xray-sdk patchers (None when tracing is off)."""
+    """The TracingBackend (see base.py); X-Ray specific: `.recorder` is the recorder the
+    library patches record through (backend.recorder; None when tracing is off)."""
     backend = _backend
     if backend is not None:
         return backend

@@ -6,7 +6,7 @@ subclass of aws-xray-sdk's `Entity` (its put_annotation, put_metadata, put_http_
 add_exception and flags are the SDK's own) with the attributes and document of the SDK's
 Subsegment, made more cheaply: one constructor without the SDK's name filtering (names are made
 safe by documents.safe_name) and a `to_dict` that does not convert metadata the layer has
-already made JSON-safe. The SDK's patchers record into Spans as into Subsegments.
+already made JSON-safe. Code written for the SDK's Subsegments records into Spans alike.
 
 Exceptions are recorded without running user code and without marking the exception object:
 the SDK sets `_recorded`/`_cause_id` on it (which fails on a class whose attributes cannot be

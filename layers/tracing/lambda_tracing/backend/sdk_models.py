@@ -6,7 +6,7 @@ SDK's global AsyncAWSXRayRecorder and imports its recorder, patcher, wrapt and a
 the package in `sys.modules` unexecuted (its `__path__` is all submodule imports need), imports
 just `models.entity`, and leaves the package to finish itself, the real `__init__` run into the
 same module object, the first time anything asks it for an attribute it lacks (`xray_recorder`,
-`patch`, ...): an SDK patcher loaded on a patched library's first call, or user code.
+`patch`, ...): user code using the SDK's API (Powertools' Tracer), or its patch_all.
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ SPANS_AT_ONCE = 16  # handler spans made Spans at once after one was asked for (
 
 
 class XRayBackend:
-    """TracingBackend for X-Ray. `recorder` is what aws-xray-sdk's patchers call (see
-    backend.recorder): hand it to them so their subsegments join the handler's."""
+    """TracingBackend for X-Ray. `recorder` is what the library patches call (see
+    backend.recorder), so their subsegments join the handler's."""
 
     def __init__(self, settings: Settings) -> None:
         from lambda_tracing.backend import make_emitter

@@ -1,9 +1,11 @@
-"""What aws-xray-sdk's patch modules see as their `xray_recorder`: the layer's recorder.
+"""The recorder the layer's library patches call, and what aws-xray-sdk's patch modules see as
+their `xray_recorder`.
 
-The SDK's patchers (botocore, requests, httpx) call the module-global `xray_recorder` of their
-own modules; the layer's backend keeps a private recorder instead. `point_at_layer(module)`
-rebinds that global to `LayerRecorder`, which resolves `get_backend().recorder` on each call (so a
-replaced backend is followed) and passes calls straight through when tracing is off.
+`LAYER_RECORDER` resolves `get_backend().recorder` on each call (so a replaced backend is
+followed) and passes calls straight through when tracing is off or the trace is not sampled.
+`point_at_layer(module)` rebinds an SDK patch module's globals to it; `PASS_THROUGH` stands for it
+in the SDK's modules for libraries the layer wraps itself, whose SDK wrappers must record
+nothing.
 """
 
 from __future__ import annotations
