@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import json
 import sys
+import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,6 +36,17 @@ OPERATIONS = sorted(
     for service, entry in WHITELIST.items()
     for operation in entry["operations"]
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches_after() -> Iterator[None]:
+    yield
+    fresh_caches()  # what a test changed is not what the next one reads
+
+
+def fresh_caches() -> None:
+    aws_call.whitelist.cache_clear()
+    aws_call._plan.cache_clear()
 
 
 class _Meta:
@@ -135,8 +148,7 @@ def test_the_whitelist_the_sdks_processor_uses_is_read_when_loaded(
     services = copy.deepcopy(boto_utils.whitelist["services"])
     services["dynamodb"]["operations"]["GetItem"]["request_parameters"].append("ConsistentRead")
     monkeypatch.setitem(boto_utils.whitelist, "services", services)
-    monkeypatch.setattr(aws_call, "_services", None)
-    monkeypatch.setattr(aws_call, "_plans", {})
+    fresh_caches()
     _, ours = _spans("dynamodb")
     aws_call.describe(
         instance=_Client(),
@@ -177,9 +189,7 @@ STATUSES = st.sampled_from([200, 204, 400, 403, 404, 429, 500, 503])
 @settings(max_examples=300, deadline=None)
 @given(
     call=st.sampled_from(OPERATIONS),
-    kept=st.frozensets(st.text(min_size=1, max_size=30), max_size=0)
-    | st.just(None)
-    | st.integers(0, 2**16),
+    kept=st.sampled_from(["all", "none"]) | st.integers(0, 2**16),
     outcome=st.sampled_from(["response", "client error", "other error", "empty response"]),
     status=STATUSES,
     request_id=st.none() | st.text("0123456789abcdef-", min_size=1, max_size=36),
@@ -189,11 +199,12 @@ def test_generated_calls_are_described_as_the_sdk_describes_them(
     call: tuple[str, str], kept: Any, outcome: str, status: int, request_id: Any, id_2: Any
 ) -> None:
     service, operation = call
-    # which whitelisted keys the call carries: all, none, or a pseudo-random part of them
+    # which whitelisted keys the call carries: all, none, or a part of them that the number
+    # picks (crc32, not hash(): the same on every run, so a failure replays)
     if isinstance(kept, int):
-        keep = lambda key: hash((key, kept)) % 2 == 0  # noqa: E731
+        keep = lambda key: zlib.crc32(f"{key}/{kept}".encode()) % 2 == 0  # noqa: E731
     else:
-        keep = lambda key: kept is None  # noqa: E731
+        keep = lambda key: kept == "all"  # noqa: E731
     params, response = _call_data(service, operation, keep)
     metadata = _metadata(status, request_id, id_2)
     error: BaseException | None = None
@@ -238,9 +249,8 @@ def test_eventbridge_and_kinesis_calls_name_their_resources_beyond_the_whitelist
 def test_an_unreadable_whitelist_leaves_calls_recorded_with_the_usual_fields(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(aws_call, "_services", None)
-    monkeypatch.setattr(aws_call, "_plans", {})
     monkeypatch.setattr(aws_call, "WHITELIST", ("no", "such", "file.json"))
+    fresh_caches()
     monkeypatch.delitem(sys.modules, "aws_xray_sdk.ext.boto_utils")  # read from the file
     _, ours = _spans("dynamodb")
     aws_call.describe(

@@ -1,7 +1,7 @@
 """What a recorded AWS call's subsegment says: the `aws` block, the HTTP status and, for an
 error AWS answered, the exception. The same fields as aws-xray-sdk's botocore processor writes,
-from the same parameter whitelist (read from the SDK's own data file, once, on the first call
-of a service and operation, and kept as a plan per pair), with what that whitelist lacks:
+from the same parameter whitelist (read once, and made ready per service and operation on its
+first call), with what that whitelist lacks:
 
 - resource names for EventBridge (bus) and Kinesis (stream, shard and sequence numbers, which
   the consumer's links name);
@@ -15,12 +15,12 @@ Nothing of the SDK's recorder or patcher is loaded.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import re
 import sys
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,10 +33,7 @@ _STATUS = "status"
 _first_cap = re.compile("(.)([A-Z][a-z]+)")
 _all_cap = re.compile("([a-z0-9])([A-Z])")
 
-_services: dict[str, Any] | None = None
-_plans: dict[tuple[str, str], _Plan | None] = {}
-_lock = threading.Lock()
-_UNKNOWN: Any = object()
+Field = tuple[str, str, bool, bool]  # the param's key, its aws name, take its length, its keys
 
 
 def describe(
@@ -59,22 +56,23 @@ def describe(
     params = kwargs.get("api_params") or (args[1] if len(args) > 1 else {})
     aws: dict[str, Any] = {"operation": operation, "region": instance.meta.region_name}
     if return_value:
-        _response_fields(span, return_value.get("ResponseMetadata"), aws)
+        metadata = return_value.get("ResponseMetadata")
+        if metadata:
+            _response_fields(span, metadata, aws)
+            headers = metadata.get("HTTPHeaders")
+            if headers and headers.get("x-amz-id-2"):  # S3's second request id
+                aws["id_2"] = headers["x-amz-id-2"]
     elif exception is not None and _is_client_error(exception):
         response = getattr(exception, "response", None)
         metadata = response.get("ResponseMetadata") if isinstance(response, Mapping) else None
         if metadata:
-            request_id = metadata.get("RequestId")
-            if request_id is not None:
-                aws["request_id"] = request_id
-            span.put_http_meta(_STATUS, metadata.get("HTTPStatusCode"))
+            _response_fields(span, metadata, aws)
             span.add_exception(exception, stack, True)
     service = span.name
-    plan = _plans.get((service, operation), _UNKNOWN)
-    if plan is _UNKNOWN:
-        plan = _plan_for(service, operation)
-    if plan is not None:
-        plan.record(params, return_value, aws)
+    request_fields, response_fields = _plan(service, operation)
+    _copy(request_fields, params, aws)
+    if return_value:
+        _copy(response_fields, return_value, aws)
     if service == "events" or service == "kinesis":
         try:
             aws.update(resource_names(service, operation, params, return_value))
@@ -86,15 +84,10 @@ def describe(
 
 
 def _response_fields(span: Any, metadata: Any, aws: dict[str, Any]) -> None:
-    if not metadata:
-        return
     request_id = metadata.get("RequestId")
     if request_id is not None:
         aws["request_id"] = request_id
     span.put_http_meta(_STATUS, metadata.get("HTTPStatusCode"))
-    headers = metadata.get("HTTPHeaders")
-    if headers and headers.get("x-amz-id-2"):  # S3's second request id
-        aws["id_2"] = headers["x-amz-id-2"]
 
 
 def _is_client_error(exception: BaseException) -> bool:
@@ -102,87 +95,60 @@ def _is_client_error(exception: BaseException) -> bool:
     return exceptions is not None and isinstance(exception, exceptions.ClientError)
 
 
-class _Plan:
-    """A whitelist entry made ready for one service and operation: the parameters to copy,
-    under their snake-case names, and the descriptors to apply (count, keys, rename)."""
-
-    __slots__ = ("request", "request_described", "response", "response_described")
-
-    def __init__(self, entry: Mapping[str, Any]) -> None:
-        self.request = _renamed(entry.get("request_parameters"))
-        self.request_described = _described(entry.get("request_descriptors"))
-        self.response = _renamed(entry.get("response_parameters"))
-        self.response_described = _described(entry.get("response_descriptors"))
-
-    def record(self, params: Any, response: Any, aws: dict[str, Any]) -> None:
-        for key, name in self.request:
-            if key in params:
-                aws[name] = params[key]
-        for key, name, count, keys in self.request_described:
-            if key in params:
-                aws[name] = _described_value(params[key], count, keys)
-        if not response:
-            return
-        for key, name in self.response:
-            if key in response:
-                aws[name] = response[key]
-        for key, name, count, keys in self.response_described:
-            if key in response:
-                aws[name] = _described_value(response[key], count, keys)
+def _copy(fields: tuple[Field, ...], source: Any, aws: dict[str, Any]) -> None:
+    for key, name, count, keys in fields:
+        if key in source:
+            value = source[key]
+            if count:
+                value = len(value)
+            if keys:
+                value = list(value.keys())
+            aws[name] = value
 
 
-def _described_value(value: Any, count: bool, keys: bool) -> Any:
-    if count:
-        value = len(value)
-    if keys:
-        value = list(value.keys())
-    return value
+@functools.cache
+def _plan(service: str, operation: str) -> tuple[tuple[Field, ...], tuple[Field, ...]]:
+    """The whitelist's entry for one service and operation, made ready once: the request's
+    and the response's fields to copy, parameters (under their snake-case names) first, then
+    descriptors (count, keys, rename), in the SDK's order."""
+    entry = (whitelist().get(service) or {}).get("operations", {}).get(operation)
+    if not isinstance(entry, Mapping):
+        return (), ()
+    return _fields(entry, "request"), _fields(entry, "response")
 
 
-def _renamed(names: Any) -> tuple[tuple[str, str], ...]:
-    return tuple((key, snake_case(key)) for key in names or ())
-
-
-def _described(descriptors: Any) -> tuple[tuple[str, str, bool, bool], ...]:
-    return tuple(
+def _fields(entry: Mapping[str, Any], side: str) -> tuple[Field, ...]:
+    plain = [(key, snake_case(key), False, False) for key in entry.get(f"{side}_parameters") or ()]
+    described = [
         (key, d["rename_to"], bool(d.get("get_count")), bool(d.get("get_keys")))
-        for key, d in (descriptors or {}).items()
-    )
+        for key, d in (entry.get(f"{side}_descriptors") or {}).items()
+    ]
+    return tuple(plain + described)
 
 
 def snake_case(name: str) -> str:
-    """`TableName` -> `table_name`, `SSEKMSKeyId` -> `ssekms_key_id`, as the SDK names them."""
+    """`TableName` -> `table_name`, `SSEKMSKeyId` -> `ssekms_key_id`, as the SDK's
+    `ext.util.to_snake_case` names them (that module imports wrapt: not on this path)."""
     return _all_cap.sub(r"\1_\2", _first_cap.sub(r"\1_\2", name)).lower()
 
 
-def _plan_for(service: str, operation: str) -> _Plan | None:
-    with _lock:
-        if (service, operation) not in _plans:
-            entry = (whitelist().get(service) or {}).get("operations", {}).get(operation)
-            _plans[(service, operation)] = _Plan(entry) if isinstance(entry, Mapping) else None
-        return _plans[(service, operation)]
-
-
+@functools.cache
 def whitelist() -> dict[str, Any]:
     """The SDK's whitelist, by service (read once; empty, and logged, if it cannot be read):
-    the one its botocore processor uses if that is loaded (user code may have added to it),
-    else its data file."""
-    global _services
-    if _services is None:
-        loaded = sys.modules.get("aws_xray_sdk.ext.boto_utils")
-        if loaded is not None and isinstance(getattr(loaded, "whitelist", None), dict):
-            _services = loaded.whitelist.get("services") or {}
-            return _services
-        try:
-            import aws_xray_sdk
+    the dict its botocore processor uses if that module is loaded (user code may have added to
+    it), else its data file (importing that module would build the SDK's global recorder)."""
+    loaded = sys.modules.get("aws_xray_sdk.ext.boto_utils")
+    if loaded is not None and isinstance(getattr(loaded, "whitelist", None), dict):
+        return loaded.whitelist.get("services") or {}
+    try:
+        import aws_xray_sdk
 
-            path = os.path.join(os.path.dirname(aws_xray_sdk.__file__ or ""), *WHITELIST)
-            with open(path, encoding="utf-8") as file:
-                _services = dict(json.load(file)["services"])
-        except Exception:  # noqa: BLE001 - the calls are still recorded, with fewer fields
-            log.warning("lambda_tracing: AWS parameter whitelist not read", exc_info=True)
-            _services = {}
-    return _services
+        path = os.path.join(os.path.dirname(aws_xray_sdk.__file__ or ""), *WHITELIST)
+        with open(path, encoding="utf-8") as file:
+            return dict(json.load(file)["services"])
+    except Exception:  # noqa: BLE001 - the calls are still recorded, with fewer fields
+        log.warning("lambda_tracing: AWS parameter whitelist not read", exc_info=True)
+        return {}
 
 
 def resource_names(
