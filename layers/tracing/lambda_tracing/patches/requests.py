@@ -41,10 +41,10 @@ def patch() -> None:
     import requests
     import requests.structures
 
-    _CASE_INSENSITIVE = requests.structures.CaseInsensitiveDict
     if getattr(requests, _PATCHED, False):
         return
     setattr(requests, _PATCHED, True)  # first: a failure half-way never wraps twice
+    _CASE_INSENSITIVE = requests.structures.CaseInsensitiveDict
     wrap_method(requests.Session, "request", _traced_request)
     wrap_method(requests.Session, "prepare_request", _header_on_prepared)
     when_imported(SDK_MODULE, prepare_sdk_module)
