@@ -195,6 +195,9 @@ def test_otlp_mode_through_the_wrapper(layer: tuple[Path, Path], http_server: st
             values = attributes(client)
             assert (values["rpc.service"], values["rpc.method"]) == ("DynamoDB", "GetItem")
             assert values["aws.region"] == "eu-west-1"
+            # from aws-xray-sdk's whitelist, read from its data file in the layer
+            tables = values["aws.dynamodb.table_names"].values
+            assert [table.string_value for table in tables] == ["orders"]
             assert client.parent_span_id == server.span_id
 
     # The first invocation: the cold-start breakdown, the HTTP call and its headers.
