@@ -77,9 +77,13 @@ def import_times(
     return best
 
 
-def report_imports(variant: Variant, address: str, extra: dict[str, str]) -> None:
+def report_imports(
+    variant: Variant, bare_variant: Variant, address: str, extra: dict[str, str]
+) -> None:
+    """The modules `variant` imports and `bare_variant` (the bare handler under the same
+    conditions: this machine's Python, or as Lambda runs it) does not."""
     ours = import_times(variant, address, extra)
-    bare = import_times(BARE, address, extra)
+    bare = import_times(bare_variant, address, extra)
     only_ours = {module: times for module, times in ours.items() if module not in bare}
     by_package: dict[str, int] = defaultdict(int)
     for module, (self_us, _) in only_ours.items():
@@ -138,6 +142,8 @@ def interleaved_warm(
         for _ in range(repeat):
             for key, worker in workers.items():
                 reply = worker.measure(workload, True, n)
+                if reply["errors"]:  # a handler that raised would only look fast
+                    sys.exit(f"{key}: the handler raised: {reply['first_error']}")
                 measured[key].append((reply["mean_ns"] / 1000, reply["cpu_mean_ns"] / 1000))
     finally:
         for worker in workers.values():
@@ -229,6 +235,13 @@ def report_send_share(
             print(line)
 
 
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not name or not equals:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -254,6 +267,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--env",
+        type=_setting,
         action="append",
         default=[],
         metavar="NAME=VALUE",
@@ -284,7 +298,7 @@ def main() -> None:
             "BENCH_HTTP_URL": downstream.http_url,
             "BENCH_DOWNSTREAM": "0" if args.no_boto3 else "1",
         }
-        extra.update(dict(setting.split("=", 1) for setting in args.env))
+        extra.update(args.env)
         if args.what == "ablate":
             if args.drop:
                 extra["BENCH_DROP_DATAGRAMS"] = "1"
@@ -301,7 +315,8 @@ def main() -> None:
                 max(args.repeat, 9),
             )
         elif args.what == "imports":
-            report_imports(variant, listener.address, extra)
+            bare = next(v for v in variants if v.key == BARE.key)
+            report_imports(variant, bare, listener.address, extra)
         elif args.what == "init":
             report_pyinstrument(variant, listener.address, extra, ["cold", "plain"])
         else:
